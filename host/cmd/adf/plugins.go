@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/activedataflow/adf/sdk"
+)
+
+func pluginsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "plugins", Short: "List and describe installed plugins and their components"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "list",
+		Short: "List installed components by kind and type",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reg, err := g.registry(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "KIND\tTYPE\tPLUGIN\tVERSION\tDESCRIPTION")
+			for _, e := range reg.Entries() {
+				version := ""
+				if !e.Builtin() {
+					version = e.Plugin.Version
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Kind, e.Type, e.Plugin.Name, version, e.Description)
+			}
+			w.Flush()
+			fmt.Printf("\nplugins directory: %s (%d plugins)\n", reg.Dir(), len(reg.Plugins()))
+			for _, p := range reg.Problems() {
+				fmt.Printf("skipped %s: %v\n", p.Path, p.Err)
+			}
+			return nil
+		},
+	})
+	var kind string
+	describe := &cobra.Command{
+		Use:   "describe TYPE",
+		Short: "Print a component's description, capabilities and config JSON Schema",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			reg, err := g.registry(cmd.Context())
+			if err != nil {
+				return err
+			}
+			kinds := []sdk.Kind{sdk.KindSource, sdk.KindSink, sdk.KindTransform, sdk.KindRuntime}
+			if kind != "" {
+				kinds = []sdk.Kind{sdk.Kind(kind)}
+			}
+			found := false
+			var lastErr error
+			for _, k := range kinds {
+				e, err := reg.Lookup(k, args[0])
+				if err != nil {
+					lastErr = err
+					continue
+				}
+				found = true
+				fmt.Printf("%s %s (plugin %s %s)\n  %s\n", e.Kind, e.Type, e.Plugin.Name, e.Plugin.Version, e.Description)
+				if c := e.Capabilities; c != nil {
+					fmt.Printf("  capabilities: bounded=%v unbounded=%v checkpointing=%v exactly_once=%v\n", c.Bounded, c.Unbounded, c.Checkpointing, c.ExactlyOnce)
+				}
+				var out bytes.Buffer
+				if err := json.Indent(&out, e.Schema, "  ", "  "); err != nil {
+					out.Write(e.Schema)
+				}
+				fmt.Printf("  config schema:\n  %s\n\n", out.String())
+			}
+			if !found {
+				return lastErr
+			}
+			return nil
+		},
+	}
+	describe.Flags().StringVar(&kind, "kind", "", "only this kind: source, sink, transform or runtime")
+	cmd.AddCommand(describe)
+	return cmd
+}

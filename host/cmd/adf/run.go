@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/activedataflow/adf/host/builtin"
+	"github.com/activedataflow/adf/host/engine"
+	"github.com/activedataflow/adf/sdk"
+	"github.com/activedataflow/adf/sdk/flow"
+)
+
+func loadFlow(path string) (*flow.Flow, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read flow file: %w", err)
+	}
+	f, err := flow.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("flow file %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// newRunID returns a sortable, unique run id.
+func newRunID() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b)
+}
+
+func runCmd(g *globals) *cobra.Command {
+	var progress string
+	cmd := &cobra.Command{
+		Use:   "run FLOW.yaml",
+		Short: "Run a flow once, in this process, and exit (non-zero on failure)",
+		Long: `Run a flow file (YAML or JSON) once. Bounded sources run to the end;
+unbounded ones run until Ctrl-C, which takes a final checkpoint first.
+A progress bar shows rows and rows/s on a terminal; otherwise a summary is printed.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			f, err := loadFlow(args[0])
+			if err != nil {
+				return err
+			}
+			reg, err := g.registry(ctx)
+			if err != nil {
+				return err
+			}
+			if err := engine.Plan(reg, f); err != nil {
+				return err
+			}
+			f.Normalize()
+			if f.Runtime.Type != builtin.HostRuntime {
+				return fmt.Errorf("runtime %q: `adf run` runs flows in the host; submit flows for other runtimes through `adf serve`", f.Runtime.Type)
+			}
+			showBar := progress == "bar" || (progress == "auto" && term.IsTerminal(int(os.Stderr.Fd())))
+			var bar *progressbar.ProgressBar
+			if showBar {
+				bar = progressbar.NewOptions64(-1,
+					progressbar.OptionSetWriter(os.Stderr),
+					progressbar.OptionSetDescription(f.Name),
+					progressbar.OptionShowCount(),
+					progressbar.OptionShowIts(),
+					progressbar.OptionSetItsString("rows"),
+					progressbar.OptionThrottle(100*time.Millisecond),
+					progressbar.OptionSpinnerType(14),
+					progressbar.OptionClearOnFinish(),
+				)
+			}
+			// First Ctrl-C: stop gracefully (unbounded flows checkpoint and end);
+			// the signal context is cancelled by a second one.
+			stop := make(chan struct{})
+			runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+			defer cancel()
+			go func() {
+				<-ctx.Done()
+				close(stop)
+				select {
+				case <-time.After(30 * time.Second):
+				case <-runCtx.Done():
+				}
+				cancel()
+			}()
+			eng := engine.New(engine.Options{
+				Registry: reg,
+				Logger:   g.log,
+				DataDir:  g.dataDir,
+				Stop:     stop,
+				OnEvent: func(ev engine.Event) {
+					if bar != nil && ev.Kind == "progress" {
+						_ = bar.Set64(ev.RowsRead)
+					}
+				},
+			})
+			runID := newRunID()
+			start := time.Now()
+			res, err := eng.Run(runCtx, f, runID)
+			if bar != nil {
+				_ = bar.Finish()
+			}
+			elapsed := time.Since(start)
+			rate := float64(res.Stats.RowsRead) / elapsed.Seconds()
+			status := "success"
+			if err != nil {
+				status = "failed"
+			}
+			fmt.Printf("flow %s run %s: %s in %s: %d rows read, %d written, %d rejected (%.0f rows/s); %d checkpoints, %d restarts\n",
+				f.Name, runID, status, elapsed.Round(time.Millisecond), res.Stats.RowsRead, res.Stats.RowsWritten,
+				res.Stats.RowsRejected, rate, res.Stats.Checkpoints, res.Stats.Restarts)
+			if res.DeadLetterPath != "" {
+				fmt.Printf("rejected records: %s\n", res.DeadLetterPath)
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&progress, "progress", "auto", "progress display: auto (bar on a terminal), bar, none")
+	return cmd
+}
+
+func validateCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FLOW.yaml",
+		Short: "Check a flow file: its fields, that its plugins are installed, and every component config",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := loadFlow(args[0])
+			if err != nil {
+				return printConfigErrors(err)
+			}
+			reg, err := g.registry(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := engine.Validate(cmd.Context(), reg, f); err != nil {
+				return printConfigErrors(err)
+			}
+			fmt.Printf("flow %s is valid\n", f.Name)
+			return nil
+		},
+	}
+}
+
+// printConfigErrors prints one line per bad field and exits 1.
+func printConfigErrors(err error) error {
+	var ce sdk.ConfigErrors
+	if !errors.As(err, &ce) {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "invalid flow: %d problem(s)\n", len(ce))
+	for _, e := range ce {
+		fmt.Fprintf(os.Stderr, "  %s\n", e.Error())
+	}
+	return &exitError{code: 1}
+}

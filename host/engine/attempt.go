@@ -1,0 +1,470 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/activedataflow/adf/host/registry"
+	adfv1 "github.com/activedataflow/adf/proto/adf/v1"
+	"github.com/activedataflow/adf/sdk"
+	"github.com/activedataflow/adf/sdk/flow"
+)
+
+// attempt is one try at a run: fresh plugin processes, resumed from the last
+// checkpoint.
+type attempt struct {
+	e     *Engine
+	f     *flow.Flow
+	runID string
+	plan  *plan
+	cp    *Checkpoint
+	dl    *deadLetter
+	log   hclog.Logger
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	instances []*registry.Instance
+	enum      *enumConn
+	readers   []*readerConn
+	sink      *sinkConn
+
+	// sinkCh carries batches and barriers from the readers to the sink
+	// writer, in the order the readers delivered them.
+	sinkCh chan sinkItem
+	// ctl carries reader control events to the coordinator.
+	ctl chan readerCtl
+	// flushed carries completed sink flushes to the coordinator.
+	flushed chan flushDone
+
+	resumeMu sync.Mutex
+	resume   map[int64]chan struct{}
+	finalID  atomic.Int64
+
+	closing atomic.Bool
+
+	liveRead    atomic.Int64
+	liveWritten atomic.Int64
+	committed   Stats
+}
+
+// sinkItem is a batch or a checkpoint barrier of one reader.
+type sinkItem struct {
+	ipc     []byte
+	rows    int64
+	barrier *barrier
+}
+
+// barrier is a reader's part of a checkpoint: its split states and what it
+// read since the previous checkpoint.
+type barrier struct {
+	checkpointID int64
+	reader       int
+	splits       []SplitState
+	rows         int64
+	rejected     []rejected
+}
+
+type readerCtl struct {
+	reader       int
+	splitRequest *adfv1.ReaderEvent_SplitRequest
+	finished     bool
+}
+
+type flushDone struct {
+	checkpointID int64
+	barriers     []*barrier
+	flushed      *adfv1.SinkEvent_Flushed
+	rejected     []rejected
+}
+
+func newAttempt(ctx context.Context, e *Engine, f *flow.Flow, runID string, p *plan, cp *Checkpoint, dl *deadLetter, log hclog.Logger) *attempt {
+	actx, cancel := context.WithCancelCause(ctx)
+	a := &attempt{
+		e: e, f: f, runID: runID, plan: p, cp: cp, dl: dl, log: log,
+		ctx: actx, cancel: cancel,
+		sinkCh:  make(chan sinkItem, 2*f.Parallelism),
+		ctl:     make(chan readerCtl, 4*f.Parallelism),
+		flushed: make(chan flushDone, 1),
+		resume:  map[int64]chan struct{}{},
+	}
+	a.finalID.Store(-1)
+	if cp != nil {
+		a.committed = cp.Stats
+	}
+	return a
+}
+
+// fail ends the attempt with err (the first error wins).
+func (a *attempt) fail(err error) {
+	a.cancel(err)
+}
+
+// streamErr classifies an error from a plugin stream: a broken stream (the
+// process died, the connection dropped) is transient.
+func (a *attempt) streamErr(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if a.closing.Load() && (err == io.EOF || status.Code(err) == codes.Canceled) {
+		return nil
+	}
+	if err == io.EOF {
+		return transient(fmt.Errorf("%s: plugin ended the stream unexpectedly", what))
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.Canceled, codes.Internal, codes.Unknown, codes.DeadlineExceeded, codes.Aborted:
+		return transient(fmt.Errorf("%s: plugin process failed: %w", what, err))
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func diagErr(what string, d *adfv1.Diagnostic) error {
+	return fmt.Errorf("%s: %w", what, sdk.ErrorFromDiagnostic(d))
+}
+
+func (a *attempt) launch(role string, ent registry.Entry) (*registry.Instance, error) {
+	inst, err := a.e.opts.Registry.Launch(a.ctx, ent)
+	if err != nil {
+		return nil, transient(fmt.Errorf("%s: %w", role, err))
+	}
+	a.instances = append(a.instances, inst)
+	a.e.emit(Event{Kind: "plugin_started", Role: role, Pid: inst.Pid()})
+	a.log.Debug("plugin started", "role", role, "pid", inst.Pid(), "plugin", ent.Plugin.Name)
+	return inst, nil
+}
+
+func (a *attempt) cleanup() {
+	a.closing.Store(true)
+	a.cancel(context.Canceled)
+	for _, inst := range a.instances {
+		inst.Kill()
+	}
+}
+
+// run executes the attempt to its end.
+func (a *attempt) run() (err error) {
+	defer a.cleanup()
+	if err := a.start(); err != nil {
+		a.fail(err)
+		return context.Cause(a.ctx)
+	}
+	err = a.coordinate()
+	if cause := context.Cause(a.ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
+	return err
+}
+
+// start launches the plugins and opens every stream.
+func (a *attempt) start() error {
+	srcInst, err := a.launch("source", a.plan.source)
+	if err != nil {
+		return err
+	}
+	sinkInst, err := a.launch("sink", a.plan.sink)
+	if err != nil {
+		return err
+	}
+	transforms := map[string]*registry.Instance{}
+	for _, st := range a.plan.stages {
+		if st.builtin == nil && transforms[st.typ] == nil {
+			if transforms[st.typ], err = a.launch("transform:"+st.typ, st.plugin); err != nil {
+				return err
+			}
+		}
+	}
+
+	// Enumerator.
+	a.enum, err = openEnumerator(a, srcInst)
+	if err != nil {
+		return err
+	}
+	// Sink.
+	a.sink, err = openSink(a, sinkInst)
+	if err != nil {
+		return err
+	}
+	// Readers.
+	for i := 0; i < a.f.Parallelism; i++ {
+		var restored []SplitState
+		if a.cp != nil && i < len(a.cp.Readers) {
+			restored = a.cp.Readers[i]
+		}
+		stages, err := a.openStages(transforms)
+		if err != nil {
+			return err
+		}
+		r, err := openReader(a, srcInst, i, restored, stages)
+		if err != nil {
+			return err
+		}
+		a.readers = append(a.readers, r)
+	}
+	for i := range a.readers {
+		if err := a.enum.send(&adfv1.EnumeratorCommand{Command: &adfv1.EnumeratorCommand_AddReader_{
+			AddReader: &adfv1.EnumeratorCommand_AddReader{ReaderId: int32(i)}}}); err != nil {
+			return a.streamErr("enumerator", err)
+		}
+	}
+	// Splits of readers that no longer exist (parallelism lowered) go back.
+	if a.cp != nil {
+		for i := a.f.Parallelism; i < len(a.cp.Readers); i++ {
+			if len(a.cp.Readers[i]) == 0 {
+				continue
+			}
+			var ps []*adfv1.Split
+			for _, s := range a.cp.Readers[i] {
+				ps = append(ps, &adfv1.Split{Id: s.ID, Data: s.Data})
+			}
+			if err := a.enum.send(&adfv1.EnumeratorCommand{Command: &adfv1.EnumeratorCommand_AddSplitsBack_{
+				AddSplitsBack: &adfv1.EnumeratorCommand_AddSplitsBack{ReaderId: int32(i), Splits: ps}}}); err != nil {
+				return a.streamErr("enumerator", err)
+			}
+		}
+	}
+	for _, r := range a.readers {
+		go r.loop()
+	}
+	go a.sink.recvLoop()
+	go a.sinkLoop()
+	go a.enum.recvLoop()
+	return nil
+}
+
+// pending is a checkpoint in progress.
+type pending struct {
+	id      int64
+	final   bool
+	started time.Time
+	enum    []byte
+	gotEnum bool
+}
+
+// coordinate is the attempt's control loop: it routes split assignments,
+// triggers checkpoints and commits them.
+func (a *attempt) coordinate() error {
+	var nextID int64 = 1
+	if a.cp != nil {
+		nextID = a.cp.ID + 1
+	}
+	every := a.f.Checkpoint.Every.D()
+	ticker := time.NewTicker(every)
+	defer ticker.Stop()
+	progress := time.NewTicker(250 * time.Millisecond)
+	defer progress.Stop()
+	var cur *pending
+	finished := map[int]bool{}
+	bounded := true
+	stopping := false
+
+	trigger := func(final bool) error {
+		cur = &pending{id: nextID, final: final, started: time.Now()}
+		nextID++
+		if final {
+			a.finalID.Store(cur.id)
+		}
+		a.resumeMu.Lock()
+		a.resume[cur.id] = make(chan struct{})
+		a.resumeMu.Unlock()
+		return a.enum.send(&adfv1.EnumeratorCommand{Command: &adfv1.EnumeratorCommand_SnapshotState_{
+			SnapshotState: &adfv1.EnumeratorCommand_SnapshotState{CheckpointId: cur.id}}})
+	}
+	allFinished := func() bool { return len(finished) == len(a.readers) }
+
+	for {
+		select {
+		case <-a.ctx.Done():
+			return context.Cause(a.ctx)
+
+		case ev := <-a.enum.events:
+			switch e := ev.Event.(type) {
+			case *adfv1.EnumeratorEvent_Started_:
+				bounded = e.Started.Bounded
+			case *adfv1.EnumeratorEvent_AssignSplits_:
+				r, err := a.reader(int(e.AssignSplits.ReaderId))
+				if err != nil {
+					return err
+				}
+				if err := r.send(&adfv1.ReaderCommand{Command: &adfv1.ReaderCommand_AddSplits_{
+					AddSplits: &adfv1.ReaderCommand_AddSplits{Splits: e.AssignSplits.Splits}}}); err != nil {
+					return a.streamErr(fmt.Sprintf("reader %d", r.id), err)
+				}
+			case *adfv1.EnumeratorEvent_NoMoreSplits_:
+				r, err := a.reader(int(e.NoMoreSplits.ReaderId))
+				if err != nil {
+					return err
+				}
+				if err := r.send(&adfv1.ReaderCommand{Command: &adfv1.ReaderCommand_NoMoreSplits_{
+					NoMoreSplits: &adfv1.ReaderCommand_NoMoreSplits{}}}); err != nil {
+					return a.streamErr(fmt.Sprintf("reader %d", r.id), err)
+				}
+			case *adfv1.EnumeratorEvent_State_:
+				if cur == nil || e.State.CheckpointId != cur.id {
+					return fmt.Errorf("enumerator answered snapshot %d, expected %v", e.State.CheckpointId, cur)
+				}
+				cur.enum, cur.gotEnum = e.State.State, true
+				// Every assignment made before the snapshot has been routed
+				// above; now the readers snapshot behind them.
+				for _, r := range a.readers {
+					if err := r.send(&adfv1.ReaderCommand{Command: &adfv1.ReaderCommand_Snapshot_{
+						Snapshot: &adfv1.ReaderCommand_Snapshot{CheckpointId: cur.id}}}); err != nil {
+						return a.streamErr(fmt.Sprintf("reader %d", r.id), err)
+					}
+				}
+			case *adfv1.EnumeratorEvent_Ack_:
+			case *adfv1.EnumeratorEvent_Error:
+				return diagErr("source enumerator", e.Error)
+			}
+
+		case c := <-a.ctl:
+			switch {
+			case c.splitRequest != nil:
+				if err := a.enum.send(&adfv1.EnumeratorCommand{Command: &adfv1.EnumeratorCommand_SplitRequest_{
+					SplitRequest: &adfv1.EnumeratorCommand_SplitRequest{ReaderId: int32(c.reader), Hostname: c.splitRequest.Hostname}}}); err != nil {
+					return a.streamErr("enumerator", err)
+				}
+			case c.finished:
+				finished[c.reader] = true
+				if allFinished() && cur == nil {
+					if err := trigger(true); err != nil {
+						return a.streamErr("enumerator", err)
+					}
+				}
+			}
+
+		case <-ticker.C:
+			if cur == nil && !allFinished() {
+				if err := trigger(false); err != nil {
+					return a.streamErr("enumerator", err)
+				}
+			} else if cur != nil && time.Since(cur.started) > a.e.opts.CheckpointTimeout {
+				return transient(fmt.Errorf("checkpoint %d did not complete within %s (a plugin is hung)", cur.id, a.e.opts.CheckpointTimeout))
+			}
+
+		case <-progress.C:
+			a.e.emit(Event{Kind: "progress", RowsRead: a.liveRead.Load(), RowsWritten: a.liveWritten.Load()})
+			if !bounded && !stopping && a.e.stopRequested() && cur == nil {
+				stopping = true
+				if err := trigger(true); err != nil {
+					return a.streamErr("enumerator", err)
+				}
+			}
+
+		case done := <-a.flushed:
+			if cur == nil || done.checkpointID != cur.id || !cur.gotEnum {
+				return fmt.Errorf("sink flushed checkpoint %d out of order", done.checkpointID)
+			}
+			if err := a.commit(cur, done); err != nil {
+				return err
+			}
+			if cur.final {
+				return a.finish()
+			}
+			cur = nil
+			if allFinished() {
+				if err := trigger(true); err != nil {
+					return a.streamErr("enumerator", err)
+				}
+			}
+		}
+	}
+}
+
+func (a *attempt) reader(id int) (*readerConn, error) {
+	if id < 0 || id >= len(a.readers) {
+		return nil, fmt.Errorf("enumerator assigned to reader %d, but the flow has %d readers", id, len(a.readers))
+	}
+	return a.readers[id], nil
+}
+
+// commit persists a checkpoint, then tells every plugin it is complete.
+func (a *attempt) commit(p *pending, done flushDone) error {
+	stats := a.committed
+	cp := &Checkpoint{ID: p.id, Enumerator: p.enum, Readers: make([][]SplitState, len(a.readers)),
+		Sink: done.flushed.State, Final: p.final, Time: time.Now().UTC()}
+	var rejects []rejected
+	for _, b := range done.barriers {
+		cp.Readers[b.reader] = b.splits
+		stats.RowsRead += b.rows
+		rejects = append(rejects, b.rejected...)
+	}
+	rejects = append(rejects, done.rejected...)
+	stats.RowsRejected += int64(len(rejects))
+	stats.RowsWritten += done.flushed.RowsWritten
+	stats.BytesWritten += done.flushed.BytesWritten
+	stats.Checkpoints++
+	cp.Stats = stats
+	// Dead letters first: a crash between the two writes repeats dead
+	// letters (at-least-once) rather than losing them.
+	if err := a.dl.commit(rejects); err != nil {
+		return err
+	}
+	if err := a.e.opts.Checkpoints.Save(a.ctx, a.f.Name, a.runID, cp); err != nil {
+		return transient(fmt.Errorf("persist checkpoint %d: %w", p.id, err))
+	}
+	a.committed = stats
+	a.log.Debug("checkpoint committed", "id", p.id, "rows_read", stats.RowsRead, "rows_written", stats.RowsWritten, "final", p.final)
+	a.e.emit(Event{Kind: "checkpoint", Checkpoint: cp})
+	a.resumeMu.Lock()
+	close(a.resume[p.id])
+	delete(a.resume, p.id)
+	a.resumeMu.Unlock()
+	// Only now may sources acknowledge upstream.
+	if err := a.enum.send(&adfv1.EnumeratorCommand{Command: &adfv1.EnumeratorCommand_CheckpointComplete_{
+		CheckpointComplete: &adfv1.EnumeratorCommand_CheckpointComplete{CheckpointId: p.id}}}); err != nil {
+		return a.streamErr("enumerator", err)
+	}
+	for _, r := range a.readers {
+		if err := r.send(&adfv1.ReaderCommand{Command: &adfv1.ReaderCommand_CheckpointComplete_{
+			CheckpointComplete: &adfv1.ReaderCommand_CheckpointComplete{CheckpointId: p.id}}}); err != nil {
+			return a.streamErr(fmt.Sprintf("reader %d", r.id), err)
+		}
+	}
+	if err := a.sink.send(&adfv1.SinkCommand{Command: &adfv1.SinkCommand_CheckpointComplete_{
+		CheckpointComplete: &adfv1.SinkCommand_CheckpointComplete{CheckpointId: p.id}}}); err != nil {
+		return a.streamErr("sink", err)
+	}
+	return nil
+}
+
+// finish closes every stream after the final checkpoint and waits until the
+// plugins have handled the last checkpoint-complete notifications.
+func (a *attempt) finish() error {
+	a.closing.Store(true)
+	for _, r := range a.readers {
+		_ = r.send(&adfv1.ReaderCommand{Command: &adfv1.ReaderCommand_Close_{Close: &adfv1.ReaderCommand_Close{}}})
+	}
+	_ = a.enum.stream.CloseSend()
+	_ = a.sink.stream.CloseSend()
+	timeout := time.After(30 * time.Second)
+	waits := []<-chan struct{}{a.enum.done, a.sink.done}
+	for _, r := range a.readers {
+		waits = append(waits, r.done)
+	}
+	for _, w := range waits {
+		select {
+		case <-w:
+		case <-timeout:
+			a.log.Warn("plugins did not close in time after the final checkpoint")
+			return nil
+		}
+	}
+	return nil
+}
+
+// resumeChan returns the channel closed when checkpoint id commits.
+func (a *attempt) resumeChan(id int64) chan struct{} {
+	a.resumeMu.Lock()
+	defer a.resumeMu.Unlock()
+	return a.resume[id]
+}

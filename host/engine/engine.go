@@ -1,0 +1,260 @@
+// Package engine runs one data flow in the host process: it starts the
+// source's split enumerator and readers in the source plugin, routes split
+// assignments centrally, moves Arrow batches through the transforms to the
+// sink with credit-based flow control, takes aligned checkpoints, applies the
+// bad-record policy and restarts crashed plugins from the last checkpoint.
+//
+// The checkpoint rule: snapshot the enumerator, then every reader (after the
+// assignments routed so far); deliver every batch sent before the snapshots
+// to the sink; flush the sink; persist the checkpoint; only then tell the
+// plugins it is complete.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/activedataflow/adf/host/registry"
+	"github.com/activedataflow/adf/sdk"
+	"github.com/activedataflow/adf/sdk/flow"
+)
+
+// Stats are a run's committed counts: rows covered by a durable checkpoint.
+type Stats struct {
+	RowsRead     int64 `json:"rows_read"`
+	RowsWritten  int64 `json:"rows_written"`
+	RowsRejected int64 `json:"rows_rejected"`
+	BytesWritten int64 `json:"bytes_written"`
+	Checkpoints  int64 `json:"checkpoints"`
+	Restarts     int   `json:"restarts"`
+}
+
+// SplitState is one split as kept in a checkpoint.
+type SplitState struct {
+	ID   string `json:"id"`
+	Data []byte `json:"data"`
+}
+
+// Checkpoint is everything needed to resume a run.
+type Checkpoint struct {
+	ID int64 `json:"id"`
+	// Enumerator is the enumerator's snapshot.
+	Enumerator []byte `json:"enumerator"`
+	// Readers holds each reader's unfinished splits, indexed by reader id.
+	Readers [][]SplitState `json:"readers"`
+	// Sink is the sink's state after the checkpoint's flush.
+	Sink []byte `json:"sink"`
+	// Stats are the counts committed up to and including this checkpoint.
+	Stats Stats `json:"stats"`
+	// Final marks the last checkpoint of a finished run.
+	Final bool      `json:"final"`
+	Time  time.Time `json:"time"`
+}
+
+// CheckpointStore keeps checkpoints durable. Save must not return before the
+// checkpoint would survive a crash of the host.
+type CheckpointStore interface {
+	// Latest returns the newest checkpoint of the run, nil when none.
+	Latest(ctx context.Context, flowName, runID string) (*Checkpoint, error)
+	// Save persists a checkpoint.
+	Save(ctx context.Context, flowName, runID string, cp *Checkpoint) error
+}
+
+// MemoryStore keeps checkpoints in memory (for one-shot runs).
+type MemoryStore struct {
+	mu sync.Mutex
+	m  map[string]*Checkpoint
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore { return &MemoryStore{m: map[string]*Checkpoint{}} }
+
+// Latest implements CheckpointStore.
+func (s *MemoryStore) Latest(_ context.Context, flowName, runID string) (*Checkpoint, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[flowName+"/"+runID], nil
+}
+
+// Save implements CheckpointStore.
+func (s *MemoryStore) Save(_ context.Context, flowName, runID string, cp *Checkpoint) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[flowName+"/"+runID] = cp
+	return nil
+}
+
+// Event reports what a run is doing, for progress display and tests.
+type Event struct {
+	// Kind is "plugin_started", "progress", "checkpoint" or "restart".
+	Kind string
+	// Role and Pid of a started plugin process ("source", "sink",
+	// "transform:<type>").
+	Role string
+	Pid  int
+	// Live counts (not yet committed) for progress.
+	RowsRead, RowsWritten int64
+	// Checkpoint is the committed checkpoint (Kind checkpoint).
+	Checkpoint *Checkpoint
+	// Err is the cause of a restart.
+	Err error
+}
+
+// Options configure the engine.
+type Options struct {
+	// Registry resolves and launches plugins.
+	Registry *registry.Registry
+	// Logger for run logs; nil discards.
+	Logger hclog.Logger
+	// Checkpoints keeps checkpoints; nil keeps them in memory.
+	Checkpoints CheckpointStore
+	// DataDir holds default dead-letter files (ADF_DATA_DIR).
+	DataDir string
+	// OnEvent, when set, receives events; it must not block.
+	OnEvent func(Event)
+	// Credits is how many batches a reader may have in flight (default 4).
+	Credits int
+	// CheckpointTimeout fails an attempt whose checkpoint does not complete
+	// in time (a hung plugin); default 2m.
+	CheckpointTimeout time.Duration
+	// RestartBackoff is the pause before restarting a failed attempt
+	// (default 200ms, doubling).
+	RestartBackoff time.Duration
+	// Stop, when closed, ends unbounded runs gracefully: a final checkpoint,
+	// then the run returns. Bounded runs end by themselves.
+	Stop <-chan struct{}
+}
+
+// Engine runs flows.
+type Engine struct {
+	opts Options
+}
+
+// New returns an engine.
+func New(opts Options) *Engine {
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.Checkpoints == nil {
+		opts.Checkpoints = NewMemoryStore()
+	}
+	if opts.Credits <= 0 {
+		opts.Credits = 4
+	}
+	if opts.CheckpointTimeout <= 0 {
+		opts.CheckpointTimeout = 2 * time.Minute
+	}
+	if opts.RestartBackoff <= 0 {
+		opts.RestartBackoff = 200 * time.Millisecond
+	}
+	if opts.DataDir == "" {
+		opts.DataDir = "adf-data"
+	}
+	return &Engine{opts: opts}
+}
+
+// Result is the outcome of a run.
+type Result struct {
+	Stats Stats
+	// DeadLetterPath is the dead-letter file, when records were rejected
+	// under on_error: dead_letter.
+	DeadLetterPath string
+}
+
+// Run executes the flow to completion (bounded sources) or until ctx is
+// cancelled (unbounded ones: the run then takes a final checkpoint). A
+// failed attempt that may succeed again (plugin crash, lost connection) is
+// restarted from the last checkpoint up to the flow's max_restarts.
+func (e *Engine) Run(ctx context.Context, f *flow.Flow, runID string) (Result, error) {
+	f.Normalize()
+	log := e.opts.Logger.With("flow", f.Name, "run", runID)
+	plan, err := e.plan(f)
+	if err != nil {
+		return Result{}, err
+	}
+	dl := newDeadLetter(f, runID, e.deadLetterPath(f))
+	res := Result{}
+	backoff := e.opts.RestartBackoff
+	for attempt := 0; ; attempt++ {
+		cp, err := e.opts.Checkpoints.Latest(ctx, f.Name, runID)
+		if err != nil {
+			return res, fmt.Errorf("load checkpoint of run %s: %w", runID, err)
+		}
+		if cp != nil && cp.Final {
+			res.Stats = cp.Stats
+			return res, nil
+		}
+		a := newAttempt(ctx, e, f, runID, plan, cp, dl, log.With("attempt", attempt+1))
+		err = a.run()
+		res.Stats = a.committed
+		res.Stats.Restarts = attempt
+		if dl.written > 0 {
+			res.DeadLetterPath = dl.path
+		}
+		if err == nil {
+			return res, nil
+		}
+		if ctx.Err() != nil {
+			return res, fmt.Errorf("run %s of flow %s: %w", runID, f.Name, ctx.Err())
+		}
+		if !isTransient(err) || attempt >= *f.MaxRestarts {
+			if isTransient(err) {
+				err = fmt.Errorf("gave up after %d restarts: %w", attempt, err)
+			}
+			return res, err
+		}
+		log.Warn("attempt failed; restarting from the last checkpoint", "error", err, "restart", attempt+1)
+		e.emit(Event{Kind: "restart", Err: err})
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return res, ctx.Err()
+		}
+		backoff *= 2
+	}
+}
+
+func (e *Engine) deadLetterPath(f *flow.Flow) string {
+	if f.DeadLetter != nil && f.DeadLetter.Path != "" {
+		return f.DeadLetter.Path
+	}
+	return filepath.Join(e.opts.DataDir, "dead_letter", f.Name+".jsonl")
+}
+
+func (e *Engine) stopRequested() bool {
+	select {
+	case <-e.opts.Stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (e *Engine) emit(ev Event) {
+	if e.opts.OnEvent != nil {
+		e.opts.OnEvent(ev)
+	}
+}
+
+// transientError marks an error the engine may retry from a checkpoint.
+type transientError struct{ err error }
+
+func (t *transientError) Error() string { return t.err.Error() }
+func (t *transientError) Unwrap() error { return t.err }
+
+func transient(err error) error { return &transientError{err} }
+
+func isTransient(err error) bool {
+	var t *transientError
+	if errors.As(err, &t) {
+		return true
+	}
+	var se *sdk.Error
+	return errors.As(err, &se) && se.Transient
+}

@@ -1,0 +1,355 @@
+package engine
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/activedataflow/adf/host/registry"
+	adfv1 "github.com/activedataflow/adf/proto/adf/v1"
+	"github.com/activedataflow/adf/sdk/arrowipc"
+)
+
+// enumConn is the enumerator stream.
+type enumConn struct {
+	a      *attempt
+	stream adfv1.Source_EnumeratorClient
+	mu     sync.Mutex
+	events chan *adfv1.EnumeratorEvent
+	done   chan struct{}
+}
+
+func openEnumerator(a *attempt, inst *registry.Instance) (*enumConn, error) {
+	stream, err := inst.Source().Enumerator(a.ctx)
+	if err != nil {
+		return nil, a.streamErr("source enumerator", err)
+	}
+	c := &enumConn{a: a, stream: stream, events: make(chan *adfv1.EnumeratorEvent, 64), done: make(chan struct{})}
+	start := &adfv1.EnumeratorCommand_Start{Type: a.f.Source.Type, Config: a.f.Source.Config,
+		Parallelism: int32(a.f.Parallelism), Flow: a.f.Name, RunId: a.runID}
+	if a.cp != nil {
+		start.RestoredState, start.HasRestoredState = a.cp.Enumerator, true
+	}
+	if err := c.send(&adfv1.EnumeratorCommand{Command: &adfv1.EnumeratorCommand_Start_{Start: start}}); err != nil {
+		return nil, a.streamErr("source enumerator", err)
+	}
+	return c, nil
+}
+
+func (c *enumConn) send(cmd *adfv1.EnumeratorCommand) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stream.Send(cmd)
+}
+
+func (c *enumConn) recvLoop() {
+	defer close(c.done)
+	for {
+		ev, err := c.stream.Recv()
+		if err != nil {
+			if err := c.a.streamErr("source enumerator", err); err != nil {
+				c.a.fail(err)
+			}
+			return
+		}
+		select {
+		case c.events <- ev:
+		case <-c.a.ctx.Done():
+			return
+		}
+	}
+}
+
+// sinkConn is the sink stream.
+type sinkConn struct {
+	a       *attempt
+	stream  adfv1.Sink_WriteClient
+	mu      sync.Mutex
+	flushed chan flushDone
+	done    chan struct{}
+}
+
+func openSink(a *attempt, inst *registry.Instance) (*sinkConn, error) {
+	stream, err := inst.Sink().Write(a.ctx)
+	if err != nil {
+		return nil, a.streamErr("sink", err)
+	}
+	c := &sinkConn{a: a, stream: stream, flushed: make(chan flushDone, 1), done: make(chan struct{})}
+	open := &adfv1.SinkCommand_Open{Type: a.f.Sink.Type, Config: a.f.Sink.Config, Flow: a.f.Name, RunId: a.runID}
+	if a.cp != nil {
+		open.RestoredState, open.HasRestoredState = a.cp.Sink, true
+	}
+	if err := c.send(&adfv1.SinkCommand{Command: &adfv1.SinkCommand_Open_{Open: open}}); err != nil {
+		return nil, a.streamErr("sink", err)
+	}
+	return c, nil
+}
+
+func (c *sinkConn) send(cmd *adfv1.SinkCommand) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stream.Send(cmd)
+}
+
+// recvLoop handles the sink's answers: rejected rows are held for the
+// checkpoint they belong to; Flushed completes it.
+func (c *sinkConn) recvLoop() {
+	defer close(c.done)
+	var rejects []rejected
+	for {
+		ev, err := c.stream.Recv()
+		if err != nil {
+			if err := c.a.streamErr("sink", err); err != nil {
+				c.a.fail(err)
+			}
+			return
+		}
+		switch e := ev.Event.(type) {
+		case *adfv1.SinkEvent_Rejected:
+			for _, r := range e.Rejected.Records {
+				rec := c.a.dl.record("sink", r.SplitId, r.Position, r.Reason, r.Raw)
+				if err := c.a.dl.check(rec); err != nil {
+					c.a.fail(err)
+					return
+				}
+				rejects = append(rejects, rec)
+			}
+		case *adfv1.SinkEvent_Flushed_:
+			c.a.liveWritten.Add(e.Flushed.RowsWritten)
+			select {
+			case c.flushed <- flushDone{checkpointID: e.Flushed.CheckpointId, flushed: e.Flushed, rejected: rejects}:
+			case <-c.a.ctx.Done():
+				return
+			}
+			rejects = nil
+		case *adfv1.SinkEvent_Error:
+			c.a.fail(diagErr("sink", e.Error))
+			return
+		}
+	}
+}
+
+// sinkLoop writes batches to the sink in arrival order and flushes when every
+// reader's barrier of a checkpoint has arrived. Readers wait after their
+// barrier until the checkpoint commits, so no batch read after a snapshot
+// reaches the sink before the flush that the snapshot belongs to.
+func (a *attempt) sinkLoop() {
+	barriers := map[int64][]*barrier{}
+	for {
+		var item sinkItem
+		select {
+		case item = <-a.sinkCh:
+		case <-a.ctx.Done():
+			return
+		}
+		if item.barrier == nil {
+			if err := a.sink.send(&adfv1.SinkCommand{Command: &adfv1.SinkCommand_Batch_{
+				Batch: &adfv1.SinkCommand_Batch{ArrowIpc: item.ipc}}}); err != nil {
+				a.fail(a.streamErr("sink", err))
+				return
+			}
+			continue
+		}
+		b := item.barrier
+		barriers[b.checkpointID] = append(barriers[b.checkpointID], b)
+		if len(barriers[b.checkpointID]) < len(a.readers) {
+			continue
+		}
+		final := a.finalID.Load() == b.checkpointID
+		if err := a.sink.send(&adfv1.SinkCommand{Command: &adfv1.SinkCommand_Flush_{
+			Flush: &adfv1.SinkCommand_Flush{CheckpointId: b.checkpointID, Final: final}}}); err != nil {
+			a.fail(a.streamErr("sink", err))
+			return
+		}
+		var done flushDone
+		select {
+		case done = <-a.sink.flushed:
+		case <-a.ctx.Done():
+			return
+		}
+		if done.checkpointID != b.checkpointID {
+			a.fail(fmt.Errorf("sink answered flush %d with %d", b.checkpointID, done.checkpointID))
+			return
+		}
+		done.barriers = barriers[b.checkpointID]
+		delete(barriers, b.checkpointID)
+		select {
+		case a.flushed <- done:
+		case <-a.ctx.Done():
+			return
+		}
+	}
+}
+
+// readerConn is one reader stream and the host goroutine that drains it.
+type readerConn struct {
+	a      *attempt
+	id     int
+	stream adfv1.Source_ReaderClient
+	mu     sync.Mutex
+	stages []stage
+	done   chan struct{}
+
+	// Since the last barrier.
+	rows     int64
+	rejected []rejected
+}
+
+func openReader(a *attempt, inst *registry.Instance, id int, restored []SplitState, stages []stage) (*readerConn, error) {
+	what := fmt.Sprintf("source reader %d", id)
+	stream, err := inst.Source().Reader(a.ctx)
+	if err != nil {
+		return nil, a.streamErr(what, err)
+	}
+	r := &readerConn{a: a, id: id, stream: stream, stages: stages, done: make(chan struct{})}
+	open := &adfv1.ReaderCommand_Open{Type: a.f.Source.Type, Config: a.f.Source.Config, ReaderId: int32(id),
+		InitialCredits: uint32(a.e.opts.Credits), Flow: a.f.Name, RunId: a.runID}
+	for _, s := range restored {
+		open.RestoredSplits = append(open.RestoredSplits, &adfv1.Split{Id: s.ID, Data: s.Data})
+	}
+	if err := r.send(&adfv1.ReaderCommand{Command: &adfv1.ReaderCommand_Open_{Open: open}}); err != nil {
+		return nil, a.streamErr(what, err)
+	}
+	return r, nil
+}
+
+func (r *readerConn) send(cmd *adfv1.ReaderCommand) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stream.Send(cmd)
+}
+
+func (r *readerConn) ctl(c readerCtl) bool {
+	select {
+	case r.a.ctl <- c:
+		return true
+	case <-r.a.ctx.Done():
+		return false
+	}
+}
+
+// loop drains the reader's stream in order: batches go through the
+// transforms to the sink (each one returns a credit), a state snapshot
+// becomes a barrier after them.
+func (r *readerConn) loop() {
+	defer close(r.done)
+	defer func() {
+		for _, s := range r.stages {
+			s.close()
+		}
+	}()
+	a := r.a
+	what := fmt.Sprintf("source reader %d", r.id)
+	for {
+		ev, err := r.stream.Recv()
+		if err != nil {
+			if err := a.streamErr(what, err); err != nil {
+				a.fail(err)
+			}
+			return
+		}
+		switch e := ev.Event.(type) {
+		case *adfv1.ReaderEvent_Batch_:
+			if err := r.batch(e.Batch); err != nil {
+				a.fail(err)
+				return
+			}
+			if err := r.send(&adfv1.ReaderCommand{Command: &adfv1.ReaderCommand_Credit_{
+				Credit: &adfv1.ReaderCommand_Credit{Batches: 1}}}); err != nil {
+				a.fail(a.streamErr(what, err))
+				return
+			}
+		case *adfv1.ReaderEvent_Rejected_:
+			for _, rr := range e.Rejected.Records {
+				if err := r.reject(r.a.dl.record("source", rr.SplitId, rr.Position, rr.Reason, rr.Raw)); err != nil {
+					a.fail(err)
+					return
+				}
+			}
+		case *adfv1.ReaderEvent_SplitRequest_:
+			if !r.ctl(readerCtl{reader: r.id, splitRequest: e.SplitRequest}) {
+				return
+			}
+		case *adfv1.ReaderEvent_Finished_:
+			if !r.ctl(readerCtl{reader: r.id, finished: true}) {
+				return
+			}
+		case *adfv1.ReaderEvent_State_:
+			b := &barrier{checkpointID: e.State.CheckpointId, reader: r.id, rows: r.rows, rejected: r.rejected}
+			for _, s := range e.State.Splits {
+				b.splits = append(b.splits, SplitState{ID: s.Id, Data: s.Data})
+			}
+			r.rows, r.rejected = 0, nil
+			resume := a.resumeChan(b.checkpointID)
+			select {
+			case a.sinkCh <- sinkItem{barrier: b}:
+			case <-a.ctx.Done():
+				return
+			}
+			// Hold this reader's later batches until the checkpoint commits.
+			select {
+			case <-resume:
+			case <-a.ctx.Done():
+				return
+			}
+		case *adfv1.ReaderEvent_Error:
+			a.fail(diagErr(what, e.Error))
+			return
+		case *adfv1.ReaderEvent_Opened_, *adfv1.ReaderEvent_SplitsFinished_:
+		}
+	}
+}
+
+func (r *readerConn) reject(rec rejected) error {
+	if err := r.a.dl.check(rec); err != nil {
+		return err
+	}
+	r.rejected = append(r.rejected, rec)
+	return nil
+}
+
+// batch runs one batch through the transforms and hands it to the sink.
+func (r *readerConn) batch(b *adfv1.ReaderEvent_Batch) error {
+	r.rows += b.Rows
+	r.a.liveRead.Add(b.Rows)
+	payload, rows := b.ArrowIpc, b.Rows
+	if len(r.stages) > 0 {
+		rec, err := arrowipc.Decode(b.ArrowIpc, nil)
+		if err != nil {
+			return err
+		}
+		for _, s := range r.stages {
+			out, rejects, err := s.apply(r.a.ctx, rec, b.SplitId)
+			rec.Release()
+			if err != nil {
+				return err
+			}
+			for _, rj := range rejects {
+				if err := r.reject(rj); err != nil {
+					if out != nil {
+						out.Release()
+					}
+					return err
+				}
+			}
+			rec = out
+			if rec == nil {
+				return nil
+			}
+		}
+		rows = rec.NumRows()
+		if rows == 0 {
+			rec.Release()
+			return nil
+		}
+		payload, err = arrowipc.Encode(rec)
+		rec.Release()
+		if err != nil {
+			return err
+		}
+	}
+	select {
+	case r.a.sinkCh <- sinkItem{ipc: payload, rows: rows}:
+	case <-r.a.ctx.Done():
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+package file
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/activedataflow/adf/plugins/file/format"
+	"github.com/activedataflow/adf/sdk"
+)
+
+// Formats.
+const (
+	FormatCSV   = "csv"
+	FormatJSON  = "json"
+	FormatJSONL = "jsonl"
+)
+
+// SourceConfig configures the file source.
+type SourceConfig struct {
+	Path      string          `json:"path" jsonschema:"required,description=a file, a directory (every file in it) or a glob such as data/*.csv"`
+	Format    string          `json:"format,omitempty" jsonschema:"enum=csv,enum=json,enum=jsonl,description=file format; default from the file extension (.csv, .json, .jsonl/.ndjson)"`
+	Header    *bool           `json:"header,omitempty" jsonschema:"description=CSV: the first line names the columns (default true)"`
+	Delimiter string          `json:"delimiter,omitempty" jsonschema:"description=CSV field delimiter, one character (default ,)"`
+	Multiline bool            `json:"multiline,omitempty" jsonschema:"description=CSV: quoted fields may contain newlines (such files are not split into byte ranges)"`
+	Schema    []format.Column `json:"schema,omitempty" jsonschema:"description=explicit columns [{name, type}] with type int64, float64, bool, string, timestamp or date; default: inferred"`
+	InferRows int             `json:"infer_rows,omitempty" jsonschema:"minimum=1,description=rows sampled to infer the schema (default 1000)"`
+	Nulls     []string        `json:"null_values,omitempty" jsonschema:"description=CSV values read as null (default: the empty string)"`
+	SplitSize int64           `json:"split_size,omitempty" jsonschema:"minimum=1024,description=bytes per byte-range split of large CSV and JSON-lines files (default 64 MiB)"`
+	BatchSize int             `json:"batch_size,omitempty" jsonschema:"minimum=1,description=rows per Arrow batch (default 8192)"`
+	Mode      string          `json:"mode,omitempty" jsonschema:"enum=bounded,enum=continuous,description=bounded reads the files present at start; continuous keeps discovering new files (default bounded)"`
+	Discover  sdk.Duration    `json:"discover_interval,omitempty" jsonschema:"description=continuous mode: how often to look for new files (default 10s)"`
+}
+
+// Defaults implements sdk.Defaulter.
+func (c *SourceConfig) Defaults() {
+	c.InferRows = 1000
+	c.SplitSize = 64 << 20
+	c.BatchSize = 8192
+	c.Mode = "bounded"
+	c.Discover = sdk.Duration(10e9)
+	c.Delimiter = ","
+}
+
+// Validate implements sdk.Validator.
+func (c *SourceConfig) Validate() error {
+	var errs sdk.ConfigErrors
+	if utf8.RuneCountInString(c.Delimiter) != 1 {
+		errs = append(errs, sdk.ConfigError("delimiter", "must be exactly one character (got %q)", c.Delimiter))
+	}
+	if c.Format == "" && formatOf(c.Path) == "" && !hasGlob(c.Path) && filepath.Ext(c.Path) != "" {
+		errs = append(errs, sdk.ConfigError("format", "cannot tell the format of %q from its extension; set format: csv, json or jsonl", c.Path))
+	}
+	for i, col := range c.Schema {
+		if col.Name == "" {
+			errs = append(errs, sdk.ConfigError(fmt.Sprintf("schema[%d].name", i), "required field is missing"))
+		}
+		if !format.ValidType(col.Type) {
+			errs = append(errs, sdk.ConfigError(fmt.Sprintf("schema[%d].type", i), "unknown type %q (use int64, float64, bool, string, timestamp or date)", col.Type))
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func (c *SourceConfig) header() bool { return c.Header == nil || *c.Header }
+
+func (c *SourceConfig) csvOptions() format.CSVOptions {
+	r, _ := utf8.DecodeRuneInString(c.Delimiter)
+	return format.CSVOptions{Delimiter: r, Header: c.header(), Multiline: c.Multiline, NullValues: c.Nulls}
+}
+
+// formatFor is the format of one file.
+func (c *SourceConfig) formatFor(path string) string {
+	if c.Format != "" {
+		return c.Format
+	}
+	return formatOf(path)
+}
+
+// SinkConfig configures the file sink.
+type SinkConfig struct {
+	Path      string `json:"path" jsonschema:"required,description=output file; or a directory (ending in /) that receives one part file per checkpoint"`
+	Format    string `json:"format,omitempty" jsonschema:"enum=csv,enum=jsonl,description=output format; default from the extension (.csv, else jsonl)"`
+	Header    *bool  `json:"header,omitempty" jsonschema:"description=CSV: write a header line (default true)"`
+	Delimiter string `json:"delimiter,omitempty" jsonschema:"description=CSV field delimiter (default ,)"`
+}
+
+// Defaults implements sdk.Defaulter.
+func (c *SinkConfig) Defaults() { c.Delimiter = "," }
+
+// Validate implements sdk.Validator.
+func (c *SinkConfig) Validate() error {
+	if utf8.RuneCountInString(c.Delimiter) != 1 {
+		return sdk.ConfigError("delimiter", "must be exactly one character (got %q)", c.Delimiter)
+	}
+	if c.Format == "" {
+		c.Format = FormatJSONL
+		if formatOf(strings.TrimSuffix(c.Path, "/")) == FormatCSV {
+			c.Format = FormatCSV
+		}
+	}
+	return nil
+}
+
+func formatOf(path string) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv", ".tsv":
+		return FormatCSV
+	case ".json":
+		return FormatJSON
+	case ".jsonl", ".ndjson":
+		return FormatJSONL
+	}
+	return ""
+}
+
+func hasGlob(p string) bool { return strings.ContainsAny(p, "*?[") }

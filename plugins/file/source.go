@@ -1,0 +1,440 @@
+package file
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/activedataflow/adf/plugins/file/format"
+	"github.com/activedataflow/adf/sdk"
+)
+
+// Split is one file, or one byte range of a file (FLIP-27 FileSourceSplit).
+// Offset and Line are the reader's position inside the range.
+type Split struct {
+	Path      string        `json:"path"`
+	Format    string        `json:"format"`
+	Start     int64         `json:"start"`
+	End       int64         `json:"end"`
+	StartLine int64         `json:"start_line"`
+	Offset    int64         `json:"offset"`
+	Line      int64         `json:"line"`
+	Size      int64         `json:"size"`
+	Schema    format.Schema `json:"schema"`
+}
+
+// SplitID implements sdk.Split.
+func (s *Split) SplitID() string { return fmt.Sprintf("%s:%d-%d", s.Path, s.Start, s.End) }
+
+type source struct {
+	cfg *SourceConfig
+}
+
+func newSource(cfg *SourceConfig) (*source, error) { return &source{cfg: cfg}, nil }
+
+// Boundedness implements sdk.Source.
+func (s *source) Boundedness() sdk.Boundedness {
+	if s.cfg.Mode == "continuous" {
+		return sdk.ContinuousUnbounded
+	}
+	return sdk.Bounded
+}
+
+// DecodeSplit implements sdk.Source.
+func (s *source) DecodeSplit(_ string, data []byte) (sdk.Split, error) {
+	var sp Split
+	if err := json.Unmarshal(data, &sp); err != nil {
+		return nil, fmt.Errorf("decode file split: %w", err)
+	}
+	return &sp, nil
+}
+
+// enumState is the enumerator's checkpoint.
+type enumState struct {
+	Pending []*Split `json:"pending"`
+	Seen    []string `json:"seen"`
+}
+
+// CreateEnumerator implements sdk.Source.
+func (s *source) CreateEnumerator(ctx sdk.SplitEnumeratorContext) (sdk.SplitEnumerator, error) {
+	return &enumerator{cfg: s.cfg, ctx: ctx, seen: map[string]bool{}, waiting: map[int]bool{}}, nil
+}
+
+// RestoreEnumerator implements sdk.Source.
+func (s *source) RestoreEnumerator(ctx sdk.SplitEnumeratorContext, state []byte) (sdk.SplitEnumerator, error) {
+	var st enumState
+	if err := json.Unmarshal(state, &st); err != nil {
+		return nil, fmt.Errorf("restore file enumerator: %w", err)
+	}
+	e := &enumerator{cfg: s.cfg, ctx: ctx, seen: map[string]bool{}, waiting: map[int]bool{}, pending: st.Pending, restored: true}
+	for _, p := range st.Seen {
+		e.seen[p] = true
+	}
+	return e, nil
+}
+
+// CreateReader implements sdk.Source.
+func (s *source) CreateReader(ctx sdk.SourceReaderContext) (sdk.SourceReader, error) {
+	return &reader{cfg: s.cfg, ctx: ctx, mem: memory.NewGoAllocator()}, nil
+}
+
+// enumerator discovers files and hands out their splits, one per request.
+type enumerator struct {
+	cfg      *SourceConfig
+	ctx      sdk.SplitEnumeratorContext
+	pending  []*Split
+	seen     map[string]bool
+	waiting  map[int]bool
+	restored bool
+}
+
+// Start implements sdk.SplitEnumerator.
+func (e *enumerator) Start(ctx context.Context) error {
+	if !e.restored {
+		if err := e.discover(ctx); err != nil {
+			return err
+		}
+		if len(e.seen) == 0 && e.cfg.Mode != "continuous" {
+			return &sdk.Error{Code: sdk.CodeNotFound, Field: "path", Summary: fmt.Sprintf("no input files match %q", e.cfg.Path),
+				Detail: "check the path; it may be a file, a directory or a glob such as data/*.csv"}
+		}
+	}
+	if e.cfg.Mode == "continuous" {
+		e.ctx.CallPeriodically(e.cfg.Discover.D(), func(ctx context.Context) error {
+			if err := e.discover(ctx); err != nil {
+				return err
+			}
+			return e.serveWaiting()
+		})
+	}
+	return nil
+}
+
+// discover finds files not seen before and plans their splits.
+func (e *enumerator) discover(ctx context.Context) error {
+	files, err := listFiles(e.cfg)
+	if err != nil {
+		return err
+	}
+	for _, path := range files {
+		if e.seen[path] {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		splits, err := e.plan(path)
+		if err != nil {
+			return err
+		}
+		e.seen[path] = true
+		e.pending = append(e.pending, splits...)
+	}
+	return nil
+}
+
+// listFiles expands the configured path: a file, a directory (its files,
+// recursively, hidden ones skipped) or a glob.
+func listFiles(cfg *SourceConfig) ([]string, error) {
+	var out []string
+	if hasGlob(cfg.Path) {
+		matches, err := filepath.Glob(cfg.Path)
+		if err != nil {
+			return nil, sdk.ConfigError("path", "bad glob %q: %v", cfg.Path, err)
+		}
+		for _, m := range matches {
+			if st, err := os.Stat(m); err == nil && st.Mode().IsRegular() {
+				out = append(out, m)
+			}
+		}
+		sort.Strings(out)
+		return out, nil
+	}
+	st, err := os.Stat(cfg.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if cfg.Mode == "continuous" {
+			return nil, nil
+		}
+		return nil, &sdk.Error{Code: sdk.CodeNotFound, Field: "path", Summary: fmt.Sprintf("%s does not exist", cfg.Path)}
+	}
+	if err != nil {
+		return nil, &sdk.Error{Code: sdk.CodeIO, Field: "path", Summary: err.Error()}
+	}
+	if !st.IsDir() {
+		return []string{cfg.Path}, nil
+	}
+	err = filepath.WalkDir(cfg.Path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(d.Name(), ".") && p != cfg.Path {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() && (cfg.Format != "" || formatOf(p) != "") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, &sdk.Error{Code: sdk.CodeIO, Field: "path", Summary: err.Error()}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// plan infers a file's schema (unless given) and cuts it into splits.
+func (e *enumerator) plan(path string) ([]*Split, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("open %s: %v", path, err)}
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("stat %s: %v", path, err)}
+	}
+	fmtName := e.cfg.formatFor(path)
+	if fmtName == "" {
+		return nil, sdk.ConfigError("format", "cannot tell the format of %s from its extension; set format: csv, json or jsonl", path)
+	}
+	schema := format.Schema(e.cfg.Schema)
+	if len(schema) == 0 {
+		head := io.NewSectionReader(f, 0, st.Size())
+		switch fmtName {
+		case FormatCSV:
+			schema, err = format.InferCSV(head, e.cfg.csvOptions(), e.cfg.InferRows)
+		case FormatJSON:
+			schema, err = format.InferJSON(head, true, e.cfg.InferRows)
+		default:
+			schema, err = format.InferJSON(head, false, e.cfg.InferRows)
+		}
+		if err != nil {
+			return nil, &sdk.Error{Code: sdk.CodeBadRecord, Summary: fmt.Sprintf("infer the schema of %s: %v", path, err),
+				Detail: "set an explicit schema in the source config"}
+		}
+	}
+	splittable := fmtName == FormatJSONL || (fmtName == FormatCSV && !e.cfg.Multiline)
+	var ranges []format.Range
+	if splittable {
+		ranges, err = format.PlanRanges(f, st.Size(), e.cfg.SplitSize, fmtName == FormatCSV && e.cfg.header())
+		if err != nil {
+			return nil, &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("plan splits of %s: %v", path, err)}
+		}
+	} else if st.Size() > 0 {
+		ranges = []format.Range{{Start: 0, End: st.Size(), StartLine: 1}}
+	}
+	out := make([]*Split, 0, len(ranges))
+	for _, r := range ranges {
+		out = append(out, &Split{Path: path, Format: fmtName, Start: r.Start, End: r.End, StartLine: r.StartLine,
+			Offset: r.Start, Line: r.StartLine, Size: st.Size(), Schema: schema})
+	}
+	return out, nil
+}
+
+// HandleSplitRequest implements sdk.SplitEnumerator.
+func (e *enumerator) HandleSplitRequest(_ context.Context, readerID int, _ string) error {
+	if len(e.pending) > 0 {
+		sp := e.pending[0]
+		e.pending = e.pending[1:]
+		return e.ctx.AssignSplit(sp, readerID)
+	}
+	if e.cfg.Mode == "continuous" {
+		e.waiting[readerID] = true
+		return nil
+	}
+	return e.ctx.SignalNoMoreSplits(readerID)
+}
+
+// serveWaiting assigns newly discovered splits to readers that asked.
+func (e *enumerator) serveWaiting() error {
+	for _, id := range e.ctx.RegisteredReaders() {
+		if !e.waiting[id] || len(e.pending) == 0 {
+			continue
+		}
+		delete(e.waiting, id)
+		sp := e.pending[0]
+		e.pending = e.pending[1:]
+		if err := e.ctx.AssignSplit(sp, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AddSplitsBack implements sdk.SplitEnumerator.
+func (e *enumerator) AddSplitsBack(_ context.Context, splits []sdk.Split, _ int) error {
+	back := make([]*Split, 0, len(splits))
+	for _, s := range splits {
+		back = append(back, s.(*Split))
+	}
+	e.pending = append(back, e.pending...)
+	return e.serveWaiting()
+}
+
+// AddReader implements sdk.SplitEnumerator.
+func (e *enumerator) AddReader(context.Context, int) error { return nil }
+
+// SnapshotState implements sdk.SplitEnumerator.
+func (e *enumerator) SnapshotState(context.Context, int64) ([]byte, error) {
+	st := enumState{Pending: e.pending, Seen: make([]string, 0, len(e.seen))}
+	for p := range e.seen {
+		st.Seen = append(st.Seen, p)
+	}
+	sort.Strings(st.Seen)
+	return json.Marshal(st)
+}
+
+// NotifyCheckpointComplete implements sdk.SplitEnumerator.
+func (e *enumerator) NotifyCheckpointComplete(context.Context, int64) error { return nil }
+
+// Close implements sdk.SplitEnumerator.
+func (e *enumerator) Close() error { return nil }
+
+// reader reads its splits one after another.
+type reader struct {
+	cfg    *SourceConfig
+	ctx    sdk.SourceReaderContext
+	mem    memory.Allocator
+	queue  []*Split
+	cur    *Split
+	file   *os.File
+	rr     format.RecordReader
+	noMore bool
+	asked  bool
+}
+
+// Start implements sdk.SourceReader.
+func (r *reader) Start(context.Context) error { return r.request() }
+
+func (r *reader) request() error {
+	if r.asked || r.noMore || len(r.queue) > 0 || r.cur != nil {
+		return nil
+	}
+	r.asked = true
+	return r.ctx.SendSplitRequest()
+}
+
+// AddSplits implements sdk.SourceReader.
+func (r *reader) AddSplits(splits []sdk.Split) error {
+	for _, s := range splits {
+		r.queue = append(r.queue, s.(*Split))
+	}
+	r.asked = false
+	return nil
+}
+
+// NotifyNoMoreSplits implements sdk.SourceReader.
+func (r *reader) NotifyNoMoreSplits() { r.noMore = true }
+
+// PollNext implements sdk.SourceReader.
+func (r *reader) PollNext(_ context.Context, out sdk.ReaderOutput) (sdk.InputStatus, error) {
+	if r.cur == nil {
+		if len(r.queue) == 0 {
+			if r.noMore {
+				return sdk.EndOfInput, nil
+			}
+			return sdk.NothingAvailable, r.request()
+		}
+		if err := r.open(r.queue[0]); err != nil {
+			return 0, err
+		}
+		r.queue = r.queue[1:]
+	}
+	rec, rejects, err := r.rr.Next()
+	for _, rj := range rejects {
+		if err := out.Reject(sdk.Rejected{SplitID: r.cur.SplitID(), Position: fmt.Sprintf("%s:%d", r.cur.Path, rj.Line),
+			Raw: rj.Raw, Reason: rj.Reason}); err != nil {
+			return 0, err
+		}
+	}
+	if rec != nil {
+		emitErr := out.Emit(r.cur.SplitID(), rec)
+		rec.Release()
+		if emitErr != nil {
+			return 0, emitErr
+		}
+	}
+	r.cur.Offset, r.cur.Line = r.rr.Position()
+	if err == io.EOF {
+		id := r.cur.SplitID()
+		r.closeCurrent()
+		if err := out.SplitFinished(id); err != nil {
+			return 0, err
+		}
+		return sdk.MoreAvailable, r.request()
+	}
+	if err != nil {
+		return 0, &sdk.Error{Code: sdk.CodeBadRecord, Summary: fmt.Sprintf("read %s: %v", r.cur.Path, err)}
+	}
+	return sdk.MoreAvailable, nil
+}
+
+func (r *reader) open(sp *Split) error {
+	f, err := os.Open(sp.Path)
+	if err != nil {
+		return &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("open %s: %v", sp.Path, err)}
+	}
+	rng := format.Range{Start: sp.Start, End: sp.End, StartLine: sp.StartLine}
+	var rr format.RecordReader
+	switch sp.Format {
+	case FormatCSV:
+		rr, err = format.NewCSVReader(f, rng, sp.Offset, sp.Line, sp.Schema, r.cfg.csvOptions(), r.cfg.BatchSize, r.mem)
+	case FormatJSON:
+		rr, err = format.NewJSONArrayReader(f, sp.Size, sp.Offset, sp.Line, sp.Schema, r.cfg.BatchSize, r.mem)
+	default:
+		rr, err = format.NewJSONLinesReader(f, rng, sp.Offset, sp.Line, sp.Schema, r.cfg.BatchSize, r.mem)
+	}
+	if err != nil {
+		f.Close()
+		return &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("read %s: %v", sp.Path, err)}
+	}
+	r.cur, r.file, r.rr = sp, f, rr
+	return nil
+}
+
+func (r *reader) closeCurrent() {
+	if c, ok := r.rr.(io.Closer); ok {
+		c.Close()
+	}
+	if r.file != nil {
+		r.file.Close()
+	}
+	r.cur, r.file, r.rr = nil, nil, nil
+}
+
+// SnapshotState implements sdk.SourceReader: the split being read, at its
+// current position, and the queued ones.
+func (r *reader) SnapshotState(context.Context, int64) ([]sdk.Split, error) {
+	var out []sdk.Split
+	if r.cur != nil {
+		c := *r.cur
+		out = append(out, &c)
+	}
+	for _, s := range r.queue {
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// NotifyCheckpointComplete implements sdk.SourceReader.
+func (r *reader) NotifyCheckpointComplete(context.Context, int64) error { return nil }
+
+// Close implements sdk.SourceReader.
+func (r *reader) Close() error {
+	if r.cur != nil {
+		r.closeCurrent()
+	}
+	return nil
+}
