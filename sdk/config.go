@@ -194,4 +194,3 @@ func (Duration) JSONSchema() *jsonschema.Schema {
 
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
-

@@ -19,7 +19,7 @@ type Runtime interface {
 // RuntimeStatus is the state of a job on a runtime.
 type RuntimeStatus struct {
 	// State is pending, running, success, failed or cancelled.
-	State                        string
+	State                       string
 	RecordsRead, RecordsWritten int64
-	Message                      string
+	Message                     string
 }

@@ -445,6 +445,7 @@ func TestFilter(t *testing.T) {
 		{"false", []int64{}, nil},
 		{"let t = total ?? 0; t > 20", []int64{2, 4}, nil},
 		{"upper(name ?? '') == 'A'", []int64{1}, nil},
+		{"$env.id > 3 && $env['name'] == nil", []int64{4}, nil},
 		// Null compared with a number is an evaluation error: row rejected.
 		{"total > 10", []int64{2, 3, 4}, []int{4}},
 		{"len(name) == 1 || id > 4", []int64{1, 2, 3, 5}, []int{3}},
@@ -565,6 +566,19 @@ func TestChain(t *testing.T) {
 	if _, _, err := bad.Apply(ctx, in); err == nil || !strings.HasPrefix(err.Error(), "transforms[1]: select:") {
 		t.Fatalf("chain error = %v", err)
 	}
+
+	// A zero-row batch flows through every stage.
+	empty := makeRecord(t, mem, sampleSchema, `[]`)
+	defer empty.Release()
+	eout, rowErrs, err := flowChain(t).Apply(ctx, empty)
+	if err != nil || len(rowErrs) != 0 {
+		t.Fatalf("empty batch: %v %v", rowErrs, err)
+	}
+	if eout.NumRows() != 0 || !eqStrings(fieldNames(eout), []string{"id", "name", "total"}) ||
+		eout.Schema().Field(2).Type.ID() != arrow.FLOAT64 {
+		t.Fatalf("empty batch output schema %s rows %d", eout.Schema(), eout.NumRows())
+	}
+	eout.Release()
 
 	// An empty chain passes the input through.
 	same, rowErrs, err := Chain(nil).Apply(ctx, in)

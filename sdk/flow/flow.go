@@ -34,8 +34,8 @@ const (
 // Flow is one data flow.
 type Flow struct {
 	// Name is unique; [a-z0-9_-].
-	Name        string `json:"name"`
-	Description string `json:"description,omitempty"`
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
 	Source      Component `json:"source"`
 	// Parallelism is the number of source readers (default 1).
 	Parallelism int         `json:"parallelism,omitempty"`

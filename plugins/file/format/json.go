@@ -237,7 +237,7 @@ func (s *jsonArrayScanner) next() (elem []byte, off, line int64, err error) {
 		return nil, 0, 0, io.EOF
 	}
 	off, line = s.off, s.line
-	if err := s.readValue(); err != nil {
+	if err := s.readValue(off, line); err != nil {
 		return nil, 0, 0, err
 	}
 	if !json.Valid(s.elem) {
@@ -287,7 +287,8 @@ func (s *jsonArrayScanner) finish() error {
 
 // readValue reads one JSON value into s.elem, finding its end by bracket
 // depth (strings skipped) or, for a scalar, by the next delimiter.
-func (s *jsonArrayScanner) readValue() error {
+// off and line are the element's start, for errors.
+func (s *jsonArrayScanner) readValue(off, line int64) error {
 	s.elem = s.elem[:0]
 	var (
 		started, inStr, esc, scalar bool
@@ -299,7 +300,7 @@ func (s *jsonArrayScanner) readValue() error {
 				if scalar {
 					return nil
 				}
-				return s.syntaxErr("unexpected end of input inside an element")
+				return fmt.Errorf("%w at line %d (offset %d): unexpected end of input inside the element starting there", ErrJSONSyntax, line, off)
 			}
 			return err
 		}
