@@ -178,3 +178,28 @@ func (p *Plugin) manifest() *adfv1.Manifest {
 	}
 	return m
 }
+
+// NewSourceFromConfig decodes a JSON config and creates the source, as the
+// SDK does when the host opens it. For tests (see sdk/sdktest).
+func (c Component) NewSourceFromConfig(raw []byte) (Source, error) {
+	if c.kind != KindSource {
+		return nil, fmt.Errorf("%s %q is not a source", c.kind, c.typ)
+	}
+	v, err := c.DecodeConfig(raw)
+	if err != nil {
+		return nil, err
+	}
+	return c.newSource(v)
+}
+
+// NewSinkFromConfig decodes a JSON config and creates the sink. For tests.
+func (c Component) NewSinkFromConfig(raw []byte) (Sink, error) {
+	if c.kind != KindSink {
+		return nil, fmt.Errorf("%s %q is not a sink", c.kind, c.typ)
+	}
+	v, err := c.DecodeConfig(raw)
+	if err != nil {
+		return nil, err
+	}
+	return c.newSink(v)
+}

@@ -12,8 +12,9 @@ type chain []Transform
 // Chain returns a Transform that applies ts in order, feeding each stage the
 // previous stage's output and releasing intermediate batches. Row errors of
 // all stages are concatenated in stage order; each RowError.Row is relative
-// to the batch that its stage received. An empty chain returns its input
-// (retained).
+// to the batch that its stage received. A stage's error fails the batch and
+// is wrapped with the stage's position ("transforms[i]: ..."). An empty
+// chain returns its input (retained).
 func Chain(ts []Transform) Transform {
 	return chain(append([]Transform(nil), ts...))
 }
