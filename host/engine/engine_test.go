@@ -22,7 +22,7 @@ import (
 	"github.com/activedataflow/adf/sdk/flow"
 )
 
-func newRegistry(t *testing.T, pkgs ...string) *registry.Registry {
+func newRegistry(t testing.TB, pkgs ...string) *registry.Registry {
 	t.Helper()
 	reg, err := builtin.Registry(context.Background(), testkit.PluginDir(t, pkgs...), nil)
 	if err != nil {
@@ -169,54 +169,56 @@ func TestMillionRowsCSVToJSONLines(t *testing.T) {
 	}
 }
 
-func TestKillSourcePluginMidRun(t *testing.T) {
+// Kill -9 a plugin process mid-run, after the first checkpoint: the engine
+// restarts the attempt from that checkpoint and the output is still exact.
+func TestKillPluginMidRun(t *testing.T) {
 	dir := t.TempDir()
-	in, out := filepath.Join(dir, "orders.csv"), filepath.Join(dir, "orders.jsonl")
+	in := filepath.Join(dir, "orders.csv")
 	want := writeOrders(t, in, 1_000_000)
 	reg := newRegistry(t, testkit.FilePlugin)
-
-	var mu sync.Mutex
-	pids := map[string][]int{}
-	killed := 0
-	var killOnce sync.Once
-	f := csvToJSONL("killed", in, out, 4)
-	f.Checkpoint = &flow.Checkpoint{Every: 150_000_000} // 150ms
-	eng := engine.New(engine.Options{Registry: reg, DataDir: dir, OnEvent: func(ev engine.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev.Kind {
-		case "plugin_started":
-			pids[ev.Role] = append(pids[ev.Role], ev.Pid)
-		case "checkpoint":
-			// After the first committed checkpoint, kill -9 the source
-			// plugin process while rows are in flight.
-			if ev.Checkpoint.ID == 1 && !ev.Checkpoint.Final {
-				killOnce.Do(func() {
-					pid := pids["source"][0]
-					if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-						t.Errorf("kill %d: %v", pid, err)
+	for _, role := range []string{"source", "sink"} {
+		t.Run(role, func(t *testing.T) {
+			out := filepath.Join(dir, role+".jsonl")
+			var mu sync.Mutex
+			pids := map[string][]int{}
+			killed := 0
+			f := csvToJSONL("killed-"+role, in, out, 4)
+			f.Checkpoint = &flow.Checkpoint{Every: 150_000_000} // 150ms
+			eng := engine.New(engine.Options{Registry: reg, DataDir: dir, OnEvent: func(ev engine.Event) {
+				mu.Lock()
+				defer mu.Unlock()
+				switch ev.Kind {
+				case "plugin_started":
+					pids[ev.Role] = append(pids[ev.Role], ev.Pid)
+				case "checkpoint":
+					// After the first committed checkpoint, kill -9 the
+					// plugin process while rows are in flight.
+					if ev.Checkpoint.ID == 1 && !ev.Checkpoint.Final && killed == 0 {
+						killed = pids[role][0]
+						if err := syscall.Kill(killed, syscall.SIGKILL); err != nil {
+							t.Errorf("kill %d: %v", killed, err)
+						}
 					}
-					killed = pid
-				})
+				}
+			}})
+			res, err := eng.Run(context.Background(), f, "run-kill")
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-	}})
-	res, err := eng.Run(context.Background(), f, "run-kill")
-	if err != nil {
-		t.Fatal(err)
+			mu.Lock()
+			defer mu.Unlock()
+			if killed == 0 {
+				t.Fatal("the plugin was never killed: the run ended before its first checkpoint")
+			}
+			if res.Stats.Restarts < 1 || len(pids[role]) < 2 {
+				t.Fatalf("expected a restart with a new %s process, got restarts=%d pids=%v", role, res.Stats.Restarts, pids[role])
+			}
+			if res.Stats.RowsRead != 1_000_000 || res.Stats.RowsWritten != 1_000_000 {
+				t.Fatalf("stats = %+v, want exactly 1e6 read and written", res.Stats)
+			}
+			sameRows(t, readJSONL(t, out), want)
+		})
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if killed == 0 {
-		t.Fatal("the source plugin was never killed: the run ended before its first checkpoint")
-	}
-	if res.Stats.Restarts < 1 || len(pids["source"]) < 2 {
-		t.Fatalf("expected a restart with a new source process, got restarts=%d source pids=%v", res.Stats.Restarts, pids["source"])
-	}
-	if res.Stats.RowsRead != 1_000_000 || res.Stats.RowsWritten != 1_000_000 {
-		t.Fatalf("stats = %+v, want exactly 1e6 read and written", res.Stats)
-	}
-	sameRows(t, readJSONL(t, out), want)
 }
 
 func TestMissingSourceTypeFailsBeforeStart(t *testing.T) {

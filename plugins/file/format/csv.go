@@ -47,8 +47,16 @@ type RecordReader interface {
 	// Next returns the next batch of up to the batch size rows (never an
 	// empty non-nil record), the records rejected while reading it, and
 	// io.EOF after the last batch (a final call may return nil, rejects,
-	// io.EOF). The caller releases the record. Any other error is fatal for
-	// the reader and is returned again by later calls.
+	// io.EOF). The caller releases the record.
+	//
+	// To keep memory bounded, Next also returns as soon as it has collected
+	// as many rejects as the batch size: the batch then has fewer rows, or
+	// is nil (with a nil error) when none of the records read were good.
+	// Any error other than io.EOF is fatal for the reader and is returned
+	// again by later calls.
+	//
+	// The readers of this package also implement io.Closer, to release
+	// their buffers when abandoned before the end.
 	Next() (arrow.RecordBatch, []Rejected, error)
 	// Position is the byte offset and 1-based line number of the next record
 	// not yet returned in a batch or as rejected. A reader re-created at this
@@ -376,7 +384,7 @@ func (r *csvReader) Next() (arrow.RecordBatch, []Rejected, error) {
 	}
 	var rejects []Rejected
 	recs := r.recs
-	for !r.bt.full() {
+	for !r.bt.full() && len(rejects) < r.bt.size {
 		st, err := recs.read()
 		if err != nil {
 			return nil, nil, r.fail(err)
@@ -434,6 +442,9 @@ func (r *csvReader) convert(fields []string) (string, bool) {
 			continue
 		}
 		if k == kindString {
+			if !utf8.ValidString(s) {
+				return "column " + strconv.Quote(r.names[i]) + ": invalid UTF-8 in " + quoteForReason(s), false
+			}
 			c.null, c.raw, c.s = false, false, s
 			continue
 		}
@@ -544,7 +555,7 @@ const (
 	candBool
 	candTimestamp
 	candDate
-	candSeen // at least one non-null value
+	candSeen      // at least one non-null value
 	allCandidates = candInt64 | candFloat64 | candBool | candTimestamp | candDate
 )
 

@@ -402,6 +402,15 @@ func TestCSVDialects(t *testing.T) {
 			},
 		},
 		{
+			name:    "invalid UTF-8 and long values",
+			content: "1,\xff\xfe,true,2024-01-31\n" + strings.Repeat("9", 70) + ",x,true,2024-01-31\n1,x,true,2024-01-31 " + strings.Repeat("é", 40) + "\n",
+			rejects: []Rejected{
+				{Line: 1, Offset: 0, Raw: []byte("1,\xff\xfe,true,2024-01-31"), Reason: `column "b": invalid UTF-8 in "\xff\xfe"`},
+				{Line: 2, Offset: 21, Raw: []byte(strings.Repeat("9", 70) + ",x,true,2024-01-31"), Reason: `column "a": cannot parse "` + strings.Repeat("9", 64) + `"… as int64`},
+				{Line: 3, Offset: 110, Raw: []byte("1,x,true,2024-01-31 " + strings.Repeat("é", 40)), Reason: `column "d": cannot parse "2024-01-31 ` + strings.Repeat("é", 26) + `"… as date`},
+			},
+		},
+		{
 			name:    "byte order mark",
 			content: "\xEF\xBB\xBF1,x,true,2024-01-31\n2,x\n",
 			rows:    []string{`1|"x"|true|d19753`},
@@ -683,4 +692,144 @@ func TestSchemaArrow(t *testing.T) {
 	if ValidType("int32") || ValidType("") {
 		t.Error("ValidType accepts unknown types")
 	}
+}
+
+func TestRejectsAreBoundedPerBatch(t *testing.T) {
+	var sb strings.Builder
+	for i := 0; i < 95; i++ {
+		fmt.Fprintf(&sb, "%d;bad\n", i)
+	}
+	sb.WriteString("1,good\n")
+	content := sb.String()
+	f, size := writeFile(t, content)
+	schema := Schema{{"a", "int64"}, {"b", "string"}}
+	mem := checkedMem(t)
+	r, err := NewCSVReader(f, Range{0, size, 1}, 0, 1, schema, CSVOptions{}, 10, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls, rejects int
+	var rows []string
+	for {
+		rec, rej, err := r.Next()
+		calls++
+		if len(rej) > 10 {
+			t.Fatalf("call %d returned %d rejects, more than the batch size", calls, len(rej))
+		}
+		for i, rj := range rej {
+			if want := int64(rejects + i + 1); rj.Line != want {
+				t.Fatalf("reject line %d, want %d", rj.Line, want)
+			}
+		}
+		rejects += len(rej)
+		if rec != nil {
+			rows = append(rows, rowStrings(t, rec)...)
+			rec.Release()
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Resuming here works too.
+		off, line := r.Position()
+		if want := int64(strings.Index(content, fmt.Sprintf("\n%d;", rejects)) + 1); rejects < 95 && (off != want || line != int64(rejects+1)) {
+			t.Fatalf("position %d/%d after %d rejects", off, line, rejects)
+		}
+	}
+	if rejects != 95 || !reflect.DeepEqual(rows, []string{`1|"good"`}) || calls < 10 {
+		t.Errorf("%d rejects, rows %q, %d calls", rejects, rows, calls)
+	}
+}
+
+func TestCSVMultilineRecordTooLong(t *testing.T) {
+	defer func(n int) { maxRecordBytes = n }(maxRecordBytes)
+	maxRecordBytes = 100
+	var sb strings.Builder
+	sb.WriteString("1,\"open\n")
+	for i := 2; i < 30; i++ {
+		fmt.Fprintf(&sb, "%d,line %d\n", i, i)
+	}
+	sb.WriteString("30,\"closed\nfield\"\n")
+	content := sb.String()
+	f, size := writeFile(t, content)
+	mem := checkedMem(t)
+	r, err := NewCSVReader(f, Range{0, size, 1}, 0, 1, Schema{{"a", "int64"}, {"b", "string"}}, CSVOptions{Multiline: true}, 7, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := drain(t, r, 7)
+	if len(res.rejects) != 1 || res.rejects[0].Line != 1 || string(res.rejects[0].Raw) != `1,"open` || !strings.Contains(res.rejects[0].Reason, "quote") {
+		t.Fatalf("rejects %+v", res.rejects)
+	}
+	if len(res.rows) != 29 || res.rows[0] != `2|"line 2"` || res.rows[28] != `30|"closed\nfield"` {
+		t.Fatalf("%d rows: %q", len(res.rows), res.rows)
+	}
+	if o, l := r.Position(); o != size || l != 32 {
+		t.Fatalf("position %d, %d", o, l)
+	}
+}
+
+// TestCSVParallelRanges reads the ranges of one file concurrently, as the
+// connector does.
+func TestCSVParallelRanges(t *testing.T) {
+	mem := checkedMem(t)
+	recs := genRecords(t, mem, 5000, 5, false)
+	defer releaseAll(recs)
+	f, size, _ := writeCSV(t, recs, ',', true)
+	ranges, err := PlanRanges(f, size, 8<<10, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type out struct {
+		rows []string
+		err  error
+	}
+	work := make(chan Range)
+	results := make(chan out)
+	for w := 0; w < 2; w++ {
+		go func() {
+			for rg := range work {
+				r, err := NewCSVReader(f, rg, rg.Start, rg.StartLine, testSchema, CSVOptions{Header: true}, 300, mem)
+				if err != nil {
+					results <- out{err: err}
+					continue
+				}
+				var o out
+				for {
+					rec, rej, err := r.Next()
+					if len(rej) > 0 {
+						o.err = fmt.Errorf("reject %+v", rej[0])
+					}
+					if rec != nil {
+						o.rows = append(o.rows, rowStrings(t, rec)...)
+						rec.Release()
+					}
+					if err != nil {
+						if !errors.Is(err, io.EOF) {
+							o.err = err
+						}
+						break
+					}
+				}
+				results <- o
+			}
+		}()
+	}
+	go func() {
+		for _, rg := range ranges {
+			work <- rg
+		}
+		close(work)
+	}()
+	var got []string
+	for range ranges {
+		o := <-results
+		if o.err != nil {
+			t.Fatal(o.err)
+		}
+		got = append(got, o.rows...)
+	}
+	sameMultiset(t, got, allRows(t, recs))
 }

@@ -84,7 +84,7 @@ func (r *jsonLinesReader) Next() (arrow.RecordBatch, []Rejected, error) {
 		return nil, nil, io.EOF
 	}
 	var rejects []Rejected
-	for !r.bt.full() {
+	for !r.bt.full() && len(rejects) < r.bt.size {
 		start, startLine := r.src.off, r.src.line
 		var l []byte
 		var err error
@@ -437,7 +437,7 @@ func (r *jsonArrayReader) Next() (arrow.RecordBatch, []Rejected, error) {
 		return nil, nil, io.EOF
 	}
 	var rejects []Rejected
-	for !r.bt.full() {
+	for !r.bt.full() && len(rejects) < r.bt.size {
 		elem, off, line, err := r.sc.next()
 		if err != nil {
 			if !errors.Is(err, io.EOF) {

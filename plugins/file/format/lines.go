@@ -14,7 +14,7 @@ const readBufSize = 256 << 10
 // maxRecordBytes bounds a multi-line CSV record. A quoted field left open by
 // mistake would otherwise swallow the rest of the file; past this size the
 // record's first line is rejected and reading resumes on the next line.
-const maxRecordBytes = 64 << 20
+var maxRecordBytes = 64 << 20 // a variable for tests
 
 var errRecordTooLong = errors.New("record too long (unbalanced quote?)")
 

@@ -189,13 +189,33 @@ func TestReadersWithDefaultsAndBadArgs(t *testing.T) {
 	if _, err := NewJSONArrayReader(f, size, size+1, 1, s, 1, nil); err == nil {
 		t.Error("JSON array offset past the end: no error")
 	}
-	// Read errors are returned, not swallowed.
-	r, err = NewJSONLinesReader(errReaderAt{}, Range{0, 100, 1}, 0, 1, s, 1, memory.DefaultAllocator)
-	if err == nil {
-		_, _, err = r.Next()
-	}
-	if err == nil || errors.Is(err, io.EOF) || !strings.Contains(err.Error(), "boom") {
-		t.Errorf("read error: %v", err)
+	// Read errors are returned, not swallowed, and are sticky.
+	for name, open := range map[string]func() (RecordReader, error){
+		"csv": func() (RecordReader, error) {
+			return NewCSVReader(errReaderAt{}, Range{0, 100, 1}, 5, 1, s, CSVOptions{}, 1, memory.DefaultAllocator)
+		},
+		"csv multiline": func() (RecordReader, error) {
+			return NewCSVReader(errReaderAt{}, Range{0, 100, 1}, 5, 1, s, CSVOptions{Multiline: true}, 1, memory.DefaultAllocator)
+		},
+		"json lines": func() (RecordReader, error) {
+			return NewJSONLinesReader(errReaderAt{}, Range{0, 100, 1}, 5, 1, s, 1, memory.DefaultAllocator)
+		},
+		"json array": func() (RecordReader, error) {
+			return NewJSONArrayReader(errReaderAt{}, 100, 5, 1, s, 1, memory.DefaultAllocator)
+		},
+	} {
+		r, err := open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 2; i++ {
+			if _, _, err := r.Next(); err == nil || errors.Is(err, io.EOF) || !strings.Contains(err.Error(), "boom") {
+				t.Errorf("%s: read error: %v", name, err)
+			}
+		}
+		if off, line := r.Position(); off != 5 || line != 1 {
+			t.Errorf("%s: position after error %d/%d", name, off, line)
+		}
 	}
 }
 

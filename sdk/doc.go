@@ -1,0 +1,24 @@
+// Package sdk is what an ADF plugin author imports: the component interfaces
+// (FLIP-27 sources, sinks, transforms, runtimes), typed configuration with
+// JSON Schema, structured errors, and Serve, which turns a set of components
+// into a plugin binary the host launches with go-plugin. A plugin author
+// writes Go types and never touches gRPC.
+//
+// A plugin is a main package calling Serve:
+//
+//	func main() {
+//		sdk.Serve(sdk.Plugin{Name: "hello", Version: "0.1.0", Components: []sdk.Component{
+//			sdk.NewSource("hello", "greets", sdk.Capabilities{Bounded: true},
+//				func(cfg *Config) (sdk.Source, error) { return newSource(cfg), nil }),
+//		}})
+//	}
+//
+// Build it as adf-plugin-<name> into the plugins directory and `adf plugins
+// list` shows its components. See sdk/examples/sequence for a complete
+// plugin and sdk/sdktest for the conformance kit.
+//
+// Concurrency: an enumerator's methods run on one goroutine; so do a
+// reader's, with commands (AddSplits, SnapshotState, ...) between PollNext
+// calls, so a state snapshot always covers exactly the batches emitted
+// before it. A sink's methods run on one goroutine too.
+package sdk
