@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite: builds the host and every plugin, then runs
-# `go test ./...` (unit and integration tests against real plugin processes).
+# The whole test suite: installs (apt-get, when missing) and starts PostgreSQL
+# and Redis on loopback ports (scripts/services.sh), builds the host and every
+# plugin, then runs `go vet` and `go test ./...` (unit and integration tests
+# against real plugin processes, PostgreSQL and Redis).
 # Extra arguments go to `go test` (e.g. -run TestName -v).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v go >/dev/null || { echo "Go is required"; exit 1; }
+eval "$(./scripts/services.sh start)"
 ./scripts/build-plugins.sh
 go vet ./...
 go test -timeout 20m -count=1 "$@" ./...

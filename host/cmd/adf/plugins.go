@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/activedataflow/adf/host/registry"
 	"github.com/activedataflow/adf/sdk"
 )
 
@@ -55,11 +58,15 @@ func pluginsCmd(g *globals) *cobra.Command {
 				kinds = []sdk.Kind{sdk.Kind(kind)}
 			}
 			found := false
-			var lastErr error
+			var missing []*registry.MissingError
 			for _, k := range kinds {
 				e, err := reg.Lookup(k, args[0])
 				if err != nil {
-					lastErr = err
+					var me *registry.MissingError
+					if !errors.As(err, &me) {
+						return err
+					}
+					missing = append(missing, me)
 					continue
 				}
 				found = true
@@ -74,7 +81,7 @@ func pluginsCmd(g *globals) *cobra.Command {
 				fmt.Printf("  config schema:\n  %s\n\n", out.String())
 			}
 			if !found {
-				return lastErr
+				return missingAnyKind(reg, args[0], missing)
 			}
 			return nil
 		},
@@ -82,4 +89,29 @@ func pluginsCmd(g *globals) *cobra.Command {
 	describe.Flags().StringVar(&kind, "kind", "", "only this kind: source, sink, transform or runtime")
 	cmd.AddCommand(describe)
 	return cmd
+}
+
+// missingAnyKind is the error of `adf plugins describe TYPE` when no kind has
+// the type. With one kind asked (--kind) it is that kind's error; otherwise
+// it names every installed type (not just the runtimes, the last kind tried)
+// and the closest one of any kind.
+func missingAnyKind(reg *registry.Registry, typ string, missing []*registry.MissingError) error {
+	if len(missing) == 1 {
+		return missing[0]
+	}
+	all := &registry.MissingError{Kind: "component", Type: typ, Dir: reg.Dir()}
+	seen := map[string]bool{}
+	for _, me := range missing {
+		if all.Closest == "" {
+			all.Closest = me.Closest
+		}
+		for _, t := range me.Installed {
+			if !seen[t] {
+				seen[t] = true
+				all.Installed = append(all.Installed, t)
+			}
+		}
+	}
+	sort.Strings(all.Installed)
+	return all
 }

@@ -243,7 +243,7 @@ func (s *jsonArrayScanner) next() (elem []byte, off, line int64, err error) {
 	if !json.Valid(s.elem) {
 		var raw json.RawMessage
 		uerr := json.Unmarshal(s.elem, &raw)
-		return nil, 0, 0, fmt.Errorf("%w at line %d (offset %d): element: %v", ErrJSONSyntax, line, off, uerr)
+		return nil, 0, 0, fmt.Errorf("%w at line %d (offset %d): element: %w", ErrJSONSyntax, line, off, uerr)
 	}
 	// The separator.
 	c, err = s.skipSpace()
