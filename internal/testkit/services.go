@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,3 +102,71 @@ func NewDatabase(t testing.TB) string {
 	u.Path = "/" + name
 	return u.String()
 }
+
+// Private is a PostgreSQL and Redis pair of one test's own, on ports of
+// their own, which the test may restart or stop without disturbing tests
+// running in parallel against the shared servers.
+type Private struct {
+	t   testing.TB
+	env []string
+	Env map[string]string
+}
+
+// NewPrivate starts a private PostgreSQL and Redis named name (one name per
+// test; port offset 1..50 distinguishes them) and stops them when the test
+// ends.
+func NewPrivate(t testing.TB, name string, offset int) *Private {
+	t.Helper()
+	if offset < 1 || offset > 50 {
+		t.Fatalf("private services offset %d out of 1..50", offset)
+	}
+	p := &Private{t: t, env: []string{
+		"ADF_SERVICES_DIR=/var/tmp/adf-services-" + name,
+		"ADF_TEST_PG_PORT=" + itoa(54329+offset),
+		"ADF_TEST_REDIS_PORT=" + itoa(63799+offset),
+	}}
+	p.Env = p.run("start")
+	t.Cleanup(func() { p.run("stop") })
+	return p
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func (p *Private) run(cmd string) map[string]string {
+	p.t.Helper()
+	c := exec.Command("bash", filepath.Join(RepoRoot(p.t), "scripts", "services.sh"), cmd)
+	c.Env = append(os.Environ(), p.env...)
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	out, err := c.Output()
+	if err != nil {
+		p.t.Fatalf("scripts/services.sh %s: %v\n%s", cmd, err, stderr.String())
+	}
+	env := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "="); ok {
+			env[k] = strings.Trim(v, "'")
+		}
+	}
+	return env
+}
+
+// PostgresURL of the private server.
+func (p *Private) PostgresURL() string { return p.Env["ADF_TEST_DATABASE_URL"] }
+
+// RedisURL of the private server.
+func (p *Private) RedisURL() string { return p.Env["ADF_TEST_REDIS_URL"] }
+
+// RestartPostgres stops and starts the private PostgreSQL (fast shutdown:
+// open connections are dropped).
+func (p *Private) RestartPostgres() { p.run("restart-postgres") }
+
+// RestartRedis stops and starts the private Redis (data is not kept).
+func (p *Private) RestartRedis() { p.run("restart-redis") }
+
+// StopPostgres stops the private PostgreSQL.
+func (p *Private) StopPostgres() { p.run("stop-postgres") }
+
+// StartPostgres starts it again.
+func (p *Private) StartPostgres() { p.run("start") }
