@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -79,14 +81,25 @@ A progress bar shows rows and rows/s on a terminal; otherwise a summary is print
 				)
 			}
 			// First Ctrl-C: stop gracefully (unbounded flows checkpoint and end);
-			// the signal context is cancelled by a second one.
+			// the run is cancelled by a second one, or 30s later. (The signal
+			// context stays subscribed until main returns and swallows further
+			// signals, so listen for the second one here.)
 			stop := make(chan struct{})
 			runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 			defer cancel()
 			go func() {
-				<-ctx.Done()
+				select {
+				case <-ctx.Done():
+				case <-runCtx.Done():
+					return
+				}
+				again := make(chan os.Signal, 1)
+				signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+				defer signal.Stop(again)
 				close(stop)
 				select {
+				case <-again:
+					fmt.Fprintln(os.Stderr, "interrupted again: cancelling the run")
 				case <-time.After(30 * time.Second):
 				case <-runCtx.Done():
 				}

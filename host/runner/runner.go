@@ -1,0 +1,316 @@
+// Package runner executes flow runs as jobs of the River queue: the run job
+// (DataFlowRunJob) marks the run in progress, loads the flow's current
+// config, runs it on its runtime, records the outcome and returns the error
+// so the queue's retry policy applies. Heartbeats enqueue run jobs in the
+// same transaction that creates the run rows.
+package runner
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/activedataflow/adf/host/builtin"
+	"github.com/activedataflow/adf/host/engine"
+	"github.com/activedataflow/adf/host/registry"
+	"github.com/activedataflow/adf/host/store"
+	"github.com/activedataflow/adf/sdk"
+	"github.com/activedataflow/adf/sdk/flow"
+)
+
+// RunArgs are the arguments of a DataFlowRunJob.
+type RunArgs struct {
+	RunID int64 `json:"run_id"`
+}
+
+// Kind implements river.JobArgs.
+func (RunArgs) Kind() string { return "data_flow_run" }
+
+// Options configure a Runner.
+type Options struct {
+	Store    *store.Store
+	Registry *registry.Registry
+	Logger   hclog.Logger
+	// DataDir holds dead-letter files.
+	DataDir string
+	// Workers is how many runs execute at once (default 4).
+	Workers int
+	// MaxAttempts per run (default 3).
+	MaxAttempts int
+	// RetryBackoff is the first retry delay; it doubles per attempt
+	// (default 10s).
+	RetryBackoff time.Duration
+	// PollInterval is how often idle workers look for jobs (default 500ms).
+	PollInterval time.Duration
+	// Observe, when set, is told about every finished run (for metrics).
+	Observe func(run *store.Run, d time.Duration, err error)
+	// OnEngineEvent, when set, receives the engine's events (for tests and
+	// metrics).
+	OnEngineEvent func(runID int64, ev engine.Event)
+}
+
+// Runner owns the job queue client.
+type Runner struct {
+	opts   Options
+	client *river.Client[*sql.Tx]
+	driver riverdriver.Driver[*sql.Tx]
+	stop   chan struct{}
+}
+
+// New creates the runner and its River client (not started).
+func New(opts Options) (*Runner, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 3
+	}
+	if opts.RetryBackoff <= 0 {
+		opts.RetryBackoff = 10 * time.Second
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 500 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	r := &Runner{opts: opts, stop: make(chan struct{})}
+	if opts.Store.Dialect() == store.Postgres {
+		r.driver = riverdatabasesql.New(opts.Store.DB())
+	} else {
+		r.driver = riversqlite.New(opts.Store.DB())
+	}
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &runWorker{r: r}); err != nil {
+		return nil, err
+	}
+	client, err := river.NewClient(r.driver, &river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
+		Workers:           workers,
+		MaxAttempts:       opts.MaxAttempts,
+		RetryPolicy:       &backoff{base: opts.RetryBackoff},
+		FetchPollInterval: opts.PollInterval,
+		FetchCooldown:     min(opts.PollInterval, 100*time.Millisecond),
+		JobTimeout:        -1, // flows run as long as they need
+		Logger:            slog.New(hclogHandler{opts.Logger.Named("queue")}),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create job queue: %w", err)
+	}
+	r.client = client
+	return r, nil
+}
+
+// Migrate creates or updates the job queue's tables.
+func (r *Runner) Migrate(ctx context.Context) error {
+	m, err := rivermigrate.New(r.driver, nil)
+	if err != nil {
+		return fmt.Errorf("job queue migrations: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("job queue migrations: %w", err)
+	}
+	return nil
+}
+
+// Start starts the workers.
+func (r *Runner) Start(ctx context.Context) error {
+	if err := r.client.Start(ctx); err != nil {
+		return fmt.Errorf("start job queue: %w", err)
+	}
+	return nil
+}
+
+// Stop stops fetching jobs and lets running ones finish: unbounded runs are
+// asked to take a final checkpoint; when ctx ends first, runs are cancelled
+// (their jobs are retried later and resume from their last checkpoint).
+func (r *Runner) Stop(ctx context.Context) error {
+	select {
+	case <-r.stop:
+	default:
+		close(r.stop)
+	}
+	return r.client.Stop(ctx)
+}
+
+// Enqueue returns the store.Enqueue that inserts a run's job in the caller's
+// transaction.
+func (r *Runner) Enqueue() store.Enqueue {
+	return func(ctx context.Context, tx *sql.Tx, runID int64) error {
+		_, err := r.client.InsertTx(ctx, tx, RunArgs{RunID: runID}, nil)
+		return err
+	}
+}
+
+// Heartbeat runs one heartbeat: every due flow gets a run and its job, in one
+// transaction.
+func (r *Runner) Heartbeat(ctx context.Context, now time.Time) (store.HeartbeatResult, error) {
+	return r.opts.Store.Heartbeat(ctx, now, r.Enqueue())
+}
+
+// Trigger starts a run of the flow now.
+func (r *Runner) Trigger(ctx context.Context, name string) (int64, error) {
+	return r.opts.Store.TriggerRun(ctx, name, time.Now(), r.Enqueue())
+}
+
+// backoff doubles the delay per attempt.
+type backoff struct{ base time.Duration }
+
+func (b *backoff) NextRetry(job *rivertype.JobRow) time.Time {
+	d := b.base << min(max(job.Attempt-1, 0), 16)
+	return time.Now().Add(min(d, 6*time.Hour))
+}
+
+// runWorker is DataFlowRunJob.
+type runWorker struct {
+	river.WorkerDefaults[RunArgs]
+	r *Runner
+}
+
+// Work runs one attempt of a run.
+func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
+	return w.r.execute(ctx, job.Args.RunID, job.Attempt, job.MaxAttempts)
+}
+
+func (r *Runner) execute(ctx context.Context, runID int64, attempt, maxAttempts int) error {
+	st := r.opts.Store
+	log := r.opts.Logger.With("run", runID, "attempt", attempt)
+	run, err := st.GetRun(ctx, runID)
+	if errors.Is(err, store.ErrNotFound) {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	// The flow's current config, by name: a change applies on the next run.
+	rec, err := st.GetFlow(ctx, run.FlowName)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			_ = st.FinishRun(ctx, runID, store.StatusFailed, store.RunCounts{}, err.Error(), "", time.Now())
+			return river.JobCancel(err)
+		}
+		return err
+	}
+	run, ended, err := st.StartRun(ctx, runID, attempt, rec.Flow, rec.ConfigVersion, time.Now())
+	if err != nil {
+		return err
+	}
+	if ended {
+		return nil
+	}
+	log.Info("run started", "flow", rec.Flow.Name, "config_version", rec.ConfigVersion)
+	start := time.Now()
+	stats, runErr := r.runFlow(ctx, rec.Flow, runID)
+	counts := store.RunCounts{Read: stats.RowsRead, Written: stats.RowsWritten, Rejected: stats.RowsRejected, Bytes: stats.BytesWritten}
+	now := time.Now()
+	if runErr == nil {
+		if err := st.FinishRun(context.WithoutCancel(ctx), runID, store.StatusSuccess, counts, "", "", now); err != nil {
+			return err
+		}
+		log.Info("run succeeded", "flow", rec.Flow.Name, "rows_read", counts.Read, "rows_written", counts.Written, "rows_rejected", counts.Rejected)
+		r.observe(ctx, runID, now.Sub(start), nil)
+		return nil
+	}
+	permanent := isPermanent(runErr)
+	status := store.StatusFailed
+	if !permanent && attempt < maxAttempts && ctx.Err() == nil {
+		// A retry follows: the run stays pending, with this attempt's error.
+		status = store.StatusPending
+	}
+	if ctx.Err() != nil {
+		status = store.StatusPending
+	}
+	if err := st.FinishRun(context.WithoutCancel(ctx), runID, status, counts, runErr.Error(), Backtrace(runErr), now); err != nil {
+		log.Error("record run failure", "error", err)
+	}
+	log.Warn("run failed", "flow", rec.Flow.Name, "error", runErr, "retry", status == store.StatusPending)
+	r.observe(ctx, runID, now.Sub(start), runErr)
+	if permanent {
+		return river.JobCancel(runErr)
+	}
+	return runErr
+}
+
+func (r *Runner) observe(ctx context.Context, runID int64, d time.Duration, err error) {
+	if r.opts.Observe == nil {
+		return
+	}
+	if run, gerr := r.opts.Store.GetRun(context.WithoutCancel(ctx), runID); gerr == nil {
+		r.opts.Observe(run, d, err)
+	}
+}
+
+// runFlow runs the flow on its runtime.
+func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64) (engine.Stats, error) {
+	f.Normalize()
+	if f.Runtime.Type == builtin.HostRuntime {
+		eng := engine.New(engine.Options{
+			Registry:    r.opts.Registry,
+			Logger:      r.opts.Logger,
+			Checkpoints: r.opts.Store.Checkpoints(),
+			DataDir:     r.opts.DataDir,
+			Stop:        r.stop,
+			OnEvent: func(ev engine.Event) {
+				if r.opts.OnEngineEvent != nil {
+					r.opts.OnEngineEvent(runID, ev)
+				}
+			},
+		})
+		res, err := eng.Run(ctx, f, strconv.FormatInt(runID, 10))
+		return res.Stats, err
+	}
+	return runOnPlugin(ctx, r.opts.Registry, f, runID)
+}
+
+// isPermanent says whether retrying cannot help: bad config, missing plugin,
+// bad records under on_error: fail.
+func isPermanent(err error) bool {
+	var missing *registry.MissingError
+	if errors.As(err, &missing) {
+		return true
+	}
+	for _, e := range sdk.AsErrors(err) {
+		if e.Code == sdk.CodeInvalidConfig {
+			return true
+		}
+	}
+	return strings.Contains(err.Error(), "on_error is fail")
+}
+
+// Backtrace renders an error's chain, one wrapped layer per line, with the
+// details plugins attached (diagnostics, plugin stack traces).
+func Backtrace(err error) string {
+	var b strings.Builder
+	for depth := 0; err != nil && depth < 32; depth++ {
+		fmt.Fprintf(&b, "%d: %T: %s\n", depth, err, err.Error())
+		var se *sdk.Error
+		if errors.As(err, &se) && se.Detail != "" && depth == 0 {
+			fmt.Fprintf(&b, "   plugin diagnostic: code=%s field=%s transient=%v\n   %s\n", se.Code, se.Field, se.Transient, strings.ReplaceAll(se.Detail, "\n", "\n   "))
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				b.WriteString(indent(Backtrace(e)))
+			}
+			break
+		}
+		err = errors.Unwrap(err)
+	}
+	return b.String()
+}
+
+func indent(s string) string {
+	return "   " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n   ") + "\n"
+}

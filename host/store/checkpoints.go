@@ -1,0 +1,63 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/activedataflow/adf/host/engine"
+)
+
+// Checkpoints persists the engine's checkpoints per run, so a retried or
+// restarted run resumes from the last one. Run ids are data_flow_runs ids.
+type Checkpoints struct{ s *Store }
+
+// Checkpoints returns the engine.CheckpointStore backed by this store.
+func (s *Store) Checkpoints() *Checkpoints { return &Checkpoints{s} }
+
+var _ engine.CheckpointStore = (*Checkpoints)(nil)
+
+// Latest implements engine.CheckpointStore.
+func (c *Checkpoints) Latest(ctx context.Context, _, runID string) (*engine.Checkpoint, error) {
+	id, err := strconv.ParseInt(runID, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("run id %q is not a stored run", runID)
+	}
+	var state []byte
+	err = c.s.db.QueryRowContext(ctx, `SELECT state FROM checkpoints WHERE run_id = $1`, id).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load checkpoint of run %d: %w", id, err)
+	}
+	var cp engine.Checkpoint
+	if err := json.Unmarshal(state, &cp); err != nil {
+		return nil, fmt.Errorf("decode checkpoint of run %d: %w", id, err)
+	}
+	return &cp, nil
+}
+
+// Save implements engine.CheckpointStore: the row is replaced by the newer
+// checkpoint in one statement, durable when it returns.
+func (c *Checkpoints) Save(ctx context.Context, _, runID string, cp *engine.Checkpoint) error {
+	id, err := strconv.ParseInt(runID, 10, 64)
+	if err != nil {
+		return fmt.Errorf("run id %q is not a stored run", runID)
+	}
+	state, err := json.Marshal(cp)
+	if err != nil {
+		return err
+	}
+	_, err = c.s.db.ExecContext(ctx, `INSERT INTO checkpoints (run_id, checkpoint_id, state, updated_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (run_id) DO UPDATE SET checkpoint_id = excluded.checkpoint_id, state = excluded.state, updated_at = excluded.updated_at`,
+		id, cp.ID, string(state), c.s.ts(time.Now()))
+	if err != nil {
+		return fmt.Errorf("save checkpoint %d of run %d: %w", cp.ID, id, err)
+	}
+	return nil
+}

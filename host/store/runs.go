@@ -1,0 +1,389 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/activedataflow/adf/sdk/flow"
+)
+
+// Run statuses.
+const (
+	StatusPending    = "pending"
+	StatusInProgress = "in_progress"
+	StatusSuccess    = "success"
+	StatusFailed     = "failed"
+	StatusCancelled  = "cancelled"
+)
+
+// Run is one run of a flow.
+type Run struct {
+	ID              int64           `json:"id"`
+	FlowID          int64           `json:"flow_id"`
+	FlowName        string          `json:"flow"`
+	Status          string          `json:"status"`
+	Trigger         string          `json:"trigger"`
+	ScheduledFor    time.Time       `json:"scheduled_for"`
+	StartedAt       *time.Time      `json:"started_at,omitempty"`
+	EndedAt         *time.Time      `json:"ended_at,omitempty"`
+	Attempt         int             `json:"attempt"`
+	RecordsRead     int64           `json:"records_read"`
+	RecordsWritten  int64           `json:"records_written"`
+	RecordsRejected int64           `json:"records_rejected"`
+	BytesWritten    int64           `json:"bytes_written"`
+	ErrorMessage    string          `json:"error_message,omitempty"`
+	ErrorBacktrace  string          `json:"error_backtrace,omitempty"`
+	Config          json.RawMessage `json:"config,omitempty"`
+	ConfigVersion   int             `json:"config_version"`
+}
+
+// Enqueue inserts the run's job in the same transaction as the run row.
+type Enqueue func(ctx context.Context, tx *sql.Tx, runID int64) error
+
+const runSelect = `SELECT id, flow_id, flow_name, status, trigger, scheduled_for, started_at, ended_at, attempt,
+	records_read, records_written, records_rejected, bytes_written, error_message, error_backtrace, config, config_version
+	FROM data_flow_runs`
+
+func scanRun(r rowScanner) (*Run, error) {
+	var run Run
+	var sched, started, ended nullTime
+	var msg, trace sql.NullString
+	var cfg []byte
+	if err := r.Scan(&run.ID, &run.FlowID, &run.FlowName, &run.Status, &run.Trigger, &sched, &started, &ended, &run.Attempt,
+		&run.RecordsRead, &run.RecordsWritten, &run.RecordsRejected, &run.BytesWritten, &msg, &trace, &cfg, &run.ConfigVersion); err != nil {
+		return nil, err
+	}
+	run.ScheduledFor, run.StartedAt, run.EndedAt = sched.T, started.ptr(), ended.ptr()
+	run.ErrorMessage, run.ErrorBacktrace = msg.String, trace.String
+	if len(cfg) > 0 {
+		run.Config = cfg
+	}
+	return &run, nil
+}
+
+// HeartbeatResult is what one heartbeat did.
+type HeartbeatResult struct {
+	// Due is the number of flows that were due.
+	Due int `json:"flows_due"`
+	// Triggered lists the flows that got a run.
+	Triggered []string `json:"flows_triggered"`
+	// RunIDs are the runs created, in the order of Triggered.
+	RunIDs []int64 `json:"run_ids"`
+}
+
+// Heartbeat starts every due flow, in one transaction: due flows (enabled,
+// scheduled, next run time reached, no run pending or in progress) are
+// selected with FOR UPDATE SKIP LOCKED on PostgreSQL (SQLite serialises
+// writers: transactions begin IMMEDIATE), their last_run_at and next_run_at
+// move on, each gets a run row unique per (flow, scheduled slot), and
+// enqueue adds its job in the same transaction. Nothing is enqueued twice;
+// nothing is lost if the host dies at any point.
+func (s *Store) Heartbeat(ctx context.Context, now time.Time, enqueue Enqueue) (HeartbeatResult, error) {
+	var res HeartbeatResult
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		q := `SELECT f.id, f.name, f.run_interval, f.next_run_at, f.config_version FROM data_flows f
+			WHERE f.enabled AND f.run_interval IS NOT NULL AND f.next_run_at <= $1
+			AND NOT EXISTS (SELECT 1 FROM data_flow_runs r WHERE r.flow_id = f.id AND r.status IN ('pending', 'in_progress'))
+			ORDER BY f.next_run_at, f.id`
+		if s.dialect == Postgres {
+			q += ` FOR UPDATE OF f SKIP LOCKED`
+		}
+		rows, err := tx.QueryContext(ctx, q, s.ts(now))
+		if err != nil {
+			return fmt.Errorf("select due flows: %w", err)
+		}
+		type due struct {
+			id       int64
+			name     string
+			interval time.Duration
+			slot     time.Time
+			version  int
+		}
+		var flows []due
+		for rows.Next() {
+			var d due
+			var ms int64
+			var next nullTime
+			if err := rows.Scan(&d.id, &d.name, &ms, &next, &d.version); err != nil {
+				rows.Close()
+				return fmt.Errorf("select due flows: %w", err)
+			}
+			d.interval, d.slot = time.Duration(ms)*time.Millisecond, next.T
+			flows = append(flows, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("select due flows: %w", err)
+		}
+		res.Due = len(flows)
+		for _, d := range flows {
+			// The next slot is the first one after now: missed slots are
+			// not run in a burst after downtime.
+			next := d.slot.Add(d.interval)
+			if !next.After(now) {
+				next = now.Add(d.interval - now.Sub(d.slot)%d.interval)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE data_flows SET last_run_at = $2, next_run_at = $3, last_run_status = $4 WHERE id = $1`,
+				d.id, s.ts(now), s.ts(next), StatusPending); err != nil {
+				return fmt.Errorf("update flow %s: %w", d.name, err)
+			}
+			id, err := s.insertRun(ctx, tx, d.id, d.name, "schedule", d.slot, d.version)
+			if errors.Is(err, errSlotTaken) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := enqueue(ctx, tx, id); err != nil {
+				return fmt.Errorf("enqueue run %d of flow %s: %w", id, d.name, err)
+			}
+			res.Triggered = append(res.Triggered, d.name)
+			res.RunIDs = append(res.RunIDs, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return HeartbeatResult{}, err
+	}
+	return res, nil
+}
+
+var errSlotTaken = errors.New("slot already has a run")
+
+func (s *Store) insertRun(ctx context.Context, tx *sql.Tx, flowID int64, name, trigger string, slot time.Time, version int) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO data_flow_runs (flow_id, flow_name, status, trigger, scheduled_for, config_version)
+		VALUES ($1, $2, 'pending', $3, $4, $5) ON CONFLICT (flow_id, scheduled_for) DO NOTHING RETURNING id`,
+		flowID, name, trigger, s.ts(slot), version).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, errSlotTaken
+	}
+	if err != nil {
+		return 0, fmt.Errorf("create run of flow %s: %w", name, err)
+	}
+	return id, nil
+}
+
+// TriggerRun creates a run of the flow now (trigger-now) and enqueues it in
+// the same transaction. A flow with a run pending or in progress is not
+// started twice: ErrRunActive.
+func (s *Store) TriggerRun(ctx context.Context, name string, now time.Time, enqueue Enqueue) (int64, error) {
+	var id int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		q := `SELECT id, config_version FROM data_flows WHERE name = $1`
+		if s.dialect == Postgres {
+			q += ` FOR UPDATE`
+		}
+		var flowID int64
+		var version int
+		if err := tx.QueryRowContext(ctx, q, name).Scan(&flowID, &version); errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("flow %q: %w", name, ErrNotFound)
+		} else if err != nil {
+			return fmt.Errorf("load flow %s: %w", name, err)
+		}
+		var active int64
+		err := tx.QueryRowContext(ctx, `SELECT id FROM data_flow_runs WHERE flow_id = $1 AND status IN ('pending', 'in_progress') LIMIT 1`, flowID).Scan(&active)
+		if err == nil {
+			return &RunActiveError{Flow: name, RunID: active}
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if id, err = s.insertRun(ctx, tx, flowID, name, "manual", now, version); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE data_flows SET last_run_status = $2 WHERE id = $1`, flowID, StatusPending); err != nil {
+			return err
+		}
+		return enqueue(ctx, tx, id)
+	})
+	return id, err
+}
+
+// RunActiveError says a flow already has a run pending or in progress.
+type RunActiveError struct {
+	Flow  string
+	RunID int64
+}
+
+func (e *RunActiveError) Error() string {
+	return fmt.Sprintf("flow %s already has run %d pending or in progress", e.Flow, e.RunID)
+}
+
+// StartRun marks a run in progress for an attempt, records the config it
+// uses, and returns the run. A run that already ended is returned as is
+// (ended=true) so a duplicate job does nothing.
+func (s *Store) StartRun(ctx context.Context, runID int64, attempt int, f *flow.Flow, version int, now time.Time) (*Run, bool, error) {
+	cfg, err := json.Marshal(f)
+	if err != nil {
+		return nil, false, err
+	}
+	run, err := s.GetRun(ctx, runID)
+	if err != nil {
+		return nil, false, err
+	}
+	if run.Status == StatusSuccess || run.Status == StatusCancelled {
+		return run, true, nil
+	}
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE data_flow_runs SET status = 'in_progress', attempt = $2, started_at = COALESCE(started_at, $3),
+			ended_at = NULL, config = $4, config_version = $5 WHERE id = $1`, runID, attempt, s.ts(now), string(cfg), version); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE data_flows SET last_run_status = 'in_progress' WHERE id = $1`, run.FlowID)
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("start run %d: %w", runID, err)
+	}
+	run, err = s.GetRun(ctx, runID)
+	return run, false, err
+}
+
+// RunCounts are a run's record counts.
+type RunCounts struct {
+	Read, Written, Rejected, Bytes int64
+}
+
+// FinishRun records a run's outcome (success, or failure with message and
+// backtrace) and the flow's last_run_status. final=false keeps a failed run
+// retryable: it is marked failed but the flow's status says so only when no
+// retry follows.
+func (s *Store) FinishRun(ctx context.Context, runID int64, status string, counts RunCounts, errMsg, backtrace string, now time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var flowID int64
+		if err := tx.QueryRowContext(ctx, `SELECT flow_id FROM data_flow_runs WHERE id = $1`, runID).Scan(&flowID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE data_flow_runs SET status = $2, ended_at = $3, records_read = $4, records_written = $5,
+			records_rejected = $6, bytes_written = $7, error_message = $8, error_backtrace = $9 WHERE id = $1`,
+			runID, status, s.ts(now), counts.Read, counts.Written, counts.Rejected, counts.Bytes, nullStr(errMsg), nullStr(backtrace)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE data_flows SET last_run_status = $2, last_error = $3 WHERE id = $1`, flowID, status, nullStr(errMsg))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("finish run %d: %w", runID, err)
+	}
+	return nil
+}
+
+func nullStr(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// GetRun returns a run, or ErrNotFound.
+func (s *Store) GetRun(ctx context.Context, id int64) (*Run, error) {
+	run, err := scanRun(s.db.QueryRowContext(ctx, runSelect+` WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("run %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load run %d: %w", id, err)
+	}
+	return run, nil
+}
+
+// ListRuns returns the newest runs, of one flow when flowName is set.
+func (s *Store) ListRuns(ctx context.Context, flowName string, limit int) ([]*Run, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	q := runSelect
+	args := []any{}
+	if flowName != "" {
+		q += ` WHERE flow_name = $1`
+		args = append(args, flowName)
+	}
+	q += ` ORDER BY id DESC LIMIT ` + strconv.Itoa(limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	defer rows.Close()
+	var out []*Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list runs: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// RunCountsByFlow counts each flow's runs (for tests and diagnostics).
+func (s *Store) RunCountsByFlow(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT flow_name, count(*) FROM data_flow_runs GROUP BY flow_name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var n string
+		var c int
+		if err := rows.Scan(&n, &c); err != nil {
+			return nil, err
+		}
+		out[n] = c
+	}
+	return out, rows.Err()
+}
+
+// LogHeartbeat records one heartbeat request.
+func (s *Store) LogHeartbeat(ctx context.Context, at time.Time, remote, client, source string, status int, outcome string, res HeartbeatResult) error {
+	ids := make([]string, len(res.RunIDs))
+	for i, id := range res.RunIDs {
+		ids[i] = strconv.FormatInt(id, 10)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO heartbeat_requests (received_at, remote_addr, client_addr, source, status, outcome, flows_due, flows_triggered, run_ids)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, s.ts(at), remote, client, source, status, outcome, res.Due, len(res.Triggered), strings.Join(ids, ","))
+	if err != nil {
+		return fmt.Errorf("log heartbeat: %w", err)
+	}
+	return nil
+}
+
+// HeartbeatLogEntry is one row of the heartbeat request log.
+type HeartbeatLogEntry struct {
+	ReceivedAt     time.Time `json:"received_at"`
+	RemoteAddr     string    `json:"remote_addr"`
+	ClientAddr     string    `json:"client_addr"`
+	Source         string    `json:"source"`
+	Status         int       `json:"status"`
+	Outcome        string    `json:"outcome"`
+	FlowsDue       int       `json:"flows_due"`
+	FlowsTriggered int       `json:"flows_triggered"`
+}
+
+// HeartbeatLog returns the newest heartbeat log rows, oldest first.
+func (s *Store) HeartbeatLog(ctx context.Context, limit int) ([]HeartbeatLogEntry, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT received_at, remote_addr, client_addr, source, status, outcome, flows_due, flows_triggered
+		FROM heartbeat_requests ORDER BY id DESC LIMIT `+strconv.Itoa(limit))
+	if err != nil {
+		return nil, fmt.Errorf("heartbeat log: %w", err)
+	}
+	defer rows.Close()
+	var out []HeartbeatLogEntry
+	for rows.Next() {
+		var e HeartbeatLogEntry
+		var at nullTime
+		if err := rows.Scan(&at, &e.RemoteAddr, &e.ClientAddr, &e.Source, &e.Status, &e.Outcome, &e.FlowsDue, &e.FlowsTriggered); err != nil {
+			return nil, err
+		}
+		e.ReceivedAt = at.T
+		out = append([]HeartbeatLogEntry{e}, out...)
+	}
+	return out, rows.Err()
+}
