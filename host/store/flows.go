@@ -37,7 +37,7 @@ type options struct {
 
 type flowColumns struct {
 	source, transforms, sink, runtime, options []byte
-	interval                                  sql.NullInt64
+	interval                                   sql.NullInt64
 }
 
 func columnsOf(f *flow.Flow) (flowColumns, error) {

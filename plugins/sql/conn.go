@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/url"
@@ -244,3 +245,5 @@ func wrapErr(what string, err error, connString string) error {
 	}
 	return e
 }
+
+var randRead = rand.Read

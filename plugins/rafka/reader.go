@@ -1,0 +1,509 @@
+package rafkaplugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/activedataflow/adf/plugins/rafka/rafka"
+	"github.com/activedataflow/adf/sdk"
+)
+
+// Phases of a split in a reader.
+const (
+	// phaseRecover: acknowledge what the restored checkpoint covers, then
+	// re-read the consumer's own pending entries after Position.
+	phaseRecover = iota
+	// phaseClaimed: re-read entries claimed from other consumers earlier
+	// and not covered by the checkpoint.
+	phaseClaimed
+	// phaseLive: new entries (">"), plus XAUTOCLAIM of dead consumers'
+	// entries now and then.
+	phaseLive
+)
+
+// rsplit is a split being read.
+type rsplit struct {
+	sp          *Split
+	key         string
+	phase       int
+	acked       bool   // covered entries of a restored split acknowledged
+	readPos     string // newest own id read (queued or emitted)
+	hist        string // next id of the history read
+	claimCursor string
+	nextClaim   time.Time
+}
+
+// emitItem is a batch waiting to be emitted, with the position change and
+// the ids to acknowledge once a checkpoint covers it.
+type emitItem struct {
+	s       *rsplit
+	rec     arrow.RecordBatch
+	newPos  string   // Position after this item ("" = unchanged)
+	ids     []string // ids to acknowledge (own consumer)
+	claimed []string // ids claimed from others, emitted here
+	finish  bool     // report the split finished after this item
+}
+
+// ackBatch is what one checkpoint acknowledges.
+type ackBatch struct {
+	checkpoint int64
+	ids        map[string][]string // stream key -> ids
+	claimed    map[*rsplit][]string
+}
+
+// reader reads its partitions with XREADGROUP (RafkaSourceReader).
+type reader struct {
+	cfg      *SourceConfig
+	ctx      sdk.SourceReaderContext
+	rdb      *redis.Client
+	dec      *decoder
+	consumer string
+	claimer  string
+
+	splits []*rsplit
+	queue  []*emitItem
+	cur    *ackBatch
+	acks   []*ackBatch
+	noMore bool
+	asked  bool
+
+	failingSince time.Time
+	backoff      time.Duration
+}
+
+func newReader(s *source, ctx sdk.SourceReaderContext) (*reader, error) {
+	rdb, err := newClient(s.cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	return &reader{cfg: s.cfg, ctx: ctx, rdb: rdb, consumer: s.cfg.Consumer, claimer: s.cfg.Consumer + ".claimed",
+		cur: newAckBatch()}, nil
+}
+
+func newAckBatch() *ackBatch {
+	return &ackBatch{ids: map[string][]string{}, claimed: map[*rsplit][]string{}}
+}
+
+// Start implements sdk.SourceReader.
+func (r *reader) Start(context.Context) error { return r.request() }
+
+func (r *reader) request() error {
+	if r.asked || r.noMore {
+		return nil
+	}
+	r.asked = true
+	return r.ctx.SendSplitRequest()
+}
+
+// AddSplits implements sdk.SourceReader.
+func (r *reader) AddSplits(splits []sdk.Split) error {
+	for _, s := range splits {
+		sp := s.(*Split)
+		if r.dec == nil {
+			r.dec = newDecoder(r.cfg.Format, sp.Schema, memory.NewGoAllocator())
+		}
+		hist := sp.Position
+		if hist == "" {
+			hist = "0"
+		}
+		r.splits = append(r.splits, &rsplit{sp: sp, key: sp.key(), hist: hist, readPos: sp.Position, claimCursor: "0-0"})
+	}
+	return nil
+}
+
+// NotifyNoMoreSplits implements sdk.SourceReader.
+func (r *reader) NotifyNoMoreSplits() { r.noMore = true }
+
+// PollNext implements sdk.SourceReader.
+func (r *reader) PollNext(ctx context.Context, out sdk.ReaderOutput) (sdk.InputStatus, error) {
+	if emitted, err := r.emit(out); err != nil || emitted {
+		return sdk.MoreAvailable, err
+	}
+	if len(r.splits) == 0 {
+		if r.noMore {
+			return sdk.EndOfInput, nil
+		}
+		return sdk.NothingAvailable, nil
+	}
+	err := r.step(ctx, out)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		var se *sdk.Error
+		if errors.As(err, &se) && !se.Transient {
+			return 0, err
+		}
+		// Redis unreachable or restarting: retry with backoff (go-redis
+		// reconnects), fail the attempt only after retry_limit.
+		if r.failingSince.IsZero() {
+			r.failingSince, r.backoff = time.Now(), 50*time.Millisecond
+		}
+		if time.Since(r.failingSince) > r.cfg.RetryLimit.D() {
+			return 0, sdk.Transient(fmt.Errorf("rafka reader %d: Redis failing for %s: %w", r.ctx.ReaderID(), r.cfg.RetryLimit.D(), err))
+		}
+		if strings.Contains(err.Error(), "NOGROUP") {
+			r.ensureGroups(ctx)
+		}
+		select {
+		case <-time.After(r.backoff):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		r.backoff = min(2*r.backoff, time.Second)
+		return sdk.NothingAvailable, nil
+	}
+	r.failingSince = time.Time{}
+	if emitted, err := r.emit(out); err != nil || emitted {
+		return sdk.MoreAvailable, err
+	}
+	if len(r.splits) == 0 && r.noMore {
+		return sdk.EndOfInput, nil
+	}
+	if r.cfg.Mode == ModeAvailableNow {
+		return sdk.MoreAvailable, nil
+	}
+	return sdk.NothingAvailable, nil
+}
+
+// ensureGroups recreates the group on this reader's partitions (after the
+// group or the stream vanished, e.g. a Redis restart without persistence).
+func (r *reader) ensureGroups(ctx context.Context) {
+	for _, s := range r.splits {
+		_ = rafka.EnsureGroup(ctx, r.rdb, s.sp.Topic, s.sp.Partition, r.cfg.Group, "0")
+	}
+}
+
+// emit emits the first queued batch (reporting finished splits on the way)
+// and applies its position change. It reports whether a batch went out.
+func (r *reader) emit(out sdk.ReaderOutput) (bool, error) {
+	for len(r.queue) > 0 {
+		it := r.queue[0]
+		r.queue = r.queue[1:]
+		if it.rec != nil {
+			err := out.Emit(it.s.sp.SplitID(), it.rec)
+			it.rec.Release()
+			if err != nil {
+				return false, err
+			}
+		}
+		if it.newPos != "" {
+			it.s.sp.Position = it.newPos
+		}
+		if len(it.ids) > 0 {
+			r.cur.ids[it.s.key] = append(r.cur.ids[it.s.key], it.ids...)
+		}
+		if len(it.claimed) > 0 {
+			it.s.sp.Claimed = append(it.s.sp.Claimed, it.claimed...)
+			r.cur.claimed[it.s] = append(r.cur.claimed[it.s], it.claimed...)
+			r.cur.ids[it.s.key] = append(r.cur.ids[it.s.key], it.claimed...)
+		}
+		if it.finish {
+			r.remove(it.s)
+			if err := out.SplitFinished(it.s.sp.SplitID()); err != nil {
+				return false, err
+			}
+		}
+		if it.rec != nil {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (r *reader) remove(s *rsplit) {
+	for i, x := range r.splits {
+		if x == s {
+			r.splits = append(r.splits[:i], r.splits[i+1:]...)
+			return
+		}
+	}
+}
+
+// step does one round of Redis work and queues what it read.
+func (r *reader) step(ctx context.Context, out sdk.ReaderOutput) error {
+	for _, s := range r.splits {
+		switch s.phase {
+		case phaseRecover:
+			return r.recover(ctx, s, out)
+		case phaseClaimed:
+			return r.claimedHistory(ctx, s, out)
+		}
+	}
+	now := time.Now()
+	for _, s := range r.splits {
+		if !now.Before(s.nextClaim) {
+			return r.autoclaim(ctx, s, out)
+		}
+	}
+	return r.live(ctx, out)
+}
+
+// recover acknowledges the entries the restored checkpoint covers (own
+// pending entries up to Position, and the claimed ones it lists), then
+// re-reads the consumer's own pending entries after Position, in order.
+func (r *reader) recover(ctx context.Context, s *rsplit, out sdk.ReaderOutput) error {
+	if !s.acked {
+		if s.sp.Position != "" {
+			for {
+				pend, err := r.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: s.key, Group: r.cfg.Group, Start: "-", End: s.sp.Position,
+					Count: 1000, Consumer: r.consumer}).Result()
+				if err != nil {
+					return fmt.Errorf("XPENDING %s: %w", s.key, err)
+				}
+				if len(pend) == 0 {
+					break
+				}
+				ids := make([]string, len(pend))
+				for i, p := range pend {
+					ids[i] = p.ID
+				}
+				if err := r.rdb.XAck(ctx, s.key, r.cfg.Group, ids...).Err(); err != nil {
+					return fmt.Errorf("XACK %s: %w", s.key, err)
+				}
+			}
+		}
+		if len(s.sp.Claimed) > 0 {
+			if err := r.rdb.XAck(ctx, s.key, r.cfg.Group, s.sp.Claimed...).Err(); err != nil {
+				return fmt.Errorf("XACK %s: %w", s.key, err)
+			}
+			s.sp.Claimed = nil
+		}
+		s.acked = true
+	}
+	msgs, err := r.readGroup(ctx, r.consumer, []string{s.key, s.hist}, -1)
+	if err != nil {
+		return err
+	}
+	if len(msgs) == 0 || len(msgs[0].Messages) == 0 {
+		s.phase, s.hist = phaseClaimed, "0"
+		return nil
+	}
+	m := msgs[0].Messages
+	s.hist = m[len(m)-1].ID
+	return r.queueBatch(s, m, false, out)
+}
+
+// claimedHistory re-reads entries this flow claimed from other consumers
+// earlier (pending under the claimer name) that no checkpoint covers.
+func (r *reader) claimedHistory(ctx context.Context, s *rsplit, out sdk.ReaderOutput) error {
+	msgs, err := r.readGroup(ctx, r.claimer, []string{s.key, s.hist}, -1)
+	if err != nil {
+		return err
+	}
+	if len(msgs) == 0 || len(msgs[0].Messages) == 0 {
+		s.phase = phaseLive
+		return nil
+	}
+	m := msgs[0].Messages
+	s.hist = m[len(m)-1].ID
+	return r.queueBatch(s, m, true, out)
+}
+
+// autoclaim takes over entries other consumers have left pending longer
+// than claim_idle (a dead consumer) with XAUTOCLAIM, and emits them.
+func (r *reader) autoclaim(ctx context.Context, s *rsplit, out sdk.ReaderOutput) error {
+	msgs, next, err := r.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: s.key, Group: r.cfg.Group, MinIdle: r.cfg.ClaimIdle.D(),
+		Start: s.claimCursor, Count: int64(r.cfg.BatchSize), Consumer: r.claimer}).Result()
+	if err != nil {
+		return fmt.Errorf("XAUTOCLAIM %s: %w", s.key, err)
+	}
+	if next == "0-0" || next == "" {
+		s.claimCursor = "0-0"
+		s.nextClaim = time.Now().Add(max(r.cfg.ClaimIdle.D()/2, time.Second))
+	} else {
+		s.claimCursor = next
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return r.queueBatch(s, msgs, true, out)
+}
+
+// live reads new entries of every live split in one XREADGROUP.
+func (r *reader) live(ctx context.Context, out sdk.ReaderOutput) error {
+	streams := make([]string, 0, 2*len(r.splits))
+	for _, s := range r.splits {
+		streams = append(streams, s.key)
+	}
+	for range r.splits {
+		streams = append(streams, ">")
+	}
+	block := r.cfg.Block.D()
+	if r.cfg.Mode == ModeAvailableNow {
+		block = -1
+	}
+	res, err := r.readGroup(ctx, r.consumer, streams, block)
+	if err != nil {
+		return err
+	}
+	got := map[string][]redis.XMessage{}
+	for _, st := range res {
+		got[st.Stream] = st.Messages
+	}
+	for _, s := range append([]*rsplit(nil), r.splits...) {
+		msgs := got[s.key]
+		if len(msgs) > 0 {
+			if err := r.queueBatch(s, msgs, false, out); err != nil {
+				return err
+			}
+		}
+		if r.cfg.Mode != ModeAvailableNow {
+			continue
+		}
+		// available_now: finished when the position reached the last id
+		// at start, or when nothing new is left for the group.
+		last := s.sp.Position
+		if len(msgs) > 0 {
+			last = msgs[len(msgs)-1].ID
+		}
+		if len(msgs) == 0 || (last != "" && rafka.CompareIDs(last, s.sp.End) >= 0) {
+			r.queue = append(r.queue, &emitItem{s: s, finish: true})
+			s.phase = -1 // finished: no more reads
+			r.remove(s)
+		}
+	}
+	return nil
+}
+
+// readGroup runs XREADGROUP; no data is an empty result, not an error.
+func (r *reader) readGroup(ctx context.Context, consumer string, streams []string, block time.Duration) ([]redis.XStream, error) {
+	res, err := r.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: r.cfg.Group, Consumer: consumer, Streams: streams,
+		Count: int64(r.cfg.BatchSize), Block: block}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("XREADGROUP %s: %w", streams[0], err)
+	}
+	return res, nil
+}
+
+// queueBatch decodes msgs of split s into a batch and queues it. Entries at
+// or before the newest id read were read already (a Redis that lost recent
+// writes delivers them again): they are only acknowledged.
+func (r *reader) queueBatch(s *rsplit, msgs []redis.XMessage, claimed bool, out sdk.ReaderOutput) error {
+	it := &emitItem{s: s}
+	keep := msgs[:0:0]
+	for _, m := range msgs {
+		if !claimed && s.readPos != "" && rafka.CompareIDs(m.ID, s.readPos) <= 0 {
+			it.ids = append(it.ids, m.ID)
+			continue
+		}
+		keep = append(keep, m)
+		if claimed {
+			it.claimed = append(it.claimed, m.ID)
+		} else {
+			it.ids = append(it.ids, m.ID)
+		}
+	}
+	if !claimed && len(msgs) > 0 {
+		last := msgs[len(msgs)-1].ID
+		if s.readPos == "" || rafka.CompareIDs(last, s.readPos) > 0 {
+			it.newPos, s.readPos = last, last
+		}
+	}
+	if len(keep) > 0 {
+		rec, err := r.dec.decode(s.sp, keep, out.Reject)
+		if err != nil {
+			return err
+		}
+		it.rec = rec
+	}
+	r.queue = append(r.queue, it)
+	return nil
+}
+
+// SnapshotState implements sdk.SourceReader: unfinished splits at their
+// positions. Entries emitted since the previous snapshot are acknowledged
+// once this checkpoint completes.
+func (r *reader) SnapshotState(_ context.Context, checkpointID int64) ([]sdk.Split, error) {
+	r.cur.checkpoint = checkpointID
+	r.acks = append(r.acks, r.cur)
+	r.cur = newAckBatch()
+	var out []sdk.Split
+	seen := map[*rsplit]bool{}
+	for _, s := range r.splits {
+		seen[s] = true
+		out = append(out, s.sp.clone())
+	}
+	// Splits finished in available_now mode whose finish is still queued
+	// are not finished yet as far as the host knows.
+	for _, it := range r.queue {
+		if it.finish && !seen[it.s] {
+			seen[it.s] = true
+			out = append(out, it.s.sp.clone())
+		}
+	}
+	return out, nil
+}
+
+// NotifyCheckpointComplete implements sdk.SourceReader: XACK everything the
+// checkpoint covers, pipelined. Never earlier: until now the entries stay
+// pending and a restarted reader gets them again. A failed XACK is retried
+// at the next checkpoint.
+func (r *reader) NotifyCheckpointComplete(ctx context.Context, checkpointID int64) error {
+	var due []*ackBatch
+	var later []*ackBatch
+	for _, a := range r.acks {
+		if a.checkpoint <= checkpointID {
+			due = append(due, a)
+		} else {
+			later = append(later, a)
+		}
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	pipe := r.rdb.Pipeline()
+	n := 0
+	for _, a := range due {
+		for key, ids := range a.ids {
+			for i := 0; i < len(ids); i += 2000 {
+				pipe.XAck(ctx, key, r.cfg.Group, ids[i:min(i+2000, len(ids))]...)
+				n++
+			}
+		}
+	}
+	if n > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			// Keep them for the next checkpoint; the entries stay pending.
+			return nil
+		}
+	}
+	for _, a := range due {
+		for s, ids := range a.claimed {
+			drop := map[string]bool{}
+			for _, id := range ids {
+				drop[id] = true
+			}
+			kept := s.sp.Claimed[:0]
+			for _, id := range s.sp.Claimed {
+				if !drop[id] {
+					kept = append(kept, id)
+				}
+			}
+			s.sp.Claimed = kept
+		}
+	}
+	r.acks = later
+	return nil
+}
+
+// Close implements sdk.SourceReader.
+func (r *reader) Close() error {
+	for _, it := range r.queue {
+		if it.rec != nil {
+			it.rec.Release()
+		}
+	}
+	r.queue = nil
+	return r.rdb.Close()
+}
