@@ -143,7 +143,15 @@ func (r *Runner) Stop(ctx context.Context) error {
 	default:
 		close(r.stop)
 	}
-	return r.client.Stop(ctx)
+	err := r.client.Stop(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Out of time: cancel what still runs; those jobs are retried
+		// later and resume from their checkpoints.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		return r.client.StopAndCancel(cctx)
+	}
+	return err
 }
 
 // Enqueue returns the store.Enqueue that inserts a run's job in the caller's

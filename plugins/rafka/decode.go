@@ -33,9 +33,9 @@ type decoder struct {
 	cols   []Column
 	schema *arrow.Schema
 	// index of each JSON column in the schema, by name
-	jsonIdx map[string]int
+	jsonIdx                                 map[string]int
 	keyIdx, valueIdx, partIdx, idIdx, tsIdx int
-	mem     memory.Allocator
+	mem                                     memory.Allocator
 }
 
 func newDecoder(format string, cols []Column, mem memory.Allocator) *decoder {
@@ -109,7 +109,7 @@ func (d *decoder) decode(sp *Split, msgs []redis.XMessage, reject func(sdk.Rejec
 		}
 		id, err := rafka.ParseID(m.ID)
 		if err != nil {
-			return nil, fmt.Errorf("entry of %s: %w", sp.SplitID(), err)
+			return nil, &sdk.Error{Code: sdk.CodeBadRecord, Summary: fmt.Sprintf("entry of %s: %v", sp.SplitID(), err), Err: err}
 		}
 		value, _ := m.Values["value"].(string)
 		if d.format == FormatJSON {

@@ -52,7 +52,7 @@ func newRoot() *cobra.Command {
 	pf.StringVar(&g.pluginDir, "plugin-dir", envOr("ADF_PLUGIN_DIR", "./plugins"), "plugins directory (env ADF_PLUGIN_DIR)")
 	pf.StringVar(&g.dataDir, "data-dir", envOr("ADF_DATA_DIR", "./adf-data"), "data directory: SQLite store, dead-letter files (env ADF_DATA_DIR)")
 	pf.StringVar(&g.logLevel, "log-level", envOr("ADF_LOG_LEVEL", "warn"), "log level: trace, debug, info, warn, error (env ADF_LOG_LEVEL)")
-	root.AddCommand(runCmd(g), validateCmd(g), pluginsCmd(g))
+	root.AddCommand(runCmd(g), validateCmd(g), pluginsCmd(g), serveCmd(g), migrateCmd(g), flowsCmd(g), runsCmd(g))
 	return root
 }
 
