@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,7 +129,7 @@ func schemaErrors(ve *validator.ValidationError) ConfigErrors {
 }
 
 func leafErrors(e *validator.ValidationError) []*Error {
-	path := strings.Join(e.InstanceLocation, ".")
+	path := fieldPath(e.InstanceLocation)
 	switch k := e.ErrorKind.(type) {
 	case *kind.Required:
 		out := make([]*Error, 0, len(k.Missing))
@@ -144,6 +145,22 @@ func leafErrors(e *validator.ValidationError) []*Error {
 		return out
 	}
 	return []*Error{ConfigError(path, "%s", e.ErrorKind.LocalizedString(message.NewPrinter(language.English)))}
+}
+
+// fieldPath renders a JSON location the way users write it: a.b[2].c.
+func fieldPath(loc []string) string {
+	var b strings.Builder
+	for _, seg := range loc {
+		if _, err := strconv.Atoi(seg); err == nil {
+			b.WriteString("[" + seg + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(seg)
+	}
+	return b.String()
 }
 
 func join(path, field string) string {

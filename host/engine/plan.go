@@ -57,7 +57,11 @@ func (e *Engine) plan(f *flow.Flow) (*plan, error) {
 			if err != nil {
 				var ce *transform.ConfigError
 				if errors.As(err, &ce) {
-					err = sdk.ConfigError(fmt.Sprintf("transforms[%d].config.%s", i, ce.Path), "%s", ce.Reason)
+					path := fmt.Sprintf("transforms[%d].config", i)
+					if ce.Path != "" {
+						path += "." + ce.Path
+					}
+					err = sdk.ConfigError(path, "%s", ce.Reason)
 				}
 				errs = append(errs, err)
 				continue

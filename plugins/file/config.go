@@ -19,12 +19,12 @@ const (
 
 // SourceConfig configures the file source.
 type SourceConfig struct {
-	Path      string          `json:"path" jsonschema:"required,description=a file, a directory (every file in it) or a glob such as data/*.csv"`
-	Format    string          `json:"format,omitempty" jsonschema:"enum=csv,enum=json,enum=jsonl,description=file format; default from the file extension (.csv, .json, .jsonl/.ndjson)"`
+	Path      string          `json:"path" jsonschema:"required,description=a file\\, a directory (every file in it) or a glob such as data/*.csv"`
+	Format    string          `json:"format,omitempty" jsonschema:"enum=csv,enum=json,enum=jsonl,description=file format; default from the file extension (.csv\\, .json\\, .jsonl/.ndjson)"`
 	Header    *bool           `json:"header,omitempty" jsonschema:"description=CSV: the first line names the columns (default true)"`
-	Delimiter string          `json:"delimiter,omitempty" jsonschema:"description=CSV field delimiter, one character (default ,)"`
+	Delimiter string          `json:"delimiter,omitempty" jsonschema:"description=CSV field delimiter\\, one character (default \\,)"`
 	Multiline bool            `json:"multiline,omitempty" jsonschema:"description=CSV: quoted fields may contain newlines (such files are not split into byte ranges)"`
-	Schema    []format.Column `json:"schema,omitempty" jsonschema:"description=explicit columns [{name, type}] with type int64, float64, bool, string, timestamp or date; default: inferred"`
+	Schema    []format.Column `json:"schema,omitempty" jsonschema:"description=explicit columns [{name\\, type}] with type int64\\, float64\\, bool\\, string\\, timestamp or date; default: inferred"`
 	InferRows int             `json:"infer_rows,omitempty" jsonschema:"minimum=1,description=rows sampled to infer the schema (default 1000)"`
 	Nulls     []string        `json:"null_values,omitempty" jsonschema:"description=CSV values read as null (default: the empty string)"`
 	SplitSize int64           `json:"split_size,omitempty" jsonschema:"minimum=1024,description=bytes per byte-range split of large CSV and JSON-lines files (default 64 MiB)"`
@@ -84,9 +84,9 @@ func (c *SourceConfig) formatFor(path string) string {
 // SinkConfig configures the file sink.
 type SinkConfig struct {
 	Path      string `json:"path" jsonschema:"required,description=output file; or a directory (ending in /) that receives one part file per checkpoint"`
-	Format    string `json:"format,omitempty" jsonschema:"enum=csv,enum=jsonl,description=output format; default from the extension (.csv, else jsonl)"`
+	Format    string `json:"format,omitempty" jsonschema:"enum=csv,enum=jsonl,description=output format; default from the extension (.csv\\, else jsonl)"`
 	Header    *bool  `json:"header,omitempty" jsonschema:"description=CSV: write a header line (default true)"`
-	Delimiter string `json:"delimiter,omitempty" jsonschema:"description=CSV field delimiter (default ,)"`
+	Delimiter string `json:"delimiter,omitempty" jsonschema:"description=CSV field delimiter (default \\,)"`
 }
 
 // Defaults implements sdk.Defaulter.

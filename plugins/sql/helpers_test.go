@@ -94,7 +94,11 @@ func writeOrders(t testing.TB, path string, rows []order) {
 	w := bufio.NewWriterSize(f, 1<<20)
 	fmt.Fprintln(w, "id,name,amount,ts")
 	for _, r := range rows {
-		fmt.Fprintf(w, "%d,%s,%d.%02d,%s\n", r.ID, csvField(r.Name), r.Cents/100, r.Cents%100, time.Unix(r.TSUnix, 0).UTC().Format(time.RFC3339))
+		sign, c := "", r.Cents
+		if c < 0 {
+			sign, c = "-", -c
+		}
+		fmt.Fprintf(w, "%d,%s,%s%d.%02d,%s\n", r.ID, csvField(r.Name), sign, c/100, c%100, time.Unix(r.TSUnix, 0).UTC().Format(time.RFC3339))
 	}
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)

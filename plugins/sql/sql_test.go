@@ -270,10 +270,7 @@ func TestTypes(t *testing.T) {
 		if err := c.QueryRow(ctx, q).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
-		want := `-7 | 123456 | 1099511627776 | 1.5 | -2.25 | -1234.567 | zoë "quoted" | true | 1999-12-31 | 2026-03-04 05:06:07.891 | 1969-07-20 20:17:40 | 0001fe | {1,2,3} | {a,"b,c"} | {"k": [1, 2]}`
-		if target.table == "created" {
-			want = strings.Replace(want, `{"k": [1, 2]}`, `{"k": [1, 2]}`, 1)
-		}
+		want := `-7 | 123456 | 1099511627776 | 1.5 | -2.25 | -1234.567 | zoë "quoted" | t | 1999-12-31 | 2026-03-04 05:06:07.891 | 1969-07-20 20:17:40 | 0001fe | {1,2,3} | {a,"b,c"} | {"k": [1, 2]}`
 		if got != want {
 			t.Errorf("%s row:\n got %s\nwant %s", target.table, got, want)
 		}
@@ -284,11 +281,6 @@ func TestTypes(t *testing.T) {
 	}
 
 	// And back: the source maps PostgreSQL types to Arrow.
-	src, err := component(t, sdk.KindSource).NewSourceFromConfig([]byte(fmt.Sprintf(`{"url": %q, "query": "SELECT row_number() over () AS rn, * FROM doc_target", "split_column": "rn"}`, url)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = src
 	sdktest.TestSource(t, component(t, sdk.KindSource), sdktest.SourceOptions{
 		Config:     []byte(fmt.Sprintf(`{"url": %q, "query": "SELECT row_number() over () AS rn, * FROM doc_target", "split_column": "rn"}`, url)),
 		ExpectRows: 2,

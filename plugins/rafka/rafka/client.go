@@ -216,8 +216,8 @@ func (c *Consumer) Poll(ctx context.Context, block time.Duration) ([]Entry, erro
 		}
 		var out []Entry
 		got := map[int]bool{}
-		for i, s := range res {
-			p := order[i]
+		for _, s := range res {
+			p := c.partitionOf(s.Stream)
 			for _, m := range s.Messages {
 				out = append(out, EntryFromMessage(c.topic, p, m))
 				c.history[p] = m.ID
@@ -248,12 +248,23 @@ func (c *Consumer) Poll(ctx context.Context, block time.Duration) ([]Entry, erro
 		return nil, fmt.Errorf("rafka: read %s: %w", c.topic, err)
 	}
 	var out []Entry
-	for i, s := range res {
+	for _, s := range res {
+		p := c.partitionOf(s.Stream)
 		for _, m := range s.Messages {
-			out = append(out, EntryFromMessage(c.topic, c.partitions[i], m))
+			out = append(out, EntryFromMessage(c.topic, p, m))
 		}
 	}
 	return out, nil
+}
+
+// partitionOf maps a stream key of the topic back to its partition.
+func (c *Consumer) partitionOf(key string) int {
+	for _, p := range c.partitions {
+		if StreamKey(c.topic, p) == key {
+			return p
+		}
+	}
+	return -1
 }
 
 // Ack acknowledges processed entries (XACK, pipelined per partition).
