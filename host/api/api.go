@@ -64,6 +64,7 @@ func (s *Server) Handler() http.Handler {
 	admin.HandleFunc("POST /v1/flows/{name}/runs", s.triggerRun)
 	admin.HandleFunc("GET /v1/runs", s.listRuns)
 	admin.HandleFunc("GET /v1/runs/{id}", s.getRun)
+	admin.HandleFunc("GET /v1/runs/{id}/rejected", s.rejected)
 	admin.HandleFunc("GET /v1/plugins", s.plugins)
 	mux.Handle("/v1/", s.Admin.Wrap(admin, nil))
 	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
@@ -318,6 +319,28 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, 200, run)
+}
+
+func (s *Server) rejected(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeError(w, 400, "bad_request", "run id must be a number")
+		return
+	}
+	if _, err := s.Store.GetRun(r.Context(), id); err != nil {
+		storeError(w, err)
+		return
+	}
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	recs, err := s.Store.RejectedRecords(r.Context(), id, limit)
+	if err != nil {
+		writeError(w, 500, "store_error", err.Error())
+		return
+	}
+	if recs == nil {
+		recs = []engine.Rejected{}
+	}
+	writeJSON(w, 200, recs)
 }
 
 // PluginComponent is one installed component in GET /v1/plugins.

@@ -71,7 +71,7 @@ type barrier struct {
 	reader       int
 	splits       []SplitState
 	rows         int64
-	rejected     []rejected
+	rejected     []Rejected
 }
 
 type readerCtl struct {
@@ -84,7 +84,7 @@ type flushDone struct {
 	checkpointID int64
 	barriers     []*barrier
 	flushed      *adfv1.SinkEvent_Flushed
-	rejected     []rejected
+	rejected     []Rejected
 }
 
 func newAttempt(ctx context.Context, e *Engine, f *flow.Flow, runID string, p *plan, cp *Checkpoint, dl *deadLetter, log hclog.Logger) *attempt {
@@ -392,7 +392,7 @@ func (a *attempt) commit(p *pending, done flushDone) error {
 	stats := a.committed
 	cp := &Checkpoint{ID: p.id, Enumerator: p.enum, Readers: make([][]SplitState, len(a.readers)),
 		Sink: done.flushed.State, Final: p.final, Time: time.Now().UTC()}
-	var rejects []rejected
+	var rejects []Rejected
 	for _, b := range done.barriers {
 		cp.Readers[b.reader] = b.splits
 		stats.RowsRead += b.rows
@@ -406,7 +406,7 @@ func (a *attempt) commit(p *pending, done flushDone) error {
 	cp.Stats = stats
 	// Dead letters first: a crash between the two writes repeats dead
 	// letters (at-least-once) rather than losing them.
-	if err := a.dl.commit(rejects); err != nil {
+	if err := a.dl.commit(a.ctx, rejects); err != nil {
 		return err
 	}
 	if err := a.e.opts.Checkpoints.Save(a.ctx, a.f.Name, a.runID, cp); err != nil {

@@ -126,6 +126,11 @@ type Options struct {
 	// RestartBackoff is the pause before restarting a failed attempt
 	// (default 200ms, doubling).
 	RestartBackoff time.Duration
+	// Rejected, when set, receives the rejected records of each committed
+	// checkpoint under on_error: dead_letter (the service keeps them in its
+	// store); the dead-letter file is then written only when the flow names
+	// one in dead_letter.path.
+	Rejected func(ctx context.Context, flowName, runID string, records []Rejected) error
 	// Stop, when closed, ends unbounded runs gracefully: a final checkpoint,
 	// then the run returns. Bounded runs end by themselves.
 	Stop <-chan struct{}
@@ -178,7 +183,15 @@ func (e *Engine) Run(ctx context.Context, f *flow.Flow, runID string) (Result, e
 	if err != nil {
 		return Result{}, err
 	}
-	dl := newDeadLetter(f, runID, e.deadLetterPath(f))
+	var hook func(context.Context, []Rejected) error
+	path := e.deadLetterPath(f)
+	if e.opts.Rejected != nil {
+		hook = func(ctx context.Context, rs []Rejected) error { return e.opts.Rejected(ctx, f.Name, runID, rs) }
+		if f.DeadLetter == nil || f.DeadLetter.Path == "" {
+			path = ""
+		}
+	}
+	dl := newDeadLetter(f, runID, path, hook)
 	res := Result{}
 	backoff := e.opts.RestartBackoff
 	for attempt := 0; ; attempt++ {
@@ -194,7 +207,7 @@ func (e *Engine) Run(ctx context.Context, f *flow.Flow, runID string) (Result, e
 		err = a.run()
 		res.Stats = a.committed
 		res.Stats.Restarts = attempt
-		if dl.written > 0 {
+		if dl.written > 0 && dl.path != "" {
 			res.DeadLetterPath = dl.path
 		}
 		if err == nil {

@@ -16,7 +16,7 @@ import (
 type stage interface {
 	// apply returns the transformed batch (nil when empty) and the rows it
 	// rejected. It does not release in.
-	apply(ctx context.Context, in arrow.RecordBatch, split string) (arrow.RecordBatch, []rejected, error)
+	apply(ctx context.Context, in arrow.RecordBatch, split string) (arrow.RecordBatch, []Rejected, error)
 	close()
 }
 
@@ -42,12 +42,12 @@ type builtinStage struct {
 	spec stageSpec
 }
 
-func (s *builtinStage) apply(ctx context.Context, in arrow.RecordBatch, split string) (arrow.RecordBatch, []rejected, error) {
+func (s *builtinStage) apply(ctx context.Context, in arrow.RecordBatch, split string) (arrow.RecordBatch, []Rejected, error) {
 	out, rowErrs, err := s.spec.builtin.Apply(ctx, in)
 	if err != nil {
 		return nil, nil, fmt.Errorf("transforms[%d] (%s): %w", s.spec.index, s.spec.typ, err)
 	}
-	var rejects []rejected
+	var rejects []Rejected
 	for _, re := range rowErrs {
 		pos := fmt.Sprintf("transforms[%d] row %d of a batch", s.spec.index, re.Row)
 		rejects = append(rejects, s.a.dl.record("transform", split, pos, re.Reason, []byte(re.Record)))
@@ -84,7 +84,7 @@ func openPluginStage(a *attempt, inst *registry.Instance, st stageSpec) (*plugin
 	return &pluginStage{a: a, spec: st, stream: stream}, nil
 }
 
-func (s *pluginStage) apply(_ context.Context, in arrow.RecordBatch, split string) (arrow.RecordBatch, []rejected, error) {
+func (s *pluginStage) apply(_ context.Context, in arrow.RecordBatch, split string) (arrow.RecordBatch, []Rejected, error) {
 	what := fmt.Sprintf("transforms[%d] (%s)", s.spec.index, s.spec.typ)
 	b, err := arrowipc.Encode(in)
 	if err != nil {
@@ -102,7 +102,7 @@ func (s *pluginStage) apply(_ context.Context, in arrow.RecordBatch, split strin
 		return nil, nil, diagErr(what, d)
 	}
 	res := ev.GetResult()
-	var rejects []rejected
+	var rejects []Rejected
 	for _, r := range res.GetRejected() {
 		sp := r.SplitId
 		if sp == "" {

@@ -94,7 +94,7 @@ func (c *sinkConn) send(cmd *adfv1.SinkCommand) error {
 // checkpoint they belong to; Flushed completes it.
 func (c *sinkConn) recvLoop() {
 	defer close(c.done)
-	var rejects []rejected
+	var rejects []Rejected
 	for {
 		ev, err := c.stream.Recv()
 		if err != nil {
@@ -191,7 +191,7 @@ type readerConn struct {
 
 	// Since the last barrier.
 	rows     int64
-	rejected []rejected
+	rejected []Rejected
 }
 
 func openReader(a *attempt, inst *registry.Instance, id int, restored []SplitState, stages []stage) (*readerConn, error) {
@@ -299,7 +299,7 @@ func (r *readerConn) loop() {
 	}
 }
 
-func (r *readerConn) reject(rec rejected) error {
+func (r *readerConn) reject(rec Rejected) error {
 	if err := r.a.dl.check(rec); err != nil {
 		return err
 	}

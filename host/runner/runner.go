@@ -271,6 +271,9 @@ func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64) (engine
 			Checkpoints: r.opts.Store.Checkpoints(),
 			DataDir:     r.opts.DataDir,
 			Stop:        r.stop,
+			Rejected: func(ctx context.Context, _, runID string, recs []engine.Rejected) error {
+				return r.opts.Store.AddRejected(ctx, runID, recs)
+			},
 			OnEvent: func(ev engine.Event) {
 				if r.opts.OnEngineEvent != nil {
 					r.opts.OnEngineEvent(runID, ev)

@@ -61,3 +61,44 @@ func (c *Checkpoints) Save(ctx context.Context, _, runID string, cp *engine.Chec
 	}
 	return nil
 }
+
+// AddRejected keeps the rejected records of a committed checkpoint of a run.
+func (s *Store) AddRejected(ctx context.Context, runID string, records []engine.Rejected) error {
+	id, err := strconv.ParseInt(runID, 10, 64)
+	if err != nil {
+		return fmt.Errorf("run id %q is not a stored run", runID)
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, r := range records {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO rejected_records (run_id, flow_name, stage, split, position, reason, record, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, id, r.Flow, r.Stage, r.Split, r.Position, r.Reason, r.Record, s.ts(r.Time)); err != nil {
+				return fmt.Errorf("keep rejected record of run %d: %w", id, err)
+			}
+		}
+		return nil
+	})
+}
+
+// RejectedRecords returns a run's rejected records, oldest first.
+func (s *Store) RejectedRecords(ctx context.Context, runID int64, limit int) ([]engine.Rejected, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT flow_name, stage, COALESCE(split, ''), COALESCE(position, ''), reason, COALESCE(record, ''), created_at
+		FROM rejected_records WHERE run_id = $1 ORDER BY id LIMIT `+strconv.Itoa(limit), runID)
+	if err != nil {
+		return nil, fmt.Errorf("rejected records of run %d: %w", runID, err)
+	}
+	defer rows.Close()
+	var out []engine.Rejected
+	for rows.Next() {
+		r := engine.Rejected{RunID: strconv.FormatInt(runID, 10)}
+		var at nullTime
+		if err := rows.Scan(&r.Flow, &r.Stage, &r.Split, &r.Position, &r.Reason, &r.Record, &at); err != nil {
+			return nil, err
+		}
+		r.Time = at.T
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

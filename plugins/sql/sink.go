@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/activedataflow/adf/sdk"
@@ -452,6 +455,18 @@ func (s *sink) loadRange(ctx context.Context, e *encoded, a, b int, rejects *[]s
 		*rejects = append(*rejects, sdk.Rejected{Position: fmt.Sprintf("row %d of batch", i+1), Raw: rowJSON(e.rec, i), Reason: pgMessage(err)})
 		return 0, nil
 	}
+	// COPY names the failing row ("COPY t, line N"): reject it and load the
+	// rows around it. Otherwise (the merge of upsert failed) halve.
+	if bad := a + copyLine(err) - 1; bad >= a && bad < b {
+		i := e.idx[bad]
+		*rejects = append(*rejects, sdk.Rejected{Position: fmt.Sprintf("row %d of batch", i+1), Raw: rowJSON(e.rec, i), Reason: pgMessage(err)})
+		n1, err := s.loadRange(ctx, e, a, bad, rejects)
+		if err != nil {
+			return n1, err
+		}
+		n2, err := s.loadRange(ctx, e, bad+1, b, rejects)
+		return n1 + n2, err
+	}
 	mid := (a + b) / 2
 	n1, err := s.loadRange(ctx, e, a, mid, rejects)
 	if err != nil {
@@ -459,6 +474,23 @@ func (s *sink) loadRange(ctx context.Context, e *encoded, a, b int, rejects *[]s
 	}
 	n2, err := s.loadRange(ctx, e, mid, b, rejects)
 	return n1 + n2, err
+}
+
+var copyLineRE = regexp.MustCompile(`^COPY [^\n]*, line (\d+)`)
+
+// copyLine is the 1-based row of a failed COPY that PostgreSQL blames, 0
+// when it names none.
+func copyLine(err error) int {
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) {
+		return 0
+	}
+	m := copyLineRE.FindStringSubmatch(pg.Where)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
 }
 
 // loadOnce copies rows [a, b) (into the table, or the stage then merges).
