@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/activedataflow/adf/internal/testkit"
@@ -345,7 +346,7 @@ func TestTopicSinkRetention(t *testing.T) {
 // batch builds rows id i..i+n-1 with names.
 func batch(t testing.TB, from, n int) arrow.RecordBatch {
 	t.Helper()
-	b := array.NewRecordBuilder(nil, arrow.NewSchema([]arrow.Field{
+	b := array.NewRecordBuilder(memory.DefaultAllocator, arrow.NewSchema([]arrow.Field{
 		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
 		{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true}}, nil))
 	defer b.Release()
@@ -423,7 +424,7 @@ func TestConfigErrors(t *testing.T) {
 		{"rafka", sdk.KindSource, `{"url": "http://x", "topic": "a{b", "group": "g", "start": "yesterday", "block": "0s", "schema": [{"name": "a", "type": "int64"}]}`,
 			[]string{"url", "topic", "start", "block", "schema"}},
 		{"rafka", sdk.KindSource, `{"url": "redis://x", "topic": "t", "group": "g", "mode": "sometimes"}`, []string{"mode"}},
-		{"rafka", sdk.KindSource, `{"url": "redis://x", "topic": "t", "group": "g", "format": "json", "schema": [{"name": "a", "type": "int"}]}`, []string{"schema.0.type"}},
+		{"rafka", sdk.KindSource, `{"url": "redis://x", "topic": "t", "group": "g", "format": "json", "schema": [{"name": "a", "type": "int"}]}`, []string{"schema[0].type"}},
 		{"rafka", sdk.KindSource, `{"url": "redis://x", "topic": "t", "group": "g", "format": "json", "schema": [{"name": "", "type": "int64"}]}`, []string{"schema[0].name"}},
 		{"rafka", sdk.KindSink, `{"url": "redis://x", "topic": "t", "maxlen": 5, "minid": "1-0", "format": "raw"}`, []string{"minid", "value_column"}},
 		{"rafka", sdk.KindSink, `{"url": "redis://x", "topic": "t", "header_columns": ["key"]}`, []string{"header_columns[0]"}},
