@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	osexec "os/exec"
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -36,7 +38,7 @@ func BenchmarkCSVToPostgres(b *testing.B) {
 		exec(b, c, "CHECKPOINT")
 
 		start := time.Now()
-		res, err := eng.Run(context.Background(), csvToPostgres("bench", in, url, `"table": "adf_t"`, 3), fmt.Sprintf("bench-%d", i))
+		res, err := eng.Run(context.Background(), csvToPostgres("bench", in, url, `"table": "adf_t"`, benchParallelism), fmt.Sprintf("bench-%d", i))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -65,3 +67,12 @@ func BenchmarkCSVToPostgres(b *testing.B) {
 	b.ReportMetric(adfRate/psqlRate, "ratio")
 	b.Logf("adf %.0f rows/s, psql \\copy %.0f rows/s, ratio %.2f", adfRate, psqlRate, adfRate/psqlRate)
 }
+
+// benchParallelism is the number of file readers in BenchmarkCSVToPostgres
+// (ADF_BENCH_PARALLELISM overrides it).
+var benchParallelism = func() int {
+	if v, err := strconv.Atoi(os.Getenv("ADF_BENCH_PARALLELISM")); err == nil && v > 0 {
+		return v
+	}
+	return 2
+}()
