@@ -22,7 +22,6 @@ import (
 	"github.com/activedataflow/adf/host/runner"
 	"github.com/activedataflow/adf/host/store"
 	"github.com/activedataflow/adf/sdk"
-	"github.com/activedataflow/adf/sdk/flow"
 )
 
 //go:embed openapi.json
@@ -176,10 +175,11 @@ func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 500, "store_error", err.Error())
 		return
 	}
-	if flows == nil {
-		flows = []*store.FlowRecord{}
+	out := make([]*store.FlowRecord, 0, len(flows))
+	for _, f := range flows {
+		out = append(out, redactFlow(f))
 	}
-	writeJSON(w, 200, flows)
+	writeJSON(w, 200, out)
 }
 
 func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) {
@@ -188,7 +188,7 @@ func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) {
 		storeError(w, err)
 		return
 	}
-	writeJSON(w, 200, rec)
+	writeJSON(w, 200, redactFlow(rec))
 }
 
 func storeError(w http.ResponseWriter, err error) {
@@ -212,14 +212,14 @@ func (s *Server) applyFlow(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, "bad_request", err.Error())
 		return
 	}
-	f, err := flow.Parse(body)
+	f, err := parseFlow(body)
 	if err == nil {
 		if name := r.PathValue("name"); name != "" && name != f.Name {
 			err = sdk.ConfigErrors{sdk.ConfigError("name", "the document names flow %q but the URL names %q", f.Name, name)}
 		}
 	}
 	if err == nil {
-		err = engine.Validate(r.Context(), s.Registry, f)
+		err = validateFlow(r.Context(), s.Registry, f)
 	}
 	if err != nil {
 		validationError(w, err)
@@ -235,7 +235,7 @@ func (s *Server) applyFlow(w http.ResponseWriter, r *http.Request) {
 		status = 201
 	}
 	w.Header().Set("X-ADF-Outcome", outcome)
-	writeJSON(w, status, rec)
+	writeJSON(w, status, redactFlow(rec))
 }
 
 // validationError answers 422 with every bad field, or the missing-plugin
@@ -287,10 +287,11 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 500, "store_error", err.Error())
 		return
 	}
-	if runs == nil {
-		runs = []*store.Run{}
+	out := make([]*store.Run, 0, len(runs))
+	for _, run := range runs {
+		out = append(out, redactRun(run))
 	}
-	writeJSON(w, 200, runs)
+	writeJSON(w, 200, out)
 }
 
 func (s *Server) triggerRun(w http.ResponseWriter, r *http.Request) {
@@ -304,7 +305,7 @@ func (s *Server) triggerRun(w http.ResponseWriter, r *http.Request) {
 		storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, run)
+	writeJSON(w, http.StatusAccepted, redactRun(run))
 }
 
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
@@ -318,7 +319,7 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
 		storeError(w, err)
 		return
 	}
-	writeJSON(w, 200, run)
+	writeJSON(w, 200, redactRun(run))
 }
 
 func (s *Server) rejected(w http.ResponseWriter, r *http.Request) {
