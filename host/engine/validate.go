@@ -4,63 +4,71 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/activedataflow/adf/host/registry"
+	"github.com/activedataflow/adf/host/transform"
 	"github.com/activedataflow/adf/sdk"
 	"github.com/activedataflow/adf/sdk/flow"
 )
 
 // Validate checks a flow completely without running it: its own fields,
-// that every component type is installed, and every component config against
-// its plugin. Config errors come back as sdk.ConfigErrors with full paths
-// ("source.config.path"); a missing type as the registry's MissingError.
+// that every component type is installed, and every component config (built-in
+// transforms here, plugin components by their plugin). A missing type is the
+// registry's MissingError (all of them, joined); otherwise every bad config
+// field of every component comes back at once as sdk.ConfigErrors with full
+// paths ("source.config.path", "transforms[0].config.expr").
 func Validate(ctx context.Context, reg *registry.Registry, f *flow.Flow) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
-	if err := Plan(reg, f); err != nil {
-		return err
+	type part struct {
+		prefix string
+		kind   sdk.Kind
+		c      flow.Component
+	}
+	parts := []part{{"source", sdk.KindSource, f.Source}}
+	for i, t := range f.Transforms {
+		parts = append(parts, part{fmt.Sprintf("transforms[%d]", i), sdk.KindTransform, t})
+	}
+	parts = append(parts, part{"sink", sdk.KindSink, f.Sink})
+	if f.Runtime != nil {
+		parts = append(parts, part{"runtime", sdk.KindRuntime, *f.Runtime})
+	}
+	entries := make([]registry.Entry, len(parts))
+	var missing []error
+	for i, p := range parts {
+		ent, err := reg.Lookup(p.kind, p.c.Type)
+		if err != nil {
+			missing = append(missing, fmt.Errorf("%s: %w", p.prefix, err))
+		}
+		entries[i] = ent
+	}
+	if len(missing) > 0 {
+		return errors.Join(missing...)
 	}
 	var errs sdk.ConfigErrors
-	check := func(prefix string, kind sdk.Kind, c flow.Component) error {
-		ent, err := reg.Lookup(kind, c.Type)
-		if err != nil {
-			return err
+	for i, p := range parts {
+		var err error
+		switch {
+		case !entries[i].Builtin():
+			err = reg.ValidateConfig(ctx, entries[i], p.c.Config)
+		case p.kind == sdk.KindTransform:
+			if _, terr := transform.New(p.c.Type, p.c.Config); terr != nil {
+				var ce *transform.ConfigError
+				if !errors.As(terr, &ce) {
+					return fmt.Errorf("%s: %w", p.prefix, terr)
+				}
+				err = sdk.ConfigError(ce.Path, "%s", ce.Reason)
+			}
 		}
-		if ent.Builtin() {
-			return nil
-		}
-		err = reg.ValidateConfig(ctx, ent, c.Config)
 		for _, e := range sdk.AsErrors(err) {
 			if e.Code != sdk.CodeInvalidConfig {
-				return err
+				return fmt.Errorf("%s: %w", p.prefix, err)
 			}
 			ce := *e
-			ce.Field = prefix + ".config"
-			if e.Field != "" {
-				ce.Field += "." + e.Field
-			}
+			ce.Field = joinField(p.prefix+".config", e.Field)
 			errs = append(errs, &ce)
-		}
-		return nil
-	}
-	if err := check("source", sdk.KindSource, f.Source); err != nil {
-		return err
-	}
-	for i, t := range f.Transforms {
-		if err := check(fmt.Sprintf("transforms[%d]", i), sdk.KindTransform, t); err != nil {
-			return err
-		}
-	}
-	if err := check("sink", sdk.KindSink, f.Sink); err != nil {
-		return err
-	}
-	if f.Runtime != nil {
-		if _, err := reg.Lookup(sdk.KindRuntime, f.Runtime.Type); err != nil {
-			return err
-		}
-		if err := check("runtime", sdk.KindRuntime, *f.Runtime); err != nil {
-			return err
 		}
 	}
 	if len(errs) > 0 {
@@ -69,4 +77,12 @@ func Validate(ctx context.Context, reg *registry.Registry, f *flow.Flow) error {
 	return nil
 }
 
-var _ = errors.New
+// joinField appends a field path inside a config to its prefix; an empty
+// path is the config as a whole.
+func joinField(prefix, field string) string {
+	field = strings.TrimPrefix(field, ".")
+	if field == "" {
+		return prefix
+	}
+	return prefix + "." + field
+}
