@@ -155,7 +155,7 @@ func validateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := validateFlow(cmd.Context(), reg, f); err != nil {
+			if err := engine.Validate(cmd.Context(), reg, f); err != nil {
 				return printConfigErrors(err)
 			}
 			fmt.Printf("flow %s is valid\n", f.Name)
