@@ -7,7 +7,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/activedataflow/adf/host/registry"
-	"github.com/activedataflow/adf/host/transform"
 	adfv1 "github.com/activedataflow/adf/proto/adf/v1"
 	"github.com/activedataflow/adf/sdk/arrowipc"
 )
@@ -121,5 +120,3 @@ func (s *pluginStage) apply(_ context.Context, in arrow.RecordBatch, split strin
 }
 
 func (s *pluginStage) close() { _ = s.stream.CloseSend() }
-
-var _ = transform.Types

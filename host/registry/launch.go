@@ -36,6 +36,12 @@ func (r *Registry) Launch(ctx context.Context, e Entry) (*Instance, error) {
 var passEnv = []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG", "ADF_LOG_LEVEL", "ADF_DATA_DIR"}
 
 func launch(ctx context.Context, path string, log hclog.Logger) (*Instance, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// go-plugin bounds the start with StartTimeout; the process must not be
+	// tied to ctx, which may end before the plugin is done with (Kill ends
+	// it).
 	cmd := exec.Command(path)
 	for _, k := range passEnv {
 		if v, ok := os.LookupEnv(k); ok {
@@ -75,7 +81,6 @@ func launch(ctx context.Context, path string, log hclog.Logger) (*Instance, erro
 	if rc := client.ReattachConfig(); rc != nil {
 		pid = rc.Pid
 	}
-	_ = ctx
 	return &Instance{client: client, conn: conn, pid: pid}, nil
 }
 
