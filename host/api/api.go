@@ -27,6 +27,12 @@ import (
 //go:embed openapi.json
 var openAPI []byte
 
+// indexHTML is the web page of flows and runs; it asks for the admin token
+// and reads the API with it.
+//
+//go:embed index.html
+var indexHTML []byte
+
 // Server is the HTTP interface.
 type Server struct {
 	Store    *store.Store
@@ -73,6 +79,11 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
+		w.Write(indexHTML)
+	})
 	return mux
 }
 
