@@ -22,6 +22,7 @@ import (
 	"github.com/activedataflow/adf/host/runner"
 	"github.com/activedataflow/adf/host/store"
 	"github.com/activedataflow/adf/sdk"
+	"github.com/activedataflow/adf/sdk/flow"
 )
 
 //go:embed openapi.json
@@ -223,14 +224,14 @@ func (s *Server) applyFlow(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, "bad_request", err.Error())
 		return
 	}
-	f, err := parseFlow(body)
+	f, err := flow.Decode(body)
 	if err == nil {
 		if name := r.PathValue("name"); name != "" && name != f.Name {
 			err = sdk.ConfigErrors{sdk.ConfigError("name", "the document names flow %q but the URL names %q", f.Name, name)}
 		}
 	}
 	if err == nil {
-		err = validateFlow(r.Context(), s.Registry, f)
+		err = engine.Validate(r.Context(), s.Registry, f)
 	}
 	if err != nil {
 		validationError(w, err)

@@ -15,25 +15,35 @@ import (
 // Validate checks a flow completely without running it: its own fields,
 // that every component type is installed, and every component config (built-in
 // transforms here, plugin components by their plugin). A missing type is the
-// registry's MissingError (all of them, joined); otherwise every bad config
-// field of every component comes back at once as sdk.ConfigErrors with full
-// paths ("source.config.path", "transforms[0].config.expr").
+// registry's MissingError (all of them, joined); otherwise every bad field,
+// of the flow and of every component, comes back at once as sdk.ConfigErrors
+// with full paths ("on_error", "source.config.path", "transforms[0].config.expr").
 func Validate(ctx context.Context, reg *registry.Registry, f *flow.Flow) error {
+	var errs sdk.ConfigErrors
 	if err := f.Validate(); err != nil {
-		return err
+		if !errors.As(err, &errs) {
+			return err
+		}
+		errs = append(sdk.ConfigErrors(nil), errs...)
 	}
 	type part struct {
 		prefix string
 		kind   sdk.Kind
 		c      flow.Component
 	}
-	parts := []part{{"source", sdk.KindSource, f.Source}}
-	for i, t := range f.Transforms {
-		parts = append(parts, part{fmt.Sprintf("transforms[%d]", i), sdk.KindTransform, t})
+	var parts []part
+	add := func(prefix string, kind sdk.Kind, c flow.Component) {
+		if c.Type != "" { // a missing type is a flow field error above
+			parts = append(parts, part{prefix, kind, c})
+		}
 	}
-	parts = append(parts, part{"sink", sdk.KindSink, f.Sink})
+	add("source", sdk.KindSource, f.Source)
+	for i, t := range f.Transforms {
+		add(fmt.Sprintf("transforms[%d]", i), sdk.KindTransform, t)
+	}
+	add("sink", sdk.KindSink, f.Sink)
 	if f.Runtime != nil {
-		parts = append(parts, part{"runtime", sdk.KindRuntime, *f.Runtime})
+		add("runtime", sdk.KindRuntime, *f.Runtime)
 	}
 	entries := make([]registry.Entry, len(parts))
 	var missing []error
@@ -47,7 +57,6 @@ func Validate(ctx context.Context, reg *registry.Registry, f *flow.Flow) error {
 	if len(missing) > 0 {
 		return errors.Join(missing...)
 	}
-	var errs sdk.ConfigErrors
 	for i, p := range parts {
 		var err error
 		switch {

@@ -85,6 +85,20 @@ var nameRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
 // Parse reads a flow document in YAML or JSON, rejecting unknown keys, and
 // validates it. Errors are sdk.ConfigErrors with field paths.
 func Parse(data []byte) (*Flow, error) {
+	f, err := Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Decode reads a flow document in YAML or JSON, rejecting unknown keys,
+// without validating its fields (for callers that report those together with
+// other problems).
+func Decode(data []byte) (*Flow, error) {
 	js, err := yaml.YAMLToJSON(data)
 	if err != nil {
 		return nil, sdk.ConfigErrors{sdk.ConfigError("", "not valid YAML or JSON: %v", err)}
@@ -94,9 +108,6 @@ func Parse(data []byte) (*Flow, error) {
 	var f Flow
 	if err := dec.Decode(&f); err != nil {
 		return nil, sdk.ConfigErrors{sdk.ConfigError("", "%v", cleanJSONError(err))}
-	}
-	if err := f.Validate(); err != nil {
-		return nil, err
 	}
 	return &f, nil
 }

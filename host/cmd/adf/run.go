@@ -21,12 +21,18 @@ import (
 	"github.com/activedataflow/adf/sdk/flow"
 )
 
-func loadFlow(path string) (*flow.Flow, error) {
+// loadFlow reads a flow file; validate=false leaves the flow's own fields to
+// engine.Validate, which reports them with the component errors.
+func loadFlow(path string, validate bool) (*flow.Flow, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read flow file: %w", err)
 	}
-	f, err := flow.Parse(data)
+	decode := flow.Parse
+	if !validate {
+		decode = flow.Decode
+	}
+	f, err := decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("flow file %s: %w", path, err)
 	}
@@ -51,7 +57,7 @@ A progress bar shows rows and rows/s on a terminal; otherwise a summary is print
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			f, err := loadFlow(args[0])
+			f, err := loadFlow(args[0], true)
 			if err != nil {
 				return err
 			}
@@ -147,7 +153,7 @@ func validateCmd(g *globals) *cobra.Command {
 		Short: "Check a flow file: its fields, that its plugins are installed, and every component config",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := loadFlow(args[0])
+			f, err := loadFlow(args[0], false)
 			if err != nil {
 				return printConfigErrors(err)
 			}
