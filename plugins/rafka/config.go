@@ -13,10 +13,15 @@ import (
 
 // Source modes and value formats.
 const (
-	ModeContinuous   = "continuous"
+	// ModeContinuous runs until the flow is stopped.
+	ModeContinuous = "continuous"
+	// ModeAvailableNow reads what existed at start, then ends.
 	ModeAvailableNow = "available_now"
-	FormatJSON       = "json"
-	FormatRaw        = "raw"
+	// FormatJSON decodes values as JSON objects into columns (source) or
+	// writes rows as JSON objects (sink).
+	FormatJSON = "json"
+	// FormatRaw keeps values as bytes.
+	FormatRaw = "raw"
 )
 
 // Column is one column of an explicit JSON schema.
@@ -35,6 +40,7 @@ type SourceConfig struct {
 	Format     string       `json:"format,omitempty" jsonschema:"enum=json,enum=raw,description=value format: json decodes the value object into columns; raw keeps it as bytes (default raw)"`
 	Mode       string       `json:"mode,omitempty" jsonschema:"enum=continuous,enum=available_now,description=continuous runs until stopped; available_now reads what existed at start and ends (default continuous)"`
 	Schema     []Column     `json:"schema,omitempty" jsonschema:"description=format json: explicit columns [{name, type}]; default: inferred from the first entries"`
+	Headers    bool         `json:"headers,omitempty" jsonschema:"description=add a headers column: the entry's fields other than key and value, as a JSON object (default false)"`
 	InferRows  int          `json:"infer_rows,omitempty" jsonschema:"minimum=1,description=format json: entries sampled per partition to infer the schema (default 100)"`
 	BatchSize  int          `json:"batch_size,omitempty" jsonschema:"minimum=1,maximum=100000,description=entries read per partition per XREADGROUP and rows per Arrow batch at most (default 4096)"`
 	Block      sdk.Duration `json:"block,omitempty" jsonschema:"description=continuous mode: how long one XREADGROUP waits for new entries (default 500ms)"`

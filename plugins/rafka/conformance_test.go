@@ -2,6 +2,7 @@ package rafkaplugin_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -467,4 +468,95 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("redis_cache schema lacks the public key %q", key)
 		}
 	}
+}
+
+// The record columns of format raw: key (null without one), value bytes,
+// partition, id, timestamp from the id, and the headers column.
+func TestSourceRecordColumns(t *testing.T) {
+	ctx := context.Background()
+	url := testkit.RedisURL(t)
+	rdb := connect(t, url)
+	topic := uniqueTopic(t, rdb)
+	if err := rafka.CreateTopic(ctx, rdb, topic, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	p, err := rafka.NewProducer(ctx, rdb, topic, rafka.ProducerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := p.Send(ctx,
+		rafka.Message{Key: "u1", HasKey: true, Value: []byte{0xff, 0x00, 'x'}, Headers: map[string]string{"trace": "abc"}},
+		rafka.Message{Value: []byte("no key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := component(t, sdk.KindSource, "rafka").NewSourceFromConfig([]byte(fmt.Sprintf(
+		`{"url": %q, "topic": %q, "group": "cols", "mode": "available_now", "headers": true}`, url, topic)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ectx := &enumCtx{parallelism: 1, assigned: map[int][]sdk.Split{}, noMore: map[int]bool{}}
+	enum, err := src.CreateEnumerator(ectx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enum.Close()
+	if err := enum.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := enum.HandleSplitRequest(ctx, 0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := src.CreateReader(readerCtx{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.AddSplits(ectx.assigned[0]); err != nil {
+		t.Fatal(err)
+	}
+	r.NotifyNoMoreSplits()
+	out := &rowsOut{}
+	for {
+		st, err := r.PollNext(ctx, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == sdk.EndOfInput {
+			break
+		}
+	}
+	ts0, _ := rafka.ParseID(ids[0])
+	ts1, _ := rafka.ParseID(ids[1])
+	want := []string{
+		fmt.Sprintf("u1\x1f%s\x1f0\x1f%s\x1f%s\x1f{\"trace\":\"abc\"}", base64.StdEncoding.EncodeToString([]byte{0xff, 0x00, 'x'}), ids[0], ts0.Time().Format(time.RFC3339Nano)),
+		fmt.Sprintf("\x00null\x1f%s\x1f0\x1f%s\x1f%s\x1f\x00null", base64.StdEncoding.EncodeToString([]byte("no key")), ids[1], ts1.Time().Format(time.RFC3339Nano)),
+	}
+	if fmt.Sprintf("%q", out.rows) != fmt.Sprintf("%q", want) {
+		t.Fatalf("rows\n%q\nwant\n%q\nschema %v", out.rows, want, out.schema)
+	}
+	if fmt.Sprint(names(out.schema)) != "[key value partition id timestamp headers]" {
+		t.Fatalf("columns %v", names(out.schema))
+	}
+}
+
+type rowsOut struct {
+	rows   []string
+	schema *arrow.Schema
+}
+
+func (o *rowsOut) Emit(_ string, rec arrow.RecordBatch) error {
+	o.schema = rec.Schema()
+	o.rows = append(o.rows, sdktest.Rows(rec)...)
+	return nil
+}
+func (o *rowsOut) Reject(sdk.Rejected) error  { return nil }
+func (o *rowsOut) SplitFinished(string) error { return nil }
+
+func names(s *arrow.Schema) []string {
+	var out []string
+	for _, f := range s.Fields() {
+		out = append(out, f.Name)
+	}
+	return out
 }

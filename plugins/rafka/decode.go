@@ -23,6 +23,7 @@ const (
 	colPartition = "partition"
 	colID        = "id"
 	colTimestamp = "timestamp"
+	colHeaders   = "headers"
 )
 
 var tsType = &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}
@@ -35,11 +36,12 @@ type decoder struct {
 	// index of each JSON column in the schema, by name
 	jsonIdx                                 map[string]int
 	keyIdx, valueIdx, partIdx, idIdx, tsIdx int
+	hdrIdx                                  int
 	mem                                     memory.Allocator
 }
 
-func newDecoder(format string, cols []Column, mem memory.Allocator) *decoder {
-	d := &decoder{format: format, cols: cols, mem: mem, jsonIdx: map[string]int{}, valueIdx: -1}
+func newDecoder(format string, cols []Column, headers bool, mem memory.Allocator) *decoder {
+	d := &decoder{format: format, cols: cols, mem: mem, jsonIdx: map[string]int{}, valueIdx: -1, hdrIdx: -1}
 	taken := map[string]bool{}
 	if format == FormatJSON {
 		for _, c := range cols {
@@ -71,6 +73,10 @@ func newDecoder(format string, cols []Column, mem memory.Allocator) *decoder {
 	fields = append(fields, arrow.Field{Name: meta(colID), Type: arrow.BinaryTypes.String})
 	d.tsIdx = len(fields)
 	fields = append(fields, arrow.Field{Name: meta(colTimestamp), Type: tsType})
+	if headers {
+		d.hdrIdx = len(fields)
+		fields = append(fields, arrow.Field{Name: meta(colHeaders), Type: arrow.BinaryTypes.String, Nullable: true})
+	}
 	d.schema = arrow.NewSchema(fields, nil)
 	return d
 }
@@ -146,6 +152,9 @@ func (d *decoder) decode(sp *Split, msgs []redis.XMessage, reject func(sdk.Rejec
 		partB.Append(int32(sp.Partition))
 		idB.Append(m.ID)
 		tsB.Append(arrow.Timestamp(id.Ms))
+		if d.hdrIdx >= 0 {
+			appendHeaders(b.Field(d.hdrIdx).(*array.StringBuilder), m.Values)
+		}
 		rows++
 	}
 	if rows == 0 {
@@ -210,6 +219,23 @@ func (d *decoder) appendJSON(b *array.RecordBuilder, fields map[string]json.RawM
 			fb.(*array.StringBuilder).Append(string(raw))
 		}
 	}
+}
+
+// appendHeaders appends the entry's fields other than key and value as a
+// JSON object (keys sorted), or null when there are none.
+func appendHeaders(b *array.StringBuilder, values map[string]any) {
+	hdr := map[string]any{}
+	for k, v := range values {
+		if k != "key" && k != "value" {
+			hdr[k] = v
+		}
+	}
+	if len(hdr) == 0 {
+		b.AppendNull()
+		return
+	}
+	js, _ := json.Marshal(hdr)
+	b.Append(string(js))
 }
 
 func isNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }

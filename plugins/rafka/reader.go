@@ -107,7 +107,7 @@ func (r *reader) AddSplits(splits []sdk.Split) error {
 	for _, s := range splits {
 		sp := s.(*Split)
 		if r.dec == nil {
-			r.dec = newDecoder(r.cfg.Format, sp.Schema, memory.NewGoAllocator())
+			r.dec = newDecoder(r.cfg.Format, sp.Schema, r.cfg.Headers, memory.NewGoAllocator())
 		}
 		hist := sp.Position
 		if hist == "" {

@@ -1,0 +1,111 @@
+package rafkaplugin_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/activedataflow/adf/host/engine"
+	"github.com/activedataflow/adf/internal/testkit"
+	"github.com/activedataflow/adf/plugins/rafka/rafka"
+	"github.com/activedataflow/adf/sdk/flow"
+)
+
+// BenchmarkRafkaSource compares, in the same run on the same Redis, a raw
+// Go consumer (XREADGROUP COUNT 4096 over the 4 partitions, with the XACK
+// of the previous batch pipelined in front of the next read) against a
+// flow: the rafka source (available_now, format raw, 2 readers) in the
+// plugin process → the discard sink, through the host. It reports both
+// rates and their ratio (goal ≥ 0.5):
+//
+//	go test -run '^$' -bench RafkaSource -benchtime 2x ./plugins/rafka/
+func BenchmarkRafkaSource(b *testing.B) {
+	const n = 500_000
+	url := testkit.RedisURL(b)
+	rdb := connect(b, url)
+	topic := uniqueTopic(b, rdb)
+	produceJSON(b, rdb, topic, 4, n, 0)
+	opts := engineOptions(b)
+	var rawTime, adfTime time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		got := rawConsume(b, rdb, topic, fmt.Sprintf("raw-%d", i), 4)
+		rawTime += time.Since(start)
+		if got != n {
+			b.Fatalf("raw consumer read %d, want %d", got, n)
+		}
+
+		f := &flow.Flow{
+			Name: "bench",
+			Source: flow.Component{Type: "rafka", Config: json.RawMessage(fmt.Sprintf(
+				`{"url": %q, "topic": %q, "group": "adf-%d", "mode": "available_now", "format": "raw", "batch_size": 4096}`, url, topic, i))},
+			Parallelism: 2,
+			Sink:        flow.Component{Type: "discard"},
+		}
+		start = time.Now()
+		res, err := engine.New(opts).Run(context.Background(), f, fmt.Sprintf("bench-%d", i))
+		adfTime += time.Since(start)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Stats.RowsWritten != n {
+			b.Fatalf("flow wrote %d rows, want %d", res.Stats.RowsWritten, n)
+		}
+	}
+	b.StopTimer()
+	rawRate := float64(n*b.N) / rawTime.Seconds()
+	adfRate := float64(n*b.N) / adfTime.Seconds()
+	b.ReportMetric(adfRate, "adf_rows/s")
+	b.ReportMetric(rawRate, "raw_rows/s")
+	b.ReportMetric(adfRate/rawRate, "ratio")
+	b.Logf("rafka source → discard via plugins: %.0f rows/s; raw XREADGROUP+XACK: %.0f rows/s; ratio %.2f", adfRate, rawRate, adfRate/rawRate)
+}
+
+// rawConsume reads the whole topic as a new group with go-redis and
+// acknowledges everything, pipelining each XACK with the next read.
+func rawConsume(b *testing.B, rdb *redis.Client, topic, group string, partitions int) int {
+	ctx := context.Background()
+	streams := make([]string, 0, 2*partitions)
+	for p := 0; p < partitions; p++ {
+		if err := rafka.EnsureGroup(ctx, rdb, topic, p, group, "0"); err != nil {
+			b.Fatal(err)
+		}
+		streams = append(streams, rafka.StreamKey(topic, p))
+	}
+	for p := 0; p < partitions; p++ {
+		streams = append(streams, ">")
+	}
+	total := 0
+	var prev []redis.XStream
+	for {
+		pipe := rdb.Pipeline()
+		for _, s := range prev {
+			ids := make([]string, len(s.Messages))
+			for i, m := range s.Messages {
+				ids[i] = m.ID
+			}
+			pipe.XAck(ctx, s.Stream, group, ids...)
+		}
+		read := pipe.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: "raw", Streams: streams, Count: 4096, Block: -1})
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			b.Fatal(err)
+		}
+		res, err := read.Result()
+		if errors.Is(err, redis.Nil) || len(res) == 0 {
+			return total
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, s := range res {
+			total += len(s.Messages)
+		}
+		prev = res
+	}
+}
