@@ -51,6 +51,9 @@ type attempt struct {
 	finalID  atomic.Int64
 
 	closing atomic.Bool
+	// suspended is set when the attempt ended on a stop request without
+	// finishing the run (Options.Suspend).
+	suspended bool
 
 	liveRead    atomic.Int64
 	liveWritten atomic.Int64
@@ -243,8 +246,11 @@ func (a *attempt) start() error {
 
 // pending is a checkpoint in progress.
 type pending struct {
-	id      int64
-	final   bool
+	id    int64
+	final bool
+	// last ends the attempt after this checkpoint without publishing (a
+	// suspended unbounded run: it resumes from here later).
+	last    bool
 	started time.Time
 	enum    []byte
 	gotEnum bool
@@ -269,8 +275,11 @@ func (a *attempt) coordinate() error {
 
 	trigger := func(final bool) error {
 		cur = &pending{id: nextID, final: final, started: time.Now()}
+		if final && stopping && a.e.opts.Suspend {
+			cur.final, cur.last = false, true
+		}
 		nextID++
-		if final {
+		if cur.final {
 			a.finalID.Store(cur.id)
 		}
 		a.resumeMu.Lock()
@@ -367,7 +376,8 @@ func (a *attempt) coordinate() error {
 			if err := a.commit(cur, done); err != nil {
 				return err
 			}
-			if cur.final {
+			if cur.final || cur.last {
+				a.suspended = cur.last
 				return a.finish()
 			}
 			cur = nil

@@ -134,6 +134,11 @@ type Options struct {
 	// Stop, when closed, ends unbounded runs gracefully: a final checkpoint,
 	// then the run returns. Bounded runs end by themselves.
 	Stop <-chan struct{}
+	// Suspend makes a stopped unbounded run resumable instead of finished:
+	// its last checkpoint does not publish the sink's output and is not
+	// final, and Result.Suspended is set; running it again with the same run
+	// id continues from there (the service does this across restarts).
+	Suspend bool
 }
 
 // Engine runs flows.
@@ -170,6 +175,10 @@ type Result struct {
 	// DeadLetterPath is the dead-letter file, when records were rejected
 	// under on_error: dead_letter.
 	DeadLetterPath string
+	// Suspended is set when a stop request suspended an unbounded run
+	// (Options.Suspend): it is not finished and resumes from its last
+	// checkpoint when run again.
+	Suspended bool
 }
 
 // Run executes the flow to completion (bounded sources) or until ctx is
@@ -211,6 +220,7 @@ func (e *Engine) Run(ctx context.Context, f *flow.Flow, runID string) (Result, e
 			res.DeadLetterPath = dl.path
 		}
 		if err == nil {
+			res.Suspended = a.suspended
 			return res, nil
 		}
 		if ctx.Err() != nil {

@@ -232,6 +232,15 @@ func (r *Runner) execute(ctx context.Context, runID int64, attempt, maxAttempts 
 		r.observe(ctx, runID, now.Sub(start), nil)
 		return nil
 	}
+	if errors.Is(runErr, errSuspended) {
+		// The host is stopping: the run stays pending and its job comes back
+		// at the next start, resuming from the checkpoint just taken.
+		if err := st.FinishRun(context.WithoutCancel(ctx), runID, store.StatusPending, counts, "", "", now); err != nil {
+			return err
+		}
+		log.Info("run suspended for shutdown; it resumes at the next start", "flow", rec.Flow.Name)
+		return river.JobSnooze(time.Second)
+	}
 	permanent := isPermanent(runErr)
 	status := store.StatusFailed
 	if !permanent && attempt < maxAttempts && ctx.Err() == nil {
@@ -271,6 +280,7 @@ func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64) (engine
 			Checkpoints: r.opts.Store.Checkpoints(),
 			DataDir:     r.opts.DataDir,
 			Stop:        r.stop,
+			Suspend:     true,
 			Rejected: func(ctx context.Context, _, runID string, recs []engine.Rejected) error {
 				return r.opts.Store.AddRejected(ctx, runID, recs)
 			},
@@ -281,10 +291,16 @@ func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64) (engine
 			},
 		})
 		res, err := eng.Run(ctx, f, strconv.FormatInt(runID, 10))
+		if err == nil && res.Suspended {
+			err = errSuspended
+		}
 		return res.Stats, err
 	}
 	return runOnPlugin(ctx, r.opts.Registry, f, runID)
 }
+
+// errSuspended marks a run suspended by a shutdown.
+var errSuspended = errors.New("run suspended by shutdown")
 
 // isPermanent says whether retrying cannot help: bad config, missing plugin,
 // bad records under on_error: fail.

@@ -590,9 +590,34 @@ func TestServeGracefulShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("run after graceful shutdown: status %s attempt %d error %q", after.Status, after.Attempt, after.ErrorMessage)
+	if after.Status != store.StatusPending {
+		t.Fatalf("run after graceful shutdown: status %s (error %q), want pending: an unbounded run is suspended, not finished", after.Status, after.ErrorMessage)
+	}
 	var cps int
 	if err := st.DB().QueryRow(`SELECT count(*) FROM checkpoints WHERE run_id = $1`, run.ID).Scan(&cps); err != nil || cps != 1 {
 		t.Errorf("%d checkpoints stored for run %d (%v), want 1", cps, run.ID, err)
+	}
+	// The next host resumes the same run from its checkpoint: a file added
+	// meanwhile is read, the old one is not read again.
+	addCSV(t, stream, "b.csv", 4, 6)
+	h2 := svcStart(t, cfg)
+	h2.waitRunStatus(run.ID, 30*time.Second, store.StatusInProgress)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		time.Sleep(300 * time.Millisecond)
+		if err := h2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		<-h2.done
+		counts, names = partRows(t, outDir)
+		if len(counts) == 6 || time.Now().After(deadline) {
+			break
+		}
+		h2 = svcStart(t, cfg)
+	}
+	for id := int64(1); id <= 6; id++ {
+		if counts[id] != 1 {
+			t.Fatalf("after resuming, the output holds %v (%v), want ids 1..6 exactly once\n%s", counts, names, h2.log())
+		}
 	}
 }
