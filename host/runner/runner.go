@@ -157,8 +157,12 @@ func (r *Runner) Stop(ctx context.Context) error {
 // Enqueue returns the store.Enqueue that inserts a run's job in the caller's
 // transaction.
 func (r *Runner) Enqueue() store.Enqueue {
-	return func(ctx context.Context, tx *sql.Tx, runID int64) error {
-		_, err := r.client.InsertTx(ctx, tx, RunArgs{RunID: runID}, nil)
+	return func(ctx context.Context, tx *sql.Tx, runIDs []int64) error {
+		params := make([]river.InsertManyParams, len(runIDs))
+		for i, id := range runIDs {
+			params[i] = river.InsertManyParams{Args: RunArgs{RunID: id}}
+		}
+		_, err := r.client.InsertManyTx(ctx, tx, params)
 		return err
 	}
 }

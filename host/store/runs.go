@@ -43,8 +43,9 @@ type Run struct {
 	ConfigVersion   int             `json:"config_version"`
 }
 
-// Enqueue inserts the run's job in the same transaction as the run row.
-type Enqueue func(ctx context.Context, tx *sql.Tx, runID int64) error
+// Enqueue inserts the jobs of the given runs in the caller's transaction,
+// the one that created the run rows.
+type Enqueue func(ctx context.Context, tx *sql.Tx, runIDs []int64) error
 
 const runSelect = `SELECT id, flow_id, flow_name, status, trigger, scheduled_for, started_at, ended_at, attempt,
 	records_read, records_written, records_rejected, bytes_written, error_message, error_backtrace, config, config_version
@@ -122,29 +123,57 @@ func (s *Store) Heartbeat(ctx context.Context, now time.Time, enqueue Enqueue) (
 			return fmt.Errorf("select due flows: %w", err)
 		}
 		res.Due = len(flows)
-		for _, d := range flows {
-			// The next slot is the first one after now: missed slots are
-			// not run in a burst after downtime.
-			next := d.slot.Add(d.interval)
-			if !next.After(now) {
-				next = now.Add(d.interval - now.Sub(d.slot)%d.interval)
+		// Batched writes: a few statements per chunk instead of several
+		// round trips per flow.
+		for len(flows) > 0 {
+			chunk := flows[:min(len(flows), heartbeatChunk)]
+			flows = flows[len(chunk):]
+			var upd, ins []any
+			for _, d := range chunk {
+				// The next slot is the first one after now: missed slots
+				// are not run in a burst after downtime.
+				next := d.slot.Add(d.interval)
+				if !next.After(now) {
+					next = now.Add(d.interval - now.Sub(d.slot)%d.interval)
+				}
+				upd = append(upd, d.id, s.ts(next))
+				ins = append(ins, d.id, d.name, s.ts(d.slot), d.version)
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE data_flows SET last_run_at = $2, next_run_at = $3, last_run_status = $4 WHERE id = $1`,
-				d.id, s.ts(now), s.ts(next), StatusPending); err != nil {
-				return fmt.Errorf("update flow %s: %w", d.name, err)
+			if _, err := tx.ExecContext(ctx, s.updateDueSQL(len(chunk)), append([]any{s.ts(now)}, upd...)...); err != nil {
+				return fmt.Errorf("update due flows: %w", err)
 			}
-			id, err := s.insertRun(ctx, tx, d.id, d.name, "schedule", d.slot, d.version)
-			if errors.Is(err, errSlotTaken) {
-				continue
-			}
+			rows, err := tx.QueryContext(ctx, s.insertRunsSQL(len(chunk)), ins...)
 			if err != nil {
-				return err
+				return fmt.Errorf("create runs: %w", err)
 			}
-			if err := enqueue(ctx, tx, id); err != nil {
-				return fmt.Errorf("enqueue run %d of flow %s: %w", id, d.name, err)
+			runOf := map[int64]int64{}
+			for rows.Next() {
+				var id, flowID int64
+				if err := rows.Scan(&id, &flowID); err != nil {
+					rows.Close()
+					return fmt.Errorf("create runs: %w", err)
+				}
+				runOf[flowID] = id
 			}
-			res.Triggered = append(res.Triggered, d.name)
-			res.RunIDs = append(res.RunIDs, id)
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("create runs: %w", err)
+			}
+			var ids []int64
+			for _, d := range chunk {
+				id, ok := runOf[d.id]
+				if !ok {
+					continue // the slot already has a run
+				}
+				res.Triggered = append(res.Triggered, d.name)
+				res.RunIDs = append(res.RunIDs, id)
+				ids = append(ids, id)
+			}
+			if len(ids) > 0 {
+				if err := enqueue(ctx, tx, ids); err != nil {
+					return fmt.Errorf("enqueue runs: %w", err)
+				}
+			}
 		}
 		return nil
 	})
@@ -155,6 +184,54 @@ func (s *Store) Heartbeat(ctx context.Context, now time.Time, enqueue Enqueue) (
 }
 
 var errSlotTaken = errors.New("slot already has a run")
+
+// heartbeatChunk bounds the flows written per statement (parameter limits).
+const heartbeatChunk = 500
+
+// updateDueSQL moves n due flows on: $1 is now, then (id, next_run_at) pairs.
+func (s *Store) updateDueSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`UPDATE data_flows SET last_run_at = $1, next_run_at = v.next_run_at, last_run_status = 'pending' FROM `)
+	if s.dialect == Postgres {
+		b.WriteString(`(VALUES `)
+	} else {
+		// SQLite names VALUES columns column1, column2, ...
+		b.WriteString(`(SELECT column1 AS id, column2 AS next_run_at FROM (VALUES `)
+	}
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if s.dialect == Postgres {
+			fmt.Fprintf(&b, "($%d::bigint, $%d::timestamptz)", 2+2*i, 3+2*i)
+		} else {
+			fmt.Fprintf(&b, "($%d, $%d)", 2+2*i, 3+2*i)
+		}
+	}
+	if s.dialect == Postgres {
+		b.WriteString(`) AS v (id, next_run_at)`)
+	} else {
+		b.WriteString(`)) AS v`)
+	}
+	b.WriteString(` WHERE data_flows.id = v.id`)
+	return b.String()
+}
+
+// insertRunsSQL creates n scheduled runs from (flow_id, flow_name, slot,
+// config_version) tuples, skipping slots that already have a run, and
+// returns (id, flow_id) of the rows created.
+func (s *Store) insertRunsSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO data_flow_runs (flow_id, flow_name, status, trigger, scheduled_for, config_version) VALUES `)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "($%d, $%d, 'pending', 'schedule', $%d, $%d)", 1+4*i, 2+4*i, 3+4*i, 4+4*i)
+	}
+	b.WriteString(` ON CONFLICT (flow_id, scheduled_for) DO NOTHING RETURNING id, flow_id`)
+	return b.String()
+}
 
 func (s *Store) insertRun(ctx context.Context, tx *sql.Tx, flowID int64, name, trigger string, slot time.Time, version int) (int64, error) {
 	var id int64
@@ -201,7 +278,7 @@ func (s *Store) TriggerRun(ctx context.Context, name string, now time.Time, enqu
 		if _, err := tx.ExecContext(ctx, `UPDATE data_flows SET last_run_status = $2 WHERE id = $1`, flowID, StatusPending); err != nil {
 			return err
 		}
-		return enqueue(ctx, tx, id)
+		return enqueue(ctx, tx, []int64{id})
 	})
 	return id, err
 }
