@@ -1,0 +1,129 @@
+package iceberg_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The independent reader is pyiceberg (the Apache Iceberg Python library),
+// reading through its own SQL catalog implementation (SQLAlchemy on
+// SQLite) and its own Parquet reader (pyarrow). The test installs it itself
+// when missing: a virtual environment in /var/tmp/adf-pyiceberg-venv
+// (override with ADF_PYICEBERG_VENV) with pip install
+// "pyiceberg[sql-sqlite,pyarrow]" from PyPI. CI needs python3 (with venv)
+// and network access to PyPI on the first run; later runs reuse the venv.
+const pyicebergPackage = "pyiceberg[sql-sqlite,pyarrow]"
+
+func pyicebergVenv() string {
+	if v := os.Getenv("ADF_PYICEBERG_VENV"); v != "" {
+		return v
+	}
+	return "/var/tmp/adf-pyiceberg-venv"
+}
+
+// ensurePyIceberg returns the venv's python with pyiceberg importable,
+// installing it under a file lock (parallel test processes) when missing.
+func ensurePyIceberg(t *testing.T) string {
+	t.Helper()
+	venv := pyicebergVenv()
+	py := filepath.Join(venv, "bin", "python")
+	check := func() bool {
+		return exec.Command(py, "-c", "import pyiceberg.catalog.sql, pyarrow, sqlalchemy").Run() == nil
+	}
+	if check() {
+		return py
+	}
+	if err := os.MkdirAll(filepath.Dir(venv), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := os.OpenFile(venv+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if check() {
+		return py
+	}
+	start := time.Now()
+	if _, err := os.Stat(py); err != nil {
+		if out, err := exec.Command("python3", "-m", "venv", venv).CombinedOutput(); err != nil {
+			t.Fatalf("python3 -m venv %s: %v\n%s (the pyiceberg cross-check needs python3 with the venv module)", venv, err, out)
+		}
+	}
+	if out, err := exec.Command(filepath.Join(venv, "bin", "pip"), "install", "--quiet", pyicebergPackage).CombinedOutput(); err != nil {
+		t.Fatalf("pip install %s: %v\n%s (the pyiceberg cross-check needs access to PyPI once)", pyicebergPackage, err, out)
+	}
+	if !check() {
+		t.Fatalf("pyiceberg still not importable from %s after installing it", py)
+	}
+	t.Logf("installed %s into %s in %v", pyicebergPackage, venv, time.Since(start).Round(time.Second))
+	return py
+}
+
+type pyResult struct {
+	Rows   int64 `json:"rows"`
+	Schema []struct {
+		Name     string `json:"name"`
+		Type     string `json:"type"`
+		Required bool   `json:"required"`
+	} `json:"schema"`
+	Snapshots int               `json:"snapshots"`
+	Checksums map[string]string `json:"checksums"`
+}
+
+// checkWithPyIceberg reads the table with pyiceberg and compares row count,
+// schema and a checksum of every column's values with the input.
+func checkWithPyIceberg(t *testing.T, w *warehouse, tbl string, orders []order) {
+	py := ensurePyIceberg(t)
+	start := time.Now()
+	cmd := exec.Command(py, filepath.Join("testdata", "pyiceberg_check.py"), w.db, w.wh, tbl, "default")
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("pyiceberg could not read %s: %v\n%s", tbl, err, stderr)
+	}
+	var res pyResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("pyiceberg output %q: %v", out, err)
+	}
+	if res.Rows != int64(len(orders)) {
+		t.Fatalf("pyiceberg reads %d rows, want %d", res.Rows, len(orders))
+	}
+	wantSchema := []string{"id long false", "name string false", "amount double false", "ts timestamptz false"}
+	if len(res.Schema) != len(wantSchema) {
+		t.Fatalf("pyiceberg schema %+v, want %v", res.Schema, wantSchema)
+	}
+	for i, f := range res.Schema {
+		if got := fmt.Sprintf("%s %s %v", f.Name, f.Type, f.Required); got != wantSchema[i] {
+			t.Fatalf("pyiceberg schema field %d is %q, want %q", i, got, wantSchema[i])
+		}
+	}
+	cols := map[string][]string{}
+	for _, o := range orders {
+		a, _ := strconv.ParseFloat(o.amount, 64)
+		cols["id"] = append(cols["id"], strconv.FormatInt(o.id, 10))
+		cols["name"] = append(cols["name"], o.name)
+		cols["amount"] = append(cols["amount"], fmt.Sprintf("%.6f", a))
+		cols["ts"] = append(cols["ts"], o.ts.UTC().Format("2006-01-02T15:04:05.000000"))
+	}
+	for col, vals := range cols {
+		if got, want := res.Checksums[col], checksum(vals); got != want {
+			t.Fatalf("column %s: pyiceberg checksum %s, want %s", col, got, want)
+		}
+	}
+	t.Logf("pyiceberg read %d rows, %d snapshots; schema and checksums match (%v)", res.Rows, res.Snapshots, time.Since(start).Round(time.Millisecond))
+}
