@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/activedataflow/adf/host/engine"
+	"github.com/activedataflow/adf/internal/testkit"
 )
 
 // BenchmarkCSVToIcebergVsParquet measures, in one run on the same input,
@@ -29,7 +30,7 @@ func BenchmarkCSVToIcebergVsParquet(b *testing.B) {
 	const n = 1_000_000
 	w := newWarehouse(b)
 	in := filepath.Join(w.dir, "orders.csv")
-	writeOrders(b, in, 1, n)
+	testkit.WriteOrdersCSV(b, in, 1, n)
 	eng := engine.New(engine.Options{Registry: newRegistry(b), DataDir: w.dir})
 	schema := arrow.NewSchema([]arrow.Field{
 		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},

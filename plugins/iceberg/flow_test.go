@@ -1,17 +1,13 @@
 package iceberg_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math/rand"
-	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -19,7 +15,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
-	"github.com/activedataflow/adf/host/builtin"
 	"github.com/activedataflow/adf/host/engine"
 	"github.com/activedataflow/adf/host/registry"
 	"github.com/activedataflow/adf/internal/testkit"
@@ -31,126 +26,7 @@ const icebergPlugin = "plugins/iceberg/cmd/adf-plugin-iceberg"
 
 func newRegistry(t testing.TB) *registry.Registry {
 	t.Helper()
-	reg, err := builtin.Registry(context.Background(), testkit.PluginDir(t, testkit.FilePlugin, icebergPlugin), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p := reg.Problems(); len(p) > 0 {
-		t.Fatalf("plugin problems: %v", p)
-	}
-	return reg
-}
-
-// order is one generated input row.
-type order struct {
-	id     int64
-	name   string
-	amount string // as written, two decimals
-	ts     time.Time
-}
-
-// writeOrders writes rows [first, first+n) as CSV (id, name, amount, ts).
-func writeOrders(t testing.TB, path string, first, n int) []order {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	fmt.Fprintln(w, "id,name,amount,ts")
-	rng := rand.New(rand.NewSource(int64(first)))
-	names := []string{"alice", "bob", `"smith, jr"`, "zoë", `"say ""hi"""`}
-	plain := []string{"alice", "bob", "smith, jr", "zoë", `say "hi"`}
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	out := make([]order, 0, n)
-	for i := first; i < first+n; i++ {
-		k := rng.Intn(len(names))
-		cents := rng.Intn(1000000)
-		amount := fmt.Sprintf("%d.%02d", cents/100, cents%100)
-		ts := base.Add(time.Duration(i) * time.Second)
-		fmt.Fprintf(w, "%d,%s,%s,%s\n", i, names[k], amount, ts.Format(time.RFC3339))
-		out = append(out, order{int64(i), plain[k], amount, ts})
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func (o order) canon() string {
-	a, _ := strconv.ParseFloat(o.amount, 64)
-	return fmt.Sprintf("%d|%s|%.2f|%s", o.id, o.name, a, o.ts.UTC().Format(time.RFC3339))
-}
-
-func canonAll(os []order) []string {
-	out := make([]string, len(os))
-	for i, o := range os {
-		out[i] = o.canon()
-	}
-	return out
-}
-
-// readJSONL reads a JSON-lines output in canonical form.
-func readJSONL(t testing.TB, path string) []string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var row struct {
-			ID     int64   `json:"id"`
-			Name   string  `json:"name"`
-			Amount float64 `json:"amount"`
-			TS     string  `json:"ts"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
-			t.Fatalf("bad output line %q: %v", sc.Text(), err)
-		}
-		ts, err := time.Parse(time.RFC3339Nano, row.TS)
-		if err != nil {
-			t.Fatalf("bad ts in %q: %v", sc.Text(), err)
-		}
-		out = append(out, fmt.Sprintf("%d|%s|%.2f|%s", row.ID, row.Name, row.Amount, ts.UTC().Format(time.RFC3339)))
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func sameRows(t *testing.T, got, want []string) {
-	t.Helper()
-	count := make(map[string]int, len(want))
-	for _, w := range want {
-		count[w]++
-	}
-	var extra []string
-	for _, g := range got {
-		if count[g] == 0 {
-			extra = append(extra, g)
-			continue
-		}
-		count[g]--
-	}
-	var missing []string
-	for k, c := range count {
-		for ; c > 0; c-- {
-			missing = append(missing, k)
-		}
-	}
-	sort.Strings(missing)
-	if len(extra) > 0 || len(missing) > 0 || len(got) != len(want) {
-		t.Fatalf("output differs: got %d rows, want %d; %d unexpected or repeated (first %v), %d missing (first %v)",
-			len(got), len(want), len(extra), head(extra), len(missing), head(missing))
-	}
+	return testkit.Registry(t, testkit.FilePlugin, icebergPlugin)
 }
 
 func head(s []string) []string {
@@ -194,7 +70,7 @@ func run(t *testing.T, eng *engine.Engine, f *flow.Flow, runID string) engine.Re
 func TestMillionRowsCSVToIcebergToJSONLines(t *testing.T) {
 	w := newWarehouse(t)
 	in, out := filepath.Join(w.dir, "orders.csv"), filepath.Join(w.dir, "out", "orders.jsonl")
-	orders := writeOrders(t, in, 1, 1_000_000)
+	orders := testkit.WriteOrdersCSV(t, in, 1, 1_000_000)
 	eng := engine.New(engine.Options{Registry: newRegistry(t), DataDir: w.dir})
 	res := run(t, eng, csvToIceberg("csv_to_iceberg", in, w, "sales.orders", 2), "run-1")
 	if res.Stats.RowsWritten != 1_000_000 {
@@ -204,7 +80,7 @@ func TestMillionRowsCSVToIcebergToJSONLines(t *testing.T) {
 	if res.Stats.RowsRead != 1_000_000 || res.Stats.RowsWritten != 1_000_000 {
 		t.Fatalf("stats = %+v, want 1e6 read and written", res.Stats)
 	}
-	sameRows(t, readJSONL(t, out), canonAll(orders))
+	testkit.SameRows(t, testkit.ReadOrdersJSONL(t, out), testkit.Canon(orders))
 
 	t.Run("pyiceberg", func(t *testing.T) { checkWithPyIceberg(t, w, "sales.orders", orders) })
 }
@@ -215,7 +91,7 @@ func TestKillSinkMidRun(t *testing.T) {
 	w := newWarehouse(t)
 	in := filepath.Join(w.dir, "orders.csv")
 	const n = 1_500_000
-	writeOrders(t, in, 1, n)
+	testkit.WriteOrdersCSV(t, in, 1, n)
 	var mu sync.Mutex
 	var pids []int
 	killed := 0
@@ -306,7 +182,7 @@ func TestKillSinkRightAfterCommit(t *testing.T) {
 	w := newWarehouse(t)
 	in := filepath.Join(w.dir, "orders.csv")
 	const n = 1_000_000
-	writeOrders(t, in, 1, n)
+	testkit.WriteOrdersCSV(t, in, 1, n)
 	var mu sync.Mutex
 	var pids []int
 	f := csvToIceberg("killed_after_commit", in, w, "sales.commitkill", 2)
@@ -373,24 +249,24 @@ func TestIncrementalSourceOverTwoRuns(t *testing.T) {
 	inc := map[string]any{"mode": "incremental", "cursor": "to_jsonl"}
 
 	in1 := filepath.Join(w.dir, "a.csv")
-	first := writeOrders(t, in1, 1, 20_000)
+	first := testkit.WriteOrdersCSV(t, in1, 1, 20_000)
 	run(t, eng, csvToIceberg("load", in1, w, "sales.inc", 2), "load-1")
 	out1 := filepath.Join(w.dir, "out1.jsonl")
 	res := run(t, eng, icebergToJSONL("inc", w, "sales.inc", inc, out1, 2), "inc-1")
 	if res.Stats.RowsRead != 20_000 {
 		t.Fatalf("first incremental run read %d rows, want 20000", res.Stats.RowsRead)
 	}
-	sameRows(t, readJSONL(t, out1), canonAll(first))
+	testkit.SameRows(t, testkit.ReadOrdersJSONL(t, out1), testkit.Canon(first))
 
 	in2 := filepath.Join(w.dir, "b.csv")
-	second := writeOrders(t, in2, 20_001, 7_000)
+	second := testkit.WriteOrdersCSV(t, in2, 20_001, 7_000)
 	run(t, eng, csvToIceberg("load", in2, w, "sales.inc", 2), "load-2")
 	out2 := filepath.Join(w.dir, "out2.jsonl")
 	res = run(t, eng, icebergToJSONL("inc", w, "sales.inc", inc, out2, 2), "inc-2")
 	if res.Stats.RowsRead != 7_000 {
 		t.Fatalf("second incremental run read %d rows, want only the 7000 new ones", res.Stats.RowsRead)
 	}
-	sameRows(t, readJSONL(t, out2), canonAll(second))
+	testkit.SameRows(t, testkit.ReadOrdersJSONL(t, out2), testkit.Canon(second))
 
 	out3 := filepath.Join(w.dir, "out3.jsonl")
 	res = run(t, eng, icebergToJSONL("inc", w, "sales.inc", inc, out3, 2), "inc-3")
@@ -400,7 +276,7 @@ func TestIncrementalSourceOverTwoRuns(t *testing.T) {
 	// A full scan still sees everything.
 	outAll := filepath.Join(w.dir, "all.jsonl")
 	run(t, eng, icebergToJSONL("full", w, "sales.inc", nil, outAll, 2), "full-1")
-	sameRows(t, readJSONL(t, outAll), append(canonAll(first), canonAll(second)...))
+	testkit.SameRows(t, testkit.ReadOrdersJSONL(t, outAll), append(testkit.Canon(first), testkit.Canon(second)...))
 }
 
 // checksum is the SHA-256 of the sorted rendered values, one per line; the

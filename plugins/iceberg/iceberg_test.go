@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/activedataflow/adf/internal/testkit"
 	"github.com/activedataflow/adf/plugins/iceberg"
 	"github.com/activedataflow/adf/sdk"
 	"github.com/activedataflow/adf/sdk/sdktest"
@@ -56,20 +56,6 @@ func rowsOf(from, n int) []string {
 		out = append(out, fmt.Sprintf("%d\x1fname %d", i, i))
 	}
 	return out
-}
-
-func sameMultiset(t *testing.T, got, want []string) {
-	t.Helper()
-	sort.Strings(got)
-	sort.Strings(want)
-	if len(got) != len(want) {
-		t.Fatalf("got %d rows, want %d", len(got), len(want))
-	}
-	for i := range got {
-		if got[i] != want[i] {
-			t.Fatalf("row %d: got %q, want %q", i, got[i], want[i])
-		}
-	}
 }
 
 // A checkpoint committed to the table but never made durable by the host
@@ -125,7 +111,7 @@ func TestUndurableCheckpointIsReverted(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2.Close(ctx)
-	sameMultiset(t, w.readRows(t, "db.undurable"), rowsOf(0, 300))
+	testkit.SameRows(t, w.readRows(t, "db.undurable"), rowsOf(0, 300))
 
 	// Another flow's and another run's snapshots are never touched.
 	s3 := newSink()
@@ -137,7 +123,7 @@ func TestUndurableCheckpointIsReverted(t *testing.T) {
 		t.Fatal(err)
 	}
 	s3.Close(ctx)
-	sameMultiset(t, w.readRows(t, "db.undurable"), rowsOf(0, 310))
+	testkit.SameRows(t, w.readRows(t, "db.undurable"), rowsOf(0, 310))
 
 	// An incremental reader whose cursor is at checkpoint 1 reads the rows
 	// of the new checkpoint 2 and the other run, never the reverted commit.

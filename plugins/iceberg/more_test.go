@@ -94,7 +94,7 @@ func TestSchemaEvolution(t *testing.T) {
 		}
 		want = append(want, fmt.Sprintf("%d\x1fname %d\x1f%s", i, i, s))
 	}
-	sameMultiset(t, rows, want)
+	testkit.SameRows(t, rows, want)
 	// Data lacking an optional column is fine (it reads as null).
 	if err := writeAndFlush(t, w.config("db.evo", nil), "r4", batch(20, 5)); err != nil {
 		t.Fatal(err)

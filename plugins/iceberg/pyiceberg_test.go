@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/activedataflow/adf/internal/testkit"
 )
 
 // The independent reader is pyiceberg (the Apache Iceberg Python library),
@@ -84,7 +86,7 @@ type pyResult struct {
 
 // checkWithPyIceberg reads the table with pyiceberg and compares row count,
 // schema and a checksum of every column's values with the input.
-func checkWithPyIceberg(t *testing.T, w *warehouse, tbl string, orders []order) {
+func checkWithPyIceberg(t *testing.T, w *warehouse, tbl string, orders []testkit.Order) {
 	py := ensurePyIceberg(t)
 	start := time.Now()
 	cmd := exec.Command(py, filepath.Join("testdata", "pyiceberg_check.py"), w.db, w.wh, tbl, "default")
@@ -114,11 +116,11 @@ func checkWithPyIceberg(t *testing.T, w *warehouse, tbl string, orders []order) 
 	}
 	cols := map[string][]string{}
 	for _, o := range orders {
-		a, _ := strconv.ParseFloat(o.amount, 64)
-		cols["id"] = append(cols["id"], strconv.FormatInt(o.id, 10))
-		cols["name"] = append(cols["name"], o.name)
+		a, _ := strconv.ParseFloat(o.Amount, 64)
+		cols["id"] = append(cols["id"], strconv.FormatInt(o.ID, 10))
+		cols["name"] = append(cols["name"], o.Name)
 		cols["amount"] = append(cols["amount"], fmt.Sprintf("%.6f", a))
-		cols["ts"] = append(cols["ts"], o.ts.UTC().Format("2006-01-02T15:04:05.000000"))
+		cols["ts"] = append(cols["ts"], o.TS.UTC().Format("2006-01-02T15:04:05.000000"))
 	}
 	for col, vals := range cols {
 		if got, want := res.Checksums[col], checksum(vals); got != want {
