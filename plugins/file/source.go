@@ -84,7 +84,7 @@ func (s *source) RestoreEnumerator(ctx sdk.SplitEnumeratorContext, state []byte)
 
 // CreateReader implements sdk.Source.
 func (s *source) CreateReader(ctx sdk.SourceReaderContext) (sdk.SourceReader, error) {
-	return &reader{cfg: s.cfg, ctx: ctx, mem: memory.NewGoAllocator()}, nil
+	return &reader{cfg: s.cfg, mem: memory.NewGoAllocator(), splits: sdk.NewSplitQueue[*Split](ctx)}, nil
 }
 
 // enumerator discovers files and hands out their splits, one per request.
@@ -305,78 +305,57 @@ func (e *enumerator) Close() error { return nil }
 // reader reads its splits one after another.
 type reader struct {
 	cfg    *SourceConfig
-	ctx    sdk.SourceReaderContext
 	mem    memory.Allocator
-	queue  []*Split
+	splits *sdk.SplitQueue[*Split]
 	cur    *Split
 	file   *os.File
 	rr     format.RecordReader
-	noMore bool
-	asked  bool
 }
 
 // Start implements sdk.SourceReader.
-func (r *reader) Start(context.Context) error { return r.request() }
-
-func (r *reader) request() error {
-	if r.asked || r.noMore || len(r.queue) > 0 || r.cur != nil {
-		return nil
-	}
-	r.asked = true
-	return r.ctx.SendSplitRequest()
-}
+func (r *reader) Start(context.Context) error { return r.splits.Request() }
 
 // AddSplits implements sdk.SourceReader.
-func (r *reader) AddSplits(splits []sdk.Split) error {
-	for _, s := range splits {
-		r.queue = append(r.queue, s.(*Split))
-	}
-	r.asked = false
-	return nil
-}
+func (r *reader) AddSplits(splits []sdk.Split) error { return r.splits.Add(splits) }
 
 // NotifyNoMoreSplits implements sdk.SourceReader.
-func (r *reader) NotifyNoMoreSplits() { r.noMore = true }
+func (r *reader) NotifyNoMoreSplits() { r.splits.NoMore() }
 
 // PollNext implements sdk.SourceReader.
 func (r *reader) PollNext(_ context.Context, out sdk.ReaderOutput) (sdk.InputStatus, error) {
-	if r.cur == nil {
-		if len(r.queue) == 0 {
-			if r.noMore {
-				return sdk.EndOfInput, nil
-			}
-			return sdk.NothingAvailable, r.request()
-		}
-		if err := r.open(r.queue[0]); err != nil {
+	sp, opened, status, err := r.splits.Next()
+	if sp == nil {
+		return status, err
+	}
+	if opened {
+		if err := r.open(sp); err != nil {
 			return 0, err
 		}
-		r.queue = r.queue[1:]
 	}
 	rec, rejects, err := r.rr.Next()
 	for _, rj := range rejects {
-		if err := out.Reject(sdk.Rejected{SplitID: r.cur.SplitID(), Position: fmt.Sprintf("%s:%d", r.cur.Path, rj.Line),
+		if err := out.Reject(sdk.Rejected{SplitID: sp.SplitID(), Position: fmt.Sprintf("%s:%d", sp.Path, rj.Line),
 			Raw: rj.Raw, Reason: rj.Reason}); err != nil {
 			return 0, err
 		}
 	}
 	if rec != nil {
-		emitErr := out.Emit(r.cur.SplitID(), rec)
+		emitErr := out.Emit(sp.SplitID(), rec)
 		rec.Release()
 		if emitErr != nil {
 			return 0, emitErr
 		}
 	}
-	r.cur.Offset, r.cur.Line = r.rr.Position()
+	sp.Offset, sp.Line = r.rr.Position()
 	if err == io.EOF {
-		id := r.cur.SplitID()
 		r.closeCurrent()
-		if err := out.SplitFinished(id); err != nil {
+		if err := out.SplitFinished(sp.SplitID()); err != nil {
 			return 0, err
 		}
-		return sdk.MoreAvailable, r.request()
+		return sdk.MoreAvailable, r.splits.Finish()
 	}
 	if err != nil {
-		return 0, &sdk.Error{Code: sdk.CodeBadRecord, Summary: fmt.Sprintf("read %s: %v", r.cur.Path, err)}
+		return 0, &sdk.Error{Code: sdk.CodeBadRecord, Summary: fmt.Sprintf("read %s: %v", sp.Path, err)}
 	}
 	return sdk.MoreAvailable, nil
 }
@@ -417,13 +396,10 @@ func (r *reader) closeCurrent() {
 // SnapshotState implements sdk.SourceReader: the split being read, at its
 // current position, and the queued ones.
 func (r *reader) SnapshotState(context.Context, int64) ([]sdk.Split, error) {
-	var out []sdk.Split
-	if r.cur != nil {
-		c := *r.cur
-		out = append(out, &c)
-	}
-	for _, s := range r.queue {
-		out = append(out, s)
+	out := r.splits.Splits()
+	for i, s := range out {
+		c := *s.(*Split)
+		out[i] = &c
 	}
 	return out, nil
 }

@@ -75,7 +75,7 @@ func (s *source) RestoreEnumerator(ctx sdk.SplitEnumeratorContext, state []byte)
 // CreateReader implements sdk.Source.
 func (s *source) CreateReader(ctx sdk.SourceReaderContext) (sdk.SourceReader, error) {
 	rctx, cancel := context.WithCancel(context.Background())
-	return &reader{cfg: s.cfg, ctx: ctx, rctx: rctx, cancel: cancel, plans: map[[2]int64]*plan{}}, nil
+	return &reader{cfg: s.cfg, rctx: rctx, cancel: cancel, plans: map[[2]int64]*plan{}, splits: sdk.NewSplitQueue[*Split](ctx)}, nil
 }
 
 // enumerator plans the scan once and hands out one split per request.
@@ -312,58 +312,38 @@ type plan struct {
 // reader reads its splits one after another.
 type reader struct {
 	cfg    *SourceConfig
-	ctx    sdk.SourceReaderContext
 	rctx   context.Context
 	cancel context.CancelFunc
 	cat    catalog.Catalog
 	tbl    *table.Table
 	plans  map[[2]int64]*plan
 
-	queue  []*Split
+	splits *sdk.SplitQueue[*Split]
 	cur    *Split
 	skip   int64
 	next   func() (arrow.RecordBatch, error, bool)
 	stop   func()
-	noMore bool
-	asked  bool
 }
 
 // Start implements sdk.SourceReader.
-func (r *reader) Start(context.Context) error { return r.request() }
-
-func (r *reader) request() error {
-	if r.asked || r.noMore || len(r.queue) > 0 || r.cur != nil {
-		return nil
-	}
-	r.asked = true
-	return r.ctx.SendSplitRequest()
-}
+func (r *reader) Start(context.Context) error { return r.splits.Request() }
 
 // AddSplits implements sdk.SourceReader.
-func (r *reader) AddSplits(splits []sdk.Split) error {
-	for _, s := range splits {
-		r.queue = append(r.queue, s.(*Split))
-	}
-	r.asked = false
-	return nil
-}
+func (r *reader) AddSplits(splits []sdk.Split) error { return r.splits.Add(splits) }
 
 // NotifyNoMoreSplits implements sdk.SourceReader.
-func (r *reader) NotifyNoMoreSplits() { r.noMore = true }
+func (r *reader) NotifyNoMoreSplits() { r.splits.NoMore() }
 
 // PollNext implements sdk.SourceReader.
 func (r *reader) PollNext(ctx context.Context, out sdk.ReaderOutput) (sdk.InputStatus, error) {
-	if r.cur == nil {
-		if len(r.queue) == 0 {
-			if r.noMore {
-				return sdk.EndOfInput, nil
-			}
-			return sdk.NothingAvailable, r.request()
-		}
-		if err := r.open(ctx, r.queue[0]); err != nil {
+	sp, opened, status, err := r.splits.Next()
+	if sp == nil {
+		return status, err
+	}
+	if opened {
+		if err := r.open(ctx, sp); err != nil {
 			return 0, err
 		}
-		r.queue = r.queue[1:]
 	}
 	for {
 		rec, err, ok := r.next()
@@ -373,7 +353,7 @@ func (r *reader) PollNext(ctx context.Context, out sdk.ReaderOutput) (sdk.InputS
 			if err := out.SplitFinished(id); err != nil {
 				return 0, err
 			}
-			return sdk.MoreAvailable, r.request()
+			return sdk.MoreAvailable, r.splits.Finish()
 		}
 		if err != nil {
 			return 0, &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("read %s: %v", r.cur.Path, err), Err: err, Transient: true}
@@ -462,13 +442,10 @@ func (r *reader) closeCurrent() {
 // SnapshotState implements sdk.SourceReader: the split being read with the
 // rows emitted so far, and the queued ones.
 func (r *reader) SnapshotState(context.Context, int64) ([]sdk.Split, error) {
-	var out []sdk.Split
-	if r.cur != nil {
-		c := *r.cur
-		out = append(out, &c)
-	}
-	for _, s := range r.queue {
-		out = append(out, s)
+	out := r.splits.Splits()
+	for i, s := range out {
+		c := *s.(*Split)
+		out[i] = &c
 	}
 	return out, nil
 }
