@@ -34,6 +34,7 @@ type SinkConfig struct {
 	CreateTable    bool         `json:"create_table,omitempty" jsonschema:"description=create the table from the Arrow schema when it is missing (key columns become the primary key)"`
 	PoolMaxConns   int          `json:"pool_max_conns,omitempty" jsonschema:"minimum=1,description=maximum connections in the pool (default 4)"`
 	ConnectTimeout sdk.Duration `json:"connect_timeout,omitempty" jsonschema:"description=how long to keep retrying to connect at open (default 60s)"`
+	CopyRows       int          `json:"copy_rows,omitempty" jsonschema:"minimum=1,description=rows per COPY: small batches are grouped up to this many rows (default 50000)"`
 }
 
 // Defaults implements sdk.Defaulter.
@@ -41,13 +42,14 @@ func (c *SinkConfig) Defaults() {
 	c.Mode = ModeAppend
 	c.PoolMaxConns = 4
 	c.ConnectTimeout = sdk.Duration(60e9)
+	c.CopyRows = 50000
 }
 
 // Validate implements sdk.Validator.
 func (c *SinkConfig) Validate() error {
 	var errs sdk.ConfigErrors
 	errs = append(errs, validateURL(c.URL)...)
-	errs = append(errs, validateTarget(c.Table, c.Model, "")...)
+	errs = append(errs, validateTarget(c.Table, c.Model, "", "set table or model")...)
 	switch c.Mode {
 	case ModeAppend:
 	case ModeUpsert, ModeInsertIgnore:
@@ -94,7 +96,7 @@ func (c *SourceConfig) Defaults() { c.BatchSize = 10000 }
 func (c *SourceConfig) Validate() error {
 	var errs sdk.ConfigErrors
 	errs = append(errs, validateURL(c.URL)...)
-	errs = append(errs, validateTarget(c.Table, c.Model, c.Query)...)
+	errs = append(errs, validateTarget(c.Table, c.Model, c.Query, "set table, model or query")...)
 	switch c.Mode {
 	case "":
 		c.Mode = ModeFull
@@ -137,7 +139,7 @@ func validateURL(u string) sdk.ConfigErrors {
 	return nil
 }
 
-func validateTarget(table, model, query string) sdk.ConfigErrors {
+func validateTarget(table, model, query, missing string) sdk.ConfigErrors {
 	n := 0
 	for _, s := range []string{table, model, query} {
 		if s != "" {
@@ -146,7 +148,7 @@ func validateTarget(table, model, query string) sdk.ConfigErrors {
 	}
 	switch {
 	case n == 0:
-		return sdk.ConfigErrors{sdk.ConfigError("table", "set table or model (the source also takes query)")}
+		return sdk.ConfigErrors{sdk.ConfigError("table", "%s", missing)}
 	case n > 1:
 		field := "model"
 		if query != "" {

@@ -2,7 +2,6 @@ package sql
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/url"
@@ -245,5 +244,3 @@ func wrapErr(what string, err error, connString string) error {
 	}
 	return e
 }
-
-var randRead = rand.Read

@@ -38,10 +38,22 @@ func BenchmarkEncode(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		e, rej := s.encode(rec)
+		e := &encoded{}
+		rej := s.encode(e, rec, 1)
+		e.release()
 		if len(rej) > 0 || e.n() != n {
 			b.Fatal("encode failed")
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+func TestMulDiv(t *testing.T) {
+	for _, c := range []struct{ a, b, c, want uint64 }{
+		{10, 3, 4, 7}, {1 << 63, 3, 4, 3 << 61}, {0, 1, 4, 1 << 62}, {^uint64(0), 5, 5, ^uint64(0)},
+	} {
+		if got := mulDiv(c.a, c.b, c.c); got != c.want {
+			t.Errorf("mulDiv(%d, %d, %d) = %d, want %d", c.a, c.b, c.c, got, c.want)
+		}
+	}
 }

@@ -8,13 +8,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/activedataflow/adf/host/builtin"
 	"github.com/activedataflow/adf/host/registry"
 	"github.com/activedataflow/adf/internal/testkit"
 	"github.com/activedataflow/adf/plugins/sql"
@@ -27,14 +27,7 @@ const sqlPlugin = "plugins/sql/cmd/adf-plugin-sql"
 
 func newRegistry(t testing.TB) *registry.Registry {
 	t.Helper()
-	reg, err := builtin.Registry(context.Background(), testkit.PluginDir(t, testkit.FilePlugin, sqlPlugin), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p := reg.Problems(); len(p) > 0 {
-		t.Fatalf("plugin problems: %v", p)
-	}
-	return reg
+	return testkit.Registry(t, testkit.FilePlugin, sqlPlugin)
 }
 
 func component(t testing.TB, kind sdk.Kind) sdk.Component {
@@ -164,10 +157,21 @@ func csvToPostgres(name, in, url, sinkCfg string, parallelism int) *flow.Flow {
 	cfg := fmt.Sprintf(`{"url": %q, %s}`, url, sinkCfg)
 	return &flow.Flow{
 		Name:        name,
-		Source:      flow.Component{Type: "file", Config: json.RawMessage(fmt.Sprintf(`{"path": %q, "format": "csv", "split_size": 4000000}`, in))},
+		Source:      flow.Component{Type: "file", Config: json.RawMessage(fmt.Sprintf(`{"path": %q, "format": "csv", "split_size": 4000000, "batch_size": %d}`, in, fileBatchSize))},
 		Parallelism: parallelism,
 		Sink:        flow.Component{Type: "postgres", Config: json.RawMessage(cfg)},
 	}
 }
 
 const ordersDDL = `CREATE TABLE %s (id bigint PRIMARY KEY, name text NOT NULL, amount double precision, ts timestamptz)`
+
+// fileBatchSize is the file source's batch_size in the CSV flows: 32768
+// rows (the file plugin's default is 8192); ADF_BENCH_FILE_BATCH overrides
+// it. Bigger batches cost the upstream stages less CPU per row, which on a
+// small machine leaves more to PostgreSQL.
+var fileBatchSize = func() int {
+	if v, err := strconv.Atoi(os.Getenv("ADF_BENCH_FILE_BATCH")); err == nil && v > 0 {
+		return v
+	}
+	return 32768
+}()

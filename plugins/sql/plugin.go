@@ -21,8 +21,11 @@ func Plugin() sdk.Plugin {
 			sdk.NewSource("postgres", "a PostgreSQL table or query, read in parallel key-range splits; incremental by a cursor column",
 				sdk.Capabilities{Bounded: true, Checkpointing: true},
 				func(cfg *SourceConfig) (sdk.Source, error) { return newSource(cfg), nil }),
+			// Not advertised as exactly-once: append may repeat the rows of a
+			// checkpoint the host did not persist (see README); upsert and
+			// insert_ignore are idempotent.
 			sdk.NewSink("postgres", "a PostgreSQL table: append (binary COPY), upsert or insert_ignore; one transaction per checkpoint",
-				sdk.Capabilities{Bounded: true, Unbounded: true, Checkpointing: true, ExactlyOnce: true},
+				sdk.Capabilities{Bounded: true, Unbounded: true, Checkpointing: true},
 				func(cfg *SinkConfig) (sdk.Sink, error) { return newSink(cfg), nil }),
 		},
 	}

@@ -10,8 +10,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -39,8 +41,9 @@ const bookkeepingDDL = `CREATE TABLE IF NOT EXISTS adf_sink_checkpoints (
 // sink writes batches into one table, one transaction per checkpoint.
 //
 // Write encodes the batch into PostgreSQL's binary COPY format straight
-// from the Arrow columns, then loads it in a goroutine while the next batch
-// is decoded and encoded (one load in flight). A load runs under a
+// from the Arrow columns into a group; a group of copy_rows rows is loaded
+// in a goroutine while the next batches are decoded and encoded (one load
+// in flight). A load runs under a
 // savepoint; when PostgreSQL refuses it for a bad value or a violated
 // constraint the savepoint is rolled back and the rows are loaded again in
 // halves, down to single rows, which are rejected with PostgreSQL's error.
@@ -57,6 +60,7 @@ type sink struct {
 	// plan for the current Arrow schema.
 	arrowSchema *arrow.Schema
 	cols        []column
+	otherCols   []string // table columns the data does not have
 	plans       []planFn
 	copySQL     string
 	mergeSQL    string
@@ -64,6 +68,8 @@ type sink struct {
 	conn *pgxpool.Conn
 	tx   pgx.Tx
 
+	group    *encoded // batches encoded, not yet loaded
+	batches  int      // batches written by this sink
 	inflight *load
 	rows     int64
 	bytes    int64
@@ -72,7 +78,7 @@ type sink struct {
 
 func newSink(cfg *SinkConfig) *sink { return &sink{cfg: cfg} }
 
-// load is one batch being written in the background.
+// load is one group of batches being written in the background.
 type load struct {
 	done    chan struct{}
 	rows    int64
@@ -138,9 +144,12 @@ func (s *sink) Open(ctx context.Context, init sdk.SinkInit) error {
 	return nil
 }
 
+// isDuplicateObject reports an error of a concurrent CREATE ... IF NOT
+// EXISTS that lost the race (unique_violation on the catalog,
+// duplicate_table, duplicate_object).
 func isDuplicateObject(err error) bool {
-	m := pgMessage(err)
-	return strings.Contains(m, "SQLSTATE 23505") || strings.Contains(m, "SQLSTATE 42P07")
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "23505" || pg.Code == "42P07" || pg.Code == "42710")
 }
 
 func (s *sink) tableExists(ctx context.Context) (bool, error) {
@@ -230,6 +239,16 @@ func (s *sink) planFor(ctx context.Context, schema *arrow.Schema) error {
 	if len(errs) > 0 {
 		return errs
 	}
+	s.otherCols = s.otherCols[:0]
+	for name := range byName {
+		found := false
+		for _, c := range cols {
+			found = found || c.Name == name
+		}
+		if !found {
+			s.otherCols = append(s.otherCols, name)
+		}
+	}
 	names := make([]string, len(cols))
 	for i, c := range cols {
 		names[i] = ident(c.Name)
@@ -281,20 +300,39 @@ func fieldNames(schema *arrow.Schema) string {
 	return strings.Join(n, ", ")
 }
 
-// encoded is one batch in binary COPY format: row k (of those that encoded)
-// is data[offs[k]:offs[k+1]] and is row idx[k] of the batch.
+// encoded is a group of batches in binary COPY format: row k (of those
+// that encoded) is data[offs[k]:offs[k+1]] and comes from refs[k].
 type encoded struct {
-	rec  arrow.RecordBatch
+	recs []arrow.RecordBatch
 	data []byte
 	offs []int
-	idx  []int
+	refs []rowRef
 }
 
-func (e *encoded) n() int { return len(e.idx) }
+// rowRef locates an encoded row: the record in the group, the row in it,
+// and the sink's batch number (for Position).
+type rowRef struct {
+	rec, row, batch int
+}
 
-// encode converts the batch; rows that cannot be encoded (a value out of the
-// column type's range) are rejected here.
-func (s *sink) encode(rec arrow.RecordBatch) (*encoded, []sdk.Rejected) {
+func (e *encoded) n() int { return len(e.refs) }
+
+func (e *encoded) release() {
+	for _, r := range e.recs {
+		r.Release()
+	}
+	e.recs = nil
+}
+
+// rejected builds the report of encoded row k.
+func (e *encoded) rejected(k int, reason string) sdk.Rejected {
+	ref := e.refs[k]
+	return sdk.Rejected{Position: fmt.Sprintf("row %d of batch %d", ref.row+1, ref.batch), Raw: rowJSON(e.recs[ref.rec], ref.row), Reason: reason}
+}
+
+// encode appends the batch to the group e (retaining it); rows that cannot
+// be encoded (a value out of the column type's range) are rejected here.
+func (s *sink) encode(e *encoded, rec arrow.RecordBatch, batch int) []sdk.Rejected {
 	n := int(rec.NumRows())
 	fns := make([]encodeFn, len(s.plans))
 	arrs := make([]arrow.Array, len(s.plans))
@@ -302,7 +340,12 @@ func (s *sink) encode(rec arrow.RecordBatch) (*encoded, []sdk.Rejected) {
 		arrs[j] = rec.Column(j)
 		fns[j] = p(arrs[j])
 	}
-	e := &encoded{rec: rec, data: make([]byte, 0, n*(8+len(fns)*12)), offs: make([]int, 1, n+1), idx: make([]int, 0, n)}
+	rec.Retain()
+	e.recs = append(e.recs, rec)
+	ri := len(e.recs) - 1
+	if len(e.offs) == 0 {
+		e.offs = append(e.offs, 0)
+	}
 	var rejects []sdk.Rejected
 	ncols := uint16(len(fns))
 	buf := e.data
@@ -321,22 +364,26 @@ func (s *sink) encode(rec arrow.RecordBatch) (*encoded, []sdk.Rejected) {
 		}
 		if err != nil {
 			buf = buf[:start]
-			rejects = append(rejects, sdk.Rejected{Position: fmt.Sprintf("row %d of batch", i+1), Raw: rowJSON(rec, i), Reason: err.Error()})
+			rejects = append(rejects, sdk.Rejected{Position: fmt.Sprintf("row %d of batch %d", i+1, batch), Raw: rowJSON(rec, i), Reason: err.Error()})
 			continue
 		}
 		e.offs = append(e.offs, len(buf))
-		e.idx = append(e.idx, i)
+		e.refs = append(e.refs, rowRef{rec: ri, row: i, batch: batch})
 	}
 	e.data = buf
-	return e, rejects
+	return rejects
 }
 
-// Write implements sdk.Sink.
+// Write implements sdk.Sink: the batch is encoded into the current group;
+// a full group (copy_rows) is loaded in the background.
 func (s *sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
 	if rec.NumRows() == 0 {
 		return nil
 	}
 	if s.arrowSchema == nil || !s.arrowSchema.Equal(rec.Schema()) {
+		if err := s.launch(ctx); err != nil {
+			return err
+		}
 		if err := s.wait(); err != nil {
 			return err
 		}
@@ -353,29 +400,43 @@ func (s *sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
 			return err
 		}
 	}
-	rec.Retain()
-	enc, rejects := s.encode(rec)
-	for _, r := range rejects {
+	if s.group == nil {
+		s.group = &encoded{}
+	}
+	s.batches++
+	for _, r := range s.encode(s.group, rec, s.batches) {
 		if err := s.init.Reject(r); err != nil {
-			rec.Release()
 			return err
 		}
 	}
+	if s.group.n() >= s.cfg.CopyRows || len(s.group.data) >= 64<<20 {
+		return s.launch(ctx)
+	}
+	return nil
+}
+
+// launch starts loading the current group once the previous load is done.
+func (s *sink) launch(ctx context.Context) error {
+	g := s.group
+	if g == nil {
+		return nil
+	}
+	s.group = nil
 	if err := s.wait(); err != nil {
-		rec.Release()
+		g.release()
 		return err
 	}
 	if err := s.begin(ctx); err != nil {
-		rec.Release()
+		g.release()
 		return err
 	}
-	s.bytes += int64(len(enc.data))
+	s.bytes += int64(len(g.data))
 	l := &load{done: make(chan struct{})}
 	s.inflight = l
 	go func() {
 		defer close(l.done)
-		defer rec.Release()
-		l.rows, l.err = s.loadRange(ctx, enc, 0, enc.n(), &l.rejects)
+		defer g.release()
+		l.rows, l.err = s.loadRange(ctx, g, 0, g.n(), &l.rejects)
 	}()
 	return nil
 }
@@ -406,23 +467,44 @@ func (s *sink) begin(ctx context.Context) error {
 	if s.tx != nil {
 		return nil
 	}
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return wrapErr("connect to PostgreSQL", err, s.cfg.URL)
+	// Nothing is written yet, so a lost connection is retried here (the
+	// pool replaces broken connections) before failing the attempt.
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 100 * time.Millisecond
+	b.MaxInterval = 2 * time.Second
+	type opened struct {
+		conn *pgxpool.Conn
+		tx   pgx.Tx
 	}
-	tx, err := conn.Begin(ctx)
+	o, err := backoff.Retry(ctx, func() (opened, error) {
+		conn, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return opened{}, classify(err)
+		}
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			conn.Release()
+			return opened{}, classify(err)
+		}
+		return opened{conn, tx}, nil
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(s.cfg.ConnectTimeout.D()))
 	if err != nil {
-		conn.Release()
 		return wrapErr("begin transaction", err, s.cfg.URL)
 	}
-	s.conn, s.tx = conn, tx
+	s.conn, s.tx = o.conn, o.tx
 	if s.cfg.Mode != ModeAppend {
 		names := make([]string, len(s.cols))
 		for i, c := range s.cols {
 			names[i] = ident(c.Name)
 		}
-		sql := fmt.Sprintf("CREATE TEMP TABLE adf_stage ON COMMIT DROP AS SELECT %s FROM %s WITH NO DATA", strings.Join(names, ", "), s.target)
-		if _, err := tx.Exec(ctx, sql); err != nil {
+		// The stage has the target's CHECK and NOT NULL constraints, so most
+		// bad rows fail the COPY, which names them; columns the data does
+		// not have may be null in the stage.
+		stmts := []string{fmt.Sprintf("CREATE TEMP TABLE adf_stage (LIKE %s INCLUDING CONSTRAINTS) ON COMMIT DROP", s.target)}
+		for _, c := range s.otherCols {
+			stmts = append(stmts, fmt.Sprintf("ALTER TABLE adf_stage ALTER COLUMN %s DROP NOT NULL", ident(c)))
+		}
+		if _, err := s.conn.Conn().PgConn().Exec(ctx, strings.Join(stmts, "; ")).ReadAll(); err != nil {
 			return wrapErr("create staging table", err, s.cfg.URL)
 		}
 	}
@@ -451,15 +533,13 @@ func (s *sink) loadRange(ctx context.Context, e *encoded, a, b int, rejects *[]s
 		return 0, rerr
 	}
 	if b-a == 1 {
-		i := e.idx[a]
-		*rejects = append(*rejects, sdk.Rejected{Position: fmt.Sprintf("row %d of batch", i+1), Raw: rowJSON(e.rec, i), Reason: pgMessage(err)})
+		*rejects = append(*rejects, e.rejected(a, pgMessage(err)))
 		return 0, nil
 	}
 	// COPY names the failing row ("COPY t, line N"): reject it and load the
 	// rows around it. Otherwise (the merge of upsert failed) halve.
 	if bad := a + copyLine(err) - 1; bad >= a && bad < b {
-		i := e.idx[bad]
-		*rejects = append(*rejects, sdk.Rejected{Position: fmt.Sprintf("row %d of batch", i+1), Raw: rowJSON(e.rec, i), Reason: pgMessage(err)})
+		*rejects = append(*rejects, e.rejected(bad, pgMessage(err)))
 		n1, err := s.loadRange(ctx, e, a, bad, rejects)
 		if err != nil {
 			return n1, err
@@ -510,6 +590,9 @@ func (s *sink) loadOnce(ctx context.Context, e *encoded, a, b int) error {
 // Flush implements sdk.Sink: it commits the checkpoint's transaction with
 // the checkpoint id in adf_sink_checkpoints.
 func (s *sink) Flush(ctx context.Context, checkpointID int64, final bool) (sdk.FlushResult, error) {
+	if err := s.launch(ctx); err != nil {
+		return sdk.FlushResult{}, err
+	}
 	if err := s.wait(); err != nil {
 		return sdk.FlushResult{}, err
 	}
@@ -543,6 +626,10 @@ func (s *sink) NotifyCheckpointComplete(context.Context, int64) error { return n
 // Close implements sdk.Sink: the open transaction (rows not covered by a
 // Flush) is rolled back.
 func (s *sink) Close(ctx context.Context) error {
+	if s.group != nil {
+		s.group.release()
+		s.group = nil
+	}
 	if s.inflight != nil {
 		<-s.inflight.done
 		s.inflight = nil

@@ -2,13 +2,14 @@ package sql
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -35,14 +36,16 @@ const (
 	PRIMARY KEY (name, token, split_id))`
 )
 
-// Split is a range (Lo, Hi] of the split column, read in key order; Pos is
-// the last key read. In incremental mode every split of a run also filters
+// Split is a range [Lo, Hi] of the split column, read in key order; Pos is
+// the last key read (nil before the first row). In incremental mode every split of a run also filters
 // Cursor in (CurLo, CurHi], the high-water marks at the run's start.
 type Split struct {
-	ID  string `json:"id"`
-	Lo  int64  `json:"lo"`
-	Hi  int64  `json:"hi"`
-	Pos int64  `json:"pos"`
+	ID string `json:"id"`
+	// Column is the split column.
+	Column string `json:"column"`
+	Lo     int64  `json:"lo"`
+	Hi     int64  `json:"hi"`
+	Pos    *int64 `json:"pos,omitempty"`
 	// Incremental mode.
 	CursorName string  `json:"cursor_name,omitempty"`
 	CurLo      *string `json:"cur_lo,omitempty"`
@@ -171,7 +174,7 @@ func plan(ctx context.Context, pool *pgxpool.Pool, cfg *SourceConfig, parallelis
 			return nil, nil // nothing new
 		}
 		where, args = cursorFilter(cfg.Cursor, curType, curLo, curHi, 1)
-		token = strconv.FormatInt(int64(len(*curHi)), 36) + "-" + randomToken()
+		token = randomToken()
 	}
 	var lo, hi *int64
 	q := fmt.Sprintf("SELECT min(%s)::int8, max(%s)::int8 FROM %s %s", ident(col), ident(col), from, where)
@@ -185,21 +188,27 @@ func plan(ctx context.Context, pool *pgxpool.Pool, cfg *SourceConfig, parallelis
 	if n <= 0 {
 		n = int64(4 * max(parallelism, 1))
 	}
-	width := *hi - *lo + 1
-	if width < n {
-		n = width
+	// Unsigned arithmetic: the key range may span all of int64.
+	width := uint64(*hi) - uint64(*lo) + 1
+	if width != 0 && width < uint64(n) {
+		n = int64(width)
+	}
+	var name string
+	if cfg.Mode == ModeIncremental {
+		name = cfg.cursorName()
 	}
 	var out []*Split
-	start := *lo - 1
+	start := *lo
 	for i := int64(0); i < n; i++ {
-		end := *lo - 1 + width*(i+1)/n
-		if i == n-1 {
-			end = *hi
+		end := *hi
+		if i < n-1 {
+			// Wrapping arithmetic: the result is in range even when the
+			// intermediate lo-1 is not.
+			end = *lo - 1 + int64(mulDiv(width, uint64(i+1), uint64(n)))
 		}
-		out = append(out, &Split{ID: fmt.Sprintf("%s(%d,%d]", col, start, end), Lo: start, Hi: end, Pos: start,
-			CursorName: map[bool]string{true: cfg.cursorName()}[cfg.Mode == ModeIncremental],
-			CurLo:      curLo, CurHi: curHi, CurType: curType, Token: token})
-		start = end
+		out = append(out, &Split{ID: fmt.Sprintf("%s[%d,%d]", col, start, end), Column: col, Lo: start, Hi: end,
+			CursorName: name, CurLo: curLo, CurHi: curHi, CurType: curType, Token: token})
+		start = end + 1
 	}
 	for _, s := range out {
 		if token != "" {
@@ -207,6 +216,18 @@ func plan(ctx context.Context, pool *pgxpool.Pool, cfg *SourceConfig, parallelis
 		}
 	}
 	return out, nil
+}
+
+// mulDiv is a*b/c without overflow (a*b/c must fit in 64 bits; a = 0
+// stands for 2^64).
+func mulDiv(a, b, c uint64) uint64 {
+	if a == 0 {
+		q, _ := bits.Div64(b, 0, c)
+		return q
+	}
+	hi, lo := bits.Mul64(a, b)
+	q, _ := bits.Div64(hi, lo, c)
+	return q
 }
 
 // cursorFilter is the WHERE clause of the incremental window, with its
@@ -228,10 +249,11 @@ func splitColumn(ctx context.Context, pool *pgxpool.Pool, cfg *SourceConfig) (st
 		return cfg.Key[0], nil
 	}
 	if cfg.Query == "" {
+		// The primary key, when it is one integer column.
 		var pk []string
-		err := pool.QueryRow(ctx, `SELECT coalesce(array_agg(a.attname::text), '{}') FROM pg_index i
-			JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-			WHERE i.indrelid = to_regclass($1) AND i.indisprimary AND a.atttypid IN (20, 21, 23)`, cfg.from()).Scan(&pk)
+		err := pool.QueryRow(ctx, `SELECT coalesce(array_agg(a.attname::text) FILTER (WHERE a.atttypid IN (20, 21, 23)), '{}')
+			FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+			WHERE i.indrelid = to_regclass($1) AND i.indisprimary AND i.indnatts = 1`, cfg.from()).Scan(&pk)
 		if err != nil {
 			return "", wrapErr("read the primary key of "+cfg.from(), err, cfg.URL)
 		}
@@ -257,11 +279,10 @@ func splitColumn(ctx context.Context, pool *pgxpool.Pool, cfg *SourceConfig) (st
 	return "", sdk.ConfigError("split_column", "%s has no single-column integer primary key: set split_column (or key) to a unique integer column", cfg.from())
 }
 
+// randomToken names one run's set of splits in adf_source_splits.
 func randomToken() string {
-	var b [8]byte
-	if _, err := randRead(b[:]); err != nil {
-		return strconv.FormatInt(int64(len(b)), 10)
-	}
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
 	return hex.EncodeToString(b[:])
 }
 
@@ -303,20 +324,16 @@ func (e *enumerator) Close() error { return nil }
 
 // CreateReader implements sdk.Source.
 func (s *source) CreateReader(ctx sdk.SourceReaderContext) (sdk.SourceReader, error) {
-	return &reader{cfg: s.cfg, rctx: ctx, mem: memory.DefaultAllocator, pending: map[int64][]*Split{}}, nil
+	return &reader{cfg: s.cfg, splits: sdk.NewSplitQueue[*Split](ctx), mem: memory.DefaultAllocator, pending: map[int64][]*Split{}, meta: map[string]*pageMeta{}}, nil
 }
 
 // reader reads its splits one after another, a keyset page per PollNext.
 type reader struct {
 	cfg    *SourceConfig
-	rctx   sdk.SourceReaderContext
+	splits *sdk.SplitQueue[*Split]
 	mem    memory.Allocator
 	pool   *pgxpool.Pool
-	queue  []*Split
-	cur    *Split
-	noMore bool
-	asked  bool
-	col    string
+	meta   map[string]*pageMeta // by page query
 
 	// finished splits not yet covered by a snapshot, and those waiting for
 	// their checkpoint to complete (incremental bookkeeping).
@@ -331,41 +348,21 @@ func (r *reader) Start(ctx context.Context) error {
 		return err
 	}
 	r.pool = pool
-	return r.request()
-}
-
-func (r *reader) request() error {
-	if r.asked || r.noMore || len(r.queue) > 0 || r.cur != nil {
-		return nil
-	}
-	r.asked = true
-	return r.rctx.SendSplitRequest()
+	return r.splits.Request()
 }
 
 // AddSplits implements sdk.SourceReader.
-func (r *reader) AddSplits(splits []sdk.Split) error {
-	for _, s := range splits {
-		r.queue = append(r.queue, s.(*Split))
-	}
-	r.asked = false
-	return nil
-}
+func (r *reader) AddSplits(splits []sdk.Split) error { return r.splits.Add(splits) }
 
 // NotifyNoMoreSplits implements sdk.SourceReader.
-func (r *reader) NotifyNoMoreSplits() { r.noMore = true }
+func (r *reader) NotifyNoMoreSplits() { r.splits.NoMore() }
 
 // PollNext implements sdk.SourceReader: one page of the current split.
 func (r *reader) PollNext(ctx context.Context, out sdk.ReaderOutput) (sdk.InputStatus, error) {
-	if r.cur == nil {
-		if len(r.queue) == 0 {
-			if r.noMore {
-				return sdk.EndOfInput, nil
-			}
-			return sdk.NothingAvailable, r.request()
-		}
-		r.cur, r.queue = r.queue[0], r.queue[1:]
+	sp, _, status, err := r.splits.Next()
+	if sp == nil {
+		return status, err
 	}
-	sp := r.cur
 	rec, last, n, err := r.page(ctx, sp)
 	if err != nil {
 		return 0, err
@@ -376,18 +373,18 @@ func (r *reader) PollNext(ctx context.Context, out sdk.ReaderOutput) (sdk.InputS
 		if err != nil {
 			return 0, err
 		}
-		sp.Pos = last
+		sp.Pos = &last
 	}
-	if n < r.cfg.BatchSize || sp.Pos >= sp.Hi {
-		sp.Pos = sp.Hi
-		r.cur = nil
+	if n < r.cfg.BatchSize || (sp.Pos != nil && *sp.Pos >= sp.Hi) {
+		hi := sp.Hi
+		sp.Pos = &hi
 		if sp.Token != "" {
 			r.finished = append(r.finished, sp)
 		}
 		if err := out.SplitFinished(sp.ID); err != nil {
 			return 0, err
 		}
-		return sdk.MoreAvailable, r.request()
+		return sdk.MoreAvailable, r.splits.Finish()
 	}
 	return sdk.MoreAvailable, nil
 }
@@ -395,10 +392,14 @@ func (r *reader) PollNext(ctx context.Context, out sdk.ReaderOutput) (sdk.InputS
 // page reads the next keyset page of sp: the batch, the last key and the
 // number of rows.
 func (r *reader) page(ctx context.Context, sp *Split) (arrow.RecordBatch, int64, int, error) {
-	col := r.splitCol(sp)
+	col := sp.Column
 	c := ident(col)
-	where := fmt.Sprintf("WHERE %s > $1 AND %s <= $2", c, c)
-	args := []any{sp.Pos, sp.Hi}
+	where := fmt.Sprintf("WHERE %s >= $1 AND %s <= $2", c, c)
+	args := []any{sp.Lo, sp.Hi}
+	if sp.Pos != nil {
+		where = fmt.Sprintf("WHERE %s > $1 AND %s <= $2", c, c)
+		args = []any{*sp.Pos, sp.Hi}
+	}
 	if sp.CurHi != nil {
 		w, a := cursorFilter(r.cfg.Cursor, sp.CurType, sp.CurLo, sp.CurHi, 3)
 		where += " AND " + strings.TrimPrefix(w, "WHERE ")
@@ -410,40 +411,20 @@ func (r *reader) page(ctx context.Context, sp *Split) (arrow.RecordBatch, int64,
 		return nil, 0, 0, wrapErr("connect to PostgreSQL", err, r.cfg.URL)
 	}
 	defer conn.Release()
-	sd, err := conn.Conn().Prepare(ctx, "", sql)
-	if err != nil {
-		return nil, 0, 0, wrapErr("read "+r.cfg.from(), err, r.cfg.URL)
-	}
-	decs := make([]decoder, len(sd.Fields))
-	formats := pgx.QueryResultFormatsByOID{}
-	keyIdx := -1
-	fields := make([]arrow.Field, len(sd.Fields))
-	for i, fd := range sd.Fields {
-		decs[i] = decoderFor(fd)
-		fields[i] = decs[i].field
-		if decs[i].text {
-			formats[fd.DataTypeOID] = pgx.TextFormatCode
-		} else {
-			formats[fd.DataTypeOID] = pgx.BinaryFormatCode
+	m := r.meta[sql]
+	if m == nil {
+		if m, err = r.describe(ctx, conn, sql, col); err != nil {
+			return nil, 0, 0, err
 		}
-		if fd.Name == col {
-			keyIdx = i
-		}
+		r.meta[sql] = m
 	}
-	if keyIdx < 0 {
-		return nil, 0, 0, sdk.ConfigError("split_column", "column %q is not in the result of %s", col, r.cfg.from())
-	}
-	switch sd.Fields[keyIdx].DataTypeOID {
-	case oidInt2, oidInt4, oidInt8:
-	default:
-		return nil, 0, 0, sdk.ConfigError("split_column", "column %q must be an integer column (smallint, integer or bigint)", col)
-	}
+	decs, formats, keyIdx, schema := m.decs, m.formats, m.keyIdx, m.schema
 	rows, err := conn.Query(ctx, sql, append([]any{formats}, args...)...)
 	if err != nil {
 		return nil, 0, 0, wrapErr("read "+r.cfg.from(), err, r.cfg.URL)
 	}
 	defer rows.Close()
-	b := array.NewRecordBuilder(r.mem, arrow.NewSchema(fields, nil))
+	b := array.NewRecordBuilder(r.mem, schema)
 	defer b.Release()
 	var last int64
 	n := 0
@@ -483,27 +464,54 @@ func (r *reader) page(ctx context.Context, sp *Split) (arrow.RecordBatch, int64,
 	return b.NewRecordBatch(), last, n, nil
 }
 
-// splitCol is the split column of the split (from its id).
-func (r *reader) splitCol(sp *Split) string {
-	if r.col == "" {
-		if i := strings.LastIndex(sp.ID, "("); i > 0 {
-			r.col = sp.ID[:i]
+// pageMeta is what a page query returns: its decoders, the result formats
+// to ask for, the split column's position and the Arrow schema.
+type pageMeta struct {
+	decs    []decoder
+	formats pgx.QueryResultFormatsByOID
+	keyIdx  int
+	schema  *arrow.Schema
+}
+
+// describe prepares the page query once to learn its result columns.
+func (r *reader) describe(ctx context.Context, conn *pgxpool.Conn, sql, col string) (*pageMeta, error) {
+	sd, err := conn.Conn().Prepare(ctx, "", sql)
+	if err != nil {
+		return nil, wrapErr("read "+r.cfg.from(), err, r.cfg.URL)
+	}
+	m := &pageMeta{decs: make([]decoder, len(sd.Fields)), formats: pgx.QueryResultFormatsByOID{}, keyIdx: -1}
+	fields := make([]arrow.Field, len(sd.Fields))
+	for i, fd := range sd.Fields {
+		m.decs[i] = decoderFor(fd)
+		fields[i] = m.decs[i].field
+		if m.decs[i].text {
+			m.formats[fd.DataTypeOID] = pgx.TextFormatCode
+		} else {
+			m.formats[fd.DataTypeOID] = pgx.BinaryFormatCode
+		}
+		if fd.Name == col {
+			m.keyIdx = i
 		}
 	}
-	return r.col
+	if m.keyIdx < 0 {
+		return nil, sdk.ConfigError("split_column", "column %q is not in the result of %s", col, r.cfg.from())
+	}
+	switch sd.Fields[m.keyIdx].DataTypeOID {
+	case oidInt2, oidInt4, oidInt8:
+	default:
+		return nil, sdk.ConfigError("split_column", "column %q must be an integer column (smallint, integer or bigint)", col)
+	}
+	m.schema = arrow.NewSchema(fields, nil)
+	return m, nil
 }
 
 // SnapshotState implements sdk.SourceReader: the current split at its
 // position, and the queued ones.
 func (r *reader) SnapshotState(_ context.Context, checkpointID int64) ([]sdk.Split, error) {
-	var out []sdk.Split
-	if r.cur != nil {
-		c := *r.cur
-		out = append(out, &c)
-	}
-	for _, s := range r.queue {
-		c := *s
-		out = append(out, &c)
+	out := r.splits.Splits()
+	for i, s := range out {
+		c := *s.(*Split)
+		out[i] = &c
 	}
 	if len(r.finished) > 0 {
 		r.pending[checkpointID] = r.finished
