@@ -27,6 +27,7 @@ func (c *Config) Defaults() { c.Splits, c.BatchSize = 4, 1000 }
 
 // Plugin returns the example plugin.
 func Plugin() sdk.Plugin {
+	jobs := &inlineJobs{jobs: map[string]*sdk.RuntimeStatus{}}
 	return sdk.Plugin{
 		Name:    "sequence",
 		Version: "0.1.0",
@@ -36,6 +37,8 @@ func Plugin() sdk.Plugin {
 				func(cfg *Config) (sdk.Source, error) { return &Source{cfg: *cfg}, nil }),
 			sdk.NewTransform("square", "adds a column `square` = n*n (example plugin)",
 				func(*struct{}) (sdk.Transform, error) { return squareTransform{}, nil }),
+			sdk.NewRuntime("inline", "runs sequence → file flows inside the plugin process (example runtime plugin)",
+				func(*RuntimeConfig) (sdk.Runtime, error) { return jobs.runtime(), nil }),
 		},
 	}
 }
