@@ -117,7 +117,8 @@ type SourceReader interface {
 	// NotifyNoMoreSplits says the enumerator will assign nothing more.
 	NotifyNoMoreSplits()
 	// SnapshotState returns the reader's unfinished splits with their current
-	// positions.
+	// positions. The SDK encodes them before it calls the reader again, so a
+	// reader may return its live split values.
 	SnapshotState(ctx context.Context, checkpointID int64) ([]Split, error)
 	// NotifyCheckpointComplete is called once the checkpoint is durable: the
 	// place to acknowledge upstream (never earlier).

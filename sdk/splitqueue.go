@@ -85,8 +85,8 @@ func (q *SplitQueue[S]) Finish() error {
 }
 
 // Splits lists the unfinished splits, the current one first, for
-// SnapshotState. The current split is returned as is: a reader that keeps
-// its position elsewhere copies it in before snapshotting.
+// SnapshotState. A reader that keeps the current split's position outside
+// the split value updates the split before returning it.
 func (q *SplitQueue[S]) Splits() []Split {
 	out := make([]Split, 0, len(q.queue)+1)
 	if q.active {

@@ -396,12 +396,7 @@ func (r *reader) closeCurrent() {
 // SnapshotState implements sdk.SourceReader: the split being read, at its
 // current position, and the queued ones.
 func (r *reader) SnapshotState(context.Context, int64) ([]sdk.Split, error) {
-	out := r.splits.Splits()
-	for i, s := range out {
-		c := *s.(*Split)
-		out[i] = &c
-	}
-	return out, nil
+	return r.splits.Splits(), nil
 }
 
 // NotifyCheckpointComplete implements sdk.SourceReader.

@@ -17,7 +17,8 @@ import (
 	"github.com/activedataflow/adf/sdk/sdktest"
 )
 
-// warehouse is a fresh SQLite catalog and local warehouse.
+// warehouse is a catalog (a fresh SQLite one unless set otherwise: db is
+// empty for PostgreSQL and REST catalogs) and a local warehouse.
 type warehouse struct {
 	dir, db, uri, wh string
 }
@@ -44,8 +45,11 @@ func (w *warehouse) open(t testing.TB, tbl string) (*table.Table, func()) {
 	t.Helper()
 	ctx := context.Background()
 	props := map[string]string{"type": "sql", "uri": "file:" + w.db, sqlcat.DriverKey: "sqlite", sqlcat.DialectKey: "sqlite", "warehouse": w.wh}
-	if strings.HasPrefix(w.uri, "postgres") {
+	switch {
+	case strings.HasPrefix(w.uri, "postgres"):
 		props["uri"], props[sqlcat.DriverKey], props[sqlcat.DialectKey] = w.uri, "pgx", "postgres"
+	case strings.HasPrefix(w.uri, "http://") || strings.HasPrefix(w.uri, "https://"):
+		props = map[string]string{"type": "rest", "uri": w.uri, "warehouse": w.wh}
 	}
 	cat, err := catalog.Load(ctx, "default", props)
 	if err != nil {

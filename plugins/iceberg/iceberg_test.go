@@ -64,10 +64,15 @@ func rowsOf(from, n int) []string {
 // checkpoint id for different rows. The sink removes the undurable commit at
 // Open, so every row is in the table once.
 func TestUndurableCheckpointIsReverted(t *testing.T) {
+	undurableCheckpointIsReverted(t, newWarehouse(t), "db.undurable")
+}
+
+// undurableCheckpointIsReverted runs that scenario on table tbl of w's
+// catalog (SQLite here, REST in TestRESTCatalog).
+func undurableCheckpointIsReverted(t *testing.T, w *warehouse, tbl string) {
 	ctx := context.Background()
-	w := newWarehouse(t)
 	c := component(sdk.KindSink)
-	cfg := w.config("db.undurable", nil)
+	cfg := w.config(tbl, nil)
 	newSink := func() sdk.Sink {
 		s, err := c.NewSinkFromConfig(cfg)
 		if err != nil {
@@ -97,7 +102,7 @@ func TestUndurableCheckpointIsReverted(t *testing.T) {
 	}
 	write(s1, 200, 50) // never flushed
 	s1.Close(ctx)
-	if got := len(w.readRows(t, "db.undurable")); got != 200 {
+	if got := len(w.readRows(t, tbl)); got != 200 {
 		t.Fatalf("before the restart the table holds %d rows, want 200", got)
 	}
 
@@ -111,7 +116,7 @@ func TestUndurableCheckpointIsReverted(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2.Close(ctx)
-	testkit.SameRows(t, w.readRows(t, "db.undurable"), rowsOf(0, 300))
+	testkit.SameRows(t, w.readRows(t, tbl), rowsOf(0, 300))
 
 	// Another flow's and another run's snapshots are never touched.
 	s3 := newSink()
@@ -123,11 +128,11 @@ func TestUndurableCheckpointIsReverted(t *testing.T) {
 		t.Fatal(err)
 	}
 	s3.Close(ctx)
-	testkit.SameRows(t, w.readRows(t, "db.undurable"), rowsOf(0, 310))
+	testkit.SameRows(t, w.readRows(t, tbl), rowsOf(0, 310))
 
 	// An incremental reader whose cursor is at checkpoint 1 reads the rows
 	// of the new checkpoint 2 and the other run, never the reverted commit.
-	cursorFile := filepath.Join(strings.TrimPrefix(w.wh, "file://"), "adf", "cursors", "db.undurable", "c.json")
+	cursorFile := filepath.Join(strings.TrimPrefix(w.wh, "file://"), "adf", "cursors", tbl, "c.json")
 	if err := os.MkdirAll(filepath.Dir(cursorFile), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -139,10 +144,10 @@ func TestUndurableCheckpointIsReverted(t *testing.T) {
 		t.Fatal(err)
 	}
 	sdktest.TestSource(t, component(sdk.KindSource), sdktest.SourceOptions{
-		Config: w.config("db.undurable", map[string]any{"mode": "incremental", "cursor": "c"}), ExpectRows: 210,
+		Config: w.config(tbl, map[string]any{"mode": "incremental", "cursor": "c"}), ExpectRows: 210,
 	})
 
-	tb, closeCat := w.open(t, "db.undurable")
+	tb, closeCat := w.open(t, tbl)
 	defer closeCat()
 	var reverted int
 	for _, s := range tb.Metadata().Snapshots() {

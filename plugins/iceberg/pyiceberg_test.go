@@ -74,8 +74,9 @@ func ensurePyIceberg(t *testing.T) string {
 }
 
 type pyResult struct {
-	Rows   int64 `json:"rows"`
-	Schema []struct {
+	Catalog string `json:"catalog"`
+	Rows    int64  `json:"rows"`
+	Schema  []struct {
 		Name     string `json:"name"`
 		Type     string `json:"type"`
 		Required bool   `json:"required"`
@@ -89,7 +90,11 @@ type pyResult struct {
 func checkWithPyIceberg(t *testing.T, w *warehouse, tbl string, orders []testkit.Order) {
 	py := ensurePyIceberg(t)
 	start := time.Now()
-	cmd := exec.Command(py, filepath.Join("testdata", "pyiceberg_check.py"), w.db, w.wh, tbl, "default")
+	cat := w.db // the SQLite catalog's file, or the REST catalog's URI
+	if cat == "" {
+		cat = w.uri
+	}
+	cmd := exec.Command(py, filepath.Join("testdata", "pyiceberg_check.py"), cat, w.wh, tbl, "default")
 	out, err := cmd.Output()
 	if err != nil {
 		var stderr []byte
@@ -127,5 +132,5 @@ func checkWithPyIceberg(t *testing.T, w *warehouse, tbl string, orders []testkit
 			t.Fatalf("column %s: pyiceberg checksum %s, want %s", col, got, want)
 		}
 	}
-	t.Logf("pyiceberg read %d rows, %d snapshots; schema and checksums match (%v)", res.Rows, res.Snapshots, time.Since(start).Round(time.Millisecond))
+	t.Logf("pyiceberg (%s) read %d rows, %d snapshots; schema and checksums match (%v)", res.Catalog, res.Rows, res.Snapshots, time.Since(start).Round(time.Millisecond))
 }

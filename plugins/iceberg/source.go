@@ -442,12 +442,7 @@ func (r *reader) closeCurrent() {
 // SnapshotState implements sdk.SourceReader: the split being read with the
 // rows emitted so far, and the queued ones.
 func (r *reader) SnapshotState(context.Context, int64) ([]sdk.Split, error) {
-	out := r.splits.Splits()
-	for i, s := range out {
-		c := *s.(*Split)
-		out[i] = &c
-	}
-	return out, nil
+	return r.splits.Splits(), nil
 }
 
 // NotifyCheckpointComplete implements sdk.SourceReader.

@@ -509,10 +509,6 @@ func (r *reader) describe(ctx context.Context, conn *pgxpool.Conn, sql, col stri
 // position, and the queued ones.
 func (r *reader) SnapshotState(_ context.Context, checkpointID int64) ([]sdk.Split, error) {
 	out := r.splits.Splits()
-	for i, s := range out {
-		c := *s.(*Split)
-		out[i] = &c
-	}
 	if len(r.finished) > 0 {
 		r.pending[checkpointID] = r.finished
 		r.finished = nil

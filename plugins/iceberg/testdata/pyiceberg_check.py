@@ -1,8 +1,10 @@
 """Independent reader for the iceberg plugin's tests (pyiceberg).
 
-Usage: python pyiceberg_check.py CATALOG_DB WAREHOUSE_URI NAMESPACE.TABLE CATALOG_NAME
+Usage: python pyiceberg_check.py CATALOG WAREHOUSE_URI NAMESPACE.TABLE CATALOG_NAME
 
-Loads the table through pyiceberg's SQL catalog (SQLite), scans it with
+CATALOG is the SQLite catalog's file (pyiceberg's SQL catalog) or the URI
+http(s)://... of a REST catalog (pyiceberg's REST client). Loads the table
+through that catalog, scans it with
 pyarrow and prints one JSON object: row count, schema (name, type, required)
 and, per column, a checksum of the values, so the Go test can compare them
 with what it wrote.
@@ -11,15 +13,20 @@ import hashlib
 import json
 import sys
 
+from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.catalog.sql import SqlCatalog
 
 
 def main() -> None:
-    db, warehouse, ident, name = sys.argv[1:5]
-    cat = SqlCatalog(name, uri=f"sqlite:///{db}", warehouse=warehouse)
+    where, warehouse, ident, name = sys.argv[1:5]
+    if where.startswith(("http://", "https://")):
+        cat = RestCatalog(name, uri=where, warehouse=warehouse)
+    else:
+        cat = SqlCatalog(name, uri=f"sqlite:///{where}", warehouse=warehouse)
     tbl = cat.load_table(ident)
     arrow = tbl.scan().to_arrow()
     out = {
+        "catalog": type(cat).__name__,
         "rows": arrow.num_rows,
         "schema": [
             {"name": f.name, "type": str(f.field_type), "required": f.required}
