@@ -93,12 +93,12 @@ type SplitEnumeratorContext interface {
 type InputStatus int
 
 const (
-	// MoreAvailable: call PollNext again right away.
+	// MoreAvailable means: call PollNext again right away.
 	MoreAvailable InputStatus = iota
-	// NothingAvailable: no data now; the SDK calls PollNext again after new
-	// splits arrive or a short pause.
+	// NothingAvailable means no data now; the SDK calls PollNext again after
+	// new splits arrive or a short pause.
 	NothingAvailable
-	// EndOfInput: every split is finished and no more will come.
+	// EndOfInput means every split is finished and no more will come.
 	EndOfInput
 )
 
