@@ -47,11 +47,17 @@ func TestReaderRespectsCredits(t *testing.T) {
 			events <- ev
 		}
 	}()
-	// Count batches arriving within a window.
-	batchesWithin := func(d time.Duration) int {
+	// batches waits until want batches arrived (generous: a loaded machine
+	// is slow to start the plugin), then counts what else arrives within a
+	// quiet window: with no credit left, nothing may.
+	batches := func(want int) int {
 		n := 0
-		deadline := time.After(d)
+		deadline := time.After(30 * time.Second)
+		var quiet <-chan time.Time
 		for {
+			if n >= want && quiet == nil {
+				quiet = time.After(time.Second)
+			}
 			select {
 			case ev, ok := <-events:
 				if !ok {
@@ -67,16 +73,18 @@ func TestReaderRespectsCredits(t *testing.T) {
 				if ev.GetBatch() != nil {
 					n++
 				}
+			case <-quiet:
+				return n
 			case <-deadline:
 				return n
 			}
 		}
 	}
-	if n := batchesWithin(time.Second); n != 2 {
+	if n := batches(2); n != 2 {
 		t.Fatalf("reader sent %d batches on 2 initial credits", n)
 	}
 	send(&adfv1.ReaderCommand{Command: &adfv1.ReaderCommand_Credit_{Credit: &adfv1.ReaderCommand_Credit{Batches: 3}}})
-	if n := batchesWithin(time.Second); n != 3 {
+	if n := batches(3); n != 3 {
 		t.Fatalf("reader sent %d batches on 3 more credits", n)
 	}
 }
