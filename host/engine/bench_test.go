@@ -28,12 +28,7 @@ func BenchmarkCSVToJSONLines(b *testing.B) {
 	in := filepath.Join(dir, "orders.csv")
 	writeOrders(b, in, rows)
 	reg := newRegistry(b, testkit.FilePlugin)
-	schema := arrow.NewSchema([]arrow.Field{
-		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-		{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
-		{Name: "amount", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
-		{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true},
-	}, nil)
+	schema := testkit.OrdersArrowSchema()
 	var pluginTime, arrowTime time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

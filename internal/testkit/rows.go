@@ -14,6 +14,7 @@ import (
 
 	"github.com/activedataflow/adf/host/builtin"
 	"github.com/activedataflow/adf/host/registry"
+	"github.com/apache/arrow-go/v18/arrow"
 )
 
 // Registry returns the host's registry over a fresh plugins directory
@@ -154,4 +155,15 @@ func firstFew(s []string) []string {
 		return s[:3]
 	}
 	return s
+}
+
+// OrdersArrowSchema is the Arrow schema of the rows WriteOrdersCSV writes, as
+// an in-process reader (arrow-go's CSV reader, pqarrow) would declare it.
+func OrdersArrowSchema() *arrow.Schema {
+	return arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "amount", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+		{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true},
+	}, nil)
 }

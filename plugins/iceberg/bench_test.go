@@ -32,12 +32,7 @@ func BenchmarkCSVToIcebergVsParquet(b *testing.B) {
 	in := filepath.Join(w.dir, "orders.csv")
 	testkit.WriteOrdersCSV(b, in, 1, n)
 	eng := engine.New(engine.Options{Registry: newRegistry(b), DataDir: w.dir})
-	schema := arrow.NewSchema([]arrow.Field{
-		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-		{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
-		{Name: "amount", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
-		{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true},
-	}, nil)
+	schema := testkit.OrdersArrowSchema()
 	var iceberg, raw time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -67,6 +67,39 @@ func (e *enumCtx) CallPeriodically(time.Duration, func(context.Context) error) {
 
 type readerCtx struct{ id int }
 
+// singleReader opens the source of a JSON config the way the host would for
+// one reader: enumerator started, the reader's split requested, assigned and
+// added, no more splits to come. Both are closed when the test ends.
+func singleReader(t *testing.T, ctx context.Context, cfg string) sdk.SourceReader {
+	t.Helper()
+	src, err := component(t, sdk.KindSource, "rafka").NewSourceFromConfig([]byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ectx := &enumCtx{parallelism: 1, assigned: map[int][]sdk.Split{}, noMore: map[int]bool{}}
+	enum, err := src.CreateEnumerator(ectx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { enum.Close() })
+	if err := enum.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := enum.HandleSplitRequest(ctx, 0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := src.CreateReader(readerCtx{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	if err := r.AddSplits(ectx.assigned[0]); err != nil {
+		t.Fatal(err)
+	}
+	r.NotifyNoMoreSplits()
+	return r
+}
+
 func (r readerCtx) ReaderID() int           { return r.id }
 func (r readerCtx) SendSplitRequest() error { return nil }
 
@@ -223,32 +256,8 @@ func TestDeadConsumerEntriesClaimed(t *testing.T) {
 		t.Fatalf("dead consumer read %d entries (%v), want 300", len(stolen), err)
 	}
 	time.Sleep(1100 * time.Millisecond)
-	src, err := component(t, sdk.KindSource, "rafka").NewSourceFromConfig([]byte(fmt.Sprintf(
-		`{"url": %q, "topic": %q, "group": "claim", "mode": "available_now", "format": "json", "claim_idle": "1s"}`, url, topic)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ectx := &enumCtx{parallelism: 1, assigned: map[int][]sdk.Split{}, noMore: map[int]bool{}}
-	enum, err := src.CreateEnumerator(ectx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enum.Close()
-	if err := enum.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := enum.HandleSplitRequest(ctx, 0, "test"); err != nil {
-		t.Fatal(err)
-	}
-	r, err := src.CreateReader(readerCtx{0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if err := r.AddSplits(ectx.assigned[0]); err != nil {
-		t.Fatal(err)
-	}
-	r.NotifyNoMoreSplits()
+	r := singleReader(t, ctx, fmt.Sprintf(
+		`{"url": %q, "topic": %q, "group": "claim", "mode": "available_now", "format": "json", "claim_idle": "1s"}`, url, topic))
 	out := &collect{partitions: map[int32]bool{}}
 	for {
 		st, err := r.PollNext(ctx, out)
@@ -490,32 +499,8 @@ func TestSourceRecordColumns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := component(t, sdk.KindSource, "rafka").NewSourceFromConfig([]byte(fmt.Sprintf(
-		`{"url": %q, "topic": %q, "group": "cols", "mode": "available_now", "headers": true}`, url, topic)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ectx := &enumCtx{parallelism: 1, assigned: map[int][]sdk.Split{}, noMore: map[int]bool{}}
-	enum, err := src.CreateEnumerator(ectx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enum.Close()
-	if err := enum.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := enum.HandleSplitRequest(ctx, 0, "test"); err != nil {
-		t.Fatal(err)
-	}
-	r, err := src.CreateReader(readerCtx{0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if err := r.AddSplits(ectx.assigned[0]); err != nil {
-		t.Fatal(err)
-	}
-	r.NotifyNoMoreSplits()
+	r := singleReader(t, ctx, fmt.Sprintf(
+		`{"url": %q, "topic": %q, "group": "cols", "mode": "available_now", "headers": true}`, url, topic))
 	out := &rowsOut{}
 	for {
 		st, err := r.PollNext(ctx, out)
