@@ -40,7 +40,7 @@ start_postgres() {
   chown postgres:postgres "$PGDATA"
   if ! pg_up; then
     as_postgres "$pg_bin/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 60 start \
-      -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=256MB" >/dev/null
+      -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=400 -c max_prepared_transactions=100 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=256MB" >/dev/null
   fi
   pg_up || { log "PostgreSQL did not start; see $PGDATA/server.log"; exit 1; }
 }

@@ -20,6 +20,10 @@ const (
 // Capabilities are advertised in the manifest.
 type Capabilities struct {
 	Bounded, Unbounded, Checkpointing, ExactlyOnce bool
+	// Delivery is a sink's guarantee (default DeliveryAtLeastOnce). A sink
+	// that states DeliveryExactlyOnce or DeliveryIdempotent implements
+	// Committer.
+	Delivery Delivery
 }
 
 // Component is one source, sink, transform or runtime a plugin provides. Build
@@ -165,14 +169,25 @@ func KindToProto(k Kind) adfv1.Component_Kind { return kindToProto(k) }
 func (p *Plugin) manifest() *adfv1.Manifest {
 	m := &adfv1.Manifest{Name: p.Name, Version: p.Version, ProtocolVersion: ProtocolVersion}
 	for _, c := range p.Components {
+		caps := &adfv1.Capabilities{
+			Bounded: c.capabilities.Bounded, Unbounded: c.capabilities.Unbounded,
+			Checkpointing: c.capabilities.Checkpointing, ExactlyOnce: c.capabilities.ExactlyOnce,
+		}
+		if c.kind == KindSink {
+			// This SDK always drives sinks through Commit (a sink without a
+			// Committer treats it as a checkpoint notification).
+			caps.TwoPhase = true
+			caps.Delivery = string(c.capabilities.Delivery)
+			if caps.Delivery == "" {
+				caps.Delivery = string(DeliveryAtLeastOnce)
+			}
+			caps.ExactlyOnce = caps.Delivery == string(DeliveryExactlyOnce)
+		}
 		m.Components = append(m.Components, &adfv1.Component{
-			Kind:        kindToProto(c.kind),
-			Type:        c.typ,
-			Description: c.description,
-			Capabilities: &adfv1.Capabilities{
-				Bounded: c.capabilities.Bounded, Unbounded: c.capabilities.Unbounded,
-				Checkpointing: c.capabilities.Checkpointing, ExactlyOnce: c.capabilities.ExactlyOnce,
-			},
+			Kind:         kindToProto(c.kind),
+			Type:         c.typ,
+			Description:  c.description,
+			Capabilities: caps,
 			ConfigSchema: c.ConfigSchema(),
 		})
 	}

@@ -59,6 +59,7 @@ func (s *server) Write(stream adfv1.Sink_WriteServer) (err error) {
 		if init.RestoredState == nil {
 			init.RestoredState = []byte{}
 		}
+		init.RestoredCheckpointID = open.RestoredCheckpointId
 	}
 	// Close discards whatever was not flushed: on any exit path.
 	defer sink.Close(context.WithoutCancel(ctx))
@@ -93,17 +94,43 @@ func (s *server) Write(stream adfv1.Sink_WriteServer) (err error) {
 				return err
 			}
 			if err := send(&adfv1.SinkEvent{Event: &adfv1.SinkEvent_Flushed_{Flushed: &adfv1.SinkEvent_Flushed{
-				CheckpointId: c.Flush.CheckpointId, RowsWritten: res.RowsWritten, BytesWritten: res.BytesWritten, State: res.State}}}); err != nil {
+				CheckpointId: c.Flush.CheckpointId, RowsWritten: res.RowsWritten, BytesWritten: res.BytesWritten,
+				State: res.State, Committables: res.Committables}}}); err != nil {
+				return err
+			}
+		case *adfv1.SinkCommand_Commit_:
+			if err := commitSink(ctx, sink, CommitRequest{CheckpointID: c.Commit.CheckpointId,
+				Committables: c.Commit.Committables, Restored: c.Commit.Restored, Final: c.Commit.Final}); err != nil {
+				return err
+			}
+			if err := send(&adfv1.SinkEvent{Event: &adfv1.SinkEvent_Committed_{Committed: &adfv1.SinkEvent_Committed{
+				CheckpointId: c.Commit.CheckpointId}}}); err != nil {
 				return err
 			}
 		case *adfv1.SinkCommand_CheckpointComplete_:
-			if err := sink.NotifyCheckpointComplete(ctx, c.CheckpointComplete.CheckpointId); err != nil {
+			// Sent only to sinks without two_phase; kept for hosts that
+			// predate Commit.
+			if err := commitSink(ctx, sink, CommitRequest{CheckpointID: c.CheckpointComplete.CheckpointId}); err != nil {
 				return err
 			}
 		default:
 			return &Error{Code: CodeInternal, Summary: fmt.Sprintf("unexpected sink command %T", cmd.Command)}
 		}
 	}
+}
+
+// commitSink commits a checkpoint: Committer.Commit for two-phase sinks, a
+// notification for the others.
+func commitSink(ctx context.Context, sink Sink, req CommitRequest) error {
+	switch s := sink.(type) {
+	case Committer:
+		if err := s.Commit(ctx, req); err != nil {
+			return fmt.Errorf("commit checkpoint %d: %w", req.CheckpointID, err)
+		}
+	case CheckpointListener:
+		return s.NotifyCheckpointComplete(ctx, req.CheckpointID)
+	}
+	return nil
 }
 
 // Process serves one transform instance.

@@ -74,8 +74,8 @@ func TestSink(t *testing.T, c sdk.Component, opts SinkOptions) {
 	if res.RowsWritten != int64(len(want)) {
 		t.Errorf("Flush(1) reported %d rows written, want %d", res.RowsWritten, len(want))
 	}
-	if err := s1.NotifyCheckpointComplete(ctx, 1); err != nil {
-		t.Fatalf("NotifyCheckpointComplete(1): %v", err)
+	if err := commit(ctx, s1, sdk.CommitRequest{CheckpointID: 1, Committables: res.Committables}); err != nil {
+		t.Fatalf("Commit(1): %v", err)
 	}
 	lost := write(s1, 1)
 	if err := s1.Close(ctx); err != nil {
@@ -88,8 +88,11 @@ func TestSink(t *testing.T, c sdk.Component, opts SinkOptions) {
 	if state == nil {
 		state = []byte{}
 	}
-	if err := s2.Open(ctx, sdk.SinkInit{Flow: "sdktest", RunID: "run-1", RestoredState: state, Reject: reject}); err != nil {
+	if err := s2.Open(ctx, sdk.SinkInit{Flow: "sdktest", RunID: "run-1", RestoredState: state, RestoredCheckpointID: 1, Reject: reject}); err != nil {
 		t.Fatalf("Open(restored): %v", err)
+	}
+	if err := commit(ctx, s2, sdk.CommitRequest{CheckpointID: 1, Committables: res.Committables, Restored: true}); err != nil {
+		t.Fatalf("Commit(1, restored): %v", err)
 	}
 	more := write(s2, 2)
 	res2, err := s2.Flush(ctx, 2, true)
@@ -99,8 +102,8 @@ func TestSink(t *testing.T, c sdk.Component, opts SinkOptions) {
 	if res2.RowsWritten != int64(len(more)) {
 		t.Errorf("Flush(2) reported %d rows written, want %d", res2.RowsWritten, len(more))
 	}
-	if err := s2.NotifyCheckpointComplete(ctx, 2); err != nil {
-		t.Fatalf("NotifyCheckpointComplete(2): %v", err)
+	if err := commit(ctx, s2, sdk.CommitRequest{CheckpointID: 2, Committables: res2.Committables, Final: true}); err != nil {
+		t.Fatalf("Commit(2): %v", err)
 	}
 	if err := s2.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -116,6 +119,18 @@ func TestSink(t *testing.T, c sdk.Component, opts SinkOptions) {
 	if diff := multisetDiff(got, want); diff != "" {
 		t.Fatalf("sink output after a failed attempt and a restore: %s", diff)
 	}
+}
+
+// commit commits a checkpoint as the SDK's server does: Commit for a
+// Committer, a notification for a CheckpointListener.
+func commit(ctx context.Context, s sdk.Sink, req sdk.CommitRequest) error {
+	switch c := s.(type) {
+	case sdk.Committer:
+		return c.Commit(ctx, req)
+	case sdk.CheckpointListener:
+		return c.NotifyCheckpointComplete(ctx, req.CheckpointID)
+	}
+	return nil
 }
 
 func removeAll(rows, drop []string) []string {
