@@ -34,6 +34,8 @@ type attempt struct {
 	cancel context.CancelCauseFunc
 
 	instances []*registry.Instance
+	srcPid    int
+	sinkPid   int
 	enum      *enumConn
 	readers   []*readerConn
 	sink      *sinkConn
@@ -49,6 +51,8 @@ type attempt struct {
 	resumeMu sync.Mutex
 	resume   map[int64]chan struct{}
 	finalID  atomic.Int64
+	// lastID is the highest checkpoint id used so far in this process.
+	lastID int64
 
 	closing atomic.Bool
 	// suspended is set when the attempt ended on a stop request without
@@ -90,10 +94,10 @@ type flushDone struct {
 	rejected     []Rejected
 }
 
-func newAttempt(ctx context.Context, e *Engine, f *flow.Flow, runID string, p *plan, cp *Checkpoint, dl *deadLetter, log hclog.Logger) *attempt {
+func newAttempt(ctx context.Context, e *Engine, f *flow.Flow, runID string, p *plan, cp *Checkpoint, dl *deadLetter, lastID int64, log hclog.Logger) *attempt {
 	actx, cancel := context.WithCancelCause(ctx)
 	a := &attempt{
-		e: e, f: f, runID: runID, plan: p, cp: cp, dl: dl, log: log,
+		e: e, f: f, runID: runID, plan: p, cp: cp, dl: dl, log: log, lastID: lastID,
 		ctx: actx, cancel: cancel,
 		sinkCh:  make(chan sinkItem, 2*f.Parallelism),
 		ctl:     make(chan readerCtl, 4*f.Parallelism),
@@ -103,6 +107,7 @@ func newAttempt(ctx context.Context, e *Engine, f *flow.Flow, runID string, p *p
 	a.finalID.Store(-1)
 	if cp != nil {
 		a.committed = cp.Stats
+		a.lastID = max(a.lastID, cp.ID)
 	}
 	return a
 }
@@ -161,6 +166,10 @@ func (a *attempt) run() (err error) {
 		a.fail(err)
 		return context.Cause(a.ctx)
 	}
+	if a.cp != nil && a.cp.Final {
+		// The run had finished; start completed its final checkpoint again.
+		return a.finish()
+	}
 	err = a.coordinate()
 	if cause := context.Cause(a.ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause
@@ -170,6 +179,9 @@ func (a *attempt) run() (err error) {
 
 // start launches the plugins and opens every stream.
 func (a *attempt) start() error {
+	if err := a.dl.restore(a.cp); err != nil {
+		return err
+	}
 	srcInst, err := a.launch("source", a.plan.source)
 	if err != nil {
 		return err
@@ -178,6 +190,7 @@ func (a *attempt) start() error {
 	if err != nil {
 		return err
 	}
+	a.srcPid, a.sinkPid = srcInst.Pid(), sinkInst.Pid()
 	transforms := map[string]*registry.Instance{}
 	for _, st := range a.plan.stages {
 		if st.builtin == nil && transforms[st.typ] == nil {
@@ -235,12 +248,19 @@ func (a *attempt) start() error {
 			}
 		}
 	}
+	go a.sink.recvLoop()
+	go a.enum.recvLoop()
+	if a.cp != nil {
+		// Before any new data: complete the restored checkpoint again, in
+		// case the crash came between its save and its completion.
+		if err := a.complete(a.cp, true); err != nil {
+			return err
+		}
+	}
 	for _, r := range a.readers {
 		go r.loop()
 	}
-	go a.sink.recvLoop()
 	go a.sinkLoop()
-	go a.enum.recvLoop()
 	return nil
 }
 
@@ -259,10 +279,7 @@ type pending struct {
 // coordinate is the attempt's control loop: it routes split assignments,
 // triggers checkpoints and commits them.
 func (a *attempt) coordinate() error {
-	var nextID int64 = 1
-	if a.cp != nil {
-		nextID = a.cp.ID + 1
-	}
+	nextID := a.lastID + 1
 	every := a.f.Checkpoint.Every.D()
 	ticker := time.NewTicker(every)
 	defer ticker.Stop()
@@ -278,6 +295,7 @@ func (a *attempt) coordinate() error {
 		if final && stopping && a.e.opts.Suspend {
 			cur.final, cur.last = false, true
 		}
+		a.lastID = nextID
 		nextID++
 		if cur.final {
 			a.finalID.Store(cur.id)
@@ -373,7 +391,7 @@ func (a *attempt) coordinate() error {
 			if cur == nil || done.checkpointID != cur.id || !cur.gotEnum {
 				return fmt.Errorf("sink flushed checkpoint %d out of order", done.checkpointID)
 			}
-			if err := a.commit(cur, done); err != nil {
+			if err := a.checkpoint(cur, done); err != nil {
 				return err
 			}
 			if cur.final || cur.last {
@@ -397,11 +415,12 @@ func (a *attempt) reader(id int) (*readerConn, error) {
 	return a.readers[id], nil
 }
 
-// commit persists a checkpoint, then tells every plugin it is complete.
-func (a *attempt) commit(p *pending, done flushDone) error {
+// checkpoint persists a pre-committed checkpoint, completes it, and lets the
+// readers go on.
+func (a *attempt) checkpoint(p *pending, done flushDone) error {
 	stats := a.committed
 	cp := &Checkpoint{ID: p.id, Enumerator: p.enum, Readers: make([][]SplitState, len(a.readers)),
-		Sink: done.flushed.State, Final: p.final, Time: time.Now().UTC()}
+		Sink: done.flushed.State, Committables: done.flushed.Committables, Final: p.final, Time: time.Now().UTC()}
 	var rejects []Rejected
 	for _, b := range done.barriers {
 		cp.Readers[b.reader] = b.splits
@@ -414,35 +433,54 @@ func (a *attempt) commit(p *pending, done flushDone) error {
 	stats.BytesWritten += done.flushed.BytesWritten
 	stats.Checkpoints++
 	cp.Stats = stats
-	// Dead letters first: a crash between the two writes repeats dead
-	// letters (at-least-once) rather than losing them.
-	if err := a.dl.commit(a.ctx, rejects); err != nil {
+	stored, err := a.dlPart(cp, rejects)
+	if err != nil {
 		return err
 	}
-	if err := a.e.opts.Checkpoints.Save(a.ctx, a.f.Name, a.runID, cp); err != nil {
+	a.at(FaultPreCommitted, cp)
+	if err := a.e.opts.Checkpoints.Save(a.ctx, a.f.Name, a.runID, cp, stored); err != nil {
 		return transient(fmt.Errorf("persist checkpoint %d: %w", p.id, err))
 	}
 	a.committed = stats
-	a.log.Debug("checkpoint committed", "id", p.id, "rows_read", stats.RowsRead, "rows_written", stats.RowsWritten, "final", p.final)
+	a.log.Debug("checkpoint saved", "id", p.id, "rows_read", stats.RowsRead, "rows_written", stats.RowsWritten, "final", p.final)
 	a.e.emit(Event{Kind: "checkpoint", Checkpoint: cp})
+	a.at(FaultSaved, cp)
+	if err := a.complete(cp, false); err != nil {
+		return err
+	}
 	a.resumeMu.Lock()
 	close(a.resume[p.id])
 	delete(a.resume, p.id)
 	a.resumeMu.Unlock()
+	return nil
+}
+
+func (a *attempt) dlPart(cp *Checkpoint, rejects []Rejected) ([]Rejected, error) {
+	stored, file, err := a.dl.part(rejects)
+	cp.DeadLetters = file
+	return stored, err
+}
+
+// complete runs the steps after a checkpoint is durable: the sink commits
+// its committables, the dead letters are written, the sources are told. A
+// restored attempt runs it again for the restored checkpoint (restored set);
+// every step is idempotent.
+func (a *attempt) complete(cp *Checkpoint, restored bool) error {
+	if err := a.sink.commit(cp, restored); err != nil {
+		return err
+	}
+	a.at(FaultCommitted, cp)
+	if err := a.dl.commit(cp.DeadLetters); err != nil {
+		return err
+	}
 	// Only now may sources acknowledge upstream.
-	if err := a.enum.send(&adfv1.EnumeratorCommand{Command: &adfv1.EnumeratorCommand_CheckpointComplete_{
-		CheckpointComplete: &adfv1.EnumeratorCommand_CheckpointComplete{CheckpointId: p.id}}}); err != nil {
-		return a.streamErr("enumerator", err)
+	if err := a.enum.checkpointComplete(cp.ID); err != nil {
+		return err
 	}
 	for _, r := range a.readers {
-		if err := r.send(&adfv1.ReaderCommand{Command: &adfv1.ReaderCommand_CheckpointComplete_{
-			CheckpointComplete: &adfv1.ReaderCommand_CheckpointComplete{CheckpointId: p.id}}}); err != nil {
-			return a.streamErr(fmt.Sprintf("reader %d", r.id), err)
+		if err := r.checkpointComplete(cp.ID); err != nil {
+			return err
 		}
-	}
-	if err := a.sink.send(&adfv1.SinkCommand{Command: &adfv1.SinkCommand_CheckpointComplete_{
-		CheckpointComplete: &adfv1.SinkCommand_CheckpointComplete{CheckpointId: p.id}}}); err != nil {
-		return a.streamErr("sink", err)
 	}
 	return nil
 }

@@ -1,7 +1,7 @@
 package engine
 
 import (
-	"context"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,22 +37,31 @@ func (p *policyError) Error() string {
 	return fmt.Sprintf("bad record in %s at %s: %s (on_error is fail; use on_error: skip or dead_letter to continue past bad records)", p.r.Stage, where, p.r.Reason)
 }
 
-// deadLetter applies the flow's on_error policy. Rejected records are kept
-// with the checkpoint they belong to and written only when it commits, so a
-// restarted attempt never writes or counts one twice.
+// deadLetter applies the flow's on_error policy. Rejected records travel
+// with the checkpoint they belong to: into the store in the checkpoint's own
+// transaction (RejectedInStore), and into the dead-letter file as the
+// checkpoint's DeadLetters part, written when the checkpoint completes. The
+// part cuts the file back to where the previous checkpoint left it before
+// appending, so a restarted attempt or a resumed run never writes a record
+// twice, and a crash before the save writes none.
 type deadLetter struct {
 	policy string
 	flow   string
 	runID  string
-	// path is the dead-letter file; empty when records go to hook only.
+	// path is the dead-letter file; empty when records go to the store only.
 	path    string
-	hook    func(ctx context.Context, records []Rejected) error
+	inStore bool
 	mu      sync.Mutex
+	// end is the file's length after the last completed checkpoint.
+	end     int64
 	written int64
 }
 
-func newDeadLetter(f *flow.Flow, runID, path string, hook func(context.Context, []Rejected) error) *deadLetter {
-	return &deadLetter{policy: f.OnError, flow: f.Name, runID: runID, path: path, hook: hook}
+func newDeadLetter(f *flow.Flow, runID, path string, inStore bool) *deadLetter {
+	if f.OnError != flow.OnErrorDeadLetter {
+		path = ""
+	}
+	return &deadLetter{policy: f.OnError, flow: f.Name, runID: runID, path: path, inStore: inStore}
 }
 
 // check returns an error when the policy is fail.
@@ -68,40 +77,86 @@ func (d *deadLetter) record(stage, split, position, reason string, raw []byte) R
 		Position: position, Reason: reason, Record: string(raw)}
 }
 
-// commit writes the records of a committed checkpoint (dead_letter policy).
-func (d *deadLetter) commit(ctx context.Context, rs []Rejected) error {
-	if d.policy != flow.OnErrorDeadLetter || len(rs) == 0 {
+// restore sets where the next checkpoint's lines go: after the restored
+// checkpoint's part, or at the file's current end on a fresh run.
+func (d *deadLetter) restore(cp *Checkpoint) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.path == "" {
+		return nil
+	}
+	if cp != nil && cp.DeadLetters != nil {
+		d.end = cp.DeadLetters.Offset + int64(len(cp.DeadLetters.Lines))
+		return nil
+	}
+	st, err := os.Stat(d.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		d.end = 0
+	case err != nil:
+		return fmt.Errorf("dead-letter file %s: %w", d.path, err)
+	default:
+		d.end = st.Size()
+	}
+	return nil
+}
+
+// part splits a checkpoint's rejected records into what the store keeps
+// (in the checkpoint's transaction) and the dead-letter file's part.
+func (d *deadLetter) part(rs []Rejected) (store []Rejected, file *DeadLetters, err error) {
+	if d.policy != flow.OnErrorDeadLetter {
+		return nil, nil, nil
+	}
+	if d.inStore {
+		store = rs
+	}
+	if d.path == "" {
+		return store, nil, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, r := range rs {
+		if err := enc.Encode(r); err != nil {
+			return nil, nil, fmt.Errorf("encode rejected record: %w", err)
+		}
+	}
+	file = &DeadLetters{Path: d.path, Offset: d.end, Lines: buf.Bytes()}
+	d.end += int64(buf.Len())
+	return store, file, nil
+}
+
+// commit writes a durable checkpoint's part of the dead-letter file; doing
+// it again gives the same file.
+func (d *deadLetter) commit(p *DeadLetters) error {
+	if p == nil {
 		return nil
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.hook != nil {
-		if err := d.hook(ctx, rs); err != nil {
-			return fmt.Errorf("keep rejected records: %w", err)
-		}
-		if d.path == "" {
-			d.written += int64(len(rs))
-			return nil
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(d.path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p.Path), 0o755); err != nil {
 		return fmt.Errorf("dead-letter directory: %w", err)
 	}
-	f, err := os.OpenFile(d.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(p.Path, os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("open dead-letter file: %w", err)
 	}
-	enc := json.NewEncoder(f)
-	for _, r := range rs {
-		if err := enc.Encode(r); err != nil {
-			f.Close()
-			return fmt.Errorf("write dead-letter file %s: %w", d.path, err)
-		}
+	st, err := f.Stat()
+	if err == nil && st.Size() > p.Offset {
+		// Lines of a checkpoint that never became durable, or this part
+		// written before a crash: cut back to where it starts.
+		err = f.Truncate(p.Offset)
 	}
-	err = errors.Join(f.Sync(), f.Close())
-	if err != nil {
-		return fmt.Errorf("write dead-letter file %s: %w", d.path, err)
+	if err == nil && len(p.Lines) > 0 {
+		_, err = f.WriteAt(p.Lines, min(p.Offset, st.Size()))
 	}
-	d.written += int64(len(rs))
+	if err == nil {
+		err = f.Sync()
+	}
+	if err = errors.Join(err, f.Close()); err != nil {
+		return fmt.Errorf("write dead-letter file %s: %w", p.Path, err)
+	}
+	d.written += int64(bytes.Count(p.Lines, []byte{'\n'}))
 	return nil
 }

@@ -4,10 +4,22 @@
 // sink with credit-based flow control, takes aligned checkpoints, applies the
 // bad-record policy and restarts crashed plugins from the last checkpoint.
 //
-// The checkpoint rule: snapshot the enumerator, then every reader (after the
-// assignments routed so far); deliver every batch sent before the snapshots
-// to the sink; flush the sink; persist the checkpoint; only then tell the
-// plugins it is complete.
+// The checkpoint protocol, step by step (docs/architecture.md has the whole
+// of it):
+//
+//  1. snapshot the enumerator, then every reader (after the assignments
+//     routed so far);
+//  2. deliver every batch sent before the snapshots to the sink;
+//  3. pre-commit the sink (Flush): durable, not visible, answered with
+//     committables;
+//  4. persist the checkpoint (split and enumerator states, the sink's state
+//     and committables, the rejected records) in one store write;
+//  5. only then complete it: commit the sink, write the dead letters, tell
+//     the sources (XACK, cursor advance).
+//
+// A restored attempt completes the restored checkpoint again (every step of
+// 5 is idempotent) before any new data, so no commit or notification is lost
+// to a crash between 4 and 5.
 package engine
 
 import (
@@ -48,8 +60,13 @@ type Checkpoint struct {
 	Enumerator []byte `json:"enumerator"`
 	// Readers holds each reader's unfinished splits, indexed by reader id.
 	Readers [][]SplitState `json:"readers"`
-	// Sink is the sink's state after the checkpoint's flush.
+	// Sink is the sink's writer state after the checkpoint's pre-commit.
 	Sink []byte `json:"sink"`
+	// Committables are what the sink's commit publishes (two-phase sinks).
+	Committables []byte `json:"committables,omitempty"`
+	// DeadLetters are the dead-letter file lines this checkpoint appends,
+	// and where: written when the checkpoint completes, again on restore.
+	DeadLetters *DeadLetters `json:"dead_letters,omitempty"`
 	// Stats are the counts committed up to and including this checkpoint.
 	Stats Stats `json:"stats"`
 	// Final marks the last checkpoint of a finished run.
@@ -57,13 +74,23 @@ type Checkpoint struct {
 	Time  time.Time `json:"time"`
 }
 
+// DeadLetters is a checkpoint's part of the dead-letter file: the file is
+// cut back to Offset and Lines appended, which gives the same file however
+// often it is done.
+type DeadLetters struct {
+	Path   string `json:"path"`
+	Offset int64  `json:"offset"`
+	Lines  []byte `json:"lines,omitempty"`
+}
+
 // CheckpointStore keeps checkpoints durable. Save must not return before the
-// checkpoint would survive a crash of the host.
+// checkpoint would survive a crash of the host (or a power loss).
 type CheckpointStore interface {
 	// Latest returns the newest checkpoint of the run, nil when none.
 	Latest(ctx context.Context, flowName, runID string) (*Checkpoint, error)
-	// Save persists a checkpoint.
-	Save(ctx context.Context, flowName, runID string, cp *Checkpoint) error
+	// Save persists a checkpoint and, in the same transaction, the rejected
+	// records it covers (nil unless Options.RejectedInStore).
+	Save(ctx context.Context, flowName, runID string, cp *Checkpoint, rejected []Rejected) error
 }
 
 // MemoryStore keeps checkpoints in memory (for one-shot runs).
@@ -82,8 +109,8 @@ func (s *MemoryStore) Latest(_ context.Context, flowName, runID string) (*Checkp
 	return s.m[flowName+"/"+runID], nil
 }
 
-// Save implements CheckpointStore.
-func (s *MemoryStore) Save(_ context.Context, flowName, runID string, cp *Checkpoint) error {
+// Save implements CheckpointStore; it keeps no rejected records.
+func (s *MemoryStore) Save(_ context.Context, flowName, runID string, cp *Checkpoint, _ []Rejected) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.m[flowName+"/"+runID] = cp
@@ -126,11 +153,14 @@ type Options struct {
 	// RestartBackoff is the pause before restarting a failed attempt
 	// (default 200ms, doubling).
 	RestartBackoff time.Duration
-	// Rejected, when set, receives the rejected records of each committed
-	// checkpoint under on_error: dead_letter (the service keeps them in its
-	// store); the dead-letter file is then written only when the flow names
-	// one in dead_letter.path.
-	Rejected func(ctx context.Context, flowName, runID string, records []Rejected) error
+	// RejectedInStore hands the rejected records of each checkpoint under
+	// on_error: dead_letter to Checkpoints.Save, in the checkpoint's own
+	// transaction (the service keeps them in its store); the dead-letter
+	// file is then written only when the flow names one in dead_letter.path.
+	RejectedInStore bool
+	// Fault stops a run at one protocol point by killing a process (the
+	// fault-injection tests; ADF_FAULT). Nil in production.
+	Fault *Fault
 	// Stop, when closed, ends unbounded runs gracefully: a final checkpoint,
 	// then the run returns. Bounded runs end by themselves.
 	Stop <-chan struct{}
@@ -192,28 +222,26 @@ func (e *Engine) Run(ctx context.Context, f *flow.Flow, runID string) (Result, e
 	if err != nil {
 		return Result{}, err
 	}
-	var hook func(context.Context, []Rejected) error
 	path := e.deadLetterPath(f)
-	if e.opts.Rejected != nil {
-		hook = func(ctx context.Context, rs []Rejected) error { return e.opts.Rejected(ctx, f.Name, runID, rs) }
-		if f.DeadLetter == nil || f.DeadLetter.Path == "" {
-			path = ""
-		}
+	if e.opts.RejectedInStore && (f.DeadLetter == nil || f.DeadLetter.Path == "") {
+		path = ""
 	}
-	dl := newDeadLetter(f, runID, path, hook)
+	dl := newDeadLetter(f, runID, path, e.opts.RejectedInStore)
 	res := Result{}
 	backoff := e.opts.RestartBackoff
+	// lastID is the highest checkpoint id this process has used for the
+	// run: a restarted attempt continues above it, so ids never repeat.
+	var lastID int64
 	for attempt := 0; ; attempt++ {
 		cp, err := e.opts.Checkpoints.Latest(ctx, f.Name, runID)
 		if err != nil {
 			return res, fmt.Errorf("load checkpoint of run %s: %w", runID, err)
 		}
-		if cp != nil && cp.Final {
-			res.Stats = cp.Stats
-			return res, nil
-		}
-		a := newAttempt(ctx, e, f, runID, plan, cp, dl, log.With("attempt", attempt+1))
+		// A final checkpoint is still restored: its commit and the sources'
+		// notification may not have happened before a crash.
+		a := newAttempt(ctx, e, f, runID, plan, cp, dl, lastID, log.With("attempt", attempt+1))
 		err = a.run()
+		lastID = max(lastID, a.lastID)
 		res.Stats = a.committed
 		res.Stats.Restarts = attempt
 		if dl.written > 0 && dl.path != "" {

@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/activedataflow/adf/host/registry"
 	adfv1 "github.com/activedataflow/adf/proto/adf/v1"
@@ -41,6 +43,13 @@ func (c *enumConn) send(cmd *adfv1.EnumeratorCommand) error {
 	return c.stream.Send(cmd)
 }
 
+// checkpointComplete tells the enumerator that a checkpoint is durable.
+func (c *enumConn) checkpointComplete(id int64) error {
+	err := c.send(&adfv1.EnumeratorCommand{Command: &adfv1.EnumeratorCommand_CheckpointComplete_{
+		CheckpointComplete: &adfv1.EnumeratorCommand_CheckpointComplete{CheckpointId: id}}})
+	return c.a.streamErr("source enumerator", err)
+}
+
 func (c *enumConn) recvLoop() {
 	defer close(c.done)
 	for {
@@ -61,11 +70,15 @@ func (c *enumConn) recvLoop() {
 
 // sinkConn is the sink stream.
 type sinkConn struct {
-	a       *attempt
-	stream  adfv1.Sink_WriteClient
-	mu      sync.Mutex
-	flushed chan flushDone
-	done    chan struct{}
+	a      *attempt
+	stream adfv1.Sink_WriteClient
+	// twoPhase: the sink answers Commit; otherwise it is a one-phase sink
+	// that gets CheckpointComplete.
+	twoPhase  bool
+	mu        sync.Mutex
+	flushed   chan flushDone
+	committed chan int64
+	done      chan struct{}
 }
 
 func openSink(a *attempt, inst *registry.Instance) (*sinkConn, error) {
@@ -73,10 +86,12 @@ func openSink(a *attempt, inst *registry.Instance) (*sinkConn, error) {
 	if err != nil {
 		return nil, a.streamErr("sink", err)
 	}
-	c := &sinkConn{a: a, stream: stream, flushed: make(chan flushDone, 1), done: make(chan struct{})}
+	caps := a.plan.sink.Capabilities
+	c := &sinkConn{a: a, stream: stream, twoPhase: caps != nil && caps.TwoPhase,
+		flushed: make(chan flushDone, 1), committed: make(chan int64, 1), done: make(chan struct{})}
 	open := &adfv1.SinkCommand_Open{Type: a.f.Sink.Type, Config: a.f.Sink.Config, Flow: a.f.Name, RunId: a.runID}
 	if a.cp != nil {
-		open.RestoredState, open.HasRestoredState = a.cp.Sink, true
+		open.RestoredState, open.HasRestoredState, open.RestoredCheckpointId = a.cp.Sink, true, a.cp.ID
 	}
 	if err := c.send(&adfv1.SinkCommand{Command: &adfv1.SinkCommand_Open_{Open: open}}); err != nil {
 		return nil, a.streamErr("sink", err)
@@ -88,6 +103,37 @@ func (c *sinkConn) send(cmd *adfv1.SinkCommand) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.stream.Send(cmd)
+}
+
+// commit has the sink publish a durable checkpoint's committables and waits
+// for its answer. A one-phase sink is only told the checkpoint is complete
+// (and nothing on restore: it cannot re-commit).
+func (c *sinkConn) commit(cp *Checkpoint, restored bool) error {
+	if !c.twoPhase {
+		if restored {
+			return nil
+		}
+		return c.a.streamErr("sink", c.send(&adfv1.SinkCommand{Command: &adfv1.SinkCommand_CheckpointComplete_{
+			CheckpointComplete: &adfv1.SinkCommand_CheckpointComplete{CheckpointId: cp.ID}}}))
+	}
+	if err := c.send(&adfv1.SinkCommand{Command: &adfv1.SinkCommand_Commit_{Commit: &adfv1.SinkCommand_Commit{
+		CheckpointId: cp.ID, Committables: cp.Committables, Restored: restored, Final: cp.Final}}}); err != nil {
+		return c.a.streamErr("sink", err)
+	}
+	c.a.at(FaultCommitting, cp)
+	timeout := time.NewTimer(c.a.e.opts.CheckpointTimeout)
+	defer timeout.Stop()
+	select {
+	case id := <-c.committed:
+		if id != cp.ID {
+			return fmt.Errorf("sink answered the commit of checkpoint %d with %d", cp.ID, id)
+		}
+		return nil
+	case <-timeout.C:
+		return transient(fmt.Errorf("sink: commit of checkpoint %d did not complete within %s (the sink plugin is hung)", cp.ID, c.a.e.opts.CheckpointTimeout))
+	case <-c.a.ctx.Done():
+		return context.Cause(c.a.ctx)
+	}
 }
 
 // recvLoop handles the sink's answers: rejected rows are held for the
@@ -121,6 +167,12 @@ func (c *sinkConn) recvLoop() {
 				return
 			}
 			rejects = nil
+		case *adfv1.SinkEvent_Committed_:
+			select {
+			case c.committed <- e.Committed.CheckpointId:
+			case <-c.a.ctx.Done():
+				return
+			}
 		case *adfv1.SinkEvent_Error:
 			c.a.fail(diagErr("sink", e.Error))
 			return
@@ -216,6 +268,13 @@ func (r *readerConn) send(cmd *adfv1.ReaderCommand) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.stream.Send(cmd)
+}
+
+// checkpointComplete tells the reader that a checkpoint is durable.
+func (r *readerConn) checkpointComplete(id int64) error {
+	err := r.send(&adfv1.ReaderCommand{Command: &adfv1.ReaderCommand_CheckpointComplete_{
+		CheckpointComplete: &adfv1.ReaderCommand_CheckpointComplete{CheckpointId: id}}})
+	return r.a.streamErr(fmt.Sprintf("source reader %d", r.id), err)
 }
 
 func (r *readerConn) ctl(c readerCtl) bool {

@@ -8,6 +8,7 @@ package runner
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -60,6 +61,8 @@ type Options struct {
 	// OnEngineEvent, when set, receives the engine's events (for tests and
 	// metrics).
 	OnEngineEvent func(runID int64, ev engine.Event)
+	// Fault is the engine's fault-injection point (tests only).
+	Fault *engine.Fault
 }
 
 // Runner owns the job queue client.
@@ -207,8 +210,7 @@ func (r *Runner) execute(ctx context.Context, runID int64, attempt, maxAttempts 
 	if err != nil {
 		return err
 	}
-	// The flow's current config, by name: a change applies on the next run.
-	rec, err := st.GetFlow(ctx, run.FlowName)
+	f, version, err := r.runConfig(ctx, run)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			_ = st.FinishRun(ctx, runID, store.StatusFailed, store.RunCounts{}, err.Error(), "", time.Now())
@@ -216,23 +218,23 @@ func (r *Runner) execute(ctx context.Context, runID int64, attempt, maxAttempts 
 		}
 		return err
 	}
-	run, ended, err := st.StartRun(ctx, runID, attempt, rec.Flow, rec.ConfigVersion, time.Now())
+	run, ended, err := st.StartRun(ctx, runID, attempt, f, version, time.Now())
 	if err != nil {
 		return err
 	}
 	if ended {
 		return nil
 	}
-	log.Info("run started", "flow", rec.Flow.Name, "config_version", rec.ConfigVersion)
+	log.Info("run started", "flow", f.Name, "config_version", version)
 	start := time.Now()
-	stats, runErr := r.runFlow(ctx, rec.Flow, runID)
+	stats, runErr := r.runFlow(ctx, f, runID)
 	counts := store.RunCounts{Read: stats.RowsRead, Written: stats.RowsWritten, Rejected: stats.RowsRejected, Bytes: stats.BytesWritten}
 	now := time.Now()
 	if runErr == nil {
 		if err := st.FinishRun(context.WithoutCancel(ctx), runID, store.StatusSuccess, counts, "", "", now); err != nil {
 			return err
 		}
-		log.Info("run succeeded", "flow", rec.Flow.Name, "rows_read", counts.Read, "rows_written", counts.Written, "rows_rejected", counts.Rejected)
+		log.Info("run succeeded", "flow", f.Name, "rows_read", counts.Read, "rows_written", counts.Written, "rows_rejected", counts.Rejected)
 		r.observe(ctx, runID, now.Sub(start), nil)
 		return nil
 	}
@@ -242,7 +244,7 @@ func (r *Runner) execute(ctx context.Context, runID int64, attempt, maxAttempts 
 		if err := st.FinishRun(context.WithoutCancel(ctx), runID, store.StatusPending, counts, "", "", now); err != nil {
 			return err
 		}
-		log.Info("run suspended for shutdown; it resumes at the next start", "flow", rec.Flow.Name)
+		log.Info("run suspended for shutdown; it resumes at the next start", "flow", f.Name)
 		return river.JobSnooze(time.Second)
 	}
 	permanent := isPermanent(runErr)
@@ -257,7 +259,7 @@ func (r *Runner) execute(ctx context.Context, runID int64, attempt, maxAttempts 
 	if err := st.FinishRun(context.WithoutCancel(ctx), runID, status, counts, runErr.Error(), Backtrace(runErr), now); err != nil {
 		log.Error("record run failure", "error", err)
 	}
-	log.Warn("run failed", "flow", rec.Flow.Name, "error", runErr, "retry", status == store.StatusPending)
+	log.Warn("run failed", "flow", f.Name, "error", runErr, "retry", status == store.StatusPending)
 	r.observe(ctx, runID, now.Sub(start), runErr)
 	if permanent {
 		return river.JobCancel(runErr)
@@ -274,6 +276,24 @@ func (r *Runner) observe(ctx context.Context, runID int64, d time.Duration, err 
 	}
 }
 
+// runConfig returns the config a run uses: the one its first attempt
+// started with (a retry resumes from checkpoints taken under it), else the
+// flow's current one. A config change applies to the next run.
+func (r *Runner) runConfig(ctx context.Context, run *store.Run) (*flow.Flow, int, error) {
+	if len(run.Config) > 0 && string(run.Config) != "null" {
+		var f flow.Flow
+		if err := json.Unmarshal(run.Config, &f); err != nil {
+			return nil, 0, fmt.Errorf("config of run %d: %w", run.ID, err)
+		}
+		return &f, run.ConfigVersion, nil
+	}
+	rec, err := r.opts.Store.GetFlow(ctx, run.FlowName)
+	if err != nil {
+		return nil, 0, err
+	}
+	return rec.Flow, rec.ConfigVersion, nil
+}
+
 // runFlow runs the flow on its runtime.
 func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64) (engine.Stats, error) {
 	f.Normalize()
@@ -285,9 +305,9 @@ func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64) (engine
 			DataDir:     r.opts.DataDir,
 			Stop:        r.stop,
 			Suspend:     true,
-			Rejected: func(ctx context.Context, _, runID string, recs []engine.Rejected) error {
-				return r.opts.Store.AddRejected(ctx, runID, recs)
-			},
+			// Rejected records go into the checkpoint's own transaction.
+			RejectedInStore: true,
+			Fault:           r.opts.Fault,
 			OnEvent: func(ev engine.Event) {
 				if r.opts.OnEngineEvent != nil {
 					r.opts.OnEngineEvent(runID, ev)

@@ -42,9 +42,10 @@ func (c *Checkpoints) Latest(ctx context.Context, _, runID string) (*engine.Chec
 	return &cp, nil
 }
 
-// Save implements engine.CheckpointStore: the row is replaced by the newer
-// checkpoint in one statement, durable when it returns.
-func (c *Checkpoints) Save(ctx context.Context, _, runID string, cp *engine.Checkpoint) error {
+// Save implements engine.CheckpointStore: the run's row is replaced by the
+// newer checkpoint and the checkpoint's rejected records are added, in one
+// transaction, durable when it returns.
+func (c *Checkpoints) Save(ctx context.Context, _, runID string, cp *engine.Checkpoint, rejected []engine.Rejected) error {
 	id, err := strconv.ParseInt(runID, 10, 64)
 	if err != nil {
 		return fmt.Errorf("run id %q is not a stored run", runID)
@@ -53,23 +54,14 @@ func (c *Checkpoints) Save(ctx context.Context, _, runID string, cp *engine.Chec
 	if err != nil {
 		return err
 	}
-	_, err = c.s.db.ExecContext(ctx, `INSERT INTO checkpoints (run_id, checkpoint_id, state, updated_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (run_id) DO UPDATE SET checkpoint_id = excluded.checkpoint_id, state = excluded.state, updated_at = excluded.updated_at`,
-		id, cp.ID, string(state), c.s.ts(time.Now()))
-	if err != nil {
-		return fmt.Errorf("save checkpoint %d of run %d: %w", cp.ID, id, err)
-	}
-	return nil
-}
-
-// AddRejected keeps the rejected records of a committed checkpoint of a run.
-func (s *Store) AddRejected(ctx context.Context, runID string, records []engine.Rejected) error {
-	id, err := strconv.ParseInt(runID, 10, 64)
-	if err != nil {
-		return fmt.Errorf("run id %q is not a stored run", runID)
-	}
+	s := c.s
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		for _, r := range records {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (run_id, checkpoint_id, state, updated_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (run_id) DO UPDATE SET checkpoint_id = excluded.checkpoint_id, state = excluded.state, updated_at = excluded.updated_at`,
+			id, cp.ID, string(state), s.ts(time.Now())); err != nil {
+			return fmt.Errorf("save checkpoint %d of run %d: %w", cp.ID, id, err)
+		}
+		for _, r := range rejected {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO rejected_records (run_id, flow_name, stage, split, position, reason, record, created_at)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, id, r.Flow, r.Stage, r.Split, r.Position, r.Reason, r.Record, s.ts(r.Time)); err != nil {
 				return fmt.Errorf("keep rejected record of run %d: %w", id, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/activedataflow/adf/host/builtin"
+	"github.com/activedataflow/adf/host/engine"
 	"github.com/activedataflow/adf/host/registry"
 )
 
@@ -21,8 +22,10 @@ import (
 type globals struct {
 	pluginDir string
 	dataDir   string
-	logLevel  string
-	log       hclog.Logger
+	// fault is the fault-injection point of ADF_FAULT (tests only).
+	fault    *engine.Fault
+	logLevel string
+	log      hclog.Logger
 }
 
 func envOr(k, def string) string {
@@ -43,9 +46,19 @@ func newRoot() *cobra.Command {
 		Short:         "ADF (Active Data Flow) moves data between files, Redis streams, PostgreSQL, Iceberg and Flink with plugins",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(*cobra.Command, []string) {
+		PersistentPreRunE: func(*cobra.Command, []string) error {
 			g.log = hclog.New(&hclog.LoggerOptions{Name: "adf", Level: hclog.LevelFromString(g.logLevel), Output: os.Stderr})
 			os.Setenv("ADF_LOG_LEVEL", g.logLevel)
+			// ADF_FAULT kills a process at one checkpoint-protocol point: the
+			// fault-injection tests use it (docs/architecture.md).
+			if v := os.Getenv("ADF_FAULT"); v != "" {
+				f, err := engine.ParseFault(v)
+				if err != nil {
+					return fmt.Errorf("ADF_FAULT: %w", err)
+				}
+				g.fault = f
+			}
+			return nil
 		},
 	}
 	pf := root.PersistentFlags()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/activedataflow/adf/host/builtin"
 	"github.com/activedataflow/adf/host/engine"
+	"github.com/activedataflow/adf/host/localrun"
 	"github.com/activedataflow/adf/sdk"
 	"github.com/activedataflow/adf/sdk/flow"
 )
@@ -48,11 +50,14 @@ func newRunID() string {
 
 func runCmd(g *globals) *cobra.Command {
 	var progress string
+	var fresh bool
 	cmd := &cobra.Command{
 		Use:   "run FLOW.yaml",
 		Short: "Run a flow once, in this process, and exit (non-zero on failure)",
 		Long: `Run a flow file (YAML or JSON) once. Bounded sources run to the end;
 unbounded ones run until Ctrl-C, which takes a final checkpoint first.
+A run that was killed resumes from its last checkpoint when the same
+command runs again (its state is kept in the data directory, runs/).
 A progress bar shows rows and rows/s on a terminal; otherwise a summary is printed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -72,6 +77,11 @@ A progress bar shows rows and rows/s on a terminal; otherwise a summary is print
 			if f.Runtime.Type != builtin.HostRuntime {
 				return fmt.Errorf("runtime %q: `adf run` runs flows in the host; submit flows for other runtimes through `adf serve`", f.Runtime.Type)
 			}
+			local, runID, err := localRun(g, f, fresh)
+			if err != nil {
+				return err
+			}
+			defer local.Close()
 			showBar := progress == "bar" || (progress == "auto" && term.IsTerminal(int(os.Stderr.Fd())))
 			var bar *progressbar.ProgressBar
 			if showBar {
@@ -112,17 +122,18 @@ A progress bar shows rows and rows/s on a terminal; otherwise a summary is print
 				cancel()
 			}()
 			eng := engine.New(engine.Options{
-				Registry: reg,
-				Logger:   g.log,
-				DataDir:  g.dataDir,
-				Stop:     stop,
+				Registry:    reg,
+				Logger:      g.log,
+				DataDir:     g.dataDir,
+				Checkpoints: local,
+				Fault:       g.fault,
+				Stop:        stop,
 				OnEvent: func(ev engine.Event) {
 					if bar != nil && ev.Kind == "progress" {
 						_ = bar.Set64(ev.RowsRead)
 					}
 				},
 			})
-			runID := newRunID()
 			start := time.Now()
 			res, err := eng.Run(runCtx, f, runID)
 			if bar != nil {
@@ -140,11 +151,63 @@ A progress bar shows rows and rows/s on a terminal; otherwise a summary is print
 			if res.DeadLetterPath != "" {
 				fmt.Printf("rejected records: %s\n", res.DeadLetterPath)
 			}
-			return err
+			return finishLocalRun(local, runID, err)
 		},
 	}
 	cmd.Flags().StringVar(&progress, "progress", "auto", "progress display: auto (bar on a terminal), bar, none")
+	cmd.Flags().BoolVar(&fresh, "fresh", false, "start a new run even if an interrupted run of this flow could resume")
 	return cmd
+}
+
+// localRun opens the flow's local run state and picks the run: the
+// interrupted one, resumed from its checkpoint with the config it started
+// with, or a new one.
+func localRun(g *globals, f *flow.Flow, fresh bool) (*localrun.Store, string, error) {
+	cfg, err := json.Marshal(f)
+	if err != nil {
+		return nil, "", err
+	}
+	local, err := localrun.Open(g.dataDir, f.Name)
+	if err != nil {
+		if errors.Is(err, localrun.ErrBusy) {
+			return nil, "", fmt.Errorf("%w: another `adf run` of it is in progress with the data directory %s", err, g.dataDir)
+		}
+		return nil, "", err
+	}
+	if prev := local.Unfinished(); prev != nil && !fresh {
+		if !prev.SameConfig(cfg) {
+			local.Close()
+			return nil, "", fmt.Errorf("flow %s: an interrupted run (%s) can resume from its checkpoint, but the flow file changed since it started; "+
+				"run the unchanged file to finish it, or pass --fresh to abandon it (its committed output stays)", f.Name, prev.RunID)
+		}
+		at := "its start"
+		if prev.Checkpoint != nil {
+			at = fmt.Sprintf("checkpoint %d", prev.Checkpoint.ID)
+		}
+		fmt.Fprintf(os.Stderr, "resuming interrupted run %s of flow %s from %s (pass --fresh to start over)\n", prev.RunID, f.Name, at)
+		return local, prev.RunID, nil
+	}
+	runID := newRunID()
+	if err := local.Begin(runID, cfg); err != nil {
+		local.Close()
+		return nil, "", err
+	}
+	return local, runID, nil
+}
+
+// finishLocalRun forgets a run that ended, or that failed before its first
+// checkpoint (nothing to resume); a run with a checkpoint stays resumable.
+func finishLocalRun(local *localrun.Store, runID string, runErr error) error {
+	if runErr != nil {
+		if cp, _ := local.Latest(context.Background(), "", runID); cp != nil {
+			fmt.Fprintf(os.Stderr, "run %s can resume from checkpoint %d: run the same command again\n", runID, cp.ID)
+			return runErr
+		}
+	}
+	if err := local.Finish(); err != nil {
+		return errors.Join(runErr, err)
+	}
+	return runErr
 }
 
 func validateCmd(g *globals) *cobra.Command {

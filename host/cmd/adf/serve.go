@@ -154,7 +154,7 @@ func serve(ctx context.Context, g *globals, c *serveConfig) error {
 	metrics := api.NewMetrics()
 	r, err := runner.New(runner.Options{Store: st, Registry: reg, Logger: log.Named("runner"), DataDir: g.dataDir,
 		Workers: c.workers, MaxAttempts: c.maxAttempts, RetryBackoff: c.retryBackoff,
-		Observe: metrics.Run, OnEngineEvent: metrics.EngineEvent})
+		Observe: metrics.Run, OnEngineEvent: metrics.EngineEvent, Fault: g.fault})
 	if err != nil {
 		return err
 	}
