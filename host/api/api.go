@@ -358,11 +358,14 @@ func (s *Server) rejected(w http.ResponseWriter, r *http.Request) {
 
 // PluginComponent is one installed component in GET /v1/plugins.
 type PluginComponent struct {
-	Kind         string          `json:"kind"`
-	Type         string          `json:"type"`
-	Plugin       string          `json:"plugin"`
-	Version      string          `json:"version,omitempty"`
-	Description  string          `json:"description"`
+	Kind        string `json:"kind"`
+	Type        string `json:"type"`
+	Plugin      string `json:"plugin"`
+	Version     string `json:"version,omitempty"`
+	Description string `json:"description"`
+	// Delivery is a sink's guarantee: exactly_once, idempotent or
+	// at_least_once.
+	Delivery     string          `json:"delivery,omitempty"`
 	ConfigSchema json.RawMessage `json:"config_schema,omitempty"`
 }
 
@@ -372,6 +375,9 @@ func (s *Server) plugins(w http.ResponseWriter, _ *http.Request) {
 		pc := PluginComponent{Kind: string(e.Kind), Type: e.Type, Plugin: e.Plugin.Name, Description: e.Description, ConfigSchema: e.Schema}
 		if !e.Builtin() {
 			pc.Version = e.Plugin.Version
+		}
+		if e.Kind == sdk.KindSink {
+			pc.Delivery = string(e.Delivery())
 		}
 		out = append(out, pc)
 	}

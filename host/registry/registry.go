@@ -40,6 +40,17 @@ type Entry struct {
 	Plugin       *PluginInfo
 }
 
+// Delivery is a sink's delivery guarantee as the host will drive it: the
+// manifest's statement for a two-phase sink; at-least-once for a one-phase
+// sink (a plugin built before Commit), whatever it claims.
+func (e Entry) Delivery() sdk.Delivery {
+	c := e.Capabilities
+	if e.Kind != sdk.KindSink || c == nil || !c.TwoPhase || c.Delivery == "" {
+		return sdk.DeliveryAtLeastOnce
+	}
+	return sdk.Delivery(c.Delivery)
+}
+
 // Builtin reports whether the host itself provides the component.
 func (e Entry) Builtin() bool { return e.Plugin == nil || e.Plugin.Path == "" }
 

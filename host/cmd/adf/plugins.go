@@ -74,6 +74,13 @@ func pluginsCmd(g *globals) *cobra.Command {
 				if c := e.Capabilities; c != nil {
 					fmt.Printf("  capabilities: bounded=%v unbounded=%v checkpointing=%v exactly_once=%v\n", c.Bounded, c.Unbounded, c.Checkpointing, c.ExactlyOnce)
 				}
+				if e.Kind == sdk.KindSink {
+					phase := "two-phase: commits after each durable checkpoint"
+					if c := e.Capabilities; c == nil || !c.TwoPhase {
+						phase = "one-phase: the plugin predates two-phase commits"
+					}
+					fmt.Printf("  delivery: %s (%s)\n", e.Delivery(), phase)
+				}
 				var out bytes.Buffer
 				if err := json.Indent(&out, e.Schema, "  ", "  "); err != nil {
 					out.Write(e.Schema)
