@@ -1,11 +1,3 @@
-// Package sdktest is the conformance kit for plugin authors: call TestSource
-// and TestSink from your plugin's own tests to check that your components
-// honour the ADF contract, in process, without a host.
-//
-//	func TestConformance(t *testing.T) {
-//		p := myplugin.Plugin()
-//		sdktest.TestSource(t, p.Components[0], sdktest.SourceOptions{Config: []byte(`{"count": 1000}`), ExpectRows: 1000})
-//	}
 package sdktest
 
 import (
@@ -319,11 +311,20 @@ func Rows(rec arrow.RecordBatch) []string {
 }
 
 func multisetDiff(got, want []string) string {
+	extra, missing := diffRows(got, want)
+	if len(extra) == 0 && len(missing) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d rows repeated or unexpected (e.g. %q), %d rows missing (e.g. %q)", len(extra), first(extra), len(missing), first(missing))
+}
+
+// diffRows returns the rows got has more often than want (extra) and those
+// it has less often (missing), one entry per copy.
+func diffRows(got, want []string) (extra, missing []string) {
 	count := map[string]int{}
 	for _, w := range want {
 		count[w]++
 	}
-	var extra []string
 	for _, g := range got {
 		if count[g] == 0 {
 			extra = append(extra, g)
@@ -331,18 +332,14 @@ func multisetDiff(got, want []string) string {
 		}
 		count[g]--
 	}
-	missing := 0
-	var firstMissing string
-	for k, c := range count {
-		if c > 0 {
-			missing += c
-			firstMissing = k
+	// In want's order, so the example of a missing row is stable.
+	for _, w := range want {
+		if count[w] > 0 {
+			count[w]--
+			missing = append(missing, w)
 		}
 	}
-	if len(extra) == 0 && missing == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%d rows repeated or unexpected (e.g. %q), %d rows missing (e.g. %q)", len(extra), first(extra), missing, firstMissing)
+	return extra, missing
 }
 
 func first(s []string) string {
