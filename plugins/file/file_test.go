@@ -93,11 +93,34 @@ func readJSONL(t *testing.T, paths ...string) []string {
 	return out
 }
 
+// readOutput reads a single output file, or nothing while none is
+// published (the two-phase scenarios look before the final Commit).
+func readOutput(t *testing.T, out string, read func() []string) []string {
+	t.Helper()
+	if _, err := os.Stat(out); os.IsNotExist(err) {
+		return nil
+	}
+	return read()
+}
+
+// removeOutput is SinkOptions.Reset for a single output file: each run
+// replaces the file, so each scenario starts without it.
+func removeOutput(out string) func(t *testing.T) {
+	return func(t *testing.T) {
+		if err := os.Remove(out); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestSinkConformanceFile(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "sub", "out.jsonl")
 	sdktest.TestSink(t, component(t, sdk.KindSink), sdktest.SinkOptions{
-		Config:   []byte(fmt.Sprintf(`{"path": %q}`, out)),
-		ReadBack: func(t *testing.T) []string { return readJSONL(t, out) },
+		Config: []byte(fmt.Sprintf(`{"path": %q}`, out)),
+		ReadBack: func(t *testing.T) []string {
+			return readOutput(t, out, func() []string { return readJSONL(t, out) })
+		},
+		Reset: removeOutput(out),
 	})
 	left, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".*"))
 	if len(left) > 0 {
@@ -110,14 +133,18 @@ func TestSinkConformanceDirectory(t *testing.T) {
 	sdktest.TestSink(t, component(t, sdk.KindSink), sdktest.SinkOptions{
 		Config: []byte(fmt.Sprintf(`{"path": %q}`, out)),
 		ReadBack: func(t *testing.T) []string {
+			// Every scenario has its own run id, so parts accumulate.
 			parts, _ := filepath.Glob(filepath.Join(out, "part-*.jsonl"))
 			sort.Strings(parts)
-			if len(parts) != 2 {
-				t.Fatalf("want one part file per flushed checkpoint (2), got %v", parts)
-			}
 			return readJSONL(t, parts...)
 		},
 	})
+	if parts, _ := filepath.Glob(filepath.Join(out, "part-run-1-*.jsonl")); len(parts) != 2 {
+		t.Errorf("want one part file per flushed checkpoint of run-1 (2), got %v", parts)
+	}
+	if left, _ := filepath.Glob(filepath.Join(out, ".*")); len(left) > 0 {
+		t.Errorf("hidden parts left after the final commits: %v", left)
+	}
 }
 
 func TestSinkConformanceCSV(t *testing.T) {
@@ -125,23 +152,15 @@ func TestSinkConformanceCSV(t *testing.T) {
 	sdktest.TestSink(t, component(t, sdk.KindSink), sdktest.SinkOptions{
 		Config: []byte(fmt.Sprintf(`{"path": %q}`, out)),
 		ReadBack: func(t *testing.T) []string {
-			data, err := os.ReadFile(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-			if lines[0] != "id,name" {
-				t.Fatalf("header %q, want id,name (exactly once)", lines[0])
-			}
-			var rows []string
-			for _, l := range lines[1:] {
-				if l == "id,name" {
-					t.Fatal("header repeated after restore")
+			return readOutput(t, out, func() []string {
+				data, err := os.ReadFile(out)
+				if err != nil {
+					t.Fatal(err)
 				}
-				rows = append(rows, strings.Replace(l, ",", "\x1f", 1))
-			}
-			return rows
+				return csvRows(t, data)
+			})
 		},
+		Reset: removeOutput(out),
 	})
 }
 

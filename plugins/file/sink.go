@@ -3,12 +3,18 @@ package file
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -18,25 +24,24 @@ import (
 	"github.com/activedataflow/adf/sdk"
 )
 
-// sinkState is what a restarted sink needs to continue after a checkpoint.
-type sinkState struct {
-	// Single-file mode: the temp file and its committed length.
-	Temp      string `json:"temp,omitempty"`
-	Committed int64  `json:"committed"`
-	// Published is set once the final flush renamed the temp file.
-	Published bool `json:"published,omitempty"`
-}
-
 // sink writes one output file, or one part file per checkpoint into a
-// directory.
+// directory, exactly once: it follows the SDK's two-phase contract (Flush
+// pre-commits, Commit publishes once the host has saved the checkpoint), like
+// Flink's FileSink with its in-progress → pending → finished files.
 //
-// Single file: rows go to a hidden temp file beside the output; each flush
-// syncs it and records its length; the final flush renames it over the
-// output, so readers never see a partial file. A restart truncates the temp
-// file back to the last committed length, so nothing is duplicated.
+// Single file: rows go to a hidden temp file beside the output, named from
+// flow and run so that a restored attempt finds it again. Flush syncs it and
+// records its length in the writer state; the final Flush also returns the
+// committable "rename temp over output". Commit performs that rename, so
+// readers only ever see the complete file. A restore truncates the temp file
+// back to the restored checkpoint's length, discarding whatever later,
+// unsaved checkpoints appended.
 //
-// Directory: each flush renames the checkpoint's temp part into place as
-// part-<run>-<checkpoint>.<ext>; uncommitted temp parts are deleted.
+// Directory: rows go to a hidden in-progress part; Flush syncs and renames it
+// to a hidden pending part named after run and checkpoint; Commit renames
+// pending parts to part-<run>-<checkpoint>.<ext>. Open deletes this run's
+// in-progress parts and the pending parts of checkpoints after the restored
+// one, which no durable checkpoint covers.
 type sink struct {
 	cfg     *SinkConfig
 	dirMode bool
@@ -46,11 +51,71 @@ type sink struct {
 	file    *os.File
 	buf     *bufio.Writer
 	w       format.Writer
-	header  bool
+	header  bool // the CSV header is already in the output
 	rows    int64
 	bytes   int64
-	partTmp string
+	partTmp string // directory mode: the in-progress part
+	// dirSynced: single-file mode: the directory entry of the temp file is
+	// durable (synced once after creating it).
+	dirSynced bool
+	// finished: single-file mode: the final Flush ran (here or before the
+	// restore); nothing more may be written.
+	finished bool
 }
+
+// sinkState is FlushResult.State: what a restored sink continues from.
+type sinkState struct {
+	// CheckpointID is the checkpoint this state was flushed for; it checks
+	// SinkInit.RestoredCheckpointID (and stands in for it if a host does not
+	// send it).
+	CheckpointID int64 `json:"checkpoint_id,omitempty"`
+	// Single-file mode: the temp file and its length at this checkpoint.
+	Temp      string `json:"temp,omitempty"`
+	Committed int64  `json:"committed"`
+	// Final is set when this checkpoint was the run's last: the temp file
+	// is complete and Commit renames it over the output.
+	Final bool `json:"final,omitempty"`
+	// Published is the field older versions set when their final Flush had
+	// already renamed the temp file; read so that such a state restores.
+	Published bool `json:"published,omitempty"`
+	// Directory mode: pending parts flushed but not yet known to be
+	// committed; they stay in the committables of later checkpoints until a
+	// Commit has published them, so none is stranded if a Commit is skipped.
+	Pending []part `json:"pending,omitempty"`
+}
+
+// committables is FlushResult.Committables: what Commit publishes.
+type committables struct {
+	// Publish is the final checkpoint's rename of the temp file (single
+	// file).
+	Publish *publish `json:"publish,omitempty"`
+	// Dir and Parts are the pending parts to rename (directory mode).
+	Dir   string `json:"dir,omitempty"`
+	Parts []part `json:"parts,omitempty"`
+}
+
+// publish renames the complete temp file over the output.
+type publish struct {
+	Temp   string `json:"temp"`
+	Output string `json:"output"`
+	// Size is the temp file's synced length, which tells a finished rename
+	// from a lost temp file when the Commit is repeated.
+	Size int64 `json:"size"`
+}
+
+// part is a pending part file and its published name, both within the
+// output directory.
+type part struct {
+	CheckpointID int64  `json:"checkpoint_id"`
+	Pending      string `json:"pending"`
+	Final        string `json:"final"`
+}
+
+// File name suffixes of directory mode's hidden parts.
+const (
+	inProgressSuffix = ".inprogress"
+	pendingSuffix    = ".pending"
+)
 
 func newSink(cfg *SinkConfig) (*sink, error) {
 	return &sink{cfg: cfg}, nil
@@ -63,57 +128,215 @@ func (s *sink) ext() string {
 	return ".jsonl"
 }
 
+// ioError is an sdk.Error of code io wrapping err.
+func ioError(err error, detail, format string, args ...any) *sdk.Error {
+	return &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf(format, args...) + ": " + err.Error(), Detail: detail,
+		Err: fmt.Errorf(format+": %w", append(args, err)...)}
+}
+
+// dataLoss reports that output a durable checkpoint covers is gone. Retrying
+// cannot bring it back, so it is not transient.
+func dataLoss(format string, args ...any) *sdk.Error {
+	return &sdk.Error{Code: sdk.CodeIO, Summary: "data loss: " + fmt.Sprintf(format, args...),
+		Detail: "files the restored checkpoint relies on were changed or removed outside ADF; restore the files or start a new run without the checkpoint"}
+}
+
 // Open implements sdk.Sink.
 func (s *sink) Open(_ context.Context, init sdk.SinkInit) error {
 	s.init = init
+	if init.RestoredState != nil && len(init.RestoredState) > 0 {
+		if err := json.Unmarshal(init.RestoredState, &s.state); err != nil {
+			return &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("restore file sink %s: bad checkpoint state: %v", s.cfg.Path, err),
+				Detail: "the checkpoint was not written by this plugin; start the run without it", Err: fmt.Errorf("decode file sink state: %w", err)}
+		}
+	}
+	restored := s.restoredID()
+	if init.RestoredCheckpointID != 0 && s.state.CheckpointID != 0 && init.RestoredCheckpointID != s.state.CheckpointID {
+		return &sdk.Error{Code: sdk.CodeInternal,
+			Summary: fmt.Sprintf("restore file sink %s: state of checkpoint %d restored as checkpoint %d", s.cfg.Path, s.state.CheckpointID, init.RestoredCheckpointID),
+			Detail:  "the host restored a checkpoint's state under another id; report this as a bug"}
+	}
+	s.state.CheckpointID = restored
 	path := s.cfg.Path
 	if st, err := os.Stat(path); strings.HasSuffix(path, "/") || (err == nil && st.IsDir()) {
 		s.dirMode = true
 		if err := os.MkdirAll(path, 0o755); err != nil {
-			return &sdk.Error{Code: sdk.CodeIO, Field: "path", Summary: fmt.Sprintf("create output directory: %v", err)}
+			return &sdk.Error{Code: sdk.CodeIO, Field: "path", Summary: fmt.Sprintf("create output directory %s: %v", path, err),
+				Detail: "check the path and its permissions", Err: fmt.Errorf("create output directory %s: %w", path, err)}
 		}
-		// Temp parts of this run were never committed: drop them.
-		old, _ := filepath.Glob(filepath.Join(path, ".part-"+safe(init.RunID)+"-*.tmp"))
-		for _, o := range old {
-			os.Remove(o)
-		}
-		return nil
+		return s.discardUnsavedParts(restored)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return &sdk.Error{Code: sdk.CodeIO, Field: "path", Summary: fmt.Sprintf("create output directory: %v", err)}
-	}
-	if init.RestoredState != nil && len(init.RestoredState) > 0 {
-		if err := json.Unmarshal(init.RestoredState, &s.state); err != nil {
-			return fmt.Errorf("restore file sink state: %w", err)
-		}
-	}
-	if s.state.Published {
-		return nil
+		return &sdk.Error{Code: sdk.CodeIO, Field: "path", Summary: fmt.Sprintf("create output directory %s: %v", filepath.Dir(path), err),
+			Detail: "check the path and its permissions", Err: fmt.Errorf("create output directory %s: %w", filepath.Dir(path), err)}
 	}
 	if s.state.Temp == "" {
-		s.state.Temp = filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+"."+safe(init.RunID)+".tmp")
+		s.state.Temp = s.tempName()
 	}
-	flags := os.O_CREATE | os.O_RDWR
+	if s.state.Final || s.state.Published {
+		// The restored checkpoint is the run's last: its Commit (which
+		// follows) publishes the temp file; there is nothing to write.
+		s.finished = true
+		return nil
+	}
 	if init.RestoredState == nil {
-		flags |= os.O_TRUNC
+		// A fresh run: nothing in a temp file of this run is covered by a
+		// checkpoint.
+		f, err := os.OpenFile(s.state.Temp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
+		if err != nil {
+			return ioError(err, "check that the output directory is writable", "create temp output %s", s.state.Temp)
+		}
+		s.file = f
+	} else if err := s.reopenTemp(); err != nil {
+		return err
 	}
-	f, err := os.OpenFile(s.state.Temp, flags, 0o644)
-	if err != nil {
-		return &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("open temp output %s: %v", s.state.Temp, err)}
-	}
-	// Drop whatever was written after the last committed flush.
-	if err := f.Truncate(s.state.Committed); err != nil {
-		f.Close()
-		return &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("truncate temp output %s: %v", s.state.Temp, err)}
-	}
-	if _, err := f.Seek(s.state.Committed, io.SeekStart); err != nil {
-		f.Close()
-		return &sdk.Error{Code: sdk.CodeIO, Summary: err.Error()}
-	}
-	s.file = f
-	s.buf = bufio.NewWriterSize(f, 1<<20)
+	s.buf = bufio.NewWriterSize(s.file, 1<<20)
 	s.header = s.state.Committed > 0
 	return nil
+}
+
+// restoredID is the restored checkpoint's id: the host's, or the one in the
+// state if the host did not send it; 0 on a fresh run.
+func (s *sink) restoredID() int64 {
+	if s.init.RestoredState == nil {
+		return 0
+	}
+	if s.init.RestoredCheckpointID != 0 {
+		return s.init.RestoredCheckpointID
+	}
+	return s.state.CheckpointID
+}
+
+// tempName is the single-file temp file: hidden, beside the output so the
+// final rename stays in one file system, and named from flow and run so a
+// restored attempt of the run finds the same file.
+func (s *sink) tempName() string {
+	return filepath.Join(filepath.Dir(s.cfg.Path),
+		"."+filepath.Base(s.cfg.Path)+"."+safe(s.init.Flow)+"."+safe(s.init.RunID)+".tmp")
+}
+
+// reopenTemp opens the restored temp file and truncates it to the restored
+// checkpoint's length, dropping what later, unsaved checkpoints appended. A
+// temp file shorter than that length has lost rows the checkpoint covers:
+// extending it would publish NUL bytes in their place, so that fails.
+func (s *sink) reopenTemp() error {
+	temp, want := s.state.Temp, s.state.Committed
+	f, err := os.OpenFile(temp, os.O_RDWR, 0o644)
+	if errors.Is(err, fs.ErrNotExist) && want == 0 {
+		f, err = os.OpenFile(temp, os.O_CREATE|os.O_RDWR, 0o644)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return dataLoss("restore file sink: temp output %s of checkpoint %d is missing (it held %d bytes)", temp, s.state.CheckpointID, want)
+	}
+	if err != nil {
+		return ioError(err, "check that the output directory is readable and writable", "open temp output %s", temp)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return ioError(err, "check the output directory", "stat temp output %s", temp)
+	}
+	if st.Size() < want {
+		f.Close()
+		return dataLoss("restore file sink: temp output %s holds %d bytes, checkpoint %d committed %d", temp, st.Size(), s.state.CheckpointID, want)
+	}
+	if err := f.Truncate(want); err != nil {
+		f.Close()
+		return ioError(err, "check the output file system", "truncate temp output %s to %d bytes", temp, want)
+	}
+	if _, err := f.Seek(want, io.SeekStart); err != nil {
+		f.Close()
+		return ioError(err, "check the output file system", "seek temp output %s", temp)
+	}
+	s.file = f
+	// The truncation must be durable before new rows can be flushed after
+	// it; Flush syncs the file, and the directory entry already existed.
+	s.dirSynced = true
+	return nil
+}
+
+// discardUnsavedParts deletes this run's parts that no durable checkpoint
+// covers: every in-progress part (never flushed), pending parts of
+// checkpoints after the restored one, and legacy temp parts. Pending parts
+// of the restored checkpoint and earlier ones stay: its Commit follows.
+func (s *sink) discardUnsavedParts(restored int64) error {
+	entries, err := os.ReadDir(s.cfg.Path)
+	if err != nil {
+		return ioError(err, "check that the output directory is readable", "list output directory %s", s.cfg.Path)
+	}
+	run := safe(s.init.RunID)
+	removed := false
+	for _, e := range entries {
+		name := e.Name()
+		drop := false
+		if r, _, ok := parseInProgress(name); ok && r == run {
+			drop = true
+		} else if r, id, ok := parsePending(name, s.ext()); ok && r == run && id > restored {
+			drop = true
+		} else if strings.HasPrefix(name, ".part-"+run+"-") && strings.HasSuffix(name, ".tmp") {
+			drop = true // written by versions before pending parts
+		}
+		if !drop {
+			continue
+		}
+		if err := os.Remove(filepath.Join(s.cfg.Path, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return ioError(err, "remove it by hand, or check the directory's permissions", "discard unsaved part %s", filepath.Join(s.cfg.Path, name))
+		}
+		removed = true
+	}
+	if removed {
+		// The deletions must not come back after a crash while new parts
+		// take the later checkpoint ids' place.
+		return syncDir(s.cfg.Path)
+	}
+	return nil
+}
+
+// pendingName is the hidden pending part of a checkpoint; finalName is what
+// Commit renames it to.
+func (s *sink) pendingName(checkpointID int64) string {
+	return "." + s.finalName(checkpointID) + pendingSuffix
+}
+
+func (s *sink) finalName(checkpointID int64) string {
+	return fmt.Sprintf("part-%s-%06d%s", safe(s.init.RunID), checkpointID, s.ext())
+}
+
+// parsePending splits .part-<run>-<checkpoint><ext>.pending. The run id may
+// contain dashes; the checkpoint id, the last dash-separated field, does not.
+func parsePending(name, ext string) (run string, id int64, ok bool) {
+	rest, ok := strings.CutPrefix(name, ".part-")
+	if !ok {
+		return "", 0, false
+	}
+	if rest, ok = strings.CutSuffix(rest, ext+pendingSuffix); !ok {
+		return "", 0, false
+	}
+	i := strings.LastIndexByte(rest, '-')
+	if i < 0 {
+		return "", 0, false
+	}
+	id, err := strconv.ParseInt(rest[i+1:], 10, 64)
+	if err != nil {
+		return "", 0, false
+	}
+	return rest[:i], id, true
+}
+
+// parseInProgress splits .part-<run>-<nonce>.inprogress.
+func parseInProgress(name string) (run, nonce string, ok bool) {
+	rest, ok := strings.CutPrefix(name, ".part-")
+	if !ok {
+		return "", "", false
+	}
+	if rest, ok = strings.CutSuffix(rest, inProgressSuffix); !ok {
+		return "", "", false
+	}
+	i := strings.LastIndexByte(rest, '-')
+	if i < 0 {
+		return "", "", false
+	}
+	return rest[:i], rest[i+1:], true
 }
 
 func safe(s string) string {
@@ -136,14 +359,19 @@ func (s *sink) writer(out io.Writer) format.Writer {
 
 // Write implements sdk.Sink.
 func (s *sink) Write(_ context.Context, rec arrow.RecordBatch) error {
-	if s.state.Published {
-		return errors.New("file sink: output already published")
+	if s.finished {
+		return &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("write %s after the final checkpoint", s.cfg.Path),
+			Detail: "the run's last checkpoint was flushed; report this as a host bug"}
 	}
 	if s.dirMode && s.file == nil {
-		s.partTmp = filepath.Join(s.cfg.Path, fmt.Sprintf(".part-%s-%d.tmp", safe(s.init.RunID), s.rows))
-		f, err := os.OpenFile(s.partTmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+		// The nonce keeps the in-progress parts of two attempts apart
+		// (the previous one may still be closing).
+		nonce := make([]byte, 8)
+		_, _ = rand.Read(nonce)
+		s.partTmp = filepath.Join(s.cfg.Path, ".part-"+safe(s.init.RunID)+"-"+hex.EncodeToString(nonce)+inProgressSuffix)
+		f, err := os.OpenFile(s.partTmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 		if err != nil {
-			return &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("create part file: %v", err)}
+			return ioError(err, "check that the output directory is writable", "create part file %s", s.partTmp)
 		}
 		s.file, s.buf, s.header = f, bufio.NewWriterSize(f, 1<<20), false
 	}
@@ -152,88 +380,237 @@ func (s *sink) Write(_ context.Context, rec arrow.RecordBatch) error {
 	}
 	n, err := s.w.Write(rec)
 	if err != nil {
-		return &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("write %s: %v", s.cfg.Path, err)}
+		return ioError(err, "check the output file system (space, permissions)", "write %s", s.cfg.Path)
 	}
 	s.rows += rec.NumRows()
 	s.bytes += n
 	return nil
 }
 
-// Flush implements sdk.Sink.
+// Flush implements sdk.Sink: the pre-commit. Everything written is synced;
+// nothing becomes visible before Commit.
 func (s *sink) Flush(_ context.Context, checkpointID int64, final bool) (sdk.FlushResult, error) {
 	res := sdk.FlushResult{RowsWritten: s.rows, BytesWritten: s.bytes}
-	if s.file != nil {
-		if err := s.buf.Flush(); err != nil {
-			return res, &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("write %s: %v", s.cfg.Path, err)}
-		}
-		if err := s.file.Sync(); err != nil {
-			return res, &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("sync %s: %v", s.cfg.Path, err)}
-		}
-	}
+	var c committables
+	var err error
 	if s.dirMode {
-		if s.file != nil {
-			if err := s.file.Close(); err != nil {
-				return res, &sdk.Error{Code: sdk.CodeIO, Summary: err.Error()}
-			}
-			part := filepath.Join(s.cfg.Path, fmt.Sprintf("part-%s-%06d%s", safe(s.init.RunID), checkpointID, s.ext()))
-			if err := os.Rename(s.partTmp, part); err != nil {
-				return res, &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("commit %s: %v", part, err)}
-			}
-			syncDir(s.cfg.Path)
-			s.file, s.buf, s.w, s.partTmp = nil, nil, nil, ""
-		}
-	} else if !s.state.Published {
-		off, err := s.file.Seek(0, io.SeekCurrent)
-		if err != nil {
-			return res, &sdk.Error{Code: sdk.CodeIO, Summary: err.Error()}
-		}
-		s.state.Committed = off
-		if off > 0 {
-			s.header = true
-		}
-		if final {
-			if err := s.file.Close(); err != nil {
-				return res, &sdk.Error{Code: sdk.CodeIO, Summary: err.Error()}
-			}
-			s.file = nil
-			if err := os.Rename(s.state.Temp, s.cfg.Path); err != nil {
-				return res, &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("publish %s: %v", s.cfg.Path, err)}
-			}
-			syncDir(filepath.Dir(s.cfg.Path))
-			s.state.Published = true
-		}
+		c, err = s.flushPart(checkpointID)
+	} else {
+		c, err = s.flushFile(final)
 	}
-	s.rows, s.bytes = 0, 0
-	st, err := json.Marshal(s.state)
 	if err != nil {
 		return res, err
 	}
-	res.State = st
+	s.rows, s.bytes = 0, 0
+	s.state.CheckpointID = checkpointID
+	if res.State, err = json.Marshal(s.state); err != nil {
+		return res, &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("encode file sink state: %v", err), Err: err}
+	}
+	if c.Publish != nil || len(c.Parts) > 0 {
+		if res.Committables, err = json.Marshal(c); err != nil {
+			return res, &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("encode file sink committables: %v", err), Err: err}
+		}
+	}
 	return res, nil
 }
 
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+// sync writes the buffer out and fsyncs the open file.
+func (s *sink) sync(name string) error {
+	if err := s.buf.Flush(); err != nil {
+		return ioError(err, "check the output file system (space, permissions)", "write %s", name)
 	}
+	if err := s.file.Sync(); err != nil {
+		return ioError(err, "check the output file system", "sync %s", name)
+	}
+	return nil
 }
 
-// NotifyCheckpointComplete implements sdk.Sink.
-func (s *sink) NotifyCheckpointComplete(context.Context, int64) error { return nil }
+// flushFile syncs the temp file and records its length. Non-final
+// checkpoints have nothing visible to publish: the length in the state is
+// what a restore needs. The final one's committable renames the temp file.
+func (s *sink) flushFile(final bool) (committables, error) {
+	if s.finished {
+		// Flushed final before (this attempt, or the restored checkpoint):
+		// the same rename publishes it.
+		return committables{Publish: &publish{Temp: s.state.Temp, Output: s.cfg.Path, Size: s.state.Committed}}, nil
+	}
+	if err := s.sync(s.state.Temp); err != nil {
+		return committables{}, err
+	}
+	off, err := s.file.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return committables{}, ioError(err, "check the output file system", "read the length of temp output %s", s.state.Temp)
+	}
+	if !s.dirSynced {
+		// Without this the synced temp file could vanish in a crash with
+		// its directory entry, and the checkpoint would point at nothing.
+		if err := syncDir(filepath.Dir(s.state.Temp)); err != nil {
+			return committables{}, err
+		}
+		s.dirSynced = true
+	}
+	s.state.Committed = off
+	if off > 0 {
+		s.header = true
+	}
+	if !final {
+		return committables{}, nil
+	}
+	if err := s.file.Close(); err != nil {
+		return committables{}, ioError(err, "check the output file system", "close temp output %s", s.state.Temp)
+	}
+	s.file, s.buf, s.w = nil, nil, nil
+	s.finished = true
+	s.state.Final = true
+	return committables{Publish: &publish{Temp: s.state.Temp, Output: s.cfg.Path, Size: off}}, nil
+}
 
-// Close implements sdk.Sink: unflushed rows are dropped (the next attempt
-// truncates the temp file to the committed length anyway).
+// flushPart closes the checkpoint's in-progress part, syncs it and renames
+// it to the checkpoint's pending name. The committables list every pending
+// part no Commit has published yet.
+func (s *sink) flushPart(checkpointID int64) (committables, error) {
+	if s.file != nil {
+		if err := s.sync(s.partTmp); err != nil {
+			return committables{}, err
+		}
+		if err := s.file.Close(); err != nil {
+			return committables{}, ioError(err, "check the output file system", "close part %s", s.partTmp)
+		}
+		p := part{CheckpointID: checkpointID, Pending: s.pendingName(checkpointID), Final: s.finalName(checkpointID)}
+		if err := os.Rename(s.partTmp, filepath.Join(s.cfg.Path, p.Pending)); err != nil {
+			return committables{}, ioError(err, "check the output directory", "rename part %s to %s", s.partTmp, p.Pending)
+		}
+		// The pending name must survive a crash: the checkpoint will
+		// refer to it.
+		if err := syncDir(s.cfg.Path); err != nil {
+			return committables{}, err
+		}
+		s.file, s.buf, s.w, s.partTmp = nil, nil, nil, ""
+		s.state.Pending = append(s.state.Pending, p)
+	}
+	if len(s.state.Pending) == 0 {
+		return committables{}, nil
+	}
+	return committables{Dir: s.cfg.Path, Parts: slices.Clone(s.state.Pending)}, nil
+}
+
+// Commit implements sdk.Committer: it publishes a checkpoint's committables
+// once the host has saved the checkpoint. It is idempotent: what is already
+// published is recognised and left alone, so a restore may repeat it.
+func (s *sink) Commit(_ context.Context, req sdk.CommitRequest) error {
+	if len(req.Committables) == 0 {
+		return nil // a checkpoint with nothing to publish
+	}
+	var c committables
+	if err := json.Unmarshal(req.Committables, &c); err != nil {
+		return &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("commit checkpoint %d of file sink %s: bad committables: %v", req.CheckpointID, s.cfg.Path, err),
+			Detail: "the checkpoint was not written by this plugin; start the run without it", Err: fmt.Errorf("decode file sink committables: %w", err)}
+	}
+	if c.Publish != nil {
+		if err := commitFile(*c.Publish); err != nil {
+			return err
+		}
+	}
+	if len(c.Parts) > 0 {
+		if err := commitParts(c.Dir, c.Parts); err != nil {
+			return err
+		}
+		// Published parts leave the later checkpoints' committables.
+		s.state.Pending = slices.DeleteFunc(s.state.Pending, func(p part) bool {
+			return slices.ContainsFunc(c.Parts, func(q part) bool { return q.Pending == p.Pending })
+		})
+	}
+	return nil
+}
+
+// commitFile renames the complete temp file over the output. A missing temp
+// file with the output at the expected size is a rename that already
+// happened.
+func commitFile(p publish) error {
+	st, err := os.Stat(p.Temp)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		out, err := os.Stat(p.Output)
+		if err == nil && out.Size() == p.Size {
+			// Published already; make sure the rename is durable.
+			return syncDir(filepath.Dir(p.Output))
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return ioError(err, "check the output directory", "stat output %s", p.Output)
+		}
+		return dataLoss("publish %s: temp output %s is missing and the output does not hold the %d bytes flushed", p.Output, p.Temp, p.Size)
+	case err != nil:
+		return ioError(err, "check the output directory", "stat temp output %s", p.Temp)
+	case st.Size() < p.Size:
+		return dataLoss("publish %s: temp output %s holds %d bytes, %d were flushed", p.Output, p.Temp, st.Size(), p.Size)
+	case st.Size() > p.Size:
+		// Bytes after the final flush are not covered by it.
+		if err := os.Truncate(p.Temp, p.Size); err != nil {
+			return ioError(err, "check the output file system", "truncate temp output %s to %d bytes", p.Temp, p.Size)
+		}
+	}
+	if err := os.Rename(p.Temp, p.Output); err != nil {
+		return ioError(err, "check the output directory's permissions", "publish %s (rename from %s)", p.Output, p.Temp)
+	}
+	return syncDir(filepath.Dir(p.Output))
+}
+
+// commitParts renames pending parts to their final names, skipping those
+// renamed by an earlier Commit.
+func commitParts(dir string, parts []part) error {
+	for _, p := range parts {
+		pending, final := filepath.Join(dir, p.Pending), filepath.Join(dir, p.Final)
+		err := os.Rename(pending, final)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return ioError(err, "check the output directory's permissions", "publish part %s", final)
+		}
+		if _, err := os.Stat(final); err == nil {
+			continue // published by an earlier Commit
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return ioError(err, "check the output directory", "stat part %s", final)
+		}
+		return dataLoss("publish part %s of checkpoint %d: pending part %s is missing", final, p.CheckpointID, pending)
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes renames and creations in dir durable.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil // directories cannot be opened for sync; NTFS journals renames
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return ioError(err, "check the output directory", "open directory %s to sync it", dir)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return ioError(err, "check the output file system", "sync directory %s", dir)
+	}
+	return nil
+}
+
+// Close implements sdk.Sink: rows after the last Flush are dropped. In
+// single-file mode the temp file is only closed, never cut by name: a
+// restored attempt may already be writing it, and Open truncates it to the
+// restored length anyway. An in-progress part is this instance's own.
 func (s *sink) Close(context.Context) error {
 	if s.file == nil {
 		return nil
 	}
 	err := s.file.Close()
 	if s.dirMode && s.partTmp != "" {
-		os.Remove(s.partTmp)
-	} else if !s.dirMode {
-		os.Truncate(s.state.Temp, s.state.Committed)
+		if rerr := os.Remove(s.partTmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+			err = rerr
+		}
+		s.partTmp = ""
 	}
 	s.file = nil
-	return err
+	if err != nil {
+		return ioError(err, "nothing after the last checkpoint is kept; check the output file system", "close %s", s.cfg.Path)
+	}
+	return nil
 }
