@@ -23,32 +23,29 @@ import (
 
 // sinkState is the sink's part of a checkpoint.
 type sinkState struct {
-	// CheckpointID is the checkpoint whose transaction committed last.
+	// CheckpointID is the checkpoint the state was flushed at. A host that
+	// sets no SinkInit.RestoredCheckpointID is told the restored id here.
 	CheckpointID int64 `json:"checkpoint_id"`
 }
 
-// bookkeeping is the table recording, per flow, run and target table, the
-// checkpoint whose transaction committed last. It is written in that same
-// transaction.
-const bookkeepingDDL = `CREATE TABLE IF NOT EXISTS adf_sink_checkpoints (
-	flow text NOT NULL,
-	run_id text NOT NULL,
-	target text NOT NULL,
-	checkpoint_id bigint NOT NULL,
-	committed_at timestamptz NOT NULL DEFAULT now(),
-	PRIMARY KEY (flow, run_id, target))`
-
-// sink writes batches into one table, one transaction per checkpoint.
+// sink writes batches into one table, one transaction per checkpoint,
+// committed in two phases.
 //
 // Write encodes the batch into PostgreSQL's binary COPY format straight
 // from the Arrow columns into a group; a group of copy_rows rows is loaded
 // in a goroutine while the next batches are decoded and encoded (one load
-// in flight). A load runs under a
-// savepoint; when PostgreSQL refuses it for a bad value or a violated
-// constraint the savepoint is rolled back and the rows are loaded again in
-// halves, down to single rows, which are rejected with PostgreSQL's error.
-// Flush commits the transaction together with the checkpoint id in
-// adf_sink_checkpoints.
+// in flight). A load runs under a savepoint; when PostgreSQL refuses it
+// for a bad value or a violated constraint the savepoint is rolled back
+// and the rows are loaded again in halves, down to single rows, which are
+// rejected with PostgreSQL's error.
+//
+// Flush (pre-commit) adds a marker row to adf_sink_commits and ends the
+// transaction with PREPARE TRANSACTION: the rows are durable but
+// invisible. Commit runs COMMIT PREPARED once the host has persisted the
+// checkpoint; Open of a restored attempt rolls back what was prepared for
+// later checkpoints. Without prepared transactions on the server, upsert
+// and insert_ignore commit at Flush instead (idempotent), and append
+// refuses to open.
 type sink struct {
 	cfg    *SinkConfig
 	init   sdk.SinkInit
@@ -56,6 +53,7 @@ type sink struct {
 	schema string
 	table  string
 	target string // quoted schema.table
+	stage  string // quoted staging table of upsert and insert_ignore
 
 	// plan for the current Arrow schema.
 	arrowSchema *arrow.Schema
@@ -73,7 +71,13 @@ type sink struct {
 	inflight *load
 	rows     int64
 	bytes    int64
-	restored int64
+
+	// twoPhase: PREPARE TRANSACTION at Flush, COMMIT PREPARED at Commit.
+	twoPhase bool
+	// pending is the prepared checkpoint not yet committed, if any.
+	pending *committable
+	// lastCommitted is the last checkpoint known committed (or restored).
+	lastCommitted int64
 }
 
 func newSink(cfg *SinkConfig) *sink { return &sink{cfg: cfg} }
@@ -86,26 +90,49 @@ type load struct {
 	err     error
 }
 
-// Open implements sdk.Sink: it connects (retrying with backoff), makes sure
-// the bookkeeping table exists and checks the target table.
+// Open implements sdk.Sink: it connects (retrying with backoff), makes
+// sure the marker table exists, decides between two-phase and one-phase
+// commits, checks the target table and settles the prepared transactions
+// earlier attempts of this run left (see resolvePrepared).
 func (s *sink) Open(ctx context.Context, init sdk.SinkInit) error {
 	s.init = init
 	s.schema, s.table = s.cfg.table()
 	s.target = qualified(s.schema, s.table)
+	if s.cfg.Mode != ModeAppend {
+		s.stage = qualified(s.schema, "adf_stage_"+newToken())
+	}
+	restored, hostCommits := init.RestoredCheckpointID, true
 	if len(init.RestoredState) > 0 {
 		var st sinkState
 		if err := json.Unmarshal(init.RestoredState, &st); err != nil {
-			return fmt.Errorf("restore postgres sink state: %w", err)
+			return &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("restore postgres sink state %q: %v", init.RestoredState, err),
+				Detail: "the checkpoint was not written by this sink; restore from a checkpoint of this flow's postgres sink", Err: err}
 		}
-		s.restored = st.CheckpointID
+		if restored == 0 && st.CheckpointID > 0 {
+			// A host that predates RestoredCheckpointID does not send the
+			// restored checkpoint's Commit either.
+			restored, hostCommits = st.CheckpointID, false
+		}
 	}
+	s.lastCommitted = restored
 	pool, err := connect(ctx, s.cfg.URL, s.cfg.PoolMaxConns, s.cfg.ConnectTimeout.D())
 	if err != nil {
 		return err
 	}
 	s.pool = pool
-	if _, err := pool.Exec(ctx, bookkeepingDDL); err != nil && !isDuplicateObject(err) {
-		return wrapErr("create adf_sink_checkpoints", err, s.cfg.URL)
+	if _, err := pool.Exec(ctx, fmt.Sprintf(markerDDL, s.marker())); err != nil && !isDuplicateObject(err) {
+		return wrapErr("create "+s.marker(), err, s.cfg.URL)
+	}
+	var maxPrepared int
+	if err := pool.QueryRow(ctx, `SELECT current_setting('max_prepared_transactions')::int`).Scan(&maxPrepared); err != nil {
+		return wrapErr("read max_prepared_transactions", err, s.cfg.URL)
+	}
+	if s.twoPhase, err = twoPhaseFor(s.cfg.Mode, maxPrepared, hostOf(s.cfg.URL)); err != nil {
+		return err
+	}
+	if !s.twoPhase {
+		logger.Warn("PostgreSQL has max_prepared_transactions = 0: each checkpoint commits at flush; a replay after a crash is idempotent through the key, not exactly-once (set max_prepared_transactions > 0 and restart PostgreSQL for exactly-once)",
+			"table", s.target, "mode", s.cfg.Mode)
 	}
 	exists, err := s.tableExists(ctx)
 	if err != nil {
@@ -119,21 +146,28 @@ func (s *sink) Open(ctx context.Context, init sdk.SinkInit) error {
 		return &sdk.Error{Code: sdk.CodeNotFound, Field: field, Summary: fmt.Sprintf("table %s does not exist", s.target),
 			Detail: "create it, or set create_table: true to create it from the data's schema"}
 	}
-	// Detect checkpoints committed after the restored one (the attempt
-	// died between our commit and the host persisting the checkpoint).
-	var last int64
-	err = pool.QueryRow(ctx, `SELECT checkpoint_id FROM adf_sink_checkpoints WHERE flow = $1 AND run_id = $2 AND target = $3`,
-		init.Flow, init.RunID, s.target).Scan(&last)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return wrapErr("read adf_sink_checkpoints", err, s.cfg.URL)
+	if s.twoPhase {
+		if err := s.resolvePrepared(ctx, restored, hostCommits); err != nil {
+			return err
+		}
 	}
-	if last > s.restored {
-		if s.cfg.Mode == ModeAppend {
-			logger.Warn("checkpoints committed to PostgreSQL after the restored one will be written again (append is at-least-once in this case; use mode upsert for effectively-once)",
-				"flow", init.Flow, "run", init.RunID, "table", s.target, "restored_checkpoint", s.restored, "committed_checkpoint", last)
+	// Checkpoints of this run committed after the restored one: expected
+	// without prepared transactions (replayed idempotently); with them, the
+	// host committed a checkpoint it had not persisted, which the contract
+	// rules out, so say so.
+	var later int64
+	err = pool.QueryRow(ctx, fmt.Sprintf(`SELECT coalesce(max(checkpoint_id), 0) FROM %s WHERE flow = $1 AND run_id = $2 AND target_table = $3 AND checkpoint_id > $4`, s.marker()),
+		init.Flow, init.RunID, s.target, restored).Scan(&later)
+	if err != nil {
+		return wrapErr("read "+s.marker(), err, s.cfg.URL)
+	}
+	if later > 0 {
+		if s.twoPhase {
+			logger.Warn("checkpoints after the restored one are committed in PostgreSQL; their rows will be written again",
+				"table", s.target, "restored_checkpoint", restored, "committed_checkpoint", later)
 		} else {
 			logger.Info("replaying checkpoints already committed; upsert/insert_ignore make the replay idempotent",
-				"table", s.target, "restored_checkpoint", s.restored, "committed_checkpoint", last)
+				"table", s.target, "restored_checkpoint", restored, "committed_checkpoint", later)
 		}
 	}
 	if init.Schema != nil && exists {
@@ -259,7 +293,7 @@ func (s *sink) planFor(ctx context.Context, schema *arrow.Schema) error {
 	case ModeAppend:
 		s.copySQL = fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", s.target, list)
 	default:
-		s.copySQL = fmt.Sprintf("COPY adf_stage (%s) FROM STDIN (FORMAT binary)", list)
+		s.copySQL = fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", s.stage, list)
 		keys := make([]string, len(s.cfg.Key))
 		for i, k := range s.cfg.Key {
 			keys[i] = ident(k)
@@ -277,8 +311,8 @@ func (s *sink) planFor(ctx context.Context, schema *arrow.Schema) error {
 		}
 		// The last row of a key within one batch wins (ctid is insertion
 		// order in the freshly truncated stage).
-		s.mergeSQL = fmt.Sprintf("INSERT INTO %s (%s) SELECT DISTINCT ON (%s) %s FROM adf_stage ORDER BY %s, ctid DESC ON CONFLICT (%s) %s",
-			s.target, list, keyList, list, keyList, keyList, action)
+		s.mergeSQL = fmt.Sprintf("INSERT INTO %s (%s) SELECT DISTINCT ON (%s) %s FROM %s ORDER BY %s, ctid DESC ON CONFLICT (%s) %s; TRUNCATE %s",
+			s.target, list, keyList, list, s.stage, keyList, keyList, action, s.stage)
 	}
 	return nil
 }
@@ -467,6 +501,9 @@ func (s *sink) begin(ctx context.Context) error {
 	if s.tx != nil {
 		return nil
 	}
+	if err := s.prepareForWrite(ctx); err != nil {
+		return err
+	}
 	// Nothing is written yet, so a lost connection is retried here (the
 	// pool replaces broken connections) before failing the attempt.
 	b := backoff.NewExponentialBackOff()
@@ -499,10 +536,13 @@ func (s *sink) begin(ctx context.Context) error {
 		}
 		// The stage has the target's CHECK and NOT NULL constraints, so most
 		// bad rows fail the COPY, which names them; columns the data does
-		// not have may be null in the stage.
-		stmts := []string{fmt.Sprintf("CREATE TEMP TABLE adf_stage (LIKE %s INCLUDING CONSTRAINTS) ON COMMIT DROP", s.target)}
+		// not have may be null in the stage. It is an unlogged table of
+		// this transaction, not a temporary one: PREPARE TRANSACTION
+		// refuses transactions that touched temporary tables. Flush drops
+		// it; a rollback takes it away.
+		stmts := []string{fmt.Sprintf("CREATE UNLOGGED TABLE %s (LIKE %s INCLUDING CONSTRAINTS)", s.stage, s.target)}
 		for _, c := range s.otherCols {
-			stmts = append(stmts, fmt.Sprintf("ALTER TABLE adf_stage ALTER COLUMN %s DROP NOT NULL", ident(c)))
+			stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL", s.stage, ident(c)))
 		}
 		if _, err := s.conn.Conn().PgConn().Exec(ctx, strings.Join(stmts, "; ")).ReadAll(); err != nil {
 			return wrapErr("create staging table", err, s.cfg.URL)
@@ -583,12 +623,14 @@ func (s *sink) loadOnce(ctx context.Context, e *encoded, a, b int) error {
 	if s.mergeSQL == "" || s.cfg.Mode == ModeAppend {
 		return nil
 	}
-	_, err := pc.Exec(ctx, s.mergeSQL+"; TRUNCATE adf_stage").ReadAll()
+	_, err := pc.Exec(ctx, s.mergeSQL).ReadAll()
 	return err
 }
 
-// Flush implements sdk.Sink: it commits the checkpoint's transaction with
-// the checkpoint id in adf_sink_checkpoints.
+// Flush implements sdk.Sink: the pre-commit. The checkpoint's
+// transaction gets its marker row and is prepared (PREPARE TRANSACTION);
+// the committables name it for Commit. Without prepared transactions it
+// commits here.
 func (s *sink) Flush(ctx context.Context, checkpointID int64, final bool) (sdk.FlushResult, error) {
 	if err := s.launch(ctx); err != nil {
 		return sdk.FlushResult{}, err
@@ -598,18 +640,11 @@ func (s *sink) Flush(ctx context.Context, checkpointID int64, final bool) (sdk.F
 	}
 	res := sdk.FlushResult{RowsWritten: s.rows, BytesWritten: s.bytes}
 	if s.tx != nil {
-		_, err := s.tx.Exec(ctx, `INSERT INTO adf_sink_checkpoints (flow, run_id, target, checkpoint_id) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (flow, run_id, target) DO UPDATE SET checkpoint_id = EXCLUDED.checkpoint_id, committed_at = now()`,
-			s.init.Flow, s.init.RunID, s.target, checkpointID)
+		c, err := s.precommit(ctx, checkpointID)
 		if err != nil {
-			return res, wrapErr("record checkpoint", err, s.cfg.URL)
+			return res, err
 		}
-		err = s.tx.Commit(ctx)
-		s.conn.Release()
-		s.tx, s.conn = nil, nil
-		if err != nil {
-			return res, wrapErr(fmt.Sprintf("commit checkpoint %d", checkpointID), err, s.cfg.URL)
-		}
+		res.Committables = c
 	}
 	s.rows, s.bytes = 0, 0
 	st, err := json.Marshal(sinkState{CheckpointID: checkpointID})
@@ -620,11 +655,9 @@ func (s *sink) Flush(ctx context.Context, checkpointID int64, final bool) (sdk.F
 	return res, nil
 }
 
-// NotifyCheckpointComplete implements sdk.Sink.
-func (s *sink) NotifyCheckpointComplete(context.Context, int64) error { return nil }
-
 // Close implements sdk.Sink: the open transaction (rows not covered by a
-// Flush) is rolled back.
+// Flush) is rolled back. A prepared transaction not yet committed stays:
+// it belongs to a checkpoint the host may still commit or restore.
 func (s *sink) Close(ctx context.Context) error {
 	if s.group != nil {
 		s.group.release()
