@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -18,23 +16,14 @@ import (
 	"github.com/activedataflow/adf/sdk"
 )
 
-// Snapshot summary properties the sink writes. A snapshot that appends a
-// checkpoint's data carries all three; a snapshot that removes the data of
-// checkpoints the host never made durable carries SummaryReverted instead of
-// SummaryCheckpoint.
+// Snapshot summary properties the sink writes. Every snapshot that appends
+// a checkpoint's data carries all three; together they name the checkpoint
+// uniquely, which is what makes Commit idempotent.
 const (
 	SummaryFlow       = "adf.flow"
 	SummaryRun        = "adf.run-id"
 	SummaryCheckpoint = "adf.checkpoint-id"
-	SummaryReverted   = "adf.reverted-checkpoints"
 )
-
-// sinkState is FlushResult.State: the checkpoint flushed and the snapshot it
-// committed (0 when the checkpoint had no rows).
-type sinkState struct {
-	CheckpointID int64 `json:"checkpoint_id"`
-	SnapshotID   int64 `json:"snapshot_id,omitempty"`
-}
 
 type sink struct {
 	cfg   *SinkConfig
@@ -46,7 +35,11 @@ type sink struct {
 	stage  *stager            // writes the current schema's data files
 	staged []iceberg.DataFile // data files written since the last flush
 	rows   int64              // rows written since the last flush
-	state  sinkState
+
+	// flushed holds the committables of checkpoints flushed by this sink
+	// and not committed yet. Commit normally receives them from the host;
+	// a host that predates Commit only names the checkpoint.
+	flushed map[int64]*committable
 
 	// wctx bounds the Parquet writers' goroutines; Close cancels it.
 	wctx    context.Context
@@ -59,18 +52,31 @@ func newSink(cfg *SinkConfig) (*sink, error) {
 		return nil, sdk.ConfigError("table", "%v", err)
 	}
 	wctx, wcancel := context.WithCancel(context.Background())
-	return &sink{cfg: cfg, ident: ident, wctx: wctx, wcancel: wcancel}, nil
+	return &sink{cfg: cfg, ident: ident, wctx: wctx, wcancel: wcancel, flushed: map[int64]*committable{}}, nil
 }
 
 // Open implements sdk.Sink: it connects to the catalog, loads (or creates)
-// the table and removes the data of checkpoints that an earlier attempt of
-// this run committed but the host never made durable.
+// the table and discards the data files an earlier attempt of this run
+// pre-committed for checkpoints after the restored one (best effort: they
+// are invisible either way, see discardAfter).
 func (s *sink) Open(ctx context.Context, init sdk.SinkInit) error {
 	s.init = init
+	restoredID := init.RestoredCheckpointID
+	var restored *committable
 	if len(init.RestoredState) > 0 {
-		if err := json.Unmarshal(init.RestoredState, &s.state); err != nil {
-			return fmt.Errorf("iceberg sink: restore state %q: %w", init.RestoredState, err)
+		restored = &committable{}
+		if err := json.Unmarshal(init.RestoredState, restored); err != nil {
+			return &sdk.Error{Code: sdk.CodeInternal, Err: err,
+				Summary: fmt.Sprintf("iceberg sink: the restored checkpoint's state %.200q is not this sink's: %v", init.RestoredState, err),
+				Detail:  "the checkpoint was written by another sink or version; restart the run without restoring it"}
 		}
+	}
+	// A host that predates Commit restores the state but neither the
+	// checkpoint id nor a Commit call: the state's own id and committables
+	// stand in for them (see legacy below).
+	legacy := restored != nil && restoredID == 0
+	if legacy {
+		restoredID = restored.CheckpointID
 	}
 	cat, err := openCatalog(ctx, &s.cfg.CatalogConfig)
 	if err != nil {
@@ -91,11 +97,19 @@ func (s *sink) Open(ctx context.Context, init sdk.SinkInit) error {
 				return err
 			}
 		}
-		return nil
 	default:
 		return unavailable(fmt.Sprintf("load table %s", s.cfg.Table), err)
 	}
-	return s.revertUndurable(ctx)
+	s.discardAfter(ctx, restoredID)
+	if legacy && len(restored.Files) > 0 {
+		// The restored checkpoint is durable, so publishing it is what the
+		// host's Commit would do; Commit is idempotent, so doing it here as
+		// well as on a later Commit changes nothing.
+		if err := s.commit(ctx, restored); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // createTable creates the namespace and the table from the data's schema.
@@ -136,92 +150,9 @@ func (s *sink) createTable(ctx context.Context, sc *arrow.Schema) error {
 	return nil
 }
 
-// revertUndurable finds the snapshots of this flow and run whose checkpoint
-// id is above the restored one: an earlier attempt committed them, but the
-// host never persisted those checkpoints, so it replays their rows. Their
-// data files still in the table are removed in one snapshot, before any new
-// data is committed.
-func (s *sink) revertUndurable(ctx context.Context) error {
-	cur := s.tbl.CurrentSnapshot()
-	if cur == nil {
-		return nil
-	}
-	meta := s.tbl.Metadata()
-	undurable := map[int64]int64{}
-	for _, snap := range table.AncestorsOf(cur.SnapshotID, meta.SnapshotByID) {
-		cp, ok := s.ownCheckpoint(&snap)
-		if ok && cp > s.state.CheckpointID {
-			undurable[snap.SnapshotID] = cp
-		}
-	}
-	if len(undurable) == 0 {
-		return nil
-	}
-	fs, err := s.tbl.FS(ctx)
-	if err != nil {
-		return fmt.Errorf("iceberg sink: table file system: %w", err)
-	}
-	manifests, err := cur.Manifests(fs)
-	if err != nil {
-		return unavailable("read the manifest list", err)
-	}
-	var drop []iceberg.DataFile
-	cps := map[int64]bool{}
-	for _, m := range manifests {
-		if m.ManifestContent() != iceberg.ManifestContentData {
-			continue
-		}
-		entries, err := m.FetchEntries(fs, true)
-		if err != nil {
-			return unavailable("read manifest "+m.FilePath(), err)
-		}
-		for _, e := range entries {
-			if cp, ok := undurable[e.SnapshotID()]; ok && e.Status() != iceberg.EntryStatusDELETED {
-				drop = append(drop, e.DataFile())
-				cps[cp] = true
-			}
-		}
-	}
-	if len(drop) == 0 {
-		return nil
-	}
-	var list []string
-	for cp := range cps {
-		list = append(list, strconv.FormatInt(cp, 10))
-	}
-	sort.Strings(list)
-	tx := s.tbl.NewTransaction()
-	props := iceberg.Properties{SummaryFlow: s.init.Flow, SummaryRun: s.init.RunID, SummaryReverted: strings.Join(list, ",")}
-	if err := tx.ReplaceDataFilesWithDataFiles(ctx, drop, nil, props); err != nil {
-		return fmt.Errorf("iceberg sink: remove the data of checkpoints %s, committed but never made durable: %w", strings.Join(list, ","), err)
-	}
-	tbl, err := tx.Commit(ctx)
-	if err != nil {
-		return unavailable(fmt.Sprintf("commit the removal of checkpoints %s", strings.Join(list, ",")), err)
-	}
-	s.tbl = tbl
-	return nil
-}
-
-// ownCheckpoint returns the checkpoint id of a snapshot this flow and run
-// appended.
-func (s *sink) ownCheckpoint(snap *table.Snapshot) (int64, bool) {
-	if snap.Summary == nil {
-		return 0, false
-	}
-	p := snap.Summary.Properties
-	if p[SummaryFlow] != s.init.Flow || p[SummaryRun] != s.init.RunID {
-		return 0, false
-	}
-	cp, err := strconv.ParseInt(p[SummaryCheckpoint], 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	return cp, true
-}
-
 // Write implements sdk.Sink: the batch goes to the Parquet writer of the
-// current schema; the files are committed at the next Flush.
+// current schema; the files are closed at the next Flush and appended by
+// the Commit of that checkpoint.
 func (s *sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
 	if rec.NumRows() == 0 {
 		return nil
@@ -301,51 +232,45 @@ func (s *sink) finishStage(ctx context.Context) error {
 	return nil
 }
 
-// Flush implements sdk.Sink: it closes the data files written since the
-// last flush and commits them as one append snapshot whose summary carries
-// the flow, the run and the checkpoint id.
+// Flush implements sdk.Sink: the pre-commit. It closes the data files
+// written since the last flush (they are durable in the warehouse but no
+// snapshot references them, so no reader sees them) and returns their
+// metadata as the committables; Commit appends them. The state is the same
+// committable, so that a host that predates Commit can still publish the
+// restored checkpoint (see Open).
 func (s *sink) Flush(ctx context.Context, checkpointID int64, _ bool) (sdk.FlushResult, error) {
 	if err := s.finishStage(ctx); err != nil {
 		return sdk.FlushResult{}, err
 	}
+	c := &committable{Flow: s.init.Flow, RunID: s.init.RunID, CheckpointID: checkpointID}
 	res := sdk.FlushResult{RowsWritten: s.rows}
 	if len(s.staged) > 0 {
-		var bytes int64
+		if err := c.setFiles(s.tbl, s.staged); err != nil {
+			return sdk.FlushResult{}, err
+		}
 		for _, f := range s.staged {
-			bytes += f.FileSizeBytes()
+			res.BytesWritten += f.FileSizeBytes()
 		}
-		tx := s.tbl.NewTransaction()
-		props := iceberg.Properties{
-			SummaryFlow:       s.init.Flow,
-			SummaryRun:        s.init.RunID,
-			SummaryCheckpoint: strconv.FormatInt(checkpointID, 10),
+		// Recorded before the host learns of the checkpoint, so that an
+		// attempt restoring an earlier one can find and delete the files.
+		if err := s.recordPending(ctx, c); err != nil {
+			return sdk.FlushResult{}, err
 		}
-		if err := tx.AddDataFiles(ctx, s.staged, props, table.WithoutDuplicateCheck()); err != nil {
-			return sdk.FlushResult{}, fmt.Errorf("iceberg sink: append checkpoint %d: %w", checkpointID, err)
-		}
-		tbl, err := tx.Commit(ctx)
-		if err != nil {
-			return sdk.FlushResult{}, unavailable(fmt.Sprintf("commit checkpoint %d to table %s", checkpointID, s.cfg.Table), err)
-		}
-		s.tbl = tbl
-		res.BytesWritten = bytes
-		s.state.SnapshotID = tbl.CurrentSnapshot().SnapshotID
+		s.flushed[checkpointID] = c
 	}
-	s.state.CheckpointID = checkpointID
-	st, err := json.Marshal(s.state)
+	b, err := json.Marshal(c)
 	if err != nil {
-		return sdk.FlushResult{}, fmt.Errorf("iceberg sink: state: %w", err)
+		return sdk.FlushResult{}, &sdk.Error{Code: sdk.CodeInternal, Err: err,
+			Summary: fmt.Sprintf("iceberg sink: encode the committables of checkpoint %d: %v", checkpointID, err)}
 	}
-	res.State = st
+	res.State, res.Committables = b, b
 	s.staged, s.rows = nil, 0
 	return res, nil
 }
 
-// NotifyCheckpointComplete implements sdk.Sink.
-func (s *sink) NotifyCheckpointComplete(context.Context, int64) error { return nil }
-
 // Close implements sdk.Sink: data files written since the last flush are
-// deleted, never committed.
+// deleted, never committed. Flushed files stay: they are pre-committed, and
+// a restored attempt commits them (or discards them at Open).
 func (s *sink) Close(ctx context.Context) error {
 	var errs []error
 	if s.stage != nil {
