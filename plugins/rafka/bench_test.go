@@ -5,14 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/activedataflow/adf/host/engine"
 	"github.com/activedataflow/adf/internal/testkit"
 	"github.com/activedataflow/adf/plugins/rafka/rafka"
+	"github.com/activedataflow/adf/sdk"
 	"github.com/activedataflow/adf/sdk/flow"
 )
 
@@ -108,4 +111,94 @@ func rawConsume(b *testing.B, rdb *redis.Client, topic, group string, partitions
 		}
 		prev = res
 	}
+}
+
+// BenchmarkRafkaSink drives the rafka sink in process the way the host does
+// (Open, Write batches of 1000 rows, Flush every 50 batches and Commit when
+// the sink is a Committer) and reports its rate next to a raw pipelined
+// XADD producer (rafka.Producer) writing the same messages:
+//
+//	go test -run '^$' -bench RafkaSink -benchtime 3x ./plugins/rafka/
+func BenchmarkRafkaSink(b *testing.B) {
+	const n, perBatch, perCheckpoint = 200_000, 1000, 50
+	ctx := context.Background()
+	url := testkit.RedisURL(b)
+	rdb := connect(b, url)
+	batches := make([]arrow.RecordBatch, n/perBatch)
+	for i := range batches {
+		batches[i] = batch(b, i*perBatch, perBatch)
+	}
+	defer func() {
+		for _, rec := range batches {
+			rec.Release()
+		}
+	}()
+	var rawTime, sinkTime time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rawTopic, sinkTopic := uniqueTopic(b, rdb), uniqueTopic(b, rdb)
+		if err := rafka.CreateTopic(ctx, rdb, rawTopic, 4, false); err != nil {
+			b.Fatal(err)
+		}
+		prod, err := rafka.NewProducer(ctx, rdb, rawTopic, rafka.ProducerOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		for j := 0; j < n; j += perBatch {
+			msgs := make([]rafka.Message, perBatch)
+			for k := range msgs {
+				msgs[k] = rafka.Message{Key: strconv.Itoa(j + k), HasKey: true, Value: fmt.Appendf(nil, `{"id":%d,"name":"name %d"}`, j+k, j+k)}
+			}
+			if _, err := prod.Send(ctx, msgs...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		rawTime += time.Since(start)
+
+		s, err := component(b, sdk.KindSink, "rafka").NewSinkFromConfig([]byte(fmt.Sprintf(`{"url": %q, "topic": %q, "partitions": 4, "key_column": "id"}`, url, sinkTopic)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		if err := s.Open(ctx, sdk.SinkInit{Flow: "bench", RunID: fmt.Sprintf("bench-%d", i), Reject: func(sdk.Rejected) error { return nil }}); err != nil {
+			b.Fatal(err)
+		}
+		ckpt := int64(0)
+		for j, rec := range batches {
+			if err := s.Write(ctx, rec); err != nil {
+				b.Fatal(err)
+			}
+			if (j+1)%perCheckpoint == 0 || j == len(batches)-1 {
+				ckpt++
+				res, err := s.Flush(ctx, ckpt, j == len(batches)-1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if c, ok := s.(sdk.Committer); ok {
+					if err := c.Commit(ctx, sdk.CommitRequest{CheckpointID: ckpt, Committables: res.Committables}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		}
+		sinkTime += time.Since(start)
+		if err := s.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
+		var got int64
+		for p := 0; p < 4; p++ {
+			got += rdb.XLen(ctx, rafka.StreamKey(sinkTopic, p)).Val()
+		}
+		if got != n {
+			b.Fatalf("sink wrote %d entries, want %d", got, n)
+		}
+	}
+	b.StopTimer()
+	rawRate := float64(n*b.N) / rawTime.Seconds()
+	sinkRate := float64(n*b.N) / sinkTime.Seconds()
+	b.ReportMetric(sinkRate, "sink_rows/s")
+	b.ReportMetric(rawRate, "raw_rows/s")
+	b.ReportMetric(sinkRate/rawRate, "ratio")
+	b.Logf("rafka sink: %.0f rows/s; raw pipelined XADD: %.0f rows/s; ratio %.2f", sinkRate, rawRate, sinkRate/rawRate)
 }

@@ -44,7 +44,15 @@ func uniqueTopic(t testing.TB, rdb *redis.Client) string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	name := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name()) + "-" + hex.EncodeToString(b)
-	t.Cleanup(func() { _ = rafka.DeleteTopic(context.Background(), rdb, name) })
+	t.Cleanup(func() {
+		ctx := context.Background()
+		_ = rafka.DeleteTopic(ctx, rdb, name)
+		// The rafka sink's staging and commit keys of the topic.
+		iter := rdb.Scan(ctx, 0, rafka.Prefix+":{"+name+"}:adf:*", 1000).Iterator()
+		for iter.Next(ctx) {
+			rdb.Del(ctx, iter.Val())
+		}
+	})
 	return name
 }
 

@@ -30,14 +30,19 @@ const (
 
 // rsplit is a split being read.
 type rsplit struct {
-	sp          *Split
-	key         string
-	phase       int
-	acked       bool   // covered entries of a restored split acknowledged
-	readPos     string // newest own id read (queued or emitted)
-	hist        string // next id of the history read
-	claimCursor string
-	nextClaim   time.Time
+	sp    *Split
+	key   string
+	phase int
+	acked bool // covered entries of a restored split acknowledged
+	// restoredPos and restoredClaimed are the split's state as it was
+	// added: what the checkpoint it came from covers. Acknowledging a
+	// restored split never goes beyond them, even once Position moved on.
+	restoredPos     string
+	restoredClaimed []string
+	readPos         string // newest own id read (queued or emitted)
+	hist            string // next id of the history read
+	claimCursor     string
+	nextClaim       time.Time
 }
 
 // emitItem is a batch waiting to be emitted, with the position change and
@@ -113,7 +118,9 @@ func (r *reader) AddSplits(splits []sdk.Split) error {
 		if hist == "" {
 			hist = "0"
 		}
-		r.splits = append(r.splits, &rsplit{sp: sp, key: sp.key(), hist: hist, readPos: sp.Position, claimCursor: "0-0"})
+		r.splits = append(r.splits, &rsplit{sp: sp, key: sp.key(), hist: hist, readPos: sp.Position, claimCursor: "0-0",
+			restoredPos: sp.Position, restoredClaimed: append([]string(nil), sp.Claimed...),
+			acked: sp.Position == "" && len(sp.Claimed) == 0})
 	}
 	return nil
 }
@@ -246,37 +253,13 @@ func (r *reader) step(ctx context.Context, out sdk.ReaderOutput) error {
 	return r.live(ctx, out)
 }
 
-// recover acknowledges the entries the restored checkpoint covers (own
-// pending entries up to Position, and the claimed ones it lists), then
-// re-reads the consumer's own pending entries after Position, in order.
+// recover acknowledges the entries the restored checkpoint covers (see
+// ackRestored; usually NotifyCheckpointComplete of the restored checkpoint
+// did already), then re-reads the consumer's own pending entries after
+// Position, in order.
 func (r *reader) recover(ctx context.Context, s *rsplit, out sdk.ReaderOutput) error {
-	if !s.acked {
-		if s.sp.Position != "" {
-			for {
-				pend, err := r.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: s.key, Group: r.cfg.Group, Start: "-", End: s.sp.Position,
-					Count: 1000, Consumer: r.consumer}).Result()
-				if err != nil {
-					return fmt.Errorf("XPENDING %s: %w", s.key, err)
-				}
-				if len(pend) == 0 {
-					break
-				}
-				ids := make([]string, len(pend))
-				for i, p := range pend {
-					ids[i] = p.ID
-				}
-				if err := r.rdb.XAck(ctx, s.key, r.cfg.Group, ids...).Err(); err != nil {
-					return fmt.Errorf("XACK %s: %w", s.key, err)
-				}
-			}
-		}
-		if len(s.sp.Claimed) > 0 {
-			if err := r.rdb.XAck(ctx, s.key, r.cfg.Group, s.sp.Claimed...).Err(); err != nil {
-				return fmt.Errorf("XACK %s: %w", s.key, err)
-			}
-			s.sp.Claimed = nil
-		}
-		s.acked = true
+	if err := r.ackRestored(ctx, s); err != nil {
+		return err
 	}
 	msgs, err := r.readGroup(ctx, r.consumer, []string{s.key, s.hist}, -1)
 	if err != nil {
@@ -289,6 +272,65 @@ func (r *reader) recover(ctx context.Context, s *rsplit, out sdk.ReaderOutput) e
 	m := msgs[0].Messages
 	s.hist = m[len(m)-1].ID
 	return r.queueBatch(s, m, false, out)
+}
+
+// ackRestored acknowledges what the state a split was added with covers:
+// the consumer's own pending entries up to that position, and the claimed
+// entries it lists. Those were emitted before the checkpoint the split comes
+// from, which is durable (the host restored it), but the previous attempt
+// may have died before its XACK. Entries pending under other consumer names
+// are theirs, and entries after the position are not covered: both stay.
+// It does the work once per split; repeating it after a failure is harmless
+// (XACK of an acknowledged entry does nothing).
+func (r *reader) ackRestored(ctx context.Context, s *rsplit) error {
+	if s.acked {
+		return nil
+	}
+	if s.restoredPos != "" {
+		start := "-"
+		for {
+			pend, err := r.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: s.key, Group: r.cfg.Group, Start: start, End: s.restoredPos,
+				Count: 1000, Consumer: r.consumer}).Result()
+			if err != nil {
+				return fmt.Errorf("XPENDING %s up to %s: %w", s.key, s.restoredPos, err)
+			}
+			if len(pend) == 0 {
+				break
+			}
+			ids := make([]string, len(pend))
+			for i, p := range pend {
+				ids[i] = p.ID
+			}
+			if err := r.rdb.XAck(ctx, s.key, r.cfg.Group, ids...).Err(); err != nil {
+				return fmt.Errorf("XACK %s up to %s: %w", s.key, s.restoredPos, err)
+			}
+			start = "(" + ids[len(ids)-1]
+		}
+	}
+	if len(s.restoredClaimed) > 0 {
+		if err := r.rdb.XAck(ctx, s.key, r.cfg.Group, s.restoredClaimed...).Err(); err != nil {
+			return fmt.Errorf("XACK %s of %d claimed entries: %w", s.key, len(s.restoredClaimed), err)
+		}
+		s.sp.Claimed = without(s.sp.Claimed, s.restoredClaimed)
+		s.restoredClaimed = nil
+	}
+	s.acked = true
+	return nil
+}
+
+// without returns ids minus drop, in order, reusing ids' array.
+func without(ids, drop []string) []string {
+	d := make(map[string]bool, len(drop))
+	for _, id := range drop {
+		d[id] = true
+	}
+	kept := ids[:0]
+	for _, id := range ids {
+		if !d[id] {
+			kept = append(kept, id)
+		}
+	}
+	return kept
 }
 
 // claimedHistory re-reads entries this flow claimed from other consumers
@@ -445,13 +487,58 @@ func (r *reader) SnapshotState(_ context.Context, checkpointID int64) ([]sdk.Spl
 	return out, nil
 }
 
+// ackAttempts and ackBackoff bound the XACK retries of one checkpoint
+// completion: 0.7s of backoff between attempts (each attempt also retries
+// its connection inside go-redis, about a second when Redis refuses
+// connections), enough to ride out a dropped connection or a quick
+// failover, short enough for the host to restart the attempt soon when
+// Redis stays away.
+const (
+	ackAttempts = 4
+	ackBackoff  = 100 * time.Millisecond
+)
+
 // NotifyCheckpointComplete implements sdk.SourceReader: XACK everything the
 // checkpoint covers, pipelined. Never earlier: until now the entries stay
-// pending and a restarted reader gets them again. A failed XACK is retried
-// at the next checkpoint.
+// pending and a restarted reader gets them again. That covers the ids
+// emitted before this checkpoint's (and earlier checkpoints') snapshots, and
+// for splits added with restored state what that state covers (after a
+// restore the host notifies the restored checkpoint). A failing XACK is
+// retried with backoff; if it keeps failing the error is returned
+// (unavailable, transient): the host restarts from the checkpoint, and the
+// restored reader acknowledges the entries then.
 func (r *reader) NotifyCheckpointComplete(ctx context.Context, checkpointID int64) error {
-	var due []*ackBatch
-	var later []*ackBatch
+	err := r.ackCompleted(ctx, checkpointID)
+	attempts := 1
+	for delay := ackBackoff; err != nil && attempts < ackAttempts && ctx.Err() == nil; delay *= 2 {
+		select {
+		case <-time.After(delay):
+			attempts++
+			err = r.ackCompleted(ctx, checkpointID)
+		case <-ctx.Done():
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	failures := ackFailures.Add(1)
+	logger().Error("XACK of a completed checkpoint failed; the flow restarts from the checkpoint", "reader", r.ctx.ReaderID(), "topic", r.cfg.Topic,
+		"group", r.cfg.Group, "checkpoint", checkpointID, "attempts", attempts, "failures_total", failures, "error", err)
+	return &sdk.Error{Code: sdk.CodeUnavailable, Transient: true, Err: err,
+		Summary: fmt.Sprintf("rafka reader %d: XACK of checkpoint %d on topic %s, group %s failed: %v", r.ctx.ReaderID(), checkpointID, r.cfg.Topic, r.cfg.Group, err),
+		Detail:  "the entries stay pending and nothing is lost; the flow restarts from the checkpoint and acknowledges them then. Check that Redis is reachable"}
+}
+
+// ackCompleted acknowledges what checkpoint checkpointID covers. It changes
+// the reader's bookkeeping only for what was acknowledged, so a repeat
+// after a failure acknowledges the rest.
+func (r *reader) ackCompleted(ctx context.Context, checkpointID int64) error {
+	for _, s := range r.splits {
+		if err := r.ackRestored(ctx, s); err != nil {
+			return err
+		}
+	}
+	var due, later []*ackBatch
 	for _, a := range r.acks {
 		if a.checkpoint <= checkpointID {
 			due = append(due, a)
@@ -474,23 +561,12 @@ func (r *reader) NotifyCheckpointComplete(ctx context.Context, checkpointID int6
 	}
 	if n > 0 {
 		if _, err := pipe.Exec(ctx); err != nil {
-			// Keep them for the next checkpoint; the entries stay pending.
-			return nil
+			return fmt.Errorf("XACK of %d batches: %w", n, err)
 		}
 	}
 	for _, a := range due {
 		for s, ids := range a.claimed {
-			drop := map[string]bool{}
-			for _, id := range ids {
-				drop[id] = true
-			}
-			kept := s.sp.Claimed[:0]
-			for _, id := range s.sp.Claimed {
-				if !drop[id] {
-					kept = append(kept, id)
-				}
-			}
-			s.sp.Claimed = kept
+			s.sp.Claimed = without(s.sp.Claimed, ids)
 		}
 	}
 	r.acks = later
