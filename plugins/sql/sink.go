@@ -3,7 +3,6 @@ package sql
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,13 +19,6 @@ import (
 
 	"github.com/activedataflow/adf/sdk"
 )
-
-// sinkState is the sink's part of a checkpoint.
-type sinkState struct {
-	// CheckpointID is the checkpoint the state was flushed at. A host that
-	// sets no SinkInit.RestoredCheckpointID is told the restored id here.
-	CheckpointID int64 `json:"checkpoint_id"`
-}
 
 // sink writes batches into one table, one transaction per checkpoint,
 // committed in two phases.
@@ -74,7 +66,8 @@ type sink struct {
 
 	// twoPhase: PREPARE TRANSACTION at Flush, COMMIT PREPARED at Commit.
 	twoPhase bool
-	// pending is the prepared checkpoint not yet committed, if any.
+	// pending is the prepared checkpoint not yet committed, if any: the
+	// host's Commit of it must come before the next Write.
 	pending *committable
 	// lastCommitted is the last checkpoint known committed (or restored).
 	lastCommitted int64
@@ -101,18 +94,13 @@ func (s *sink) Open(ctx context.Context, init sdk.SinkInit) error {
 	if s.cfg.Mode != ModeAppend {
 		s.stage = qualified(s.schema, "adf_stage_"+newToken())
 	}
-	restored, hostCommits := init.RestoredCheckpointID, true
-	if len(init.RestoredState) > 0 {
-		var st sinkState
-		if err := json.Unmarshal(init.RestoredState, &st); err != nil {
-			return &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("restore postgres sink state %q: %v", init.RestoredState, err),
-				Detail: "the checkpoint was not written by this sink; restore from a checkpoint of this flow's postgres sink", Err: err}
-		}
-		if restored == 0 && st.CheckpointID > 0 {
-			// A host that predates RestoredCheckpointID does not send the
-			// restored checkpoint's Commit either.
-			restored, hostCommits = st.CheckpointID, false
-		}
+	restored := init.RestoredCheckpointID
+	if init.RestoredState != nil && restored <= 0 {
+		// Taken for a fresh run, Open would roll back every prepared
+		// transaction of the run, the restored checkpoint's included.
+		return &sdk.Error{Code: sdk.CodeInternal,
+			Summary: fmt.Sprintf("open postgres sink for %s: restored from a checkpoint, but the host gave no restored checkpoint id (SinkInit.RestoredCheckpointID = %d)", s.target, restored),
+			Detail:  "the host does not follow the two-phase sink protocol; run the plugin with the host it ships with"}
 	}
 	s.lastCommitted = restored
 	pool, err := connect(ctx, s.cfg.URL, s.cfg.PoolMaxConns, s.cfg.ConnectTimeout.D())
@@ -147,7 +135,7 @@ func (s *sink) Open(ctx context.Context, init sdk.SinkInit) error {
 			Detail: "create it, or set create_table: true to create it from the data's schema"}
 	}
 	if s.twoPhase {
-		if err := s.resolvePrepared(ctx, restored, hostCommits); err != nil {
+		if err := s.resolvePrepared(ctx, restored); err != nil {
 			return err
 		}
 	}
@@ -411,6 +399,9 @@ func (s *sink) encode(e *encoded, rec arrow.RecordBatch, batch int) []sdk.Reject
 // Write implements sdk.Sink: the batch is encoded into the current group;
 // a full group (copy_rows) is loaded in the background.
 func (s *sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
+	if s.pending != nil {
+		return s.writeBeforeCommit()
+	}
 	if rec.NumRows() == 0 {
 		return nil
 	}
@@ -500,9 +491,6 @@ func (s *sink) wait() error {
 func (s *sink) begin(ctx context.Context) error {
 	if s.tx != nil {
 		return nil
-	}
-	if err := s.prepareForWrite(ctx); err != nil {
-		return err
 	}
 	// Nothing is written yet, so a lost connection is retried here (the
 	// pool replaces broken connections) before failing the attempt.
@@ -647,11 +635,6 @@ func (s *sink) Flush(ctx context.Context, checkpointID int64, final bool) (sdk.F
 		res.Committables = c
 	}
 	s.rows, s.bytes = 0, 0
-	st, err := json.Marshal(sinkState{CheckpointID: checkpointID})
-	if err != nil {
-		return res, fmt.Errorf("encode postgres sink state: %w", err)
-	}
-	res.State = st
 	return res, nil
 }
 

@@ -203,41 +203,57 @@ func (s *sink) retry(ctx context.Context, what string, op func() error) error {
 // transaction. When the transaction is gone the marker row decides: there,
 // it was committed before (a restored or repeated Commit; nothing to do);
 // missing, its rows were rolled back by someone else, which is reported as
-// data loss rather than passed over.
+// data loss rather than passed over. A Commit without committables is that
+// of a checkpoint that pre-committed nothing; one for a checkpoint whose
+// transaction is prepared and waiting is refused (see commitWithout).
 func (s *sink) Commit(ctx context.Context, req sdk.CommitRequest) error {
-	c, err := s.committableFor(req)
-	if err != nil || c == nil {
+	if len(req.Committables) == 0 {
+		return s.commitWithout(req)
+	}
+	var c committable
+	if err := json.Unmarshal(req.Committables, &c); err != nil || c.GID == "" {
+		return &sdk.Error{Code: sdk.CodeInternal,
+			Summary: fmt.Sprintf("commit checkpoint %d to %s: committables %q are not this sink's", req.CheckpointID, s.target, req.Committables),
+			Detail:  "the checkpoint was written by another sink type or version; restore from a checkpoint of this flow's postgres sink", Err: err}
+	}
+	if err := s.commitPrepared(ctx, &c); err != nil {
 		return err
 	}
-	if err := s.commitPrepared(ctx, c); err != nil {
-		return err
-	}
-	if s.pending != nil && s.pending.CheckpointID <= c.CheckpointID {
+	if s.pending != nil && s.pending.CheckpointID == c.CheckpointID {
 		s.pending = nil
 	}
 	s.lastCommitted = max(s.lastCommitted, c.CheckpointID)
 	return nil
 }
 
-// committableFor is what req publishes: its committables, or, when the
-// host sends none (a host that only notifies checkpoint completion), the
-// transaction this sink prepared for that checkpoint or an earlier one (a
-// durable checkpoint covers every earlier one). nil when nothing was
-// pre-committed.
-func (s *sink) committableFor(req sdk.CommitRequest) (*committable, error) {
-	if len(req.Committables) > 0 {
-		var c committable
-		if err := json.Unmarshal(req.Committables, &c); err != nil || c.GID == "" {
-			return nil, &sdk.Error{Code: sdk.CodeInternal,
-				Summary: fmt.Sprintf("commit checkpoint %d to %s: committables %q are not this sink's", req.CheckpointID, s.target, req.Committables),
-				Detail:  "the checkpoint was written by another sink type or version; restore from a checkpoint of this flow's postgres sink", Err: err}
-		}
-		return &c, nil
+// commitWithout handles a Commit that carries no committables: nothing to
+// publish, unless a transaction prepared for that checkpoint (or an
+// earlier one whose Commit never came) is waiting, which the host's
+// Commit must name. That is a protocol violation, reported instead of
+// guessing what to publish.
+func (s *sink) commitWithout(req sdk.CommitRequest) error {
+	p := s.pending
+	if p == nil || p.CheckpointID > req.CheckpointID {
+		return nil
 	}
-	if s.pending != nil && s.pending.CheckpointID <= req.CheckpointID {
-		return s.pending, nil
+	what := fmt.Sprintf("checkpoint %d pre-committed rows to %s (prepared transaction %s)", p.CheckpointID, s.target, p.GID)
+	if p.CheckpointID < req.CheckpointID {
+		what = fmt.Sprintf("checkpoint %d before it pre-committed rows to %s (prepared transaction %s) and was never committed", p.CheckpointID, s.target, p.GID)
 	}
-	return nil, nil
+	return &sdk.Error{Code: sdk.CodeInternal,
+		Summary: fmt.Sprintf("commit of checkpoint %d carries no committables, but %s: the host broke the two-phase sink protocol", req.CheckpointID, what),
+		Detail:  "Commit must carry the committables that Flush returned for the checkpoint, for every checkpoint in order; the transaction stays prepared (a restore from the checkpoint commits it, one from an earlier checkpoint rolls it back)"}
+}
+
+// writeBeforeCommit is the error of a Write while a prepared transaction
+// awaits its Commit: under the two-phase contract no Write comes between
+// Flush(N) and Commit(N), nor after a restore before the restored Commit.
+func (s *sink) writeBeforeCommit() error {
+	p := s.pending
+	return &sdk.Error{Code: sdk.CodeInternal,
+		Summary: fmt.Sprintf("write to %s before Commit(%d): checkpoint %d is pre-committed (prepared transaction %s) and its Commit has not come; the host broke the two-phase sink protocol",
+			s.target, p.CheckpointID, p.CheckpointID, p.GID),
+		Detail: "the host must send Commit with the checkpoint's committables before the next Write; the transaction stays prepared (a restore from the checkpoint commits it, one from an earlier checkpoint rolls it back)"}
 }
 
 // commitPrepared publishes c (see Commit).
@@ -277,12 +293,11 @@ func (s *sink) markerPresent(ctx context.Context, c *committable) (bool, error) 
 // restored:
 //   - a later checkpoint's is covered by no durable checkpoint: rolled
 //     back (the restored attempt writes those rows again);
-//   - the restored checkpoint's is left for the host's restored Commit, or
-//     committed here when the host does not send one (legacy: it sets no
-//     RestoredCheckpointID and only notifies completion);
+//   - the restored checkpoint's is left for the host's restored Commit,
+//     which comes before any Write;
 //   - an earlier one's is covered by the durable restored checkpoint, so
 //     it is committed.
-func (s *sink) resolvePrepared(ctx context.Context, restored int64, hostCommits bool) error {
+func (s *sink) resolvePrepared(ctx context.Context, restored int64) error {
 	prefix := gidPrefix(s.init.Flow, s.init.RunID)
 	rows, err := s.pool.Query(ctx, `SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND left(gid, length($1)) = $1`, prefix)
 	if err != nil {
@@ -319,7 +334,7 @@ func (s *sink) resolvePrepared(ctx context.Context, restored int64, hostCommits 
 			if err != nil {
 				return err
 			}
-		case id == restored && hostCommits:
+		case id == restored:
 			s.pending = &committable{GID: gid, Flow: s.init.Flow, RunID: s.init.RunID, CheckpointID: id, MarkerSchema: s.schema}
 		default:
 			logger.Info("committing a checkpoint the restored checkpoint covers (pre-committed by an earlier attempt)",
@@ -404,22 +419,4 @@ func (s *sink) precommitErr(checkpointID int64, gid string, err error) error {
 		se.Detail = "every prepared-transaction slot is taken: look for stale ones (SELECT gid, prepared, database FROM pg_prepared_xacts) and ROLLBACK PREPARED them, or raise max_prepared_transactions and restart PostgreSQL"
 	}
 	return e
-}
-
-// prepareForWrite runs before a checkpoint's transaction begins. A Write
-// after Flush(N) without Commit(N) only comes from a host that resumes the
-// data flow once checkpoint N is durable and notifies the sink afterwards
-// (the two-phase contract forbids it otherwise): N is durable then, so it
-// is published now, before new rows could wait on its row locks.
-func (s *sink) prepareForWrite(ctx context.Context) error {
-	if s.pending == nil {
-		return nil
-	}
-	c := s.pending
-	if err := s.commitPrepared(ctx, c); err != nil {
-		return err
-	}
-	s.pending = nil
-	s.lastCommitted = max(s.lastCommitted, c.CheckpointID)
-	return nil
 }

@@ -333,33 +333,68 @@ func TestCrashWindows(t *testing.T) {
 				}
 				t.Logf("error: %v", err)
 			})
-			// A host that predates the two-phase protocol: it sets no
-			// RestoredCheckpointID (the sink reads its state), sends no
-			// committables and no restored Commit, and may resume writing
-			// before it notifies completion.
-			t.Run("legacy_host", func(t *testing.T) {
+			// A host that breaks the protocol (a Write between Flush(N) and
+			// Commit(N) or before the restored Commit, a Commit without the
+			// committables of a checkpoint that pre-committed rows, a restore
+			// without the checkpoint id) gets an internal error naming it,
+			// and the prepared transaction stays for the proper Commit.
+			t.Run("protocol_violations", func(t *testing.T) {
 				w := newCrashWindow(t, url, c, mode, "e")
+				wantViolation := func(what string, err error, says ...string) {
+					t.Helper()
+					var se *sdk.Error
+					if !errors.As(err, &se) || se.Code != sdk.CodeInternal || se.Transient {
+						t.Fatalf("%s: %v (%#v), want a non-transient internal error", what, err, se)
+					}
+					for _, want := range says {
+						if !strings.Contains(se.Error(), want) {
+							t.Errorf("%s: error %q does not say %q", what, se.Error(), want)
+						}
+					}
+					t.Logf("%s: %v", what, err)
+				}
+				gid := func(id int) string { return fmt.Sprintf("adf:crash:%s:%d", w.run, id) }
+				write := func(s sdk.Sink, from, n int) error {
+					rec := cwBatch(from, n, "e1")
+					defer rec.Release()
+					return s.Write(w.ctx, rec)
+				}
+				commitWithout := func(s sdk.Sink, id int64) error {
+					return s.(sdk.Committer).Commit(w.ctx, sdk.CommitRequest{CheckpointID: id})
+				}
 				s := w.open(0, nil)
 				w.write(s, 0, 100, "e1")
-				w.flush(s, 1, false)
-				// Resumed writes before the notification of checkpoint 1.
+				r1 := w.flush(s, 1, false)
+				wantViolation("Write after Flush(1) before Commit(1)", write(s, 100, 100), "before Commit(1)", "checkpoint 1 is pre-committed", gid(1))
+				wantViolation("Commit(1) without committables", commitWithout(s, 1), "checkpoint 1 carries no committables", "checkpoint 1 pre-committed rows", gid(1))
+				w.flush(s, 2, false) // nothing written: nothing prepared
+				wantViolation("Commit(2) without committables before Commit(1)", commitWithout(s, 2), "checkpoint 1 before it", gid(1))
+				w.wantPrepared("after the violations", "1")
+				w.check("after the violations", nil)
+				w.commit(s, 1, r1, false)
+				if err := commitWithout(s, 2); err != nil {
+					t.Fatalf("Commit(2) of a checkpoint that wrote nothing: %v", err)
+				}
+				w.check("after Commit(1)", cwRows(0, 100, "e1"))
 				w.write(s, 100, 100, "e1")
-				r2 := w.flush(s, 2, false)
-				w.check("after Write following Flush(1)", cwRows(0, 100, "e1"))
-				w.crash(s) // checkpoint 2 persisted, never notified
+				r3 := w.flush(s, 3, false)
+				w.crash(s) // checkpoint 3 persisted, Commit(3) never ran
 
-				s, err := component(t, sdk.KindSink).NewSinkFromConfig(w.cfg)
+				bad, err := component(t, sdk.KindSink).NewSinkFromConfig(w.cfg)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := s.Open(w.ctx, sdk.SinkInit{Flow: "crash", RunID: w.run, RestoredState: r2.State, Reject: func(sdk.Rejected) error { return nil }}); err != nil {
-					t.Fatal(err)
-				}
-				w.wantPrepared("after Open")
-				w.check("after Open", cwRows(0, 200, "e1"))
+				wantViolation("Open restored without a checkpoint id", bad.Open(w.ctx, sdk.SinkInit{Flow: "crash", RunID: w.run, RestoredState: []byte{}, Reject: func(sdk.Rejected) error { return nil }}),
+					"no restored checkpoint id")
+				bad.Close(w.ctx)
+				w.wantPrepared("after the refused Open", "3")
+
+				s = w.open(3, &r3)
+				wantViolation("Write before the restored Commit(3)", write(s, 200, 100), "before Commit(3)", gid(3))
+				w.commit(s, 3, r3, true)
 				w.write(s, 200, 100, "e2")
-				w.flush(s, 3, true)
-				w.commit(s, 3, sdk.FlushResult{}, false) // CheckpointComplete: no committables
+				r4 := w.flush(s, 4, true)
+				w.commit(s, 4, r4, false)
 				w.crash(s)
 				w.wantPrepared("at the end")
 				w.check("at the end", append(cwRows(0, 200, "e1"), cwRows(200, 100, "e2")...))
