@@ -17,9 +17,9 @@ import (
 	"github.com/activedataflow/adf/sdk"
 )
 
-// committable is FlushResult.Committables (and State): the data files one
-// checkpoint wrote, with what is needed to append them to the table later,
-// in another process if need be.
+// committable is FlushResult.Committables: the data files one checkpoint
+// wrote, with what is needed to append them to the table later, in another
+// process if need be.
 type committable struct {
 	Flow         string `json:"flow"`
 	RunID        string `json:"run_id"`
@@ -117,26 +117,46 @@ func (c *committable) summary() iceberg.Properties {
 // in one snapshot whose summary carries the flow, the run and the
 // checkpoint id. It is idempotent: when the table's history (the current
 // snapshot and its ancestors) already has that snapshot, it does nothing.
+//
+// The committables are the only source of the files to append: a Commit
+// without them for a checkpoint that flushed data files is a protocol
+// violation and fails, rather than dropping the checkpoint's rows.
 func (s *sink) Commit(ctx context.Context, req sdk.CommitRequest) error {
-	c := s.flushed[req.CheckpointID]
-	if len(req.Committables) > 0 {
-		c = &committable{}
-		if err := json.Unmarshal(req.Committables, c); err != nil {
-			return &sdk.Error{Code: sdk.CodeInternal, Err: err,
-				Summary: fmt.Sprintf("iceberg sink: the committables of checkpoint %d are not this sink's: %v", req.CheckpointID, err),
-				Detail:  "the checkpoint was written by another sink or version; restart the run without restoring it"}
-		}
-		if c.CheckpointID != req.CheckpointID {
+	if len(req.Committables) == 0 {
+		if n := s.flushedFiles(ctx, req.CheckpointID); n > 0 {
 			return &sdk.Error{Code: sdk.CodeInternal,
-				Summary: fmt.Sprintf("iceberg sink: asked to commit checkpoint %d with the committables of checkpoint %d", req.CheckpointID, c.CheckpointID)}
+				Summary: fmt.Sprintf("iceberg sink: asked to commit checkpoint %d without its committables, but its Flush pre-committed %d data files", req.CheckpointID, n),
+				Detail:  "the host must pass the committables the checkpoint's Flush returned to Commit (sdk.CommitRequest.Committables); the files stay uncommitted"}
 		}
-	}
-	// Without committables (a host that predates Commit, or nothing flushed
-	// by this sink under that id) there is nothing to append.
-	if c == nil {
+		// No data files flushed under that id: nothing to append.
 		return nil
 	}
+	c := &committable{}
+	if err := json.Unmarshal(req.Committables, c); err != nil {
+		return &sdk.Error{Code: sdk.CodeInternal, Err: err,
+			Summary: fmt.Sprintf("iceberg sink: the committables of checkpoint %d are not this sink's: %v", req.CheckpointID, err),
+			Detail:  "the checkpoint was written by another sink or version; restart the run without restoring it"}
+	}
+	if c.CheckpointID != req.CheckpointID {
+		return &sdk.Error{Code: sdk.CodeInternal,
+			Summary: fmt.Sprintf("iceberg sink: asked to commit checkpoint %d with the committables of checkpoint %d", req.CheckpointID, c.CheckpointID)}
+	}
 	return s.commit(ctx, c)
+}
+
+// flushedFiles returns how many data files checkpoint id pre-committed and
+// no Commit has appended yet, as far as this sink knows: the checkpoints it
+// flushed itself and, for one an earlier attempt flushed, the pending
+// record (best effort: a record that cannot be read counts as none).
+func (s *sink) flushedFiles(ctx context.Context, id int64) int {
+	if n, ok := s.flushed[id]; ok {
+		return n
+	}
+	_, rec, err := s.readPending(ctx)
+	if err != nil {
+		return 0
+	}
+	return len(rec.Checkpoints[id])
 }
 
 // commitAttempts bounds the commits tried when the catalog rejects one

@@ -261,17 +261,47 @@ func crashWindows(t *testing.T, w *warehouse, ns string) {
 		testkit.SameRows(t, w.readRows(t, c.tbl), rowsOf(0, 100))
 	})
 
-	// A host that predates Commit restores the state without the checkpoint
-	// id and sends no Commit: Open publishes the restored checkpoint itself.
-	t.Run("host_without_commit", func(t *testing.T) {
-		c := &crashSink{t: t, w: w, tbl: ns + ".window_legacy"}
+	// A Commit without the committables of a checkpoint that flushed data
+	// files is a protocol violation: it fails (code internal) and appends
+	// nothing, in the flushing attempt and after a restore alike. The files
+	// stay pre-committed, and the proper Commit still appends them once.
+	t.Run("commit_without_committables", func(t *testing.T) {
+		c := &crashSink{t: t, w: w, tbl: ns + ".window_nocommittables"}
 		s1 := c.open(sdk.SinkInit{})
 		c.write(s1, 0, 100)
-		res1 := c.flush(s1, 1, false) // persisted; the notification never came
-		c.open(sdk.SinkInit{RestoredState: res1.State})
+		res1 := c.flush(s1, 1, false)
+		if len(res1.State) != 0 {
+			t.Errorf("Flush(1) returned writer state %s, want none", res1.State)
+		}
+		wantProtocolError(t, s1, sdk.CommitRequest{CheckpointID: 1})
+		c.wantSnapshots()
+
+		s2 := c.open(sdk.SinkInit{RestoredState: res1.State, RestoredCheckpointID: 1})
+		wantProtocolError(t, s2, sdk.CommitRequest{CheckpointID: 1, Restored: true})
+		c.wantSnapshots()
+		commit(t, s2, sdk.CommitRequest{CheckpointID: 1, Committables: res1.Committables, Restored: true})
 		c.wantSnapshots(1)
 		testkit.SameRows(t, w.readRows(t, c.tbl), rowsOf(0, 100))
+
+		// A checkpoint without rows flushed no files: nothing to append.
+		c.flush(s2, 2, true)
+		commit(t, s2, sdk.CommitRequest{CheckpointID: 2, Final: true})
+		c.wantSnapshots(1)
 	})
+}
+
+// wantProtocolError checks that Commit(req) fails with an sdk.Error of code
+// internal.
+func wantProtocolError(t *testing.T, s sdk.Sink, req sdk.CommitRequest) {
+	t.Helper()
+	err := s.(sdk.Committer).Commit(context.Background(), req)
+	var se *sdk.Error
+	if !errors.As(err, &se) || se.Code != sdk.CodeInternal {
+		t.Fatalf("Commit(%d, restored=%v) without committables: %v, want an sdk.Error with code %q", req.CheckpointID, req.Restored, err, sdk.CodeInternal)
+	}
+	if !strings.Contains(se.Summary, "without its committables") {
+		t.Errorf("Commit without committables: summary %q does not say the committables are missing", se.Summary)
+	}
 }
 
 // Every crash window of the two-phase commit, in process, on the SQLite

@@ -36,10 +36,10 @@ type sink struct {
 	staged []iceberg.DataFile // data files written since the last flush
 	rows   int64              // rows written since the last flush
 
-	// flushed holds the committables of checkpoints flushed by this sink
-	// and not committed yet. Commit normally receives them from the host;
-	// a host that predates Commit only names the checkpoint.
-	flushed map[int64]*committable
+	// flushed counts the data files of the checkpoints this sink flushed
+	// and has not committed yet, so that a Commit that comes without their
+	// committables is refused rather than taken for an empty checkpoint.
+	flushed map[int64]int
 
 	// wctx bounds the Parquet writers' goroutines; Close cancels it.
 	wctx    context.Context
@@ -52,32 +52,20 @@ func newSink(cfg *SinkConfig) (*sink, error) {
 		return nil, sdk.ConfigError("table", "%v", err)
 	}
 	wctx, wcancel := context.WithCancel(context.Background())
-	return &sink{cfg: cfg, ident: ident, wctx: wctx, wcancel: wcancel, flushed: map[int64]*committable{}}, nil
+	return &sink{cfg: cfg, ident: ident, wctx: wctx, wcancel: wcancel, flushed: map[int64]int{}}, nil
 }
 
 // Open implements sdk.Sink: it connects to the catalog, loads (or creates)
 // the table and discards the data files an earlier attempt of this run
 // pre-committed for checkpoints after the restored one (best effort: they
 // are invisible either way, see discardAfter).
+//
+// The sink keeps no writer state: a restored writer starts with no staged
+// files, and the restored checkpoint's id is all it needs. The host
+// publishes the restored checkpoint itself, with a restored Commit before
+// any Write, so init.RestoredState is not read.
 func (s *sink) Open(ctx context.Context, init sdk.SinkInit) error {
 	s.init = init
-	restoredID := init.RestoredCheckpointID
-	var restored *committable
-	if len(init.RestoredState) > 0 {
-		restored = &committable{}
-		if err := json.Unmarshal(init.RestoredState, restored); err != nil {
-			return &sdk.Error{Code: sdk.CodeInternal, Err: err,
-				Summary: fmt.Sprintf("iceberg sink: the restored checkpoint's state %.200q is not this sink's: %v", init.RestoredState, err),
-				Detail:  "the checkpoint was written by another sink or version; restart the run without restoring it"}
-		}
-	}
-	// A host that predates Commit restores the state but neither the
-	// checkpoint id nor a Commit call: the state's own id and committables
-	// stand in for them (see legacy below).
-	legacy := restored != nil && restoredID == 0
-	if legacy {
-		restoredID = restored.CheckpointID
-	}
 	cat, err := openCatalog(ctx, &s.cfg.CatalogConfig)
 	if err != nil {
 		return err
@@ -100,15 +88,7 @@ func (s *sink) Open(ctx context.Context, init sdk.SinkInit) error {
 	default:
 		return unavailable(fmt.Sprintf("load table %s", s.cfg.Table), err)
 	}
-	s.discardAfter(ctx, restoredID)
-	if legacy && len(restored.Files) > 0 {
-		// The restored checkpoint is durable, so publishing it is what the
-		// host's Commit would do; Commit is idempotent, so doing it here as
-		// well as on a later Commit changes nothing.
-		if err := s.commit(ctx, restored); err != nil {
-			return err
-		}
-	}
+	s.discardAfter(ctx, init.RestoredCheckpointID)
 	return nil
 }
 
@@ -235,9 +215,8 @@ func (s *sink) finishStage(ctx context.Context) error {
 // Flush implements sdk.Sink: the pre-commit. It closes the data files
 // written since the last flush (they are durable in the warehouse but no
 // snapshot references them, so no reader sees them) and returns their
-// metadata as the committables; Commit appends them. The state is the same
-// committable, so that a host that predates Commit can still publish the
-// restored checkpoint (see Open).
+// metadata as the committables; Commit appends them. The state is empty
+// (see Open).
 func (s *sink) Flush(ctx context.Context, checkpointID int64, _ bool) (sdk.FlushResult, error) {
 	if err := s.finishStage(ctx); err != nil {
 		return sdk.FlushResult{}, err
@@ -256,14 +235,14 @@ func (s *sink) Flush(ctx context.Context, checkpointID int64, _ bool) (sdk.Flush
 		if err := s.recordPending(ctx, c); err != nil {
 			return sdk.FlushResult{}, err
 		}
-		s.flushed[checkpointID] = c
+		s.flushed[checkpointID] = len(c.Files)
 	}
 	b, err := json.Marshal(c)
 	if err != nil {
 		return sdk.FlushResult{}, &sdk.Error{Code: sdk.CodeInternal, Err: err,
 			Summary: fmt.Sprintf("iceberg sink: encode the committables of checkpoint %d: %v", checkpointID, err)}
 	}
-	res.State, res.Committables = b, b
+	res.Committables = b
 	s.staged, s.rows = nil, 0
 	return res, nil
 }
