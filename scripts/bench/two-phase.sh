@@ -63,7 +63,7 @@ verify_pg() {
 }
 verify_jsonl() {
   local got
-  got=$(awk -F'"id":' '{ split($2, a, ","); s += a[1]; n++ } END { printf "%d %d", n, s }' "$WORK/out.jsonl")
+  got=$(awk -F'"id":' '{ split($2, a, ","); s += a[1]; n++ } END { printf "%d %.0f", n, s }' "$WORK/out.jsonl")
   [ "$got" = "$ROWS $WANT_SUM" ] || { echo "JSON lines hold '$got', want '$ROWS $WANT_SUM'" >&2; exit 1; }
   rm -f "$WORK/out.jsonl"
 }
