@@ -21,4 +21,19 @@
 // reader's, with commands (AddSplits, SnapshotState, ...) between PollNext
 // calls, so a state snapshot always covers exactly the batches emitted
 // before it. A sink's methods run on one goroutine too.
+//
+// Sinks are two-phase, like Apache Flink's Sink V2. At each checkpoint the
+// host calls Flush, the pre-commit: the sink makes what it was given durable
+// but not visible and returns committables; the host stores them inside the
+// checkpoint and, once the checkpoint is durable, calls Commit (Committer)
+// with them to publish. After a crash the host opens a new sink with the
+// restored checkpoint's state and id and calls Commit again with that
+// checkpoint's committables before any Write, so Commit must be idempotent,
+// and Open discards whatever was pre-committed for later checkpoint ids.
+// No Write comes between Flush(N) and Commit(N). Declare the resulting
+// guarantee in Capabilities.Delivery (DeliveryExactlyOnce, DeliveryIdempotent
+// or DeliveryAtLeastOnce); sdktest.TestSink checks the contract. Sources are
+// told a checkpoint is complete (NotifyCheckpointComplete) only after the
+// sink committed it, and again for a restored checkpoint: that is when to
+// acknowledge upstream.
 package sdk
