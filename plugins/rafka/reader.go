@@ -26,6 +26,9 @@ const (
 	// phaseLive: new entries (">"), plus XAUTOCLAIM of dead consumers'
 	// entries now and then.
 	phaseLive
+	// phaseDone: read to its end (available_now); nothing more is read.
+	// It stays in reader.done until its entries are acknowledged.
+	phaseDone
 )
 
 // rsplit is a split being read.
@@ -43,7 +46,32 @@ type rsplit struct {
 	hist            string // next id of the history read
 	claimCursor     string
 	nextClaim       time.Time
+	// doneAt is, for a split finished by this reader, the first checkpoint
+	// whose snapshot listed it as finished (0 before that snapshot): the
+	// split may leave the state once that checkpoint has completed, since
+	// its completion acknowledges everything the split emitted.
+	doneAt int64
+	// reported: SplitFinished was sent for this finished split.
+	reported bool
 }
+
+// releasable says whether a finished split may leave the reader's state
+// once checkpoint checkpointID has completed: it was reported finished, its
+// restored coverage is acknowledged, and what it emitted itself is covered
+// by a completed checkpoint (a split added finished emitted nothing).
+func (s *rsplit) releasable(checkpointID int64) bool {
+	if !s.acked || !s.reported {
+		return false
+	}
+	if s.restoredDone() {
+		return true
+	}
+	return s.doneAt > 0 && s.doneAt <= checkpointID
+}
+
+// restoredDone: the split was added already finished (restored from a
+// checkpoint, or handed back by the enumerator).
+func (s *rsplit) restoredDone() bool { return s.phase == phaseDone && s.doneAt < 0 }
 
 // emitItem is a batch waiting to be emitted, with the position change and
 // the ids to acknowledge once a checkpoint covers it.
@@ -73,6 +101,10 @@ type reader struct {
 	claimer  string
 
 	splits []*rsplit
+	// done are the finished splits whose entries a completed checkpoint
+	// has not acknowledged yet; they stay in the snapshots (Split.Finished)
+	// until one has.
+	done   []*rsplit
 	queue  []*emitItem
 	cur    *ackBatch
 	acks   []*ackBatch
@@ -118,9 +150,20 @@ func (r *reader) AddSplits(splits []sdk.Split) error {
 		if hist == "" {
 			hist = "0"
 		}
-		r.splits = append(r.splits, &rsplit{sp: sp, key: sp.key(), hist: hist, readPos: sp.Position, claimCursor: "0-0",
+		rs := &rsplit{sp: sp, key: sp.key(), hist: hist, readPos: sp.Position, claimCursor: "0-0",
 			restoredPos: sp.Position, restoredClaimed: append([]string(nil), sp.Claimed...),
-			acked: sp.Position == "" && len(sp.Claimed) == 0})
+			acked: sp.Position == "" && len(sp.Claimed) == 0}
+		if sp.Finished {
+			// Read to its end by an earlier attempt: not read again (that
+			// would deliver nothing new, or, after a restore from before
+			// a later finish, re-emit what the checkpoint covers).
+			// PollNext reports it finished; the next checkpoint completion
+			// acknowledges what its position covers.
+			rs.phase, rs.doneAt = phaseDone, -1
+			r.done = append(r.done, rs)
+			continue
+		}
+		r.splits = append(r.splits, rs)
 	}
 	return nil
 }
@@ -130,6 +173,9 @@ func (r *reader) NotifyNoMoreSplits() { r.noMore = true }
 
 // PollNext implements sdk.SourceReader.
 func (r *reader) PollNext(ctx context.Context, out sdk.ReaderOutput) (sdk.InputStatus, error) {
+	if err := r.reportDone(out); err != nil {
+		return 0, err
+	}
 	if emitted, err := r.emit(out); err != nil || emitted {
 		return sdk.MoreAvailable, err
 	}
@@ -180,6 +226,28 @@ func (r *reader) PollNext(ctx context.Context, out sdk.ReaderOutput) (sdk.InputS
 	return sdk.NothingAvailable, nil
 }
 
+// reportDone reports the splits added finished (see AddSplits); those the
+// restored checkpoint's completion acknowledged already leave the state.
+func (r *reader) reportDone(out sdk.ReaderOutput) error {
+	for _, s := range r.done {
+		if !s.reported {
+			if err := out.SplitFinished(s.sp.SplitID()); err != nil {
+				return err
+			}
+			s.reported = true
+		}
+	}
+	kept := r.done[:0]
+	for _, s := range r.done {
+		if !s.restoredDone() || !s.acked {
+			kept = append(kept, s)
+		}
+	}
+	clear(r.done[len(kept):])
+	r.done = kept
+	return nil
+}
+
 // ensureGroups recreates the group on this reader's partitions (after the
 // group or the stream vanished, e.g. a Redis restart without persistence).
 func (r *reader) ensureGroups(ctx context.Context) {
@@ -214,6 +282,12 @@ func (r *reader) emit(out sdk.ReaderOutput) (bool, error) {
 		}
 		if it.finish {
 			r.remove(it.s)
+			// Finished, but its last entries are acknowledged only once
+			// a checkpoint after this point completes: until then the
+			// split stays in the snapshots, so that a restore of such a
+			// checkpoint still knows what to acknowledge.
+			it.s.phase, it.s.sp.Finished, it.s.reported = phaseDone, true, true
+			r.done = append(r.done, it.s)
 			if err := out.SplitFinished(it.s.sp.SplitID()); err != nil {
 				return false, err
 			}
@@ -408,7 +482,7 @@ func (r *reader) live(ctx context.Context, out sdk.ReaderOutput) error {
 		}
 		if len(msgs) == 0 || (last != "" && rafka.CompareIDs(last, s.sp.End) >= 0) {
 			r.queue = append(r.queue, &emitItem{s: s, finish: true})
-			s.phase = -1 // finished: no more reads
+			s.phase = phaseDone // no more reads
 			r.remove(s)
 		}
 	}
@@ -464,8 +538,9 @@ func (r *reader) queueBatch(s *rsplit, msgs []redis.XMessage, claimed bool, out 
 }
 
 // SnapshotState implements sdk.SourceReader: unfinished splits at their
-// positions. Entries emitted since the previous snapshot are acknowledged
-// once this checkpoint completes.
+// positions, and the finished ones not yet acknowledged (Split.Finished).
+// Entries emitted since the previous snapshot are acknowledged once this
+// checkpoint completes.
 func (r *reader) SnapshotState(_ context.Context, checkpointID int64) ([]sdk.Split, error) {
 	r.cur.checkpoint = checkpointID
 	r.acks = append(r.acks, r.cur)
@@ -483,6 +558,12 @@ func (r *reader) SnapshotState(_ context.Context, checkpointID int64) ([]sdk.Spl
 			seen[it.s] = true
 			out = append(out, it.s.sp.clone())
 		}
+	}
+	for _, s := range r.done {
+		if s.doneAt == 0 {
+			s.doneAt = checkpointID
+		}
+		out = append(out, s.sp.clone())
 	}
 	return out, nil
 }
@@ -538,6 +619,12 @@ func (r *reader) ackCompleted(ctx context.Context, checkpointID int64) error {
 			return err
 		}
 	}
+	for _, s := range r.done {
+		if err := r.ackRestored(ctx, s); err != nil {
+			return err
+		}
+	}
+	defer r.releaseDone(checkpointID)
 	var due, later []*ackBatch
 	for _, a := range r.acks {
 		if a.checkpoint <= checkpointID {
@@ -571,6 +658,32 @@ func (r *reader) ackCompleted(ctx context.Context, checkpointID int64) error {
 	}
 	r.acks = later
 	return nil
+}
+
+// releaseDone drops the finished splits that checkpoint checkpointID's
+// completion leaves nothing to acknowledge for. Called after the XACKs
+// succeeded (a deferred call on a failed ackCompleted releases only those
+// restored finished splits acknowledged before the failure).
+func (r *reader) releaseDone(checkpointID int64) {
+	kept := r.done[:0]
+	for _, s := range r.done {
+		if !s.releasable(checkpointID) || r.ackPending(s) {
+			kept = append(kept, s)
+		}
+	}
+	clear(r.done[len(kept):])
+	r.done = kept
+}
+
+// ackPending says whether an ack batch not yet acknowledged holds entries
+// of s (they were emitted before a snapshot that has not completed).
+func (r *reader) ackPending(s *rsplit) bool {
+	for _, a := range r.acks {
+		if len(a.ids[s.key]) > 0 {
+			return true
+		}
+	}
+	return len(r.cur.ids[s.key]) > 0
 }
 
 // Close implements sdk.SourceReader.

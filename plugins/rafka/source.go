@@ -28,6 +28,16 @@ type Split struct {
 	// Claimed are ids taken over from other consumers (XAUTOCLAIM) and
 	// emitted but not yet acknowledged.
 	Claimed []string `json:"claimed,omitempty"`
+	// Finished marks a split read to its end (available_now) whose entries
+	// up to Position may not be acknowledged yet. The reader keeps it in
+	// its state until a checkpoint taken after the finish has completed:
+	// otherwise a restore of that checkpoint (after a crash between its
+	// save and the XACK, typically around the final checkpoint) would have
+	// no split left to say what the checkpoint covers, and the last entries
+	// would stay pending for ever. A reader given a finished split reads
+	// nothing from it: it acknowledges up to Position with the next
+	// checkpoint completion and reports the split finished.
+	Finished bool `json:"finished,omitempty"`
 	// Schema is the JSON schema (format json) shared by all splits of a run.
 	Schema []Column `json:"schema,omitempty"`
 }
