@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -130,6 +131,8 @@ func TestFaultMatrix(t *testing.T) {
 		{"adf serve (postgres)", "file", []string{"file_dir", "postgres_append"}, []string{"source", "sink"}},
 		{"adf serve (postgres)", "rafka", []string{"postgres_append"}, []string{"sink"}},
 	}
+	// Cell names are unique per invocation: Redis outlives a test run.
+	nonce := strconv.FormatInt(time.Now().UnixNano()%(1<<30), 36)
 	n := 0
 	for _, p := range plans {
 		for _, sinkName := range p.sinks {
@@ -138,7 +141,7 @@ func TestFaultMatrix(t *testing.T) {
 					n++
 					fault := point + ":" + target
 					name := fmt.Sprintf("%s/%s/%s/%s", strings.ReplaceAll(p.runner, " ", "_"), p.source, sinkName, fault)
-					cellID := fmt.Sprintf("c%03d", n)
+					cellID := fmt.Sprintf("c%03d_%s", n, nonce)
 					sc, runner, source := byName[sinkName], p.runner, p.source
 					t.Run(name, func(t *testing.T) {
 						// Cells share nothing but the servers; a cell is
@@ -156,6 +159,7 @@ func TestFaultMatrix(t *testing.T) {
 // cell runs one flow with one fault and checks its output.
 func (e *faultEnv) cell(t *testing.T, id, runner, source string, sc sinkCase, fault string) {
 	c := &cellEnv{id: id, work: t.TempDir(), dataDir: t.TempDir()}
+	t.Cleanup(func() { e.dropKeys(t, "rafka:{in_"+id+"}*", "rafka:{out_"+id+"}*", "cache_"+id+":*") })
 	rec := faultCell{id: id, runner: runner, source: source, sink: sc.name, fault: fault}
 	defer func() {
 		rec.ok = !t.Failed()
@@ -358,6 +362,20 @@ func (e *faultEnv) produceOrders(t *testing.T, topic string) []string {
 		t.Fatal(err)
 	}
 	return testkit.Canon(orders)
+}
+
+// dropKeys deletes a cell's Redis keys.
+func (e *faultEnv) dropKeys(t *testing.T, patterns ...string) {
+	ctx := context.Background()
+	for _, p := range patterns {
+		iter := e.redis.Scan(ctx, 0, p, 1000).Iterator()
+		for iter.Next(ctx) {
+			e.redis.Del(ctx, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Errorf("clean up %s: %v", p, err)
+		}
+	}
 }
 
 // checkAcked fails unless the group has acknowledged every entry.
