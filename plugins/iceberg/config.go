@@ -16,7 +16,8 @@ const (
 )
 
 // CatalogConfig names the catalog, the warehouse and the table; source and
-// sink share it. catalog_uri, warehouse and table are public names (DESIGN §9).
+// sink share it. catalog_uri, warehouse and table are public names that flow
+// files rely on: extended, never renamed.
 type CatalogConfig struct {
 	CatalogURI  string            `json:"catalog_uri" jsonschema:"required,description=catalog: sqlite:///path/catalog.db (SQL catalog on SQLite)\\, postgres://user@host/db (SQL catalog on PostgreSQL) or http(s)://host/ (REST catalog)"`
 	Warehouse   string            `json:"warehouse" jsonschema:"required,description=warehouse location such as file:///path (new tables are created under it)"`
