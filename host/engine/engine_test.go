@@ -14,12 +14,13 @@ import (
 	"github.com/activedataflow/adf/host/engine"
 	"github.com/activedataflow/adf/host/registry"
 	"github.com/activedataflow/adf/internal/testkit"
+	"github.com/activedataflow/adf/internal/testkit/hostkit"
 	"github.com/activedataflow/adf/sdk/flow"
 )
 
 func newRegistry(t testing.TB, pkgs ...string) *registry.Registry {
 	t.Helper()
-	return testkit.Registry(t, pkgs...)
+	return hostkit.Registry(t, pkgs...)
 }
 
 // writeOrders writes n generated order rows as CSV and returns their

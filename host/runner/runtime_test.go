@@ -12,6 +12,7 @@ import (
 
 	"github.com/activedataflow/adf/host/store"
 	"github.com/activedataflow/adf/internal/testkit"
+	"github.com/activedataflow/adf/internal/testkit/hostkit"
 	"github.com/activedataflow/adf/sdk/flow"
 )
 
@@ -22,7 +23,7 @@ const sequencePlugin = "sdk/examples/sequence/cmd/adf-plugin-sequence"
 // through the registry) run side by side; a flow the runtime cannot run is
 // refused with its reason and not retried.
 func TestRuntimePlugins(t *testing.T) {
-	reg := testkit.Registry(t, testkit.FilePlugin, sequencePlugin)
+	reg := hostkit.Registry(t, testkit.FilePlugin, sequencePlugin)
 	s := stores(t)["sqlite"](t)
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.csv")

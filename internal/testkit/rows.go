@@ -2,7 +2,6 @@ package testkit
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand"
@@ -12,25 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/activedataflow/adf/host/builtin"
-	"github.com/activedataflow/adf/host/registry"
 	"github.com/apache/arrow-go/v18/arrow"
 )
-
-// Registry returns the host's registry over a fresh plugins directory
-// holding the given plugin packages (built with Build), failing the test if
-// any plugin cannot be used.
-func Registry(t testing.TB, pkgs ...string) *registry.Registry {
-	t.Helper()
-	reg, err := builtin.Registry(context.Background(), PluginDir(t, pkgs...), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p := reg.Problems(); len(p) > 0 {
-		t.Fatalf("plugin problems: %v", p)
-	}
-	return reg
-}
 
 // Order is one generated input row (id, name, amount, ts).
 type Order struct {
