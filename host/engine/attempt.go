@@ -433,10 +433,11 @@ func (a *attempt) checkpoint(p *pending, done flushDone) error {
 	stats.BytesWritten += done.flushed.BytesWritten
 	stats.Checkpoints++
 	cp.Stats = stats
-	stored, err := a.dlPart(cp, rejects)
+	stored, dead, err := a.dl.part(rejects)
 	if err != nil {
 		return err
 	}
+	cp.DeadLetters = dead
 	a.at(FaultPreCommitted, cp)
 	if err := a.e.opts.Checkpoints.Save(a.ctx, a.f.Name, a.runID, cp, stored); err != nil {
 		return transient(fmt.Errorf("persist checkpoint %d: %w", p.id, err))
@@ -453,12 +454,6 @@ func (a *attempt) checkpoint(p *pending, done flushDone) error {
 	delete(a.resume, p.id)
 	a.resumeMu.Unlock()
 	return nil
-}
-
-func (a *attempt) dlPart(cp *Checkpoint, rejects []Rejected) ([]Rejected, error) {
-	stored, file, err := a.dl.part(rejects)
-	cp.DeadLetters = file
-	return stored, err
 }
 
 // complete runs the steps after a checkpoint is durable: the sink commits
