@@ -1,7 +1,6 @@
 package iceberg_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,16 +13,15 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
-	"github.com/activedataflow/adf/host/engine"
 	"github.com/activedataflow/adf/internal/testkit"
 )
 
 // BenchmarkCSVToIcebergVsParquet measures, in one run on the same input,
-// rows/s of the flow CSV → Iceberg (file source and iceberg sink as real
-// plugin processes through the engine, SQLite catalog, local warehouse,
-// parallelism 2) against the raw tool: arrow-go's CSV reader feeding
-// pqarrow writing one Parquet file (zstd, like Iceberg's default), in
-// process. It reports both rates and their ratio.
+// rows/s of the flow CSV → Iceberg (a whole `adf run` process, end to end as
+// a user runs it: the file source and iceberg sink as its plugin processes,
+// SQLite catalog, local warehouse, parallelism 2) against the raw tool:
+// arrow-go's CSV reader feeding pqarrow writing one Parquet file (zstd, like
+// Iceberg's default), in process. It reports both rates and their ratio.
 //
 //	go test -run '^$' -bench CSVToIceberg -benchtime 3x ./plugins/iceberg/
 func BenchmarkCSVToIcebergVsParquet(b *testing.B) {
@@ -31,18 +29,16 @@ func BenchmarkCSVToIcebergVsParquet(b *testing.B) {
 	w := newWarehouse(b)
 	in := filepath.Join(w.dir, "orders.csv")
 	testkit.WriteOrdersCSV(b, in, 1, n)
-	eng := engine.New(engine.Options{Registry: newRegistry(b), DataDir: w.dir})
+	a := newADF(b)
 	schema := testkit.OrdersArrowSchema()
 	var iceberg, raw time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		res, err := eng.Run(context.Background(), csvToIceberg("bench", in, w, fmt.Sprintf("bench.t%d", i), 2), fmt.Sprintf("bench-%d", i))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if res.Stats.RowsWritten != n {
-			b.Fatalf("wrote %d rows, want %d", res.Stats.RowsWritten, n)
+		f := csvToIceberg("bench", in, w, fmt.Sprintf("bench.t%d", i), 2)
+		s, _ := a.RunFlow(b, f.Name, flowDoc(b, f))
+		if s.Status != "success" || s.Written != n {
+			b.Fatalf("adf run: %+v, want success and %d rows written", s, n)
 		}
 		iceberg += time.Since(start)
 

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/activedataflow/adf/host/engine"
 	"github.com/activedataflow/adf/internal/testkit"
 	"github.com/activedataflow/adf/plugins/iceberg"
 	"github.com/activedataflow/adf/sdk"
@@ -242,8 +241,8 @@ func tail(b []byte, n int) string {
 // A real Iceberg REST catalog (Apache Iceberg's RESTCatalogServer, run from
 // Maven Central's jar): the sink and the source through iceberg-go's REST
 // client, in process (sdktest, read back with iceberg-go's REST client) and as
-// plugin processes in flows (CSV → Iceberg → JSON-lines, exact), then
-// pyiceberg reads the same table through the same REST catalog.
+// plugin processes in flows run by the adf binary (CSV → Iceberg → JSON-lines,
+// exact), then pyiceberg reads the same table through the same REST catalog.
 func TestRESTCatalog(t *testing.T) {
 	dir := t.TempDir()
 	w := &warehouse{dir: dir, wh: "file://" + filepath.Join(dir, "warehouse")}
@@ -273,16 +272,16 @@ func TestRESTCatalog(t *testing.T) {
 		const n = 300_000
 		in, out := filepath.Join(dir, "orders.csv"), filepath.Join(dir, "out", "orders.jsonl")
 		orders := testkit.WriteOrdersCSV(t, in, 1, n)
-		eng := engine.New(engine.Options{Registry: newRegistry(t), DataDir: dir})
+		a := newADF(t)
 		load := csvToIceberg("csv_to_rest", in, w, "sales.orders", 2)
 		load.Checkpoint = &flow.Checkpoint{Every: sdk.Duration(100 * time.Millisecond)} // several commits through the REST catalog
-		res := run(t, eng, load, "run-1")
-		if res.Stats.RowsWritten != n {
-			t.Fatalf("sink wrote %d rows, want %d", res.Stats.RowsWritten, n)
+		s := run(t, a, load)
+		if s.Written != n {
+			t.Fatalf("sink wrote %d rows, want %d", s.Written, n)
 		}
-		res = run(t, eng, icebergToJSONL("rest_to_jsonl", w, "sales.orders", nil, out, 2), "run-1")
-		if res.Stats.RowsRead != n || res.Stats.RowsWritten != n {
-			t.Fatalf("stats = %+v, want %d read and written", res.Stats, n)
+		s = run(t, a, icebergToJSONL("rest_to_jsonl", w, "sales.orders", nil, out, 2))
+		if s.Read != n || s.Written != n {
+			t.Fatalf("summary = %+v, want %d read and written", s, n)
 		}
 		testkit.SameRows(t, testkit.ReadOrdersJSONL(t, out), testkit.Canon(orders))
 
