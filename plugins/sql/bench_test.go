@@ -2,99 +2,125 @@ package sql_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"os"
 	osexec "os/exec"
 	"path/filepath"
-	"sort"
-	"strconv"
+	"slices"
 	"testing"
 	"time"
 
-	"github.com/activedataflow/adf/host/engine"
 	"github.com/activedataflow/adf/internal/testkit"
+	"github.com/activedataflow/adf/sdk/flow"
 )
 
+// benchRounds is the least number of rounds BenchmarkCSVToPostgres runs
+// (-benchtime Nx with N larger runs N).
+const benchRounds = 5
+
 // BenchmarkCSVToPostgres loads the same 1M-row CSV file into two identical
-// tables in the same run: through the flow (file source -> postgres sink,
-// append, binary COPY) and with `psql \copy`, and reports both rates and
-// their ratio (adf / psql; the goal is at least 0.9).
+// tables with a primary key, alternating which goes first, at least 5 times:
+// with a whole `adf run` process (file source -> postgres sink, append,
+// every config left at its default) and with a whole `psql \copy` process.
+// Every load is verified (count and sum of ids); it prints the medians, the
+// min–max of both and their ratio (adf / psql; the goal is at least 0.9).
 func BenchmarkCSVToPostgres(b *testing.B) {
 	const n = 1_000_000
+	const wantSum = int64(n) * (n + 1) / 2
 	dir := b.TempDir()
 	url := testkit.NewDatabase(b)
 	c := connect(b, url)
 	in := filepath.Join(dir, "orders.csv")
 	writeOrders(b, in, genOrders(1, n, 1))
-	reg := newRegistry(b)
-	eng := engine.New(engine.Options{Registry: reg, DataDir: dir})
-	const ddl = `CREATE TABLE %s (id bigint, name text, amount double precision, ts timestamptz)`
-	var adfTime, psqlTime time.Duration
-	var ratios []float64
-	runADF := func(i int) time.Duration {
+	a := newADF(b)
+	f := &flow.Flow{
+		Name:   "bench",
+		Source: flow.Component{Type: "file", Config: json.RawMessage(fmt.Sprintf(`{"path": %q, "format": "csv"}`, in))},
+		Sink:   flow.Component{Type: "postgres", Config: json.RawMessage(fmt.Sprintf(`{"url": %q, "table": "adf_t"}`, url))},
+	}
+	doc := a.WriteFlow(b, f.Name, flowDoc(b, f))
+	verify := func(table string) {
+		b.Helper()
+		var cnt, sum int64
+		if err := c.QueryRow(context.Background(), "SELECT count(*), coalesce(sum(id), 0)::bigint FROM "+table).Scan(&cnt, &sum); err != nil {
+			b.Fatalf("verify %s: %v", table, err)
+		}
+		if cnt != n || sum != wantSum {
+			b.Fatalf("%s holds %d rows, sum(id) %d; want %d and %d", table, cnt, sum, n, wantSum)
+		}
+	}
+	runADF := func() time.Duration {
 		start := time.Now()
-		res, err := eng.Run(context.Background(), csvToPostgres("bench", in, url, `"table": "adf_t"`, benchParallelism), fmt.Sprintf("bench-%d", i))
-		if err != nil {
-			b.Fatal(err)
+		r := a.Run(b, "run", "--progress", "none", doc)
+		d := time.Since(start)
+		if r.Code != 0 {
+			b.Fatalf("adf run failed\n%s", r)
 		}
-		if res.Stats.RowsWritten != n {
-			b.Fatalf("flow wrote %d rows", res.Stats.RowsWritten)
+		if s := r.Summary(b); s.Written != n || s.Rejected != 0 {
+			b.Fatalf("adf run: %+v, want %d written", s, n)
 		}
-		return time.Since(start)
+		verify("adf_t")
+		return d
 	}
 	runPsql := func() time.Duration {
 		start := time.Now()
 		cmd := osexec.Command("psql", url, "-v", "ON_ERROR_STOP=1", "-q", "-c", fmt.Sprintf(`\copy psql_t FROM '%s' CSV HEADER`, in))
-		if out, err := cmd.CombinedOutput(); err != nil {
+		out, err := cmd.CombinedOutput()
+		d := time.Since(start)
+		if err != nil {
 			b.Fatalf("psql \\copy: %v\n%s", err, out)
 		}
-		return time.Since(start)
+		verify("psql_t")
+		return d
 	}
+	rounds := max(b.N, benchRounds)
+	var adfRates, psqlRates, ratios []float64
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	for i := 0; i < rounds; i++ {
+		b.StopTimer()
 		for _, t := range []string{"adf_t", "psql_t"} {
 			exec(b, c, "DROP TABLE IF EXISTS "+t)
-			exec(b, c, fmt.Sprintf(ddl, t))
+			exec(b, c, fmt.Sprintf(`CREATE TABLE %s (id bigint PRIMARY KEY, name text, amount double precision, ts timestamptz)`, t))
 		}
 		exec(b, c, "CHECKPOINT")
+		b.StartTimer()
 		// Alternate which goes first, so neither always meets a warmer
 		// cache or a busier machine.
-		var a, p time.Duration
+		var ad, pd time.Duration
 		if i%2 == 0 {
-			a = runADF(i)
+			ad = runADF()
 			exec(b, c, "CHECKPOINT")
-			p = runPsql()
+			pd = runPsql()
 		} else {
-			p = runPsql()
+			pd = runPsql()
 			exec(b, c, "CHECKPOINT")
-			a = runADF(i)
+			ad = runADF()
 		}
-		adfTime += a
-		psqlTime += p
-		ratios = append(ratios, p.Seconds()/a.Seconds())
+		adfRates = append(adfRates, n/ad.Seconds())
+		psqlRates = append(psqlRates, n/pd.Seconds())
+		ratios = append(ratios, pd.Seconds()/ad.Seconds())
+		b.Logf("round %d (%s first): adf %v (%.0f rows/s), psql \\copy %v (%.0f rows/s), ratio %.2f",
+			i+1, map[bool]string{true: "adf", false: "psql"}[i%2 == 0], ad.Round(time.Millisecond), n/ad.Seconds(), pd.Round(time.Millisecond), n/pd.Seconds(), pd.Seconds()/ad.Seconds())
 	}
 	b.StopTimer()
-	var a, p int64
-	if err := c.QueryRow(context.Background(), "SELECT (SELECT count(*) FROM adf_t), (SELECT count(*) FROM psql_t)").Scan(&a, &p); err != nil || a != n || p != n {
-		b.Fatalf("row counts adf %d, psql %d (%v)", a, p, err)
-	}
-	adfRate := float64(n*b.N) / adfTime.Seconds()
-	psqlRate := float64(n*b.N) / psqlTime.Seconds()
-	b.ReportMetric(adfRate, "adf_rows/s")
-	b.ReportMetric(psqlRate, "psql_rows/s")
-	sort.Float64s(ratios)
-	median := ratios[len(ratios)/2]
-	b.ReportMetric(adfRate/psqlRate, "ratio")
-	b.ReportMetric(median, "median_ratio")
-	b.Logf("%d runs of %d rows, %d readers, file batch_size %d: adf %.0f rows/s, psql \\copy %.0f rows/s, ratio %.2f (per-run ratios %.2f)",
-		b.N, n, benchParallelism, fileBatchSize, adfRate, psqlRate, adfRate/psqlRate, ratios)
+	adfMed, psqlMed, ratioMed := median(adfRates), median(psqlRates), median(ratios)
+	b.ReportMetric(adfMed, "adf_rows/s")
+	b.ReportMetric(psqlMed, "psql_rows/s")
+	b.ReportMetric(adfMed/psqlMed, "ratio")
+	b.ReportMetric(ratioMed, "median_ratio")
+	b.Logf("%d rounds of %d rows into a table with a primary key, default configs, every load verified (count, sum(id)):\n"+
+		"  adf run     median %.0f rows/s (min–max %.0f–%.0f)\n"+
+		"  psql \\copy  median %.0f rows/s (min–max %.0f–%.0f)\n"+
+		"  ratio of the medians %.2f; per-round ratios median %.2f (min–max %.2f–%.2f)",
+		rounds, n, adfMed, slices.Min(adfRates), slices.Max(adfRates), psqlMed, slices.Min(psqlRates), slices.Max(psqlRates),
+		adfMed/psqlMed, ratioMed, slices.Min(ratios), slices.Max(ratios))
 }
 
-// benchParallelism is the number of file readers in BenchmarkCSVToPostgres
-// (ADF_BENCH_PARALLELISM overrides it).
-var benchParallelism = func() int {
-	if v, err := strconv.Atoi(os.Getenv("ADF_BENCH_PARALLELISM")); err == nil && v > 0 {
-		return v
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
 	}
-	return 2
-}()
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

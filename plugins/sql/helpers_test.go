@@ -8,14 +8,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/activedataflow/adf/host/registry"
 	"github.com/activedataflow/adf/internal/testkit"
 	"github.com/activedataflow/adf/plugins/sql"
 	"github.com/activedataflow/adf/sdk"
@@ -25,9 +23,32 @@ import (
 // sqlPlugin is the package of the plugin binary the flows launch.
 const sqlPlugin = "plugins/sql/cmd/adf-plugin-sql"
 
-func newRegistry(t testing.TB) *registry.Registry {
+// newADF is a fresh adf installation with the file and sql plugins: flows
+// run through the adf binary, as a user runs them.
+func newADF(t testing.TB) *testkit.ADF {
 	t.Helper()
-	return testkit.Registry(t, testkit.FilePlugin, sqlPlugin)
+	return testkit.NewADF(t, testkit.FilePlugin, sqlPlugin)
+}
+
+// flowDoc is a flow as a document for `adf run` (JSON is YAML).
+func flowDoc(t testing.TB, f *flow.Flow) string {
+	t.Helper()
+	b, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// runFlow runs f once with `adf run`, failing the test unless it
+// succeeds, and returns the run's summary.
+func runFlow(t testing.TB, a *testkit.ADF, f *flow.Flow) testkit.Summary {
+	t.Helper()
+	sum, _ := a.RunFlow(t, f.Name, flowDoc(t, f))
+	if sum.Status != "success" {
+		t.Fatalf("flow %s: %+v", f.Name, sum)
+	}
+	return sum
 }
 
 func component(t testing.TB, kind sdk.Kind) sdk.Component {
@@ -165,13 +186,6 @@ func csvToPostgres(name, in, url, sinkCfg string, parallelism int) *flow.Flow {
 
 const ordersDDL = `CREATE TABLE %s (id bigint PRIMARY KEY, name text NOT NULL, amount double precision, ts timestamptz)`
 
-// fileBatchSize is the file source's batch_size in the CSV flows: 32768
-// rows (the file plugin's default is 8192); ADF_BENCH_FILE_BATCH overrides
-// it. Bigger batches cost the upstream stages less CPU per row, which on a
-// small machine leaves more to PostgreSQL.
-var fileBatchSize = func() int {
-	if v, err := strconv.Atoi(os.Getenv("ADF_BENCH_FILE_BATCH")); err == nil && v > 0 {
-		return v
-	}
-	return 32768
-}()
+// fileBatchSize is the file source's batch_size in the tests' CSV flows
+// (the file plugin's default is 8192); the benchmark uses the defaults.
+const fileBatchSize = 32768

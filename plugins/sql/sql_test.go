@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,7 +21,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/activedataflow/adf/host/engine"
 	"github.com/activedataflow/adf/internal/testkit"
 	"github.com/activedataflow/adf/plugins/sql"
 	"github.com/activedataflow/adf/sdk"
@@ -330,15 +330,12 @@ func TestMillionRowsAppend(t *testing.T) {
 	in := filepath.Join(dir, "orders.csv")
 	rows := genOrders(1, 1_000_000, 1)
 	writeOrders(t, in, rows)
-	eng := engine.New(engine.Options{Registry: newRegistry(t), DataDir: dir})
+	a := newADF(t)
 	start := time.Now()
-	res, err := eng.Run(context.Background(), csvToPostgres("million", in, url, `"table": "orders", "create_table": true`, 4), "run-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("1M rows CSV -> PostgreSQL append in %v (%+v)", time.Since(start), res.Stats)
-	if res.Stats.RowsWritten != 1_000_000 || res.Stats.RowsRejected != 0 {
-		t.Fatalf("stats %+v, want 1e6 written", res.Stats)
+	sum := runFlow(t, a, csvToPostgres("million", in, url, `"table": "orders", "create_table": true`, 4))
+	t.Logf("1M rows CSV -> PostgreSQL append in %v (%+v)", time.Since(start), sum)
+	if sum.Written != 1_000_000 || sum.Rejected != 0 {
+		t.Fatalf("summary %+v, want 1e6 written", sum)
 	}
 	if got, want := tableDigest(t, c, "orders"), ordersDigest(rows); got != want {
 		t.Fatalf("table digest %+v, want %+v", got, want)
@@ -350,7 +347,7 @@ func TestUpsertTwice(t *testing.T) {
 	url := testkit.NewDatabase(t)
 	c := connect(t, url)
 	exec(t, c, fmt.Sprintf(ordersDDL, "orders"))
-	reg := newRegistry(t)
+	a := newADF(t)
 	first := genOrders(1, 100_000, 1)
 	in1 := filepath.Join(dir, "a.csv")
 	writeOrders(t, in1, first)
@@ -364,13 +361,8 @@ func TestUpsertTwice(t *testing.T) {
 	}
 	in2 := filepath.Join(dir, "b.csv")
 	writeOrders(t, in2, second)
-	eng := engine.New(engine.Options{Registry: newRegistry(t), DataDir: dir})
-	_ = reg
-	for i, in := range []string{in1, in2, in2} {
-		f := csvToPostgres("upsert", in, url, `"table": "orders", "mode": "upsert", "key": ["id"]`, 3)
-		if _, err := eng.Run(context.Background(), f, fmt.Sprintf("run-%d", i)); err != nil {
-			t.Fatal(err)
-		}
+	for _, in := range []string{in1, in2, in2} {
+		runFlow(t, a, csvToPostgres("upsert", in, url, `"table": "orders", "mode": "upsert", "key": ["id"]`, 3))
 	}
 	if got, want := tableDigest(t, c, "orders"), ordersDigest(second); got != want {
 		t.Fatalf("after upserting twice: %+v, want %+v", got, want)
@@ -379,10 +371,7 @@ func TestUpsertTwice(t *testing.T) {
 	third := genOrders(100_001, 30_000, 9)
 	in3 := filepath.Join(dir, "c.csv")
 	writeOrders(t, in3, third)
-	f := csvToPostgres("ignore", in3, url, `"model": "Order", "mode": "insert_ignore", "key": ["id"]`, 2)
-	if _, err := eng.Run(context.Background(), f, "run-ignore"); err != nil {
-		t.Fatal(err)
-	}
+	runFlow(t, a, csvToPostgres("ignore", in3, url, `"model": "Order", "mode": "insert_ignore", "key": ["id"]`, 2))
 	want := append(append([]order{}, second...), third[20_000:]...)
 	if got, w := tableDigest(t, c, "orders"), ordersDigest(want); got != w {
 		t.Fatalf("after insert_ignore: %+v, want %+v", got, w)
@@ -396,7 +385,7 @@ func TestRejectedRowsDeadLetter(t *testing.T) {
 	dir := t.TempDir()
 	url := testkit.NewDatabase(t)
 	c := connect(t, url)
-	reg := newRegistry(t)
+	a := newADF(t)
 	for _, mode := range []string{"append", "upsert"} {
 		t.Run(mode, func(t *testing.T) {
 			table := "orders_" + mode
@@ -440,13 +429,9 @@ func TestRejectedRowsDeadLetter(t *testing.T) {
 			f := csvToPostgres("rejects-"+mode, in, url, fmt.Sprintf(`"table": %q, "mode": %q, "key": ["id"]`, table, mode), 2)
 			f.OnError = flow.OnErrorDeadLetter
 			f.DeadLetter = &flow.DeadLetter{Path: dl}
-			eng := engine.New(engine.Options{Registry: reg, DataDir: dir})
-			res, err := eng.Run(context.Background(), f, "r1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Stats.RowsRejected != int64(len(bad)) || res.Stats.RowsWritten != int64(len(kept)) {
-				t.Fatalf("stats %+v, want %d written and %d rejected", res.Stats, len(kept), len(bad))
+			sum := runFlow(t, a, f)
+			if sum.Rejected != int64(len(bad)) || sum.Written != int64(len(kept)) {
+				t.Fatalf("summary %+v, want %d written and %d rejected", sum, len(kept), len(bad))
 			}
 			where := table + " WHERE id <> 900000"
 			if mode == "append" {
@@ -490,9 +475,10 @@ func TestRejectedRowsDeadLetter(t *testing.T) {
 }
 
 // PostgreSQL restarts mid-run, while the sink has a checkpoint's
-// transaction open: the attempt fails as transient, the engine restarts it
-// from the last checkpoint, the sink reconnects (retrying until the server
-// is back) and the upserted table is exact.
+// transaction open: the attempt fails as transient, adf restarts it from
+// the last checkpoint, the sink reconnects (retrying until the server is
+// back) and the upserted table is exact. The flows run through the adf
+// binary; its debug log says when a checkpoint was saved.
 func TestPostgresRestartMidRun(t *testing.T) {
 	dir := t.TempDir()
 	priv := testkit.NewPrivate(t, "sqlplugin-restart", 41)
@@ -507,6 +493,8 @@ func TestPostgresRestartMidRun(t *testing.T) {
 	exec(t, c0, "DROP TABLE IF EXISTS adf_sink_commits")
 	exec(t, c0, fmt.Sprintf(ordersDDL, "orders"))
 	c0.Close(context.Background())
+	a := newADF(t)
+	a.Env = append(a.Env, "ADF_LOG_LEVEL=debug")
 	rows := genOrders(1, 400_000, 5)
 	in := filepath.Join(dir, "in.csv")
 	writeOrders(t, in, rows)
@@ -514,51 +502,42 @@ func TestPostgresRestartMidRun(t *testing.T) {
 	f.Checkpoint = &flow.Checkpoint{Every: sdk.Duration(150 * time.Millisecond)}
 	restarts := 20
 	f.MaxRestarts = &restarts
-	var once sync.Once
-	restarted := make(chan struct{})
-	eng := engine.New(engine.Options{Registry: newRegistry(t), DataDir: dir, OnEvent: func(ev engine.Event) {
-		if ev.Kind == "checkpoint" && !ev.Checkpoint.Final {
-			once.Do(func() {
-				// Once the sink has a later checkpoint's transaction open
-				// (one that has written: it has an xid; not the short
-				// COMMIT PREPARED of the previous checkpoint, which the sink
-				// retries through an outage), stop the server; start it
-				// again a second later.
-				go func() {
-					defer close(restarted)
-					ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-					defer cancel()
-					if pc, err := pgx.Connect(ctx, url); err == nil {
-						for ctx.Err() == nil {
-							var open int
-							_ = pc.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-								AND xact_start IS NOT NULL AND backend_xid IS NOT NULL AND query NOT ILIKE '%PREPARED%' AND pid <> pg_backend_pid()`).Scan(&open)
-							if open > 0 {
-								break
-							}
-							time.Sleep(2 * time.Millisecond)
-						}
-						pc.Close(ctx)
-					}
-					priv.StopPostgres()
-					time.Sleep(time.Second)
-					priv.StartPostgres()
-				}()
-			})
+	p := a.Start(t, "run", "--progress", "none", a.WriteFlow(t, f.Name, flowDoc(t, f)))
+	// After the first checkpoint, once the sink has a later checkpoint's
+	// transaction open (one that has written: it has an xid; not the short
+	// COMMIT PREPARED of the previous checkpoint, which the sink retries
+	// through an outage), stop the server; start it again a second later.
+	testkit.WaitFor(t, time.Minute, "a checkpoint before the end of the run (PostgreSQL was never stopped)",
+		func() bool { return checkpointsSaved(p.Stderr()) > 0 }, p.Stderr)
+	func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		pc, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return
 		}
-	}})
-	res, err := eng.Run(context.Background(), f, "r1")
-	select {
-	case <-restarted:
-	case <-time.After(time.Minute):
-		t.Fatal("PostgreSQL was never stopped: no checkpoint before the end of the run")
+		defer pc.Close(context.Background())
+		for ctx.Err() == nil {
+			var open int
+			_ = pc.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+				AND xact_start IS NOT NULL AND backend_xid IS NOT NULL AND query NOT ILIKE '%PREPARED%' AND pid <> pg_backend_pid()`).Scan(&open)
+			if open > 0 {
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	priv.StopPostgres()
+	time.Sleep(time.Second)
+	priv.StartPostgres()
+	res := p.Wait(t, 5*time.Minute)
+	if res.Code != 0 {
+		t.Fatalf("adf run failed\n%s", res)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("stats %+v", res.Stats)
-	if res.Stats.Restarts == 0 {
-		t.Fatalf("the run was not restarted: stats %+v", res.Stats)
+	sum := res.Summary(t)
+	t.Logf("summary %+v", sum)
+	if sum.Restarts == 0 {
+		t.Fatalf("the run was not restarted: summary %+v", sum)
 	}
 	c := connect(t, url)
 	if got, want := tableDigest(t, c, "orders"), ordersDigest(rows); got != want {
@@ -566,38 +545,52 @@ func TestPostgresRestartMidRun(t *testing.T) {
 	}
 	c.Close(context.Background())
 
-	// An outage between checkpoints (no transaction open: the engine waits
-	// in the checkpoint event, and readers wait for the checkpoint) is
-	// ridden out inside the plugin: the next transaction's begin retries
-	// with backoff, and the attempt is not restarted.
+	// An outage between checkpoints (no transaction open: adf is stopped
+	// with SIGSTOP as soon as its log says a checkpoint was saved, and
+	// readers wait for the checkpoint) is ridden out inside the plugin:
+	// COMMIT PREPARED and the next transaction's begin retry with backoff,
+	// and the attempt is not restarted.
 	rows2 := genOrders(1, 400_000, 6)
 	in2 := filepath.Join(dir, "in2.csv")
 	writeOrders(t, in2, rows2)
-	var once2 sync.Once
-	started := make(chan struct{})
-	eng2 := engine.New(engine.Options{Registry: newRegistry(t), DataDir: dir, OnEvent: func(ev engine.Event) {
-		if ev.Kind == "checkpoint" && !ev.Checkpoint.Final {
-			once2.Do(func() {
-				priv.StopPostgres()
-				go func() {
-					defer close(started)
-					time.Sleep(time.Second)
-					priv.StartPostgres()
-				}()
-			})
-		}
-	}})
 	f2 := csvToPostgres("restart", in2, url, `"table": "orders", "mode": "upsert", "key": ["id"]`, 2)
 	f2.Checkpoint = &flow.Checkpoint{Every: sdk.Duration(50 * time.Millisecond)}
 	f2.MaxRestarts = &restarts
-	res, err = eng2.Run(context.Background(), f2, "r2")
-	once2.Do(func() { close(started) }) // no checkpoint before the end: caught below
-	<-started
-	if err != nil {
-		t.Fatal(err)
+	p = a.Start(t, "run", "--progress", "none", a.WriteFlow(t, f2.Name, flowDoc(t, f2)))
+	for seen, tries := 0, 1; ; tries++ {
+		testkit.WaitFor(t, time.Minute, "a checkpoint with no transaction open before the end of the run",
+			func() bool { return checkpointsSaved(p.Stderr()) > seen }, p.Stderr)
+		seen = checkpointsSaved(p.Stderr())
+		if err := p.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		// The host may have told the sink to commit, and even let the
+		// readers go on, before it stopped: the outage must find no
+		// transaction open other than COMMIT PREPARED, twice 50 ms apart
+		// (nothing more can reach the sink while adf is stopped); else try
+		// the next checkpoint.
+		if noTransactionOpen(t, url) {
+			t.Logf("PostgreSQL stopped after checkpoint %d (try %d), adf stopped meanwhile", seen, tries)
+			priv.StopPostgres()
+			if err := p.Signal(syscall.SIGCONT); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		if err := p.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if res.Stats.Restarts != 0 || res.Stats.Checkpoints < 2 {
-		t.Fatalf("stats %+v: want no restart and at least 2 checkpoints", res.Stats)
+	time.Sleep(time.Second)
+	priv.StartPostgres()
+	res = p.Wait(t, 5*time.Minute)
+	if res.Code != 0 {
+		t.Fatalf("adf run failed\n%s", res)
+	}
+	sum = res.Summary(t)
+	t.Logf("summary %+v", sum)
+	if sum.Restarts != 0 || sum.Checkpoints < 2 {
+		t.Fatalf("summary %+v: want no restart and at least 2 checkpoints", sum)
 	}
 	c = connect(t, url)
 	if got, want := tableDigest(t, c, "orders"), ordersDigest(rows2); got != want {
@@ -608,6 +601,39 @@ func TestPostgresRestartMidRun(t *testing.T) {
 	}
 }
 
+var checkpointSavedRE = regexp.MustCompile(`checkpoint saved: .* final=false`)
+
+// checkpointsSaved counts the non-final checkpoints an adf debug log says
+// were saved.
+func checkpointsSaved(log string) int { return len(checkpointSavedRE.FindAllStringIndex(log, -1)) }
+
+// noTransactionOpen reports whether no session of url's database (but
+// COMMIT PREPARED) has a transaction open, checked twice 50 ms apart.
+func noTransactionOpen(t testing.TB, url string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pc, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer pc.Close(context.Background())
+	for i := 0; i < 2; i++ {
+		if i > 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+		var open int
+		if err := pc.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND xact_start IS NOT NULL AND query NOT ILIKE '%PREPARED%' AND pid <> pg_backend_pid()`).Scan(&open); err != nil {
+			t.Fatalf("pg_stat_activity: %v", err)
+		}
+		if open > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // The incremental source reads, in a second run, only the rows added or
 // updated since the first.
 func TestIncrementalTwoRuns(t *testing.T) {
@@ -616,7 +642,7 @@ func TestIncrementalTwoRuns(t *testing.T) {
 	c := connect(t, url)
 	exec(t, c, `CREATE TABLE events (id bigserial PRIMARY KEY, payload text, updated_at timestamptz NOT NULL)`)
 	exec(t, c, `INSERT INTO events (payload, updated_at) SELECT 'e' || i, '2026-01-01'::timestamptz + i * interval '1 second' FROM generate_series(1, 3000) i`)
-	eng := engine.New(engine.Options{Registry: newRegistry(t), DataDir: dir})
+	a := newADF(t)
 	run := func(n int) []string {
 		out := filepath.Join(dir, fmt.Sprintf("out-%d.jsonl", n))
 		f := &flow.Flow{
@@ -625,9 +651,7 @@ func TestIncrementalTwoRuns(t *testing.T) {
 			Parallelism: 3,
 			Sink:        flow.Component{Type: "file", Config: json.RawMessage(fmt.Sprintf(`{"path": %q}`, out))},
 		}
-		if _, err := eng.Run(context.Background(), f, fmt.Sprintf("run-%d", n)); err != nil {
-			t.Fatal(err)
-		}
+		runFlow(t, a, f)
 		data, err := os.ReadFile(out)
 		if err != nil {
 			if os.IsNotExist(err) {
@@ -673,24 +697,20 @@ func TestIncrementalTwoRuns(t *testing.T) {
 	exec(t, c, `CREATE TABLE logs (id bigint PRIMARY KEY, name text NOT NULL, amount double precision, ts timestamptz)`)
 	exec(t, c, fmt.Sprintf(ordersDDL, "logs_copy"))
 	exec(t, c, `INSERT INTO logs SELECT i, 'n' || i, i, now() FROM generate_series(1, 2000) i`)
-	copyLogs := func(run string) int64 {
+	copyLogs := func() int64 {
 		f := &flow.Flow{
 			Name:        "logs",
 			Source:      flow.Component{Type: "postgres", Config: json.RawMessage(fmt.Sprintf(`{"url": %q, "table": "logs", "cursor": "id", "cursor_name": "logs-copy", "splits": 3}`, url))},
 			Parallelism: 2,
 			Sink:        flow.Component{Type: "postgres", Config: json.RawMessage(fmt.Sprintf(`{"url": %q, "table": "logs_copy"}`, url))},
 		}
-		res, err := eng.Run(context.Background(), f, run)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res.Stats.RowsRead
+		return runFlow(t, a, f).Read
 	}
-	if n := copyLogs("a"); n != 2000 {
+	if n := copyLogs(); n != 2000 {
 		t.Fatalf("first run read %d rows, want 2000", n)
 	}
 	exec(t, c, `INSERT INTO logs SELECT i, 'n' || i, i, now() FROM generate_series(2001, 2700) i`)
-	if n := copyLogs("b"); n != 700 {
+	if n := copyLogs(); n != 700 {
 		t.Fatalf("second run read %d rows, want 700", n)
 	}
 	if got, want := tableDigest(t, c, "logs_copy"), tableDigest(t, c, "logs"); got != want || got.Count != 2700 {
@@ -710,7 +730,6 @@ func TestSourceMillionRowsFourReaders(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	dir := t.TempDir()
 	url := testkit.NewDatabase(t)
 	c := connect(t, url)
 	exec(t, c, fmt.Sprintf(ordersDDL, "src"))
@@ -723,15 +742,11 @@ func TestSourceMillionRowsFourReaders(t *testing.T) {
 		Parallelism: 4,
 		Sink:        flow.Component{Type: "postgres", Config: json.RawMessage(fmt.Sprintf(`{"url": %q, "table": "dst"}`, url))},
 	}
-	eng := engine.New(engine.Options{Registry: newRegistry(t), DataDir: dir})
 	start := time.Now()
-	res, err := eng.Run(context.Background(), f, "r1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("1M rows PostgreSQL -> PostgreSQL with 4 readers in %v (%+v)", time.Since(start), res.Stats)
-	if res.Stats.RowsRead != 1_000_000 {
-		t.Fatalf("read %d rows, want 1e6", res.Stats.RowsRead)
+	sum := runFlow(t, newADF(t), f)
+	t.Logf("1M rows PostgreSQL -> PostgreSQL with 4 readers in %v (%+v)", time.Since(start), sum)
+	if sum.Read != 1_000_000 {
+		t.Fatalf("read %d rows, want 1e6", sum.Read)
 	}
 	want, got := tableDigest(t, c, "src"), tableDigest(t, c, "dst")
 	if want.Count != 1_000_000 || got != want {
