@@ -12,7 +12,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/activedataflow/adf/host/engine"
 	"github.com/activedataflow/adf/internal/testkit"
 	"github.com/activedataflow/adf/plugins/rafka/rafka"
 	"github.com/activedataflow/adf/sdk"
@@ -22,9 +21,11 @@ import (
 // BenchmarkRafkaSource compares, in the same run on the same Redis, a raw
 // Go consumer (XREADGROUP COUNT 4096 over the 4 partitions, with the XACK
 // of the previous batch pipelined in front of the next read) against a
-// flow: the rafka source (available_now, format raw, 2 readers) in the
-// plugin process → the discard sink, through the host. It reports both
-// rates and their ratio (goal ≥ 0.5):
+// flow run end to end by the adf binary: `adf run` of the rafka source
+// (available_now, format raw, 2 readers) in the plugin process → the
+// discard sink, process start and plugin launch included. The two sides
+// alternate which goes first. It reports both rates and their ratio
+// (goal ≥ 0.5):
 //
 //	go test -run '^$' -bench RafkaSource -benchtime 2x ./plugins/rafka/
 func BenchmarkRafkaSource(b *testing.B) {
@@ -33,32 +34,45 @@ func BenchmarkRafkaSource(b *testing.B) {
 	rdb := connect(b, url)
 	topic := uniqueTopic(b, rdb)
 	produceJSON(b, rdb, topic, 4, n, 0)
-	opts := engineOptions(b)
+	a := newADF(b)
 	var rawTime, adfTime time.Duration
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	raw := func(i int) {
 		start := time.Now()
 		got := rawConsume(b, rdb, topic, fmt.Sprintf("raw-%d", i), 4)
 		rawTime += time.Since(start)
 		if got != n {
 			b.Fatalf("raw consumer read %d, want %d", got, n)
 		}
-
+	}
+	viaADF := func(i int) {
+		group := fmt.Sprintf("adf-%d", i)
 		f := &flow.Flow{
-			Name: "bench",
+			Name: fmt.Sprintf("bench-%d", i),
 			Source: flow.Component{Type: "rafka", Config: json.RawMessage(fmt.Sprintf(
-				`{"url": %q, "topic": %q, "group": "adf-%d", "mode": "available_now", "format": "raw", "batch_size": 4096}`, url, topic, i))},
+				`{"url": %q, "topic": %q, "group": %q, "mode": "available_now", "format": "raw", "batch_size": 4096}`, url, topic, group))},
 			Parallelism: 2,
 			Sink:        flow.Component{Type: "discard"},
 		}
-		start = time.Now()
-		res, err := engine.New(opts).Run(context.Background(), f, fmt.Sprintf("bench-%d", i))
+		path := a.WriteFlow(b, f.Name, flowDoc(b, f))
+		start := time.Now()
+		res := a.Run(b, "run", "--progress", "none", path)
 		adfTime += time.Since(start)
-		if err != nil {
-			b.Fatal(err)
+		sum := succeeded(b, res)
+		if sum.Read != n || sum.Written != n {
+			b.Fatalf("flow read %d and wrote %d rows, want %d", sum.Read, sum.Written, n)
 		}
-		if res.Stats.RowsWritten != n {
-			b.Fatalf("flow wrote %d rows, want %d", res.Stats.RowsWritten, n)
+		if p := pendingCount(b, rdb, topic, group); p != 0 {
+			b.Fatalf("flow left %d entries pending", p)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%2 == 0 {
+			raw(i)
+			viaADF(i)
+		} else {
+			viaADF(i)
+			raw(i)
 		}
 	}
 	b.StopTimer()
@@ -67,7 +81,7 @@ func BenchmarkRafkaSource(b *testing.B) {
 	b.ReportMetric(adfRate, "adf_rows/s")
 	b.ReportMetric(rawRate, "raw_rows/s")
 	b.ReportMetric(adfRate/rawRate, "ratio")
-	b.Logf("rafka source → discard via plugins: %.0f rows/s; raw XREADGROUP+XACK: %.0f rows/s; ratio %.2f", adfRate, rawRate, adfRate/rawRate)
+	b.Logf("adf run: rafka source → discard via plugins: %.0f rows/s; raw XREADGROUP+XACK: %.0f rows/s; ratio %.2f", adfRate, rawRate, adfRate/rawRate)
 }
 
 // rawConsume reads the whole topic as a new group with go-redis and

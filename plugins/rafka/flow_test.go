@@ -7,38 +7,102 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
-	"sync"
-	"sync/atomic"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/activedataflow/adf/host/builtin"
-	"github.com/activedataflow/adf/host/engine"
 	"github.com/activedataflow/adf/internal/testkit"
 	"github.com/activedataflow/adf/plugins/rafka/rafka"
 	"github.com/activedataflow/adf/sdk"
 	"github.com/activedataflow/adf/sdk/flow"
 )
 
-// rafkaPlugin is the package of the plugin binary the engine tests run.
+// rafkaPlugin is the package of the plugin binary the flow tests run.
 const rafkaPlugin = "plugins/rafka/cmd/adf-plugin-rafka"
 
-// engineOptions builds the registry of a plugins directory holding the
-// real file and rafka plugin binaries.
-func engineOptions(t testing.TB) engine.Options {
+// newADF is an adf installation with the real file and rafka plugin
+// binaries: the flow tests run flows through the adf binary, the way a
+// user does.
+func newADF(t testing.TB) *testkit.ADF {
 	t.Helper()
-	reg, err := builtin.Registry(context.Background(), testkit.PluginDir(t, testkit.FilePlugin, rafkaPlugin), nil)
+	return testkit.NewADF(t, testkit.FilePlugin, rafkaPlugin)
+}
+
+// flowDoc is the flow document of f (JSON, which adf reads as YAML).
+func flowDoc(t testing.TB, f *flow.Flow) string {
+	t.Helper()
+	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := reg.Problems(); len(p) > 0 {
-		t.Fatalf("plugin problems: %v", p)
+	return string(b)
+}
+
+// runFlow runs f once with `adf run`, failing the test unless it succeeds;
+// it returns the run summary and the command's output.
+func runFlow(t testing.TB, a *testkit.ADF, f *flow.Flow) (testkit.Summary, testkit.Result) {
+	t.Helper()
+	return a.RunFlow(t, f.Name, flowDoc(t, f))
+}
+
+// startFlow starts `adf run` of f in the background.
+func startFlow(t testing.TB, a *testkit.ADF, f *flow.Flow) *testkit.Process {
+	t.Helper()
+	return a.Start(t, "run", "--progress", "none", a.WriteFlow(t, f.Name, flowDoc(t, f)))
+}
+
+// succeeded checks that an adf run ended with exit code 0 and returns its
+// summary.
+func succeeded(t testing.TB, r testkit.Result) testkit.Summary {
+	t.Helper()
+	if r.Code != 0 {
+		t.Fatalf("adf run failed\n%s", r)
 	}
-	return engine.Options{Registry: reg, DataDir: t.TempDir()}
+	return r.Summary(t)
+}
+
+// savedCheckpoint is one "checkpoint saved" line of the host's debug log
+// (ADF_LOG_LEVEL=debug).
+type savedCheckpoint struct {
+	ID, RowsRead, RowsWritten int64
+	Final                     bool
+	// At is the offset of the line in the log.
+	At int
+}
+
+var checkpointSavedRE = regexp.MustCompile(`checkpoint saved: [^\n]*? id=(\d+) rows_read=(\d+) rows_written=(\d+) final=(true|false)`)
+
+// savedCheckpoints lists the checkpoints a debug log says were saved, in
+// order.
+func savedCheckpoints(log string) []savedCheckpoint {
+	var out []savedCheckpoint
+	for _, m := range checkpointSavedRE.FindAllStringSubmatchIndex(log, -1) {
+		n := func(i int) int64 {
+			v, _ := strconv.ParseInt(log[m[2*i]:m[2*i+1]], 10, 64)
+			return v
+		}
+		out = append(out, savedCheckpoint{ID: n(1), RowsRead: n(2), RowsWritten: n(3), Final: log[m[8]:m[9]] == "true", At: m[0]})
+	}
+	return out
+}
+
+var sourceStartedRE = regexp.MustCompile(`plugin started: .*role=source pid=(\d+)`)
+
+// sourcePids lists the pids of every source plugin process a debug log says
+// was started, restarted attempts included.
+func sourcePids(log string) []int {
+	var pids []int
+	for _, m := range sourceStartedRE.FindAllStringSubmatch(log, -1) {
+		pid, _ := strconv.Atoi(m[1])
+		pids = append(pids, pid)
+	}
+	return pids
 }
 
 // toJSONL is a flow from a rafka topic (format json) to a JSON-lines file.
@@ -114,16 +178,13 @@ func TestMillionMessagesToJSONLines(t *testing.T) {
 	start := time.Now()
 	produceJSON(t, rdb, topic, 4, n, 0)
 	t.Logf("produced %d messages over 4 partitions in %s", n, time.Since(start).Round(time.Millisecond))
-	opts := engineOptions(t)
+	a := newADF(t)
 	out := filepath.Join(t.TempDir(), "out.jsonl")
 	start = time.Now()
-	res, err := engine.New(opts).Run(context.Background(), toJSONL("million", url, topic, "million", "", out, 2), "run-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("flow read %d rows in %s", res.Stats.RowsRead, time.Since(start).Round(time.Millisecond))
-	if res.Stats.RowsRead != n || res.Stats.RowsWritten != n || res.Stats.RowsRejected != 0 {
-		t.Fatalf("stats = %+v, want exactly %d read and written", res.Stats, n)
+	sum, _ := runFlow(t, a, toJSONL("million", url, topic, "million", "", out, 2))
+	t.Logf("flow read %d rows in %s (adf process included)", sum.Read, time.Since(start).Round(time.Millisecond))
+	if sum.Read != n || sum.Written != n || sum.Rejected != 0 {
+		t.Fatalf("summary = %+v, want exactly %d read and written", sum, n)
 	}
 	exactly(t, readIDs(t, out), 0, n)
 	if p := pendingCount(t, rdb, topic, "million"); p != 0 {
@@ -132,33 +193,29 @@ func TestMillionMessagesToJSONLines(t *testing.T) {
 }
 
 // Flows in different groups each read everything; flows in one group (with
-// different consumer names) share the entries: together exactly once.
+// different consumer names) share the entries: together exactly once. The
+// four flows run at the same time, as four adf processes.
 func TestConsumerGroups(t *testing.T) {
 	url := testkit.RedisURL(t)
 	rdb := connect(t, url)
 	topic := uniqueTopic(t, rdb)
 	const n = 20000
 	produceJSON(t, rdb, topic, 4, n, 0)
-	opts := engineOptions(t)
+	a := newADF(t)
 	dir := t.TempDir()
 	type run struct {
 		name, group, consumer string
 	}
 	runs := []run{{"group-a", "a", "adf"}, {"group-b", "b", "adf"}, {"shared-1", "s", "one"}, {"shared-2", "s", "two"}}
-	var wg sync.WaitGroup
-	errs := make([]error, len(runs))
+	procs := make([]*testkit.Process, len(runs))
 	for i, r := range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f := toJSONL(r.name, url, topic, r.group, fmt.Sprintf(`, "consumer": %q, "batch_size": 200`, r.consumer), filepath.Join(dir, r.name+".jsonl"), 2)
-			_, errs[i] = engine.New(opts).Run(context.Background(), f, "run-"+r.name)
-		}()
+		f := toJSONL(r.name, url, topic, r.group, fmt.Sprintf(`, "consumer": %q, "batch_size": 200`, r.consumer), filepath.Join(dir, r.name+".jsonl"), 2)
+		procs[i] = startFlow(t, a, f)
 	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("flow %s: %v", runs[i].name, err)
+	for i, p := range procs {
+		r := p.Wait(t, 5*time.Minute)
+		if r.Code != 0 {
+			t.Fatalf("flow %s failed\n%s", runs[i].name, r)
 		}
 	}
 	exactly(t, readIDs(t, filepath.Join(dir, "group-a.jsonl")), 0, n)
@@ -175,54 +232,37 @@ func TestConsumerGroups(t *testing.T) {
 	}
 }
 
-// Kill -9 the source plugin after the first checkpoint: the attempt
-// restarts from the checkpoint, the reader re-reads its own pending
-// entries after the checkpointed positions, and the (atomic) file output
-// holds every message exactly once.
+// Kill -9 the source plugin after the first checkpoint is saved (before
+// the sink commits it: ADF_FAULT=saved@1:source): the attempt restarts from
+// the checkpoint, the reader re-reads its own pending entries after the
+// checkpointed positions, and the (atomic) file output holds every message
+// exactly once.
 func TestKillSourceMidRun(t *testing.T) {
 	url := testkit.RedisURL(t)
 	rdb := connect(t, url)
 	topic := uniqueTopic(t, rdb)
 	const n = 300_000
 	produceJSON(t, rdb, topic, 4, n, 0)
-	opts := engineOptions(t)
+	a := newADF(t)
+	a.Env = append(a.Env, "ADF_LOG_LEVEL=debug", "ADF_FAULT=saved@1:source")
 	out := filepath.Join(t.TempDir(), "out.jsonl")
-	var mu sync.Mutex
-	var pids []int
-	killed := 0
-	opts.OnEvent = func(ev engine.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev.Kind {
-		case "plugin_started":
-			if ev.Role == "source" {
-				pids = append(pids, ev.Pid)
-			}
-		case "checkpoint":
-			if ev.Checkpoint.ID == 1 && !ev.Checkpoint.Final && killed == 0 {
-				killed = pids[0]
-				if err := syscall.Kill(killed, syscall.SIGKILL); err != nil {
-					t.Errorf("kill %d: %v", killed, err)
-				}
-			}
-		}
-	}
 	f := toJSONL("killed", url, topic, "killed", `, "batch_size": 1000`, out, 2)
 	f.Checkpoint = &flow.Checkpoint{Every: sdk.Duration(150 * time.Millisecond)}
-	res, err := engine.New(opts).Run(context.Background(), f, "run-kill")
-	if err != nil {
-		t.Fatal(err)
+	sum, res := runFlow(t, a, f)
+	log := res.Stderr
+	if !strings.Contains(log, "fault injection: killing a process") {
+		t.Fatalf("the source was never killed\n%s", log)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if killed == 0 {
-		t.Fatal("the source was never killed: the run ended before its first checkpoint")
+	cps := savedCheckpoints(log)
+	if len(cps) == 0 || cps[0].ID != 1 || cps[0].Final {
+		t.Fatalf("the run ended before its first checkpoint, the source was killed at the final one: checkpoints %+v", cps)
 	}
-	if res.Stats.Restarts < 1 || len(pids) < 2 {
-		t.Fatalf("expected a restart with a new source process, got restarts=%d pids=%v", res.Stats.Restarts, pids)
+	pids := sourcePids(log)
+	if sum.Restarts < 1 || len(pids) < 2 || pids[0] == pids[len(pids)-1] {
+		t.Fatalf("expected a restart with a new source process, got restarts=%d source pids=%v", sum.Restarts, pids)
 	}
-	if res.Stats.RowsRead != n || res.Stats.RowsWritten != n {
-		t.Fatalf("stats = %+v, want exactly %d read and written", res.Stats, n)
+	if sum.Read != n || sum.Written != n {
+		t.Fatalf("summary = %+v, want exactly %d read and written", sum, n)
 	}
 	exactly(t, readIDs(t, out), 0, n)
 	if p := pendingCount(t, rdb, topic, "killed"); p != 0 {
@@ -249,44 +289,33 @@ func TestRedisRestartMidRun(t *testing.T) {
 	if err := rdb.Save(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
-	opts := engineOptions(t)
+	a := newADF(t)
+	a.Env = append(a.Env, "ADF_LOG_LEVEL=debug")
 	out := filepath.Join(t.TempDir(), "out.jsonl")
-	var restarted, finalAfterRestart atomic.Bool
-	var once sync.Once
-	done := make(chan struct{})
-	opts.OnEvent = func(ev engine.Event) {
-		if ev.Kind != "checkpoint" {
-			return
-		}
-		if ev.Checkpoint.Final {
-			finalAfterRestart.Store(restarted.Load())
-			return
-		}
-		once.Do(func() {
-			go func() {
-				defer close(done)
-				if err := rdb.Save(context.Background()).Err(); err != nil {
-					t.Errorf("SAVE: %v", err)
-				}
-				priv.RestartRedis()
-				restarted.Store(true)
-			}()
-		})
-	}
 	f := toJSONL("restart", url, topic, "restart", `, "batch_size": 200`, out, 2)
 	f.Checkpoint = &flow.Checkpoint{Every: sdk.Duration(100 * time.Millisecond)}
 	start := time.Now()
-	res, err := engine.New(opts).Run(context.Background(), f, "run-restart")
-	<-done
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("run with a Redis restart took %s, %d restarts of the attempt", time.Since(start).Round(time.Millisecond), res.Stats.Restarts)
-	if !finalAfterRestart.Load() {
+	p := startFlow(t, a, f)
+	// The first checkpoint (not the final one) starts the restart.
+	testkit.WaitFor(t, time.Minute, "the first checkpoint", func() bool {
+		return len(savedCheckpoints(p.Stderr())) > 0
+	}, p.Stderr)
+	if cps := savedCheckpoints(p.Stderr()); cps[0].Final {
 		t.Fatal("Redis was not restarted before the run ended: make the run longer")
 	}
-	if res.Stats.RowsRead != n || res.Stats.RowsWritten != n {
-		t.Fatalf("stats = %+v, want exactly %d read and written", res.Stats, n)
+	if err := rdb.Save(context.Background()).Err(); err != nil {
+		t.Fatalf("SAVE: %v", err)
+	}
+	priv.RestartRedis()
+	restartedAt := len(p.Stderr())
+	sum := succeeded(t, p.Wait(t, 5*time.Minute))
+	t.Logf("run with a Redis restart took %s, %d restarts of the attempt", time.Since(start).Round(time.Millisecond), sum.Restarts)
+	cps := savedCheckpoints(p.Stderr())
+	if last := cps[len(cps)-1]; !last.Final || last.At < restartedAt {
+		t.Fatal("Redis was not restarted before the run ended: make the run longer")
+	}
+	if sum.Read != n || sum.Written != n {
+		t.Fatalf("summary = %+v, want exactly %d read and written", sum, n)
 	}
 	exactly(t, readIDs(t, out), 0, n)
 }
@@ -312,19 +341,16 @@ func TestCacheSinkFlow(t *testing.T) {
 	if err := os.WriteFile(in, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	opts := engineOptions(t)
+	a := newADF(t)
 	f := &flow.Flow{
 		Name:    "cache",
 		Source:  flow.Component{Type: "file", Config: json.RawMessage(fmt.Sprintf(`{"path": %q}`, in))},
 		Sink:    flow.Component{Type: "redis_cache", Config: json.RawMessage(fmt.Sprintf(`{"url": %q, "key_attribute": "user_id", "key_prefix": %q, "ttl": "10m"}`, url, prefix))},
 		OnError: flow.OnErrorSkip,
 	}
-	res, err := engine.New(opts).Run(context.Background(), f, "run-cache")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Stats.RowsRejected != missing || res.Stats.RowsWritten != n-missing {
-		t.Fatalf("stats = %+v, want %d written and %d rejected", res.Stats, n-missing, missing)
+	sum, _ := runFlow(t, a, f)
+	if sum.Rejected != missing || sum.Written != n-missing {
+		t.Fatalf("summary = %+v, want %d written and %d rejected", sum, n-missing, missing)
 	}
 	ctx := context.Background()
 	keys := scanKeys(t, rdb, prefix)
@@ -353,54 +379,40 @@ func TestCacheSinkFlow(t *testing.T) {
 	// A missing attribute column (not just null values) rejects every row.
 	f.Name = "cache-missing"
 	f.Sink.Config = json.RawMessage(fmt.Sprintf(`{"url": %q, "key_attribute": "uid", "key_prefix": %q}`, url, prefix+"x:"))
-	res, err = engine.New(opts).Run(context.Background(), f, "run-cache-missing")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Stats.RowsRejected != n || res.Stats.RowsWritten != 0 {
-		t.Fatalf("stats = %+v, want all %d rows rejected", res.Stats, n)
+	sum, _ = runFlow(t, a, f)
+	if sum.Rejected != n || sum.Written != 0 {
+		t.Fatalf("summary = %+v, want all %d rows rejected", sum, n)
 	}
 }
 
 // Continuous mode: the flow keeps reading new messages, picks up a
-// partition added while running, and a stop takes a final checkpoint.
+// partition added while running, and a stop (SIGINT to adf run) takes a
+// final checkpoint.
 func TestContinuousWithNewPartition(t *testing.T) {
 	url := testkit.RedisURL(t)
 	rdb := connect(t, url)
 	topic := uniqueTopic(t, rdb)
 	produceJSON(t, rdb, topic, 2, 1000, 0)
-	opts := engineOptions(t)
-	stop := make(chan struct{})
-	opts.Stop = stop
-	var read atomic.Int64
-	opts.OnEvent = func(ev engine.Event) {
-		if ev.Kind == "checkpoint" {
-			read.Store(ev.Checkpoint.Stats.RowsRead)
-		}
-	}
+	a := newADF(t)
+	a.Env = append(a.Env, "ADF_LOG_LEVEL=debug")
 	out := filepath.Join(t.TempDir(), "out.jsonl")
 	f := toJSONL("continuous", url, topic, "cont", "", out, 2)
 	src := fmt.Sprintf(`{"url": %q, "topic": %q, "group": "cont", "format": "json", "discover_interval": "200ms", "block": "100ms"}`, url, topic)
 	f.Source.Config = json.RawMessage(src)
 	f.Checkpoint = &flow.Checkpoint{Every: sdk.Duration(100 * time.Millisecond)}
-	type result struct {
-		res engine.Result
-		err error
+	p := startFlow(t, a, f)
+	// read is the rows read up to the last saved checkpoint.
+	read := func() int64 {
+		cps := savedCheckpoints(p.Stderr())
+		if len(cps) == 0 {
+			return 0
+		}
+		return cps[len(cps)-1].RowsRead
 	}
-	resc := make(chan result, 1)
-	go func() {
-		res, err := engine.New(opts).Run(context.Background(), f, "run-cont")
-		resc <- result{res, err}
-	}()
 	waitFor := func(rows int64) {
 		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for read.Load() < rows {
-			if time.Now().After(deadline) {
-				t.Fatalf("continuous flow read %d rows, want %d", read.Load(), rows)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		testkit.WaitFor(t, 60*time.Second, fmt.Sprintf("%d rows read", rows), func() bool { return read() >= rows },
+			func() string { return fmt.Sprintf("continuous flow read %d rows\n%s", read(), p.Stderr()) })
 	}
 	waitFor(1000)
 	produceJSON(t, rdb, topic, 2, 500, 1000) // new messages, existing partitions
@@ -410,10 +422,17 @@ func TestContinuousWithNewPartition(t *testing.T) {
 		t.Fatal("no message went to the new partition")
 	}
 	waitFor(2100)
-	close(stop)
-	r := <-resc
-	if r.err != nil {
-		t.Fatal(r.err)
+	if err := p.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	res := p.Wait(t, time.Minute)
+	sum := succeeded(t, res)
+	cps := savedCheckpoints(res.Stderr)
+	if last := cps[len(cps)-1]; !last.Final {
+		t.Fatalf("the stop took no final checkpoint: last saved %+v", last)
+	}
+	if sum.Read != 2100 || sum.Written != 2100 {
+		t.Fatalf("summary = %+v, want 2100 read and written", sum)
 	}
 	exactly(t, readIDs(t, out), 0, 2100)
 	if p := pendingCount(t, rdb, topic, "cont"); p != 0 {
@@ -439,12 +458,9 @@ func TestTopicToTopic(t *testing.T) {
 		Sink: flow.Component{Type: "rafka", Config: json.RawMessage(fmt.Sprintf(
 			`{"url": %q, "topic": %q, "partitions": 5, "key_column": "name", "maxlen": 100000}`, url, out))},
 	}
-	res, err := engine.New(engineOptions(t)).Run(ctx, f, "run-copy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Stats.RowsWritten != n {
-		t.Fatalf("stats = %+v, want %d written", res.Stats, n)
+	sum, _ := runFlow(t, newADF(t), f)
+	if sum.Written != n {
+		t.Fatalf("summary = %+v, want %d written", sum, n)
 	}
 	c, err := rafka.NewConsumer(ctx, rdb, out, "check", "c", rafka.ConsumerOptions{Count: 1000})
 	if err != nil {
