@@ -182,6 +182,9 @@ func (a *attempt) start() error {
 	if err := a.dl.restore(a.cp); err != nil {
 		return err
 	}
+	if a.cp != nil {
+		a.log.Info("resuming from checkpoint", "checkpoint", a.cp.ID, "rows_read", a.cp.Stats.RowsRead, "final", a.cp.Final)
+	}
 	srcInst, err := a.launch("source", a.plan.source)
 	if err != nil {
 		return err

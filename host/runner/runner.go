@@ -7,11 +7,14 @@ package runner
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +66,13 @@ type Options struct {
 	OnEngineEvent func(runID int64, ev engine.Event)
 	// Fault is the engine's fault-injection point (tests only).
 	Fault *engine.Fault
+	// LeaseTTL is how long a run's lease lasts without renewal: a host
+	// that dies leaves its runs to be resumed elsewhere this long after its
+	// last renewal (default 15s; renewed every third of it).
+	LeaseTTL time.Duration
+	// HostID names this host in run leases (default: hostname, pid and a
+	// random suffix, unique per process).
+	HostID string
 }
 
 // Runner owns the job queue client.
@@ -89,6 +99,12 @@ func New(opts Options) (*Runner, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = 15 * time.Second
+	}
+	if opts.HostID == "" {
+		opts.HostID = hostID()
 	}
 	r := &Runner{opts: opts, stop: make(chan struct{})}
 	if opts.Store.Dialect() == store.Postgres {
@@ -129,12 +145,73 @@ func (r *Runner) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// Start starts the workers.
+// Start starts the workers and the rescue of runs whose host died.
 func (r *Runner) Start(ctx context.Context) error {
 	if err := r.client.Start(ctx); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
+	go r.rescueLoop(ctx)
 	return nil
+}
+
+// rescueLoop resumes, every third of the lease time, the runs whose lease
+// expired: their host died (or lost the store) while running them.
+func (r *Runner) rescueLoop(ctx context.Context) {
+	t := time.NewTicker(r.opts.LeaseTTL / 3)
+	defer t.Stop()
+	for {
+		rescued, err := r.opts.Store.RescueExpired(ctx, time.Now(), r.Enqueue())
+		if err != nil && ctx.Err() == nil {
+			r.opts.Logger.Warn("rescue runs of dead hosts", "error", err)
+		}
+		for _, id := range rescued {
+			r.opts.Logger.Warn("run's host stopped renewing its lease; resuming the run from its last checkpoint", "run", id, "lease_ttl", r.opts.LeaseTTL.String())
+		}
+		select {
+		case <-t.C:
+		case <-r.stop:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// holdLease renews the run's lease until ctx ends; when the lease is lost
+// (another host took the run over) or cannot be renewed within its time,
+// it cancels the run with store.ErrLeaseLost.
+func (r *Runner) holdLease(ctx context.Context, cancel context.CancelCauseFunc, runID int64) {
+	ttl := r.opts.LeaseTTL
+	t := time.NewTicker(ttl / 3)
+	defer t.Stop()
+	renewed := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := r.opts.Store.RenewLease(ctx, runID, r.opts.HostID, ttl)
+		switch {
+		case err == nil:
+			renewed = time.Now()
+		case errors.Is(err, store.ErrLeaseLost):
+			cancel(err)
+			return
+		case time.Since(renewed) > ttl-ttl/6:
+			// Another host may take the run over any moment: stop first.
+			cancel(fmt.Errorf("run %d: could not renew the lease for %s (%v): %w", runID, time.Since(renewed).Round(time.Second), err, store.ErrLeaseLost))
+			return
+		}
+	}
+}
+
+// hostID names this process in run leases.
+func hostID() string {
+	h, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s:%d:%s", h, os.Getpid(), hex.EncodeToString(b))
 }
 
 // Stop stops fetching jobs and lets running ones finish: unbounded runs are
@@ -197,10 +274,10 @@ type runWorker struct {
 
 // Work runs one attempt of a run.
 func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
-	return w.r.execute(ctx, job.Args.RunID, job.Attempt, job.MaxAttempts)
+	return w.r.execute(ctx, job.ID, job.Args.RunID, job.Attempt, job.MaxAttempts)
 }
 
-func (r *Runner) execute(ctx context.Context, runID int64, attempt, maxAttempts int) error {
+func (r *Runner) execute(ctx context.Context, jobID, runID int64, attempt, maxAttempts int) error {
 	st := r.opts.Store
 	log := r.opts.Logger.With("run", runID, "attempt", attempt)
 	run, err := st.GetRun(ctx, runID)
@@ -210,6 +287,22 @@ func (r *Runner) execute(ctx context.Context, runID int64, attempt, maxAttempts 
 	if err != nil {
 		return err
 	}
+	if run.Status == store.StatusSuccess || run.Status == store.StatusCancelled {
+		return nil
+	}
+	// The lease makes this host the run's only executor while it renews it.
+	if err := st.AcquireLease(ctx, runID, r.opts.HostID, jobID, r.opts.LeaseTTL); err != nil {
+		if errors.Is(err, store.ErrLeaseLost) {
+			log.Info("run is executed by another host; checking again later")
+			return river.JobSnooze(r.opts.LeaseTTL)
+		}
+		return err
+	}
+	leaseCtx, dropLease := context.WithCancelCause(ctx)
+	defer dropLease(nil)
+	go r.holdLease(leaseCtx, dropLease, runID)
+	ctx = leaseCtx
+	defer func() { _ = st.ReleaseLease(context.WithoutCancel(ctx), runID, r.opts.HostID) }()
 	f, version, err := r.runConfig(ctx, run)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -228,6 +321,11 @@ func (r *Runner) execute(ctx context.Context, runID int64, attempt, maxAttempts 
 	log.Info("run started", "flow", f.Name, "config_version", version)
 	start := time.Now()
 	stats, runErr := r.runFlow(ctx, f, runID)
+	if cause := context.Cause(ctx); errors.Is(cause, store.ErrLeaseLost) {
+		// Another host resumed the run: its row is not ours to write.
+		log.Warn("lost the run's lease; another host continues it from its last checkpoint", "error", cause)
+		return river.JobCancel(cause)
+	}
 	counts := store.RunCounts{Read: stats.RowsRead, Written: stats.RowsWritten, Rejected: stats.RowsRejected, Bytes: stats.BytesWritten}
 	now := time.Now()
 	if runErr == nil {
@@ -301,7 +399,7 @@ func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64) (engine
 		eng := engine.New(engine.Options{
 			Registry:    r.opts.Registry,
 			Logger:      r.opts.Logger,
-			Checkpoints: r.opts.Store.Checkpoints(),
+			Checkpoints: r.opts.Store.LeasedCheckpoints(r.opts.HostID, r.opts.LeaseTTL),
 			DataDir:     r.opts.DataDir,
 			Stop:        r.stop,
 			Suspend:     true,

@@ -14,10 +14,25 @@ import (
 
 // Checkpoints persists the engine's checkpoints per run, so a retried or
 // restarted run resumes from the last one. Run ids are data_flow_runs ids.
-type Checkpoints struct{ s *Store }
+type Checkpoints struct {
+	s *Store
+	// owner, when set, is the lease holder: a save renews the run's lease
+	// in the checkpoint's transaction and fails with ErrLeaseLost when the
+	// lease went to another host, so a stale owner never writes a
+	// checkpoint.
+	owner string
+	ttl   time.Duration
+}
 
 // Checkpoints returns the engine.CheckpointStore backed by this store.
-func (s *Store) Checkpoints() *Checkpoints { return &Checkpoints{s} }
+func (s *Store) Checkpoints() *Checkpoints { return &Checkpoints{s: s} }
+
+// LeasedCheckpoints returns the engine.CheckpointStore of a host holding
+// run leases as owner (see AcquireLease): every save renews the lease by ttl
+// or fails with ErrLeaseLost.
+func (s *Store) LeasedCheckpoints(owner string, ttl time.Duration) *Checkpoints {
+	return &Checkpoints{s: s, owner: owner, ttl: ttl}
+}
 
 var _ engine.CheckpointStore = (*Checkpoints)(nil)
 
@@ -56,6 +71,11 @@ func (c *Checkpoints) Save(ctx context.Context, _, runID string, cp *engine.Chec
 	}
 	s := c.s
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		if c.owner != "" {
+			if err := s.renewLease(ctx, tx, id, c.owner, c.ttl); err != nil {
+				return fmt.Errorf("save checkpoint %d: %w", cp.ID, err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (run_id, checkpoint_id, state, updated_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (run_id) DO UPDATE SET checkpoint_id = excluded.checkpoint_id, state = excluded.state, updated_at = excluded.updated_at`,
 			id, cp.ID, string(state), s.ts(time.Now())); err != nil {
