@@ -2,6 +2,9 @@
 # Starts the services the integration tests use, PostgreSQL and Redis, each on
 # a loopback port of its own, installing them with apt-get when missing.
 # Idempotent. Prints the variables the tests read, for `eval "$(scripts/services.sh)"`.
+# ADF_TEST_REDIS_AOF=1 starts Redis with the append-only file on (appendfsync
+# everysec), so a restart, or a kill -9 and a start, keeps its data; by default
+# Redis keeps nothing.
 #
 #   scripts/services.sh [start]        start both (default)
 #   scripts/services.sh restart-postgres | restart-redis | stop-postgres | stop-redis | stop
@@ -54,9 +57,12 @@ redis_up() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q 
 start_redis() {
   mkdir -p "$STATE/redis"
   if ! redis_up; then
-    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --save '' --appendonly no \
+    local aof=no
+    [ "${ADF_TEST_REDIS_AOF:-0}" = 1 ] && aof=yes
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --save '' --appendonly "$aof" --appendfsync everysec \
       --dir "$STATE/redis" --pidfile "$STATE/redis/redis.pid" --logfile "$STATE/redis/redis.log" >/dev/null
-    for _ in $(seq 1 50); do redis_up && break; sleep 0.1; done
+    # Up to 60s: with the append-only file on, Redis loads it before it answers.
+    for _ in $(seq 1 600); do redis_up && break; sleep 0.1; done
   fi
   redis_up || { log "Redis did not start; see $STATE/redis/redis.log"; exit 1; }
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -108,23 +109,38 @@ func NewDatabase(t testing.TB) string {
 // running in parallel against the shared servers.
 type Private struct {
 	t   testing.TB
+	dir string
 	env []string
 	Env map[string]string
+}
+
+// PrivateOption configures NewPrivate.
+type PrivateOption func(*Private)
+
+// RedisAOF starts the private Redis with its append-only file on
+// (appendfsync everysec; ADF_TEST_REDIS_AOF=1 for scripts/services.sh), so
+// that RestartRedis, and KillRedis followed by StartRedis, keep its data.
+// Without it Redis keeps nothing across a restart.
+func RedisAOF() PrivateOption {
+	return func(p *Private) { p.env = append(p.env, "ADF_TEST_REDIS_AOF=1") }
 }
 
 // NewPrivate starts a private PostgreSQL and Redis named name (one name per
 // test; port offset 1..50 distinguishes them) and stops them when the test
 // ends.
-func NewPrivate(t testing.TB, name string, offset int) *Private {
+func NewPrivate(t testing.TB, name string, offset int, opts ...PrivateOption) *Private {
 	t.Helper()
 	if offset < 1 || offset > 50 {
 		t.Fatalf("private services offset %d out of 1..50", offset)
 	}
-	p := &Private{t: t, env: []string{
+	p := &Private{t: t, dir: "/var/tmp/adf-services-" + name, env: []string{
 		"ADF_SERVICES_DIR=/var/tmp/adf-services-" + name,
 		"ADF_TEST_PG_PORT=" + itoa(54329+offset),
 		"ADF_TEST_REDIS_PORT=" + itoa(63799+offset),
 	}}
+	for _, o := range opts {
+		o(p)
+	}
 	p.Env = p.run("start")
 	t.Cleanup(func() { p.run("stop") })
 	return p
@@ -162,8 +178,37 @@ func (p *Private) RedisURL() string { return p.Env["ADF_TEST_REDIS_URL"] }
 // open connections are dropped).
 func (p *Private) RestartPostgres() { p.run("restart-postgres") }
 
-// RestartRedis stops and starts the private Redis (data is not kept).
+// RestartRedis stops (SHUTDOWN) and starts the private Redis; its data is
+// kept only with RedisAOF.
 func (p *Private) RestartRedis() { p.run("restart-redis") }
+
+// KillRedis kills the private redis-server with SIGKILL (its pid from the
+// pidfile scripts/services.sh gives it) and waits until it is gone; open
+// connections are reset. StartRedis starts it again.
+func (p *Private) KillRedis() {
+	p.t.Helper()
+	b, err := os.ReadFile(filepath.Join(p.dir, "redis", "redis.pid"))
+	if err != nil {
+		p.t.Fatalf("read the private Redis pidfile: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		p.t.Fatalf("private Redis pidfile holds %q, not a pid", b)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		p.t.Fatalf("kill -9 the private Redis (pid %d): %v", pid, err)
+	}
+	for i := 0; i < 500 && syscall.Kill(pid, 0) == nil; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if syscall.Kill(pid, 0) == nil {
+		p.t.Fatalf("private Redis (pid %d) still running 5s after SIGKILL", pid)
+	}
+}
+
+// StartRedis starts the private servers that are not running (after
+// KillRedis or StopPostgres).
+func (p *Private) StartRedis() { p.run("start") }
 
 // StopPostgres stops the private PostgreSQL.
 func (p *Private) StopPostgres() { p.run("stop-postgres") }

@@ -225,14 +225,28 @@ func (c *CacheConfig) Validate() error {
 type DiscardConfig struct{}
 
 // newClient opens a Redis client for url; connection pools are sized for
-// one reader or sink.
-func newClient(url string) (*redis.Client, error) {
+// one reader or sink. go-redis retries a command that failed on a network
+// error (up to 2 more times): fine for idempotent commands (XACK, XPENDING,
+// XINFO, XADD of the sink's staged commit), never for reads that move
+// entries into the group's pending list (see newReadClient).
+func newClient(url string) (*redis.Client, error) { return openClient(url, 2) }
+
+// newReadClient opens a Redis client that never retries a command by
+// itself, for XREADGROUP ... > and XAUTOCLAIM. Those change the group on
+// the server: when a connection drops after Redis ran the command but
+// before its reply arrived, the entries it delivered sit in the consumer's
+// pending list, and a blind retry reads the next ones instead, so the
+// undelivered batch would be skipped. The reader retries itself, re-reading
+// its own pending entries first.
+func newReadClient(url string) (*redis.Client, error) { return openClient(url, -1) }
+
+func openClient(url string, retries int) (*redis.Client, error) {
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, sdk.ConfigError("url", "not a Redis URL: %v", err)
 	}
 	opts.PoolSize = 4
-	opts.MaxRetries = 2
+	opts.MaxRetries = retries
 	opts.DialTimeout = 2 * time.Second
 	opts.ReadTimeout = 10 * time.Second
 	opts.WriteTimeout = 10 * time.Second

@@ -93,9 +93,12 @@ type ackBatch struct {
 
 // reader reads its partitions with XREADGROUP (RafkaSourceReader).
 type reader struct {
-	cfg      *SourceConfig
-	ctx      sdk.SourceReaderContext
-	rdb      *redis.Client
+	cfg *SourceConfig
+	ctx sdk.SourceReaderContext
+	rdb *redis.Client
+	// rd runs the reads (XREADGROUP, XAUTOCLAIM) without go-redis's own
+	// retries: see newReadClient and resync.
+	rd       *redis.Client
 	dec      *decoder
 	consumer string
 	claimer  string
@@ -120,7 +123,12 @@ func newReader(s *source, ctx sdk.SourceReaderContext) (*reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &reader{cfg: s.cfg, ctx: ctx, rdb: rdb, consumer: s.cfg.Consumer, claimer: s.cfg.Consumer + ".claimed",
+	rd, err := newReadClient(s.cfg.URL)
+	if err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	return &reader{cfg: s.cfg, ctx: ctx, rdb: rdb, rd: rd, consumer: s.cfg.Consumer, claimer: s.cfg.Consumer + ".claimed",
 		cur: newAckBatch()}, nil
 }
 
@@ -187,6 +195,10 @@ func (r *reader) PollNext(ctx context.Context, out sdk.ReaderOutput) (sdk.InputS
 	}
 	err := r.step(ctx, out)
 	if err != nil {
+		// Whatever failed, a read may have run on the server with its
+		// reply lost: its entries are pending under this reader's names.
+		// Re-read them before anything new.
+		r.resync()
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
@@ -198,9 +210,14 @@ func (r *reader) PollNext(ctx context.Context, out sdk.ReaderOutput) (sdk.InputS
 		// reconnects), fail the attempt only after retry_limit.
 		if r.failingSince.IsZero() {
 			r.failingSince, r.backoff = time.Now(), 50*time.Millisecond
+			logger().Warn("Redis call failed; retrying, own pending entries are re-read before new ones", "reader", r.ctx.ReaderID(),
+				"topic", r.cfg.Topic, "group", r.cfg.Group, "retry_limit", r.cfg.RetryLimit.D().String(), "error", err)
 		}
 		if time.Since(r.failingSince) > r.cfg.RetryLimit.D() {
-			return 0, sdk.Transient(fmt.Errorf("rafka reader %d: Redis failing for %s: %w", r.ctx.ReaderID(), r.cfg.RetryLimit.D(), err))
+			return 0, &sdk.Error{Code: sdk.CodeUnavailable, Transient: true, Err: err,
+				Summary: fmt.Sprintf("rafka reader %d: Redis calls on topic %s, group %s kept failing for %s (retry_limit): %v",
+					r.ctx.ReaderID(), r.cfg.Topic, r.cfg.Group, r.cfg.RetryLimit.D(), err),
+				Detail: "nothing is lost: unacknowledged entries stay pending and the flow restarts from its last checkpoint. Check that Redis is reachable, or raise retry_limit to ride out longer outages"}
 		}
 		if strings.Contains(err.Error(), "NOGROUP") {
 			r.ensureGroups(ctx)
@@ -246,6 +263,27 @@ func (r *reader) reportDone(out sdk.ReaderOutput) error {
 	clear(r.done[len(kept):])
 	r.done = kept
 	return nil
+}
+
+// resync makes every split being read re-read its own pending entries
+// after the newest id it has read (and the claimed entries pending under
+// the claimer name that it has not emitted) before it reads new ones.
+// Called after any failed Redis call: an XREADGROUP ... > or XAUTOCLAIM
+// that Redis ran but whose reply was lost (connection dropped, Redis
+// restarted or failed over after running it) left its entries pending
+// under this reader's consumer names, where a read of new entries never
+// finds them. The history read is idempotent, so a resync for a call that
+// never reached Redis costs one round trip per split.
+func (r *reader) resync() {
+	for _, s := range r.splits {
+		if s.phase == phaseDone {
+			continue
+		}
+		s.phase, s.hist = phaseRecover, s.readPos
+		if s.hist == "" {
+			s.hist = "0"
+		}
+	}
 }
 
 // ensureGroups recreates the group on this reader's partitions (after the
@@ -420,13 +458,43 @@ func (r *reader) claimedHistory(ctx context.Context, s *rsplit, out sdk.ReaderOu
 	}
 	m := msgs[0].Messages
 	s.hist = m[len(m)-1].ID
-	return r.queueBatch(s, m, true, out)
+	// After a resync the claimer's pending list also holds the claimed
+	// entries this reader emitted (or queued) and no completed checkpoint
+	// acknowledged yet: they are not read again.
+	known := r.claimedKnown(s)
+	keep := m[:0:0]
+	for _, e := range m {
+		if !known[e.ID] {
+			keep = append(keep, e)
+		}
+	}
+	if len(keep) == 0 {
+		return nil
+	}
+	return r.queueBatch(s, keep, true, out)
+}
+
+// claimedKnown is the set of claimed entries of s emitted or queued and not
+// acknowledged yet.
+func (r *reader) claimedKnown(s *rsplit) map[string]bool {
+	known := map[string]bool{}
+	for _, id := range s.sp.Claimed {
+		known[id] = true
+	}
+	for _, it := range r.queue {
+		if it.s == s {
+			for _, id := range it.claimed {
+				known[id] = true
+			}
+		}
+	}
+	return known
 }
 
 // autoclaim takes over entries other consumers have left pending longer
 // than claim_idle (a dead consumer) with XAUTOCLAIM, and emits them.
 func (r *reader) autoclaim(ctx context.Context, s *rsplit, out sdk.ReaderOutput) error {
-	msgs, next, err := r.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: s.key, Group: r.cfg.Group, MinIdle: r.cfg.ClaimIdle.D(),
+	msgs, next, err := r.rd.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: s.key, Group: r.cfg.Group, MinIdle: r.cfg.ClaimIdle.D(),
 		Start: s.claimCursor, Count: int64(r.cfg.BatchSize), Consumer: r.claimer}).Result()
 	if err != nil {
 		return fmt.Errorf("XAUTOCLAIM %s: %w", s.key, err)
@@ -439,6 +507,21 @@ func (r *reader) autoclaim(ctx context.Context, s *rsplit, out sdk.ReaderOutput)
 	}
 	if len(msgs) == 0 {
 		return nil
+	}
+	// Entries this reader claimed, emitted and not yet acknowledged may
+	// idle past claim_idle (a checkpoint slower than claim_idle): they
+	// are not emitted again.
+	if len(s.sp.Claimed) > 0 || len(r.queue) > 0 {
+		known := r.claimedKnown(s)
+		keep := msgs[:0:0]
+		for _, m := range msgs {
+			if !known[m.ID] {
+				keep = append(keep, m)
+			}
+		}
+		if msgs = keep; len(msgs) == 0 {
+			return nil
+		}
 	}
 	return r.queueBatch(s, msgs, true, out)
 }
@@ -491,7 +574,7 @@ func (r *reader) live(ctx context.Context, out sdk.ReaderOutput) error {
 
 // readGroup runs XREADGROUP; no data is an empty result, not an error.
 func (r *reader) readGroup(ctx context.Context, consumer string, streams []string, block time.Duration) ([]redis.XStream, error) {
-	res, err := r.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: r.cfg.Group, Consumer: consumer, Streams: streams,
+	res, err := r.rd.XReadGroup(ctx, &redis.XReadGroupArgs{Group: r.cfg.Group, Consumer: consumer, Streams: streams,
 		Count: int64(r.cfg.BatchSize), Block: block}).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
@@ -694,5 +777,5 @@ func (r *reader) Close() error {
 		}
 	}
 	r.queue = nil
-	return r.rdb.Close()
+	return errors.Join(r.rd.Close(), r.rdb.Close())
 }
