@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -119,13 +122,16 @@ func isTransient(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	msg := err.Error()
-	for _, s := range []string{"connection refused", "connection reset", "broken pipe", "unexpected EOF", "conn closed", "EOF", "closed network connection", "server closed"} {
-		if strings.Contains(msg, s) {
+	// The connection broke under a statement: classified by the error's
+	// type and errno, never by its text.
+	for _, target := range []error{io.EOF, io.ErrUnexpectedEOF, net.ErrClosed,
+		syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE} {
+		if errors.Is(err, target) {
 			return true
 		}
 	}
-	return false
+	var op *net.OpError
+	return errors.As(err, &op)
 }
 
 // isRowError reports whether a failed statement is the data's fault (a bad
