@@ -16,7 +16,7 @@ import (
 func (s *server) Write(stream adfv1.Sink_WriteServer) (err error) {
 	send := stream.Send
 	defer func() {
-		if err != nil && !errors.Is(err, context.Canceled) {
+		if err != nil && !streamCancelled(stream.Context(), err) {
 			_ = send(&adfv1.SinkEvent{Event: &adfv1.SinkEvent_Error{Error: Diagnostics(err)[0]}})
 			err = nil
 		}
@@ -119,6 +119,14 @@ func (s *server) Write(stream adfv1.Sink_WriteServer) (err error) {
 	}
 }
 
+// streamCancelled says whether err is the end of a stream the host
+// cancelled: nothing is left to tell it. A cancellation error of the
+// plugin's own (a query or call the component cancelled) is an error like
+// any other and goes to the host as a diagnostic.
+func streamCancelled(ctx context.Context, err error) bool {
+	return errors.Is(err, context.Canceled) && ctx.Err() != nil
+}
+
 // commitSink commits a checkpoint: Committer.Commit for two-phase sinks, a
 // notification for the others.
 func commitSink(ctx context.Context, sink Sink, req CommitRequest) error {
@@ -137,7 +145,7 @@ func commitSink(ctx context.Context, sink Sink, req CommitRequest) error {
 func (s *server) Process(stream adfv1.Transform_ProcessServer) (err error) {
 	send := stream.Send
 	defer func() {
-		if err != nil && !errors.Is(err, context.Canceled) {
+		if err != nil && !streamCancelled(stream.Context(), err) {
 			_ = send(&adfv1.TransformEvent{Event: &adfv1.TransformEvent_Error{Error: Diagnostics(err)[0]}})
 			err = nil
 		}

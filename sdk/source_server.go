@@ -2,7 +2,6 @@ package sdk
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -105,7 +104,7 @@ func (s *server) Enumerator(stream adfv1.Source_EnumeratorServer) (err error) {
 	defer func() {
 		// Errors go to the host as a diagnostic event, which keeps their
 		// structure; the stream itself then ends cleanly.
-		if err != nil && !errors.Is(err, context.Canceled) {
+		if err != nil && !streamCancelled(stream.Context(), err) {
 			_ = send(&adfv1.EnumeratorEvent{Event: &adfv1.EnumeratorEvent_Error{Error: Diagnostics(err)[0]}})
 			err = nil
 		}
@@ -272,7 +271,7 @@ func (s *server) Reader(stream adfv1.Source_ReaderServer) (err error) {
 		return stream.Send(ev)
 	}
 	defer func() {
-		if err != nil && !errors.Is(err, context.Canceled) {
+		if err != nil && !streamCancelled(stream.Context(), err) {
 			_ = send(&adfv1.ReaderEvent{Event: &adfv1.ReaderEvent_Error{Error: Diagnostics(err)[0]}})
 			err = nil
 		}

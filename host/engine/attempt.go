@@ -117,11 +117,35 @@ func (a *attempt) fail(err error) {
 	a.cancel(err)
 }
 
+// errPeerEnded marks a send on a stream the plugin had ended: the attempt
+// already failed with the plugin's own reason.
+var errPeerEnded = errors.New("plugin ended the stream")
+
+// sent handles a stream Send's error. gRPC answers a Send on a stream the
+// plugin ended (after sending its error event, say) with io.EOF, and keeps
+// the reason for the receiving side: wait for that side to fail the attempt
+// with it, so the plugin's diagnostic (a SQLSTATE, a Redis error) is what
+// the run reports, not the bare end of the stream.
+func (a *attempt) sent(err error) error {
+	if err != io.EOF || a.closing.Load() {
+		return err
+	}
+	select {
+	case <-a.ctx.Done():
+		return errPeerEnded
+	case <-time.After(5 * time.Second):
+		return err
+	}
+}
+
 // streamErr classifies an error from a plugin stream: a broken stream (the
 // process died, the connection dropped) is transient.
 func (a *attempt) streamErr(what string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, errPeerEnded) {
+		return context.Cause(a.ctx)
 	}
 	if a.closing.Load() && (err == io.EOF || status.Code(err) == codes.Canceled) {
 		return nil

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -40,7 +41,7 @@ func openEnumerator(a *attempt, inst *registry.Instance) (*enumConn, error) {
 func (c *enumConn) send(cmd *adfv1.EnumeratorCommand) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.stream.Send(cmd)
+	return c.a.sent(c.stream.Send(cmd))
 }
 
 // checkpointComplete tells the enumerator that a checkpoint is durable.
@@ -102,7 +103,7 @@ func openSink(a *attempt, inst *registry.Instance) (*sinkConn, error) {
 func (c *sinkConn) send(cmd *adfv1.SinkCommand) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.stream.Send(cmd)
+	return c.a.sent(c.stream.Send(cmd))
 }
 
 // commit has the sink publish a durable checkpoint's committables and waits
@@ -267,7 +268,53 @@ func openReader(a *attempt, inst *registry.Instance, id int, restored []SplitSta
 func (r *readerConn) send(cmd *adfv1.ReaderCommand) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.stream.Send(cmd)
+	return r.a.sent(r.stream.Send(cmd))
+}
+
+// receive reads the reader's stream ahead of the loop that handles its
+// events, so that the reader's error (or the stream's end) fails the attempt
+// as soon as it arrives, even while the loop waits for a checkpoint to
+// commit or for the sink. The buffer holds what a reader may send without
+// a credit back, and its control events. The channel is closed when the
+// stream ends.
+func (r *readerConn) receive(what string) <-chan *adfv1.ReaderEvent {
+	out := make(chan *adfv1.ReaderEvent, r.a.e.opts.Credits+16)
+	go func() {
+		defer close(out)
+		for {
+			ev, err := r.stream.Recv()
+			if err != nil {
+				if err := r.a.streamErr(what, err); err != nil {
+					r.a.fail(err)
+				}
+				return
+			}
+			if e, ok := ev.Event.(*adfv1.ReaderEvent_Error); ok {
+				r.a.fail(diagErr(what, e.Error))
+				return
+			}
+			select {
+			case out <- ev:
+			case <-r.a.ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// credit returns one batch credit to the reader. It runs on the goroutine
+// that receives the reader's events, so a stream the plugin ended (io.EOF)
+// is no error here: its reason is the next event this goroutine receives.
+func (r *readerConn) credit() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err := r.stream.Send(&adfv1.ReaderCommand{Command: &adfv1.ReaderCommand_Credit_{
+		Credit: &adfv1.ReaderCommand_Credit{Batches: 1}}})
+	if err == io.EOF {
+		return nil
+	}
+	return err
 }
 
 // checkpointComplete tells the reader that a checkpoint is durable.
@@ -298,12 +345,15 @@ func (r *readerConn) loop() {
 	}()
 	a := r.a
 	what := fmt.Sprintf("source reader %d", r.id)
+	events := r.receive(what)
 	for {
-		ev, err := r.stream.Recv()
-		if err != nil {
-			if err := a.streamErr(what, err); err != nil {
-				a.fail(err)
-			}
+		var ev *adfv1.ReaderEvent
+		select {
+		case ev = <-events:
+		case <-a.ctx.Done():
+			return
+		}
+		if ev == nil {
 			return
 		}
 		switch e := ev.Event.(type) {
@@ -312,8 +362,7 @@ func (r *readerConn) loop() {
 				a.fail(err)
 				return
 			}
-			if err := r.send(&adfv1.ReaderCommand{Command: &adfv1.ReaderCommand_Credit_{
-				Credit: &adfv1.ReaderCommand_Credit{Batches: 1}}}); err != nil {
+			if err := r.credit(); err != nil {
 				a.fail(a.streamErr(what, err))
 				return
 			}
@@ -350,9 +399,6 @@ func (r *readerConn) loop() {
 			case <-a.ctx.Done():
 				return
 			}
-		case *adfv1.ReaderEvent_Error:
-			a.fail(diagErr(what, e.Error))
-			return
 		case *adfv1.ReaderEvent_Opened_, *adfv1.ReaderEvent_SplitsFinished_:
 		}
 	}

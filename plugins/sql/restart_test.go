@@ -87,7 +87,7 @@ func waitForSession(t testing.TB, url string, point restartPoint, done func() bo
 // does report PostgreSQL's cause; while the host has this race, the test
 // accepts exactly that text (and no other) in place of the cause. Set it
 // to false once the host reads the stream's last event on a send's io.EOF.
-const hostLosesStreamErrors = true
+const hostLosesStreamErrors = false
 
 // streamEndRE is the host's text for a stream that ended with no error
 // event.
