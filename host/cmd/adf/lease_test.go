@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -27,18 +28,23 @@ const leaseRows = 2_000_000
 // resumedRE finds the engine's log line of a resumed run (JSON logs).
 var resumedRE = regexp.MustCompile(`"@message":"resuming from checkpoint".*?"rows_read":(\d+)`)
 
-// checkpointRows reads the rows_read of a run's latest checkpoint (0 when
-// there is none).
-func checkpointRows(t *testing.T, dbURL string, runID int64) int64 {
+// connect opens a connection for the test's own queries.
+func connect(t *testing.T, dbURL string) *pgx.Conn {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
+	conn, err := pgx.Connect(context.Background(), dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// checkpointRows reads the rows_read of a run's latest checkpoint (0 when
+// there is none).
+func checkpointRows(t *testing.T, conn *pgx.Conn, runID int64) int64 {
+	t.Helper()
 	var state string
-	err = conn.QueryRow(ctx, `SELECT state FROM checkpoints WHERE run_id = $1`, runID).Scan(&state)
+	err := conn.QueryRow(context.Background(), `SELECT state FROM checkpoints WHERE run_id = $1`, runID).Scan(&state)
 	if err == pgx.ErrNoRows {
 		return 0
 	}
@@ -92,8 +98,9 @@ func TestServeKilledMidRunResumes(t *testing.T) {
 		t.Fatalf("trigger: %d %s", code, body)
 	}
 	var before int64
+	conn := connect(t, dbURL)
 	testkit.WaitFor(t, 120*time.Second, "a checkpoint past 40% of the rows", func() bool {
-		before = checkpointRows(t, dbURL, run.ID)
+		before = checkpointRows(t, conn, run.ID)
 		return before >= leaseRows*4/10
 	}, h.log)
 	if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -126,4 +133,114 @@ func TestServeKilledMidRunResumes(t *testing.T) {
 	t.Logf("host killed at checkpoint rows_read=%d (%.0f%%); the restarted host resumed and read the remaining %d rows; run ended %s after the kill (lease ttl 3s)",
 		resumedAt, 100*float64(resumedAt)/leaseRows, leaseRows-resumedAt, recovered.Round(100*time.Millisecond))
 	fmt.Println("recovery after SIGKILL of adf serve:", recovered.Round(100*time.Millisecond))
+}
+
+// TestTwoHostsShareRuns: two hosts on one PostgreSQL run 200 scheduled
+// flows and a long run; the host running the long run is killed, the other
+// finishes it from its checkpoint, and every flow ran exactly once.
+func TestTwoHostsShareRuns(t *testing.T) {
+	const flows = 200
+	dbURL := testkit.NewDatabase(t)
+	work := t.TempDir()
+	plugins := testkit.PluginDir(t, testkit.FilePlugin, sqlPluginPkg)
+	big := filepath.Join(work, "big.csv")
+	testkit.WriteOrdersCSV(t, big, 1, leaseRows)
+	small := filepath.Join(work, "small.csv")
+	want := testkit.Canon(testkit.WriteOrdersCSV(t, small, 1, 20))
+	hosts := map[int]*svcHost{}
+	for i := 0; i < 2; i++ {
+		h := svcStart(t, svcConfig{dataDir: t.TempDir(), pluginDir: plugins, work: work, dbURL: dbURL,
+			args: []string{"--tick", "500ms", "--lease-ttl", "3s", "--workers", "4"}})
+		hosts[h.cmd.Process.Pid] = h
+	}
+	var first *svcHost
+	for _, h := range hosts {
+		first = h
+	}
+	// The scheduled flows first (saving 200 flows takes a while), then the
+	// long run, which the test must catch mid-way.
+	for i := 0; i < flows; i++ {
+		first.applyFlow(map[string]any{"name": fmt.Sprintf("f%03d", i), "schedule": map[string]any{"every": "1h"},
+			"source": map[string]any{"type": "file", "config": map[string]any{"path": small}},
+			"sink":   map[string]any{"type": "file", "config": map[string]any{"path": filepath.Join(work, "out", fmt.Sprintf("f%03d.jsonl", i))}}})
+	}
+
+	first.applyFlow(map[string]any{"name": "long",
+		"source":     map[string]any{"type": "file", "config": map[string]any{"path": big}},
+		"sink":       map[string]any{"type": "postgres", "config": map[string]any{"url": dbURL, "table": "orders", "mode": "upsert", "key": []string{"id"}, "create_table": true}},
+		"checkpoint": map[string]any{"every": "300ms"}})
+	var long store.Run
+	if code, body := first.api("POST", "/v1/flows/long/runs", nil, &long); code != 202 {
+		t.Fatalf("trigger: %d %s", code, body)
+	}
+	// Kill whichever host holds the long run's lease, at 40% or more.
+	ctx := context.Background()
+	conn := connect(t, dbURL)
+	var owner, status string
+	testkit.WaitFor(t, 120*time.Second, "the long run past 40% of its rows", func() bool {
+		_ = conn.QueryRow(ctx, `SELECT coalesce(lease_owner, ''), status FROM data_flow_runs WHERE id = $1`, long.ID).Scan(&owner, &status)
+		if status == store.StatusSuccess {
+			t.Fatalf("the long run ended before the test could kill its host (the test polls too slowly for this machine)")
+		}
+		return owner != "" && checkpointRows(t, conn, long.ID) >= leaseRows*4/10
+	}, func() string {
+		var done int
+		_ = conn.QueryRow(ctx, `SELECT count(*) FROM data_flow_runs WHERE flow_name <> 'long' AND status = 'success'`).Scan(&done)
+		return fmt.Sprintf("long run %s, lease %q, checkpoint rows_read %d; %d scheduled runs done\n%s", status, owner, checkpointRows(t, conn, long.ID), done, first.log())
+	})
+	var pid int
+	if _, err := fmt.Sscanf(owner[strings.Index(owner, ":")+1:], "%d:", &pid); err != nil || hosts[pid] == nil {
+		t.Fatalf("lease owner %q is not one of the hosts %v", owner, hosts)
+	}
+	victim := hosts[pid]
+	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-victim.done
+	killed := time.Now()
+	delete(hosts, pid)
+	var survivor *svcHost
+	for _, h := range hosts {
+		survivor = h
+	}
+
+	long = survivor.waitRunStatus(long.ID, 180*time.Second, store.StatusSuccess, store.StatusFailed)
+	if long.Status != store.StatusSuccess {
+		t.Fatalf("long run %s: %s\n%s", long.Status, long.ErrorMessage, survivor.log())
+	}
+	t.Logf("the surviving host finished the long run %s after the other was killed", time.Since(killed).Round(100*time.Millisecond))
+	if !resumedRE.MatchString(survivor.log()) {
+		t.Errorf("the surviving host did not resume the long run from a checkpoint")
+	}
+	tableCheck(t, dbURL, "orders", leaseRows)
+
+	// Every scheduled flow: exactly one run, successful, its output exact.
+	testkit.WaitFor(t, 180*time.Second, "every scheduled flow to succeed once", func() bool {
+		var done int
+		_ = conn.QueryRow(ctx, `SELECT count(*) FROM data_flow_runs WHERE flow_name <> 'long' AND status = 'success'`).Scan(&done)
+		return done >= flows
+	}, survivor.log)
+	rows, err := conn.Query(ctx, `SELECT flow_name, count(*), count(*) FILTER (WHERE status = 'success') FROM data_flow_runs GROUP BY flow_name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for rows.Next() {
+		var name string
+		var n, ok int
+		if err := rows.Scan(&name, &n, &ok); err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		if n != 1 || ok != 1 {
+			t.Errorf("flow %s has %d runs (%d successful), want exactly one", name, n, ok)
+		}
+	}
+	rows.Close()
+	if seen != flows+1 {
+		t.Errorf("%d flows have runs, want %d", seen, flows+1)
+	}
+	for i := 0; i < flows; i++ {
+		testkit.SameRows(t, testkit.ReadOrdersJSONL(t, filepath.Join(work, "out", fmt.Sprintf("f%03d.jsonl", i))), want)
+	}
 }
