@@ -244,3 +244,53 @@ func TestTwoHostsShareRuns(t *testing.T) {
 		testkit.SameRows(t, testkit.ReadOrdersJSONL(t, filepath.Join(work, "out", fmt.Sprintf("f%03d.jsonl", i))), want)
 	}
 }
+
+// TestStaleHostIsFenced: a host frozen past its lease (SIGSTOP) loses the
+// run to another host; when it wakes up it stops working on the run and
+// never writes its checkpoints or its status again.
+func TestStaleHostIsFenced(t *testing.T) {
+	dbURL := testkit.NewDatabase(t)
+	work := t.TempDir()
+	plugins := testkit.PluginDir(t, testkit.FilePlugin, sqlPluginPkg)
+	in := filepath.Join(work, "orders.csv")
+	testkit.WriteOrdersCSV(t, in, 1, leaseRows)
+	start := func() *svcHost {
+		return svcStart(t, svcConfig{dataDir: t.TempDir(), pluginDir: plugins, work: work, dbURL: dbURL,
+			args: []string{"--tick", "0", "--lease-ttl", "2s"}})
+	}
+	a := start()
+	a.applyFlow(map[string]any{"name": "big",
+		"source":     map[string]any{"type": "file", "config": map[string]any{"path": in}},
+		"sink":       map[string]any{"type": "postgres", "config": map[string]any{"url": dbURL, "table": "orders", "mode": "upsert", "key": []string{"id"}, "create_table": true}},
+		"checkpoint": map[string]any{"every": "300ms"}})
+	var run store.Run
+	if code, body := a.api("POST", "/v1/flows/big/runs", nil, &run); code != 202 {
+		t.Fatalf("trigger: %d %s", code, body)
+	}
+	conn := connect(t, dbURL)
+	testkit.WaitFor(t, 120*time.Second, "a checkpoint past 30% of the rows", func() bool {
+		return checkpointRows(t, conn, run.ID) >= leaseRows*3/10
+	}, a.log)
+	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	b := start()
+	run = b.waitRunStatus(run.ID, 120*time.Second, store.StatusSuccess, store.StatusFailed)
+	if run.Status != store.StatusSuccess {
+		t.Fatalf("run %s on the second host: %s\n%s", run.Status, run.ErrorMessage, b.log())
+	}
+	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 30*time.Second, "the woken host to give the run up", func() bool {
+		return strings.Contains(a.log(), "lost the run's lease")
+	}, a.log)
+	time.Sleep(time.Second)
+	if got := b.getRun(run.ID); got.Status != store.StatusSuccess || got.RecordsRead != leaseRows {
+		t.Errorf("after the stale host woke up the run is %s with %d rows read (%s)", got.Status, got.RecordsRead, got.ErrorMessage)
+	}
+	if n := checkpointRows(t, conn, run.ID); n != leaseRows {
+		t.Errorf("the run's checkpoint says %d rows read after the stale host woke up, want %d (its final checkpoint)", n, leaseRows)
+	}
+	tableCheck(t, dbURL, "orders", leaseRows)
+}
