@@ -834,18 +834,6 @@ func alive(pid int, comm string) bool {
 	return ok && st.state != 'Z' && st.comm == comm
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool, diag func() string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s\n%s", timeout, what, diag())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // background is an adf run in the background, its output going to files.
 type background struct {
 	cmd            *exec.Cmd
@@ -913,19 +901,6 @@ func (b *background) wait(t *testing.T, timeout time.Duration) int {
 		t.Fatalf("adf did not exit within %s\n%s", timeout, b.output())
 	}
 	return 0
-}
-
-// startedPlugins returns the pids the engine logged for its started plugins
-// (role -> pid), from a debug log.
-var pluginStartedRE = regexp.MustCompile(`plugin started: .*role=(\S+) pid=(\d+)`)
-
-func startedPlugins(log string) map[string]int {
-	out := map[string]int{}
-	for _, m := range pluginStartedRE.FindAllStringSubmatch(log, -1) {
-		pid, _ := strconv.Atoi(m[2])
-		out[m[1]] = pid
-	}
-	return out
 }
 
 // continuousFlow writes a flow reading CSV files from in/ continuously into
@@ -1000,11 +975,11 @@ func TestPluginsDieWithKilledHost(t *testing.T) {
 	pid := b.cmd.Process.Pid
 	out := filepath.Join(e.work, "out")
 	// Running for real: the rows went through both plugins into a part file.
-	waitFor(t, 20*time.Second, "the first rows to be committed", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "the first rows to be committed", func() bool {
 		c, _ := partRows(t, out)
 		return len(c) == 10
 	}, b.output)
-	logged := startedPlugins(b.errOutput())
+	logged := testkit.PluginPids(b.errOutput())
 	kids := children(pid)
 	if len(logged) != 2 || logged["source"] == 0 || logged["sink"] == 0 {
 		t.Fatalf("want the source and sink plugin started, got %v\n%s", logged, b.output())
@@ -1025,7 +1000,7 @@ func TestPluginsDieWithKilledHost(t *testing.T) {
 	if code := b.wait(t, 5*time.Second); code != -1 {
 		t.Fatalf("adf exit code %d after SIGKILL, want -1 (killed)", code)
 	}
-	waitFor(t, 5*time.Second, "the plugins to die with the host", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the plugins to die with the host", func() bool {
 		for p, st := range kids {
 			if alive(p, st.comm) {
 				return false
@@ -1066,9 +1041,9 @@ func TestInterruptContinuousRun(t *testing.T) {
 			return false
 		}
 	}
-	waitFor(t, 20*time.Second, "a.csv to be read", readAtLeast(50), b.output)
+	testkit.WaitFor(t, 20*time.Second, "a.csv to be read", readAtLeast(50), b.output)
 	addCSV(t, in, "b.csv", 51, 25)
-	waitFor(t, 20*time.Second, "b.csv (added while running) to be read", readAtLeast(75), b.output)
+	testkit.WaitFor(t, 20*time.Second, "b.csv (added while running) to be read", readAtLeast(75), b.output)
 
 	out := filepath.Join(e.work, "out")
 	if c, names := partRows(t, out); len(c) != 0 {
@@ -1100,7 +1075,7 @@ func TestInterruptContinuousRun(t *testing.T) {
 		}
 	}
 	// The plugins of the run ended with it.
-	logged := startedPlugins(b.errOutput())
+	logged := testkit.PluginPids(b.errOutput())
 	if len(logged) != 2 {
 		t.Fatalf("want the source and sink plugin started, got %v\n%s", logged, b.output())
 	}
@@ -1125,8 +1100,8 @@ source: {type: file, config: {path: in.csv, format: csv}}
 sink: {type: file, config: {path: out.jsonl}}
 `)
 	b := e.start(t, "--log-level", "debug", "run", "--progress", "none", "stuck.yaml")
-	waitFor(t, 20*time.Second, "the plugins to start", func() bool { return len(startedPlugins(b.errOutput())) == 2 }, b.output)
-	logged := startedPlugins(b.errOutput())
+	testkit.WaitFor(t, 20*time.Second, "the plugins to start", func() bool { return len(testkit.PluginPids(b.errOutput())) == 2 }, b.output)
+	logged := testkit.PluginPids(b.errOutput())
 
 	if err := b.cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
