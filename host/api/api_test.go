@@ -446,10 +446,18 @@ func TestFailingFlow(t *testing.T) {
 			if err != nil || f.LastRunStatus != store.StatusFailed || f.LastError != run.ErrorMessage {
 				t.Errorf("flow %+v (%v): want last_run_status failed with the run's error", f, err)
 			}
-			h.mu.Lock()
-			obs := append([]observation(nil), h.observed...)
-			h.mu.Unlock()
 			want := []observation{{id, 1, "pending", "pending"}, {id, 2, "pending", "pending"}, {id, 3, "failed", "failed"}}
+			// The last attempt is observed just after its outcome is
+			// stored, which waitRun may see first.
+			var obs []observation
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				h.mu.Lock()
+				obs = append([]observation(nil), h.observed...)
+				h.mu.Unlock()
+				if len(obs) >= len(want) || time.Now().After(deadline) {
+					break
+				}
+			}
 			if fmt.Sprint(obs) != fmt.Sprint(want) {
 				t.Errorf("attempts observed %v, want %v", obs, want)
 			}
