@@ -71,7 +71,9 @@ func (r Result) Summary(t testing.TB) Summary {
 	return Summary{Flow: m[1], Status: m[2], Read: n(m[3]), Written: n(m[4]), Rejected: n(m[5]), Checkpoints: n(m[6]), Restarts: n(m[7])}
 }
 
-func (a *ADF) command(ctx context.Context, args ...string) *exec.Cmd {
+// Command returns `adf args...` as a user would run it: in the working
+// directory, with the plugins and data directories in the environment.
+func (a *ADF) Command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, a.Bin, args...)
 	cmd.Dir = a.Work
 	for _, kv := range os.Environ() {
@@ -90,7 +92,7 @@ func (a *ADF) Run(t testing.TB, args ...string) Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := a.command(ctx, args...)
+	cmd := a.Command(ctx, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -157,7 +159,7 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 func (a *ADF) Start(t testing.TB, args ...string) *Process {
 	t.Helper()
 	p := &Process{done: make(chan struct{})}
-	p.cmd = a.command(context.Background(), args...)
+	p.cmd = a.Command(context.Background(), args...)
 	p.cmd.Stdout = lockedWriter{&p.mu, &p.stdout}
 	p.cmd.Stderr = lockedWriter{&p.mu, &p.stderr}
 	if err := p.cmd.Start(); err != nil {

@@ -46,16 +46,8 @@ func newEnv(t *testing.T) *env {
 // command returns an adf command running in e.work with the plugins and data
 // directories of e (through the environment, as a user would set them).
 func (e *env) command(ctx context.Context, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, e.bin, args...)
-	cmd.Dir = e.work
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ADF_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "ADF_PLUGIN_DIR="+e.pluginDir, "ADF_DATA_DIR="+e.dataDir)
-	cmd.WaitDelay = 5 * time.Second
-	return cmd
+	a := &testkit.ADF{Bin: e.bin, PluginDir: e.pluginDir, DataDir: e.dataDir, Work: e.work}
+	return a.Command(ctx, args...)
 }
 
 type result struct {
