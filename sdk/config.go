@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +29,16 @@ type Defaulter interface {
 // ConfigErrors so the user sees the field path.
 type Validator interface {
 	Validate() error
+}
+
+// Checker is implemented by config structs that can check, cheaply and
+// without side effects, whether the things they name are there: a path
+// exists, a URL parses, a host name resolves. `adf validate` and the flows
+// API show what Check returns as warnings, not errors: the file may appear
+// and the host come up before the flow runs. Check should return quickly
+// (well under a second); ctx carries the deadline.
+type Checker interface {
+	Check(ctx context.Context) []*Error
 }
 
 // configSpec derives a component's JSON Schema from its Go config struct and

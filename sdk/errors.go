@@ -6,16 +6,56 @@ import (
 	"strings"
 )
 
-// Error codes carried by Error.Code. Plugins may use others; these are the
-// ones the host treats specially.
+// Error codes carried by Error.Code. The code, not the message, decides what
+// the host does with an error (see Retryable): the first group fails a run at
+// once, CodeUnavailable is retried with backoff until the run's retry
+// deadline, and the rest are retried only when marked Transient. Plugins may
+// use other codes; the host treats them like CodeInternal.
 const (
+	// CodeInvalidConfig: a config value is wrong; the user must change it.
 	CodeInvalidConfig = "invalid_config"
-	CodeNotFound      = "not_found"
-	CodeUnavailable   = "unavailable"
-	CodeBadRecord     = "bad_record"
-	CodeInternal      = "internal"
-	CodeIO            = "io"
+	// CodeUnauthenticated: the credentials were refused (wrong password,
+	// unknown user, bad token).
+	CodeUnauthenticated = "unauthenticated"
+	// CodePermissionDenied: the credentials were accepted but may not do
+	// this (no privilege on a table, a file not readable).
+	CodePermissionDenied = "permission_denied"
+	// CodeNotFound: something the flow names does not exist (an input file,
+	// a table, a database, a catalog).
+	CodeNotFound = "not_found"
+	// CodeBadRecord: a record cannot be read or written as it is.
+	CodeBadRecord = "bad_record"
+
+	// CodeUnavailable: a system could not be reached or dropped the
+	// connection; retrying may succeed.
+	CodeUnavailable = "unavailable"
+	// CodeIO: reading or writing failed (disk full, short read).
+	CodeIO = "io"
+	// CodeInternal: a bug or an unexpected state.
+	CodeInternal = "internal"
 )
+
+// Retryable says whether retrying the operation may succeed. The code
+// decides: configuration, authentication, permission, not-found and
+// bad-record errors never are, even when marked Transient, because the same
+// attempt fails the same way; CodeUnavailable always is; any other code is
+// when the plugin marked it Transient.
+func (e *Error) Retryable() bool {
+	switch e.Code {
+	case CodeInvalidConfig, CodeUnauthenticated, CodePermissionDenied, CodeNotFound, CodeBadRecord:
+		return false
+	case CodeUnavailable:
+		return true
+	}
+	return e.Transient
+}
+
+// Unreachable returns a CodeUnavailable error for a system that could not be
+// reached: what names it ("PostgreSQL at db:5432"), check says what to look
+// at. The host retries it with backoff until the run's retry deadline.
+func Unreachable(what, check string, err error) *Error {
+	return &Error{Code: CodeUnavailable, Summary: fmt.Sprintf("cannot reach %s: %v", what, err), Detail: check, Transient: true, Err: err}
+}
 
 // Error is a structured error that crosses the plugin boundary intact: the
 // host sees the code, the field path and whether a retry may help.

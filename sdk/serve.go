@@ -125,10 +125,36 @@ func (s *server) Describe(context.Context, *adfv1.Describe_Request) (*adfv1.Desc
 	return &adfv1.Describe_Response{Manifest: s.p.manifest()}, nil
 }
 
-func (s *server) ValidateConfig(_ context.Context, req *adfv1.ValidateConfig_Request) (resp *adfv1.ValidateConfig_Response, err error) {
+func (s *server) ValidateConfig(ctx context.Context, req *adfv1.ValidateConfig_Request) (resp *adfv1.ValidateConfig_Response, err error) {
 	defer recoverInto(&err)
-	_, _, cerr := s.p.config(KindFromProto(req.Kind), req.Type, req.Config)
-	return &adfv1.ValidateConfig_Response{Diagnostics: Diagnostics(cerr)}, nil
+	_, cfg, cerr := s.p.config(KindFromProto(req.Kind), req.Type, req.Config)
+	out := Diagnostics(cerr)
+	if c, ok := cfg.(Checker); ok && cerr == nil {
+		out = append(out, Warnings(c.Check(ctx))...)
+	}
+	return &adfv1.ValidateConfig_Response{Diagnostics: out}, nil
+}
+
+// Warnings converts errors into protocol diagnostics of severity warning.
+func Warnings(ws []*Error) []*adfv1.Diagnostic {
+	out := make([]*adfv1.Diagnostic, 0, len(ws))
+	for _, w := range ws {
+		d := Diagnostics(w)[0]
+		d.Severity = adfv1.Diagnostic_SEVERITY_WARNING
+		out = append(out, d)
+	}
+	return out
+}
+
+// WarningsFromDiagnostics returns the warnings among ds.
+func WarningsFromDiagnostics(ds []*adfv1.Diagnostic) []*Error {
+	var out []*Error
+	for _, d := range ds {
+		if d.GetSeverity() == adfv1.Diagnostic_SEVERITY_WARNING {
+			out = append(out, ErrorFromDiagnostic(d))
+		}
+	}
+	return out
 }
 
 // recoverInto turns a panic in plugin code into an internal error, so a bug
