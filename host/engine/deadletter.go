@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/activedataflow/adf/sdk"
 	"github.com/activedataflow/adf/sdk/flow"
 )
 
@@ -26,15 +27,16 @@ type Rejected struct {
 	Record   string    `json:"record"`
 }
 
-// policyError is a bad record under on_error: fail.
-type policyError struct{ r Rejected }
-
-func (p *policyError) Error() string {
-	where := p.r.Position
+// policyError is a bad record under on_error: fail: a CodeBadRecord error,
+// so the run fails at once, without retries.
+func policyError(r Rejected) error {
+	where := r.Position
 	if where == "" {
-		where = p.r.Split
+		where = r.Split
 	}
-	return fmt.Sprintf("bad record in %s at %s: %s (on_error is fail; use on_error: skip or dead_letter to continue past bad records)", p.r.Stage, where, p.r.Reason)
+	return &sdk.Error{Code: sdk.CodeBadRecord,
+		Summary: fmt.Sprintf("bad record in %s at %s: %s", r.Stage, where, r.Reason),
+		Detail:  "on_error is fail; use on_error: skip or dead_letter to continue past bad records"}
 }
 
 // deadLetter applies the flow's on_error policy. Rejected records travel
@@ -67,7 +69,7 @@ func newDeadLetter(f *flow.Flow, runID, path string, inStore bool) *deadLetter {
 // check returns an error when the policy is fail.
 func (d *deadLetter) check(r Rejected) error {
 	if d.policy == flow.OnErrorFail {
-		return &policyError{r}
+		return policyError(r)
 	}
 	return nil
 }

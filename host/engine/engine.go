@@ -228,7 +228,7 @@ func (e *Engine) Run(ctx context.Context, f *flow.Flow, runID string) (Result, e
 	}
 	dl := newDeadLetter(f, runID, path, e.opts.RejectedInStore)
 	res := Result{}
-	backoff := e.opts.RestartBackoff
+	retry := newRetryPolicy(f, e.opts.RestartBackoff)
 	// lastID is the highest checkpoint id this process has used for the
 	// run: a restarted attempt continues above it, so ids never repeat.
 	var lastID int64
@@ -236,6 +236,9 @@ func (e *Engine) Run(ctx context.Context, f *flow.Flow, runID string) (Result, e
 		cp, err := e.opts.Checkpoints.Latest(ctx, f.Name, runID)
 		if err != nil {
 			return res, fmt.Errorf("load checkpoint of run %s: %w", runID, err)
+		}
+		if cp != nil {
+			retry.progress(cp.ID)
 		}
 		// A final checkpoint is still restored: its commit and the sources'
 		// notification may not have happened before a crash.
@@ -254,20 +257,23 @@ func (e *Engine) Run(ctx context.Context, f *flow.Flow, runID string) (Result, e
 		if ctx.Err() != nil {
 			return res, fmt.Errorf("run %s of flow %s: %w", runID, f.Name, ctx.Err())
 		}
-		if !isTransient(err) || attempt >= *f.MaxRestarts {
-			if isTransient(err) {
-				err = fmt.Errorf("gave up after %d restarts: %w", attempt, err)
-			}
+		if !Retryable(err) {
 			return res, err
 		}
-		log.Warn("attempt failed; restarting from the last checkpoint", "error", err, "restart", attempt+1)
+		if latest, lerr := e.opts.Checkpoints.Latest(ctx, f.Name, runID); lerr == nil && latest != nil {
+			retry.progress(latest.ID)
+		}
+		wait, gaveUp := retry.next(err)
+		if gaveUp != nil {
+			return res, gaveUp
+		}
+		log.Warn("attempt failed; restarting from the last checkpoint", "error", err, "restart", attempt+1, "in", wait)
 		e.emit(Event{Kind: "restart", Err: err})
 		select {
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		case <-ctx.Done():
 			return res, ctx.Err()
 		}
-		backoff *= 2
 	}
 }
 
@@ -293,7 +299,9 @@ func (e *Engine) emit(ev Event) {
 	}
 }
 
-// transientError marks an error the engine may retry from a checkpoint.
+// transientError marks an error the engine may retry from a checkpoint: a
+// plugin process died or a stream broke, with no plugin diagnostic to say
+// otherwise.
 type transientError struct{ err error }
 
 func (t *transientError) Error() string { return t.err.Error() }
@@ -301,11 +309,15 @@ func (t *transientError) Unwrap() error { return t.err }
 
 func transient(err error) error { return &transientError{err} }
 
-func isTransient(err error) bool {
-	var t *transientError
-	if errors.As(err, &t) {
-		return true
-	}
+// Retryable says whether a failed attempt may succeed when restarted: the
+// host's one classification of errors. A plugin's structured error decides
+// by its code (sdk.Error.Retryable); a broken plugin process or stream is
+// retryable; anything else (a host-side bug or refusal) is not.
+func Retryable(err error) bool {
 	var se *sdk.Error
-	return errors.As(err, &se) && se.Transient
+	if errors.As(err, &se) {
+		return se.Retryable()
+	}
+	var t *transientError
+	return errors.As(err, &t)
 }

@@ -424,19 +424,23 @@ func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64) (engine
 // errSuspended marks a run suspended by a shutdown.
 var errSuspended = errors.New("run suspended by shutdown")
 
-// isPermanent says whether retrying cannot help: bad config, missing plugin,
-// bad records under on_error: fail.
+// isPermanent says whether running the job again cannot help: a missing
+// plugin, an error whose code says retrying cannot help (bad config, refused
+// credentials, bad records under on_error: fail), or a retryable failure the
+// engine already retried until the flow's retry_deadline. Other errors (the
+// store was unreachable, the host is stopping) get the queue's retries.
 func isPermanent(err error) bool {
 	var missing *registry.MissingError
-	if errors.As(err, &missing) {
+	var exhausted *engine.RetriesExhaustedError
+	if errors.As(err, &missing) || errors.As(err, &exhausted) {
 		return true
 	}
-	for _, e := range sdk.AsErrors(err) {
-		if e.Code == sdk.CodeInvalidConfig {
-			return true
-		}
+	var list sdk.ConfigErrors
+	if errors.As(err, &list) {
+		return true
 	}
-	return strings.Contains(err.Error(), "on_error is fail")
+	var se *sdk.Error
+	return errors.As(err, &se) && !se.Retryable()
 }
 
 // Backtrace renders an error's chain, one wrapped layer per line, with the

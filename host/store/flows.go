@@ -30,9 +30,10 @@ type FlowRecord struct {
 
 // options holds the flow keys without a column of their own.
 type options struct {
-	Checkpoint  *flow.Checkpoint `json:"checkpoint,omitempty"`
-	DeadLetter  *flow.DeadLetter `json:"dead_letter,omitempty"`
-	MaxRestarts *int             `json:"max_restarts,omitempty"`
+	Checkpoint    *flow.Checkpoint `json:"checkpoint,omitempty"`
+	DeadLetter    *flow.DeadLetter `json:"dead_letter,omitempty"`
+	MaxRestarts   *int             `json:"max_restarts,omitempty"`
+	RetryDeadline *sdk.Duration    `json:"retry_deadline,omitempty"`
 }
 
 type flowColumns struct {
@@ -59,7 +60,7 @@ func columnsOf(f *flow.Flow) (flowColumns, error) {
 	c.transforms = marshal(transforms)
 	c.sink = marshal(f.Sink)
 	c.runtime = marshal(f.Runtime)
-	c.options = marshal(options{Checkpoint: f.Checkpoint, DeadLetter: f.DeadLetter, MaxRestarts: f.MaxRestarts})
+	c.options = marshal(options{Checkpoint: f.Checkpoint, DeadLetter: f.DeadLetter, MaxRestarts: f.MaxRestarts, RetryDeadline: f.RetryDeadline})
 	if f.Schedule != nil {
 		c.interval = sql.NullInt64{Int64: int64(f.Schedule.Every.D() / time.Millisecond), Valid: true}
 	}
@@ -102,7 +103,7 @@ func scanFlow(r rowScanner) (*FlowRecord, error) {
 		}
 	}
 	f.Enabled = &enabled
-	f.Checkpoint, f.DeadLetter, f.MaxRestarts = o.Checkpoint, o.DeadLetter, o.MaxRestarts
+	f.Checkpoint, f.DeadLetter, f.MaxRestarts, f.RetryDeadline = o.Checkpoint, o.DeadLetter, o.MaxRestarts, o.RetryDeadline
 	if interval.Valid {
 		f.Schedule = &flow.Schedule{Every: sdk.Duration(time.Duration(interval.Int64) * time.Millisecond)}
 	}

@@ -28,7 +28,9 @@ const (
 const (
 	DefaultRuntime            = "host"
 	DefaultCheckpointInterval = 10 * time.Second
-	DefaultMaxRestarts        = 3
+	// DefaultRetryDeadline is how long a run keeps retrying retryable
+	// failures (an unreachable system, a crashed plugin) without progress.
+	DefaultRetryDeadline = 5 * time.Minute
 )
 
 // Flow is one data flow.
@@ -51,10 +53,15 @@ type Flow struct {
 	Schedule *Schedule `json:"schedule,omitempty"`
 	// Checkpoint sets how often the engine checkpoints.
 	Checkpoint *Checkpoint `json:"checkpoint,omitempty"`
-	// MaxRestarts bounds how often a failed attempt (plugin crash, lost
-	// connection) is restarted from the last checkpoint (default 3).
-	MaxRestarts *int  `json:"max_restarts,omitempty"`
-	Enabled     *bool `json:"enabled,omitempty"`
+	// MaxRestarts bounds how often in a row a failed attempt (plugin crash,
+	// lost connection) is restarted from the last checkpoint without making
+	// progress; absent means no bound other than RetryDeadline.
+	MaxRestarts *int `json:"max_restarts,omitempty"`
+	// RetryDeadline bounds how long retryable failures are retried, with
+	// backoff, from the first failure since the run last made progress
+	// (default 5m). The run then fails with the last error.
+	RetryDeadline *sdk.Duration `json:"retry_deadline,omitempty"`
+	Enabled       *bool         `json:"enabled,omitempty"`
 }
 
 // Component names a component type and its config.
@@ -154,6 +161,9 @@ func (f *Flow) Validate() error {
 	if f.MaxRestarts != nil && *f.MaxRestarts < 0 {
 		errs = append(errs, sdk.ConfigError("max_restarts", "must be 0 or more"))
 	}
+	if f.RetryDeadline != nil && f.RetryDeadline.D() < 0 {
+		errs = append(errs, sdk.ConfigError("retry_deadline", "must be 0 (no retries) or a positive duration such as \"5m\""))
+	}
 	if len(errs) > 0 {
 		return errs
 	}
@@ -174,9 +184,9 @@ func (f *Flow) Normalize() {
 	if f.Checkpoint == nil || f.Checkpoint.Every == 0 {
 		f.Checkpoint = &Checkpoint{Every: sdk.Duration(DefaultCheckpointInterval)}
 	}
-	if f.MaxRestarts == nil {
-		n := DefaultMaxRestarts
-		f.MaxRestarts = &n
+	if f.RetryDeadline == nil {
+		d := sdk.Duration(DefaultRetryDeadline)
+		f.RetryDeadline = &d
 	}
 	if f.Enabled == nil {
 		t := true
