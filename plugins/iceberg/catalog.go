@@ -30,13 +30,19 @@ const (
 // a database/sql DSN, or the REST base URL.
 func parseCatalogURI(uri string) (kind, target string, err error) {
 	u, perr := url.Parse(uri)
-	if uri == "" || perr != nil || u.Scheme == "" {
+	if uri == "" || perr != nil || u.Scheme == "" || !strings.HasPrefix(uri[len(u.Scheme):], "://") {
 		return "", "", fmt.Errorf("not a catalog URI %q: use sqlite:///path/catalog.db, postgres://user@host/db or http(s)://host/", uri)
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "sqlite", "sqlite3":
-		path := strings.TrimPrefix(uri, u.Scheme+"://")
-		if path == "" {
+		// sqlite:///abs/path.db is an absolute path, and so is SQLAlchemy's
+		// (and pyiceberg's) spelling sqlite:////abs/path.db; sqlite://rel.db
+		// is relative to the working directory.
+		path := uri[len(u.Scheme)+len("://"):]
+		if strings.HasPrefix(path, "//") {
+			path = path[1:]
+		}
+		if path == "" || path[0] == '?' {
 			return "", "", fmt.Errorf("sqlite catalog URI %q names no file: use sqlite:///absolute/path/catalog.db", uri)
 		}
 		q := ""
@@ -77,7 +83,7 @@ func openCatalog(ctx context.Context, c *CatalogConfig) (catalog.Catalog, error)
 		}
 		cat, err := rest.NewCatalog(ctx, c.CatalogName, target, opts...)
 		if err != nil {
-			return nil, unavailable(fmt.Sprintf("connect to the REST catalog %s", target), err)
+			return nil, catalogErr(fmt.Sprintf("connect to the REST catalog %s", target), err)
 		}
 		return cat, nil
 	default:
@@ -87,16 +93,16 @@ func openCatalog(ctx context.Context, c *CatalogConfig) (catalog.Catalog, error)
 		}
 		db, err := sql.Open(driver, target)
 		if err != nil {
-			return nil, unavailable("open the SQL catalog", err)
+			return nil, catalogErr("open the SQL catalog", err)
 		}
 		if err := db.PingContext(ctx); err != nil {
 			db.Close()
-			return nil, unavailable(fmt.Sprintf("connect to the SQL catalog %s", redact(c.CatalogURI)), err)
+			return nil, catalogErr(fmt.Sprintf("connect to the SQL catalog %s", redact(c.CatalogURI)), err)
 		}
 		cat, err := sqlcat.NewCatalog(c.CatalogName, db, dialect, props)
 		if err != nil {
 			db.Close()
-			return nil, unavailable(fmt.Sprintf("open the SQL catalog %s", redact(c.CatalogURI)), err)
+			return nil, catalogErr(fmt.Sprintf("open the SQL catalog %s", redact(c.CatalogURI)), err)
 		}
 		return &ownedSQLCatalog{Catalog: cat, db: db}, nil
 	}
@@ -133,10 +139,6 @@ func redact(uri string) string {
 	return u.String()
 }
 
-func unavailable(what string, err error) error {
-	return &sdk.Error{Code: sdk.CodeUnavailable, Summary: fmt.Sprintf("%s: %v", what, err), Transient: true, Err: err}
-}
-
 // parseIdent splits namespace.name.
 func parseIdent(s string) (table.Identifier, error) {
 	parts := strings.Split(s, ".")
@@ -159,7 +161,7 @@ func loadTable(ctx context.Context, cat catalog.Catalog, ident table.Identifier,
 			return nil, &sdk.Error{Code: sdk.CodeNotFound, Field: "table", Summary: fmt.Sprintf("table %s does not exist in the catalog", name), Err: err,
 				Detail: "check table and catalog_uri (and catalog_name, which must match the engine that created the table)"}
 		}
-		return nil, unavailable(fmt.Sprintf("load table %s", name), err)
+		return nil, catalogErr(fmt.Sprintf("load table %s", name), err)
 	}
 	return tbl, nil
 }

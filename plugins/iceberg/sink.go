@@ -86,7 +86,7 @@ func (s *sink) Open(ctx context.Context, init sdk.SinkInit) error {
 			}
 		}
 	default:
-		return unavailable(fmt.Sprintf("load table %s", s.cfg.Table), err)
+		return catalogErr(fmt.Sprintf("load table %s", s.cfg.Table), err)
 	}
 	s.discardAfter(ctx, init.RestoredCheckpointID)
 	return nil
@@ -104,10 +104,10 @@ func (s *sink) createTable(ctx context.Context, sc *arrow.Schema) error {
 	}
 	ns := s.ident[:len(s.ident)-1]
 	if exists, err := s.cat.CheckNamespaceExists(ctx, ns); err != nil {
-		return unavailable("check namespace "+strings.Join(ns, "."), err)
+		return catalogErr("check namespace "+strings.Join(ns, "."), err)
 	} else if !exists {
 		if err := s.cat.CreateNamespace(ctx, ns, nil); err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
-			return unavailable("create namespace "+strings.Join(ns, "."), err)
+			return catalogErr("create namespace "+strings.Join(ns, "."), err)
 		}
 	}
 	props := iceberg.Properties{}
@@ -124,7 +124,7 @@ func (s *sink) createTable(ctx context.Context, sc *arrow.Schema) error {
 		tbl, err = s.cat.LoadTable(ctx, s.ident)
 	}
 	if err != nil {
-		return unavailable("create table "+s.cfg.Table, err)
+		return catalogErr("create table "+s.cfg.Table, err)
 	}
 	s.tbl = tbl
 	return nil
@@ -192,7 +192,7 @@ func (s *sink) prepareSchema(ctx context.Context, sc *arrow.Schema) error {
 	}
 	tbl, err := tx.Commit(ctx)
 	if err != nil {
-		return unavailable(fmt.Sprintf("commit new columns %s", describeFields(added)), err)
+		return catalogErr(fmt.Sprintf("commit new columns %s", describeFields(added)), err)
 	}
 	s.tbl = tbl
 	return nil

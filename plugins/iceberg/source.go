@@ -132,7 +132,7 @@ func (e *enumerator) selectSnapshots(ctx context.Context, tbl *table.Table) (sna
 		}
 		c, err := readCursor(ctx, &e.cfg.CatalogConfig, e.cfg.Cursor)
 		if err != nil {
-			return 0, 0, unavailable("incremental cursor", err)
+			return 0, 0, catalogErr("incremental cursor", err)
 		}
 		if c == nil {
 			return cur.SnapshotID, 0, nil
@@ -294,7 +294,7 @@ func (e *enumerator) NotifyCheckpointComplete(ctx context.Context, checkpointID 
 		return nil
 	}
 	if err := writeCursor(ctx, &e.cfg.CatalogConfig, e.cfg.Cursor, cursor{SnapshotID: e.st.Snapshot, UpdatedAt: time.Now().UTC()}); err != nil {
-		return unavailable("save the incremental cursor", err)
+		return catalogErr("save the incremental cursor", err)
 	}
 	e.saved = true
 	return nil
@@ -402,7 +402,7 @@ func (r *reader) open(ctx context.Context, sp *Split) error {
 		if r.tbl.SnapshotByID(sp.Snapshot) == nil {
 			// Committed after this reader loaded the table.
 			if err := r.tbl.Refresh(ctx); err != nil {
-				return unavailable("refresh table "+r.cfg.Table, err)
+				return catalogErr("refresh table "+r.cfg.Table, err)
 			}
 		}
 		tasks, err := planTasks(ctx, r.tbl, r.cfg, sp.Snapshot, sp.From)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -202,9 +201,8 @@ func (r *reader) PollNext(ctx context.Context, out sdk.ReaderOutput) (sdk.InputS
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		var se *sdk.Error
-		if errors.As(err, &se) && !se.Transient {
-			return 0, err
+		if classified := redisError(fmt.Sprintf("rafka reader %d: read topic %s, group %s", r.ctx.ReaderID(), r.cfg.Topic, r.cfg.Group), r.cfg.URL, err); !sdk.AsErrors(classified)[0].Retryable() {
+			return 0, classified
 		}
 		// Redis unreachable or restarting: retry with backoff (go-redis
 		// reconnects), fail the attempt only after retry_limit.
@@ -219,7 +217,7 @@ func (r *reader) PollNext(ctx context.Context, out sdk.ReaderOutput) (sdk.InputS
 					r.ctx.ReaderID(), r.cfg.Topic, r.cfg.Group, r.cfg.RetryLimit.D(), err),
 				Detail: "nothing is lost: unacknowledged entries stay pending and the flow restarts from its last checkpoint. Check that Redis is reachable, or raise retry_limit to ride out longer outages"}
 		}
-		if strings.Contains(err.Error(), "NOGROUP") {
+		if redis.HasErrorPrefix(err, "NOGROUP") {
 			r.ensureGroups(ctx)
 		}
 		select {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -102,7 +101,7 @@ func (s *topicSink) Open(ctx context.Context, init sdk.SinkInit) error {
 	s.rdb = rdb
 	if s.cfg.Partitions > 0 {
 		if err := rafka.CreateTopic(ctx, rdb, s.cfg.Topic, s.cfg.Partitions, true); err != nil {
-			return sdk.Transient(err)
+			return redisError("rafka sink: open topic "+s.cfg.Topic, s.cfg.URL, err)
 		}
 	}
 	s.prod, err = rafka.NewProducer(ctx, rdb, s.cfg.Topic, rafka.ProducerOptions{MaxLen: s.cfg.MaxLen, MinID: s.cfg.MinID, PipelineSize: s.cfg.BatchSize})
@@ -111,7 +110,7 @@ func (s *topicSink) Open(ctx context.Context, init sdk.SinkInit) error {
 			Detail: "set partitions: N in the sink config to create it"}
 	}
 	if err != nil {
-		return sdk.Transient(err)
+		return redisError("rafka sink: open topic "+s.cfg.Topic, s.cfg.URL, err)
 	}
 	switch {
 	case s.cfg.MaxLen > 0:
@@ -126,7 +125,7 @@ func (s *topicSink) Open(ctx context.Context, init sdk.SinkInit) error {
 	_, _ = rand.Read(nonce)
 	s.tmpKey = s.prefix + "w-" + hex.EncodeToString(nonce)
 	if err := commitScript.Load(ctx, rdb).Err(); err != nil {
-		return sdk.Transient(fmt.Errorf("rafka sink: load the commit script into Redis: %w", err))
+		return redisError("rafka sink: load the commit script into Redis", s.cfg.URL, err)
 	}
 	restored := init.RestoredCheckpointID
 	if len(init.RestoredState) > 0 {
@@ -149,7 +148,7 @@ func (s *topicSink) Open(ctx context.Context, init sdk.SinkInit) error {
 func (s *topicSink) discardStaged(ctx context.Context, restored int64) error {
 	members, err := s.rdb.ZRangeByLex(ctx, s.index, &redis.ZRangeBy{Min: "[" + s.prefix, Max: "(" + s.prefix + "\xff"}).Result()
 	if err != nil {
-		return sdk.Transient(fmt.Errorf("rafka sink: list the staged checkpoints of run %s in %s: %w", s.marker, s.index, err))
+		return redisError(fmt.Sprintf("rafka sink: list the staged checkpoints of run %s in %s", s.marker, s.index), s.cfg.URL, err)
 	}
 	var drop []string
 	for _, m := range members {
@@ -165,7 +164,7 @@ func (s *topicSink) discardStaged(ctx context.Context, restored int64) error {
 	pipe.Del(ctx, drop...)
 	pipe.ZRem(ctx, s.index, toAny(drop)...)
 	if _, err := pipe.Exec(ctx); err != nil {
-		return sdk.Transient(fmt.Errorf("rafka sink: discard %d stage streams of run %s not covered by checkpoint %d: %w", len(drop), s.marker, restored, err))
+		return redisError(fmt.Sprintf("rafka sink: discard %d stage streams of run %s not covered by checkpoint %d", len(drop), s.marker, restored), s.cfg.URL, err)
 	}
 	return nil
 }
@@ -302,7 +301,7 @@ func (s *topicSink) stage(ctx context.Context) error {
 		pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.tmpKey, Values: []any{"m", c}})
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return sdk.Transient(fmt.Errorf("rafka sink: stage %d chunks in %s: %w", len(s.full), s.tmpKey, err))
+		return redisError(fmt.Sprintf("rafka sink: stage %d chunks in %s", len(s.full), s.tmpKey), s.cfg.URL, err)
 	}
 	s.indexed = true
 	s.staged += len(s.full)
@@ -329,7 +328,7 @@ func (s *topicSink) Flush(ctx context.Context, checkpointID int64, _ bool) (sdk.
 		pipe.ZRem(ctx, s.index, s.tmpKey)
 		pipe.ZAdd(ctx, s.index, redis.Z{Member: final})
 		if _, err := pipe.Exec(ctx); err != nil {
-			return sdk.FlushResult{}, sdk.Transient(fmt.Errorf("rafka sink: stage checkpoint %d as %s: %w", checkpointID, final, err))
+			return sdk.FlushResult{}, redisError(fmt.Sprintf("rafka sink: stage checkpoint %d as %s", checkpointID, final), s.cfg.URL, err)
 		}
 		c.Stage, c.Marker, c.Chunks, c.Rows, c.Partitions = final, s.marker, chunks, s.rows, s.prod.Partitions()
 	}
@@ -401,15 +400,15 @@ func (s *topicSink) Commit(ctx context.Context, req sdk.CommitRequest) error {
 		case redis.HasErrorPrefix(err, "NOSCRIPT") && !reloaded:
 			// Redis restarted or flushed its scripts since Open.
 			if err := commitScript.Load(ctx, s.rdb).Err(); err != nil {
-				return sdk.Transient(fmt.Errorf("rafka sink: reload the commit script into Redis: %w", err))
+				return redisError("rafka sink: reload the commit script into Redis", s.cfg.URL, err)
 			}
 			reloaded = true
 			continue
-		case strings.Contains(err.Error(), "ADFSTAGE"):
+		case redis.HasErrorPrefix(err, "ADFSTAGE"):
 			return &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("rafka sink: checkpoint %d cannot be published: %v", c.Checkpoint, err),
 				Detail: "its staged rows are no longer in Redis as they were flushed (Redis restarted without persistence, or the keys were deleted); enable Redis persistence and rerun the flow from scratch", Err: err}
 		}
-		return sdk.Transient(fmt.Errorf("rafka sink: publish checkpoint %d from %s to topic %s: %w", c.Checkpoint, c.Stage, s.cfg.Topic, err))
+		return redisError(fmt.Sprintf("rafka sink: publish checkpoint %d from %s to topic %s", c.Checkpoint, c.Stage, s.cfg.Topic), s.cfg.URL, err)
 	}
 }
 
@@ -466,7 +465,7 @@ func (s *cacheSink) Open(ctx context.Context, init sdk.SinkInit) error {
 	}
 	s.rdb, s.pipe = rdb, rdb.Pipeline()
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		return sdk.Transient(fmt.Errorf("redis_cache: connect to %s: %w", s.cfg.URL, err))
+		return redisError("redis_cache: connect", s.cfg.URL, err)
 	}
 	return nil
 }
@@ -529,7 +528,7 @@ func (s *cacheSink) exec(ctx context.Context) error {
 	n := s.queued
 	s.queued = 0
 	if _, err := s.pipe.Exec(ctx); err != nil {
-		return sdk.Transient(fmt.Errorf("redis_cache: %d SETs to %s failed: %w", n, s.cfg.URL, err))
+		return redisError(fmt.Sprintf("redis_cache: %d SETs failed", n), s.cfg.URL, err)
 	}
 	return nil
 }

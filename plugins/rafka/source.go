@@ -143,7 +143,7 @@ func (e *enumerator) Start(ctx context.Context) error {
 	if !e.restored {
 		found, err := e.discover(ctx)
 		if err != nil {
-			return sdk.Transient(err)
+			return redisError("rafka source: discover the partitions of topic "+e.src.cfg.Topic, e.src.cfg.URL, err)
 		}
 		if !found && e.src.cfg.Mode == ModeAvailableNow {
 			return &sdk.Error{Code: sdk.CodeNotFound, Field: "topic", Summary: fmt.Sprintf("topic %q does not exist (no %s)", e.src.cfg.Topic, rafka.MetaKey(e.src.cfg.Topic)),
@@ -157,7 +157,7 @@ func (e *enumerator) Start(ctx context.Context) error {
 				// a minute of consecutive failures.
 				e.failures++
 				if e.failures*int(e.src.cfg.Discover.D()) > int(e.src.cfg.RetryLimit.D()) {
-					return sdk.Transient(err)
+					return redisError("rafka source: discover the partitions of topic "+e.src.cfg.Topic, e.src.cfg.URL, err)
 				}
 				return nil
 			}
