@@ -33,7 +33,7 @@ type SinkConfig struct {
 	Key            []string     `json:"key,omitempty" jsonschema:"description=key columns for upsert and insert_ignore (a primary key or unique constraint on them must exist)"`
 	CreateTable    bool         `json:"create_table,omitempty" jsonschema:"description=create the table from the Arrow schema when it is missing (key columns become the primary key)"`
 	PoolMaxConns   int          `json:"pool_max_conns,omitempty" jsonschema:"minimum=1,description=maximum connections in the pool (default 4)"`
-	ConnectTimeout sdk.Duration `json:"connect_timeout,omitempty" jsonschema:"description=how long to keep retrying to connect at open (default 60s)"`
+	ConnectTimeout sdk.Duration `json:"connect_timeout,omitempty" jsonschema:"description=how long one attempt to connect may take (default 10s); the host retries an unreachable server until the flow's retry_deadline"`
 	CopyRows       int          `json:"copy_rows,omitempty" jsonschema:"minimum=1,description=rows per COPY: small batches are grouped up to this many rows (default 50000)"`
 }
 
@@ -41,7 +41,7 @@ type SinkConfig struct {
 func (c *SinkConfig) Defaults() {
 	c.Mode = ModeAppend
 	c.PoolMaxConns = 4
-	c.ConnectTimeout = sdk.Duration(60e9)
+	c.ConnectTimeout = sdk.Duration(defaultConnectTimeout)
 	c.CopyRows = 50000
 }
 

@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -88,51 +87,61 @@ func redact(err error, connString string) error {
 	return &redactedError{msg: msg, err: err}
 }
 
-// isTransient reports whether err may go away on retry: the connection was
-// lost or refused, the server is starting or shutting down, a serialization
-// failure or deadlock.
-func isTransient(err error) bool {
-	if err == nil {
-		return false
-	}
+// codeOf classifies a PostgreSQL or connection error by its SQLSTATE, type
+// and errno, never by its text. The code decides what the host does:
+// CodeUnavailable is retried until the flow's retry_deadline; refused
+// credentials, missing databases or tables and bad statements fail the run
+// at once.
+func codeOf(err error) string {
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
 		switch {
+		case pg.Code == "28P01", pg.Code == "28000": // invalid_password, invalid_authorization_specification
+			return sdk.CodeUnauthenticated
+		case pg.Code == "42501": // insufficient_privilege
+			return sdk.CodePermissionDenied
+		case pg.Code == "3D000", pg.Code == "3F000", pg.Code == "42P01": // no such database, schema, table
+			return sdk.CodeNotFound
 		case pg.Code == "40001", pg.Code == "40P01": // serialization_failure, deadlock_detected
-			return true
+			return sdk.CodeUnavailable
 		case strings.HasPrefix(pg.Code, "08"): // connection exception
-			return true
+			return sdk.CodeUnavailable
 		case pg.Code == "57P01", pg.Code == "57P02", pg.Code == "57P03": // admin/crash shutdown, cannot connect now
-			return true
+			return sdk.CodeUnavailable
 		case pg.Code == "53300": // too_many_connections
-			return true
+			return sdk.CodeUnavailable
+		case strings.HasPrefix(pg.Code, "22"), strings.HasPrefix(pg.Code, "23"): // data exception, constraint
+			return sdk.CodeBadRecord
+		case strings.HasPrefix(pg.Code, "42"): // syntax error or access rule violation: the query or table is wrong
+			return sdk.CodeInvalidConfig
 		}
-		return false
+		return sdk.CodeIO
 	}
-	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
-		return true
+	if errors.Is(err, context.Canceled) {
+		return sdk.CodeIO
 	}
-	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) {
-		// Authentication failures are not transient; refused or reset
-		// connections are.
-		var inner *pgconn.PgError
-		return !errors.As(ce, &inner) || isTransient(inner)
+	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) {
+		return sdk.CodeUnavailable
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	// The connection broke under a statement: classified by the error's
-	// type and errno, never by its text.
+	// The connection could not be made or broke under a statement.
 	for _, target := range []error{io.EOF, io.ErrUnexpectedEOF, net.ErrClosed,
-		syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE} {
+		syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE,
+		syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ETIMEDOUT} {
 		if errors.Is(err, target) {
-			return true
+			return sdk.CodeUnavailable
 		}
 	}
 	var op *net.OpError
-	return errors.As(err, &op)
+	var dns *net.DNSError
+	var ce *pgconn.ConnectError
+	if errors.As(err, &op) || errors.As(err, &dns) || errors.As(err, &ce) {
+		return sdk.CodeUnavailable
+	}
+	return sdk.CodeIO
 }
+
+// isTransient reports whether err may go away on retry.
+func isTransient(err error) bool { return err != nil && codeOf(err) == sdk.CodeUnavailable }
 
 // isRowError reports whether a failed statement is the data's fault (a bad
 // value or a violated constraint), so the rows can be isolated and rejected.
@@ -158,9 +167,10 @@ func pgMessage(err error) string {
 	return err.Error()
 }
 
-// connect opens a pool and checks it with a ping, retrying transient
-// failures with exponential backoff for up to timeout. Errors never
-// contain the password.
+// connect opens a pool and checks it with a ping, once: one attempt may
+// take up to timeout. A failure is classified by codeOf; the host retries
+// unreachable servers with backoff until the flow's retry_deadline. Errors
+// never contain the password.
 func connect(ctx context.Context, connString string, maxConns int, timeout time.Duration) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(connString)
 	if err != nil {
@@ -170,53 +180,55 @@ func connect(ctx context.Context, connString string, maxConns int, timeout time.
 	if maxConns > 0 {
 		cfg.MaxConns = int32(maxConns)
 	}
-	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > 10*time.Second {
-		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
-	}
 	if timeout <= 0 {
-		timeout = 60 * time.Second
+		timeout = defaultConnectTimeout
 	}
-	op := func() (*pgxpool.Pool, error) {
-		pool, err := pgxpool.NewWithConfig(ctx, cfg)
-		if err != nil {
-			return nil, classify(err)
-		}
-		if err := pool.Ping(ctx); err != nil {
+	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > timeout {
+		cfg.ConnConfig.ConnectTimeout = timeout
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err == nil {
+		if err = pool.Ping(ctx); err != nil {
 			pool.Close()
-			return nil, classify(err)
 		}
-		return pool, nil
 	}
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = 200 * time.Millisecond
-	b.MaxInterval = 5 * time.Second
-	pool, err := backoff.Retry(ctx, op, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(timeout),
-		backoff.WithNotify(func(err error, d time.Duration) {
-			logger.Warn("connect to PostgreSQL failed; retrying", "url", RedactURL(connString), "error", redactString(err.Error(), passwordOf(connString)), "in", d)
-		}))
 	if err != nil {
-		red := redact(err, connString)
-		e := &sdk.Error{Code: sdk.CodeUnavailable, Summary: fmt.Sprintf("connect to PostgreSQL at %s: %s", hostOf(connString), red.Error()),
-			Detail: "check url, that the server is up and that the user and password are right", Err: red}
-		if isTransient(err) {
-			e.Transient = true
-		}
-		return nil, e
+		return nil, connectError(connString, err)
 	}
 	return pool, nil
 }
 
-// classify stops the retry loop on errors that retrying cannot fix.
-func classify(err error) error {
-	if isTransient(err) {
-		return err
+// defaultConnectTimeout bounds one connection attempt.
+const defaultConnectTimeout = 10 * time.Second
+
+// connectError says why connecting failed and what to check, by code.
+func connectError(connString string, err error) *sdk.Error {
+	red := redact(err, connString)
+	where := hostOf(connString)
+	e := &sdk.Error{Code: codeOf(err), Err: red}
+	switch e.Code {
+	case sdk.CodeUnavailable:
+		e.Summary = fmt.Sprintf("cannot reach PostgreSQL at %s: %s", where, red.Error())
+		e.Detail = fmt.Sprintf("check that PostgreSQL is running at %s and reachable from this host, and the host and port in url", where)
+		e.Transient = true
+	case sdk.CodeUnauthenticated:
+		e.Summary = fmt.Sprintf("PostgreSQL at %s refused the credentials: %s", where, red.Error())
+		e.Detail = "check the user and password in url"
+		e.Field = "url"
+	case sdk.CodeNotFound:
+		e.Summary = fmt.Sprintf("connect to PostgreSQL at %s: %s", where, red.Error())
+		e.Detail = "check the database name in url"
+		e.Field = "url"
+	default:
+		e.Summary = fmt.Sprintf("connect to PostgreSQL at %s: %s", where, red.Error())
+		e.Detail = "check url and the server's log"
 	}
-	return backoff.Permanent(err)
+	return e
 }
 
 func hostOf(connString string) string {
 	if u, err := url.Parse(connString); err == nil && u.Host != "" {
-		return u.Host + u.Path
+		return u.Host
 	}
 	return "the configured server"
 }
@@ -232,8 +244,8 @@ func qualified(schema, name string) string {
 	return pgx.Identifier{schema, name}.Sanitize()
 }
 
-// wrapErr turns a PostgreSQL error into an sdk.Error: transient ones are
-// marked so the host restarts the attempt from the last checkpoint.
+// wrapErr turns a PostgreSQL error into an sdk.Error classified by codeOf:
+// unreachable servers are retried by the host from the last checkpoint.
 func wrapErr(what string, err error, connString string) error {
 	if err == nil {
 		return nil
@@ -243,10 +255,10 @@ func wrapErr(what string, err error, connString string) error {
 		return err
 	}
 	red := redact(err, connString)
-	e := &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("%s: %s", what, red.Error()), Err: red}
-	if isTransient(err) {
-		e.Code = sdk.CodeUnavailable
+	e := &sdk.Error{Code: codeOf(err), Summary: fmt.Sprintf("%s: %s", what, red.Error()), Err: red}
+	if e.Code == sdk.CodeUnavailable {
 		e.Transient = true
+		e.Detail = fmt.Sprintf("check that PostgreSQL is running at %s and reachable from this host", hostOf(connString))
 	}
 	return e
 }

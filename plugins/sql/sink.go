@@ -9,10 +9,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -492,31 +490,16 @@ func (s *sink) begin(ctx context.Context) error {
 	if s.tx != nil {
 		return nil
 	}
-	// Nothing is written yet, so a lost connection is retried here (the
-	// pool replaces broken connections) before failing the attempt.
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = 100 * time.Millisecond
-	b.MaxInterval = 2 * time.Second
-	type opened struct {
-		conn *pgxpool.Conn
-		tx   pgx.Tx
-	}
-	o, err := backoff.Retry(ctx, func() (opened, error) {
-		conn, err := s.pool.Acquire(ctx)
-		if err != nil {
-			return opened{}, classify(err)
-		}
-		tx, err := conn.Begin(ctx)
-		if err != nil {
-			conn.Release()
-			return opened{}, classify(err)
-		}
-		return opened{conn, tx}, nil
-	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(s.cfg.ConnectTimeout.D()))
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
+		return wrapErr("acquire a connection", err, s.cfg.URL)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		conn.Release()
 		return wrapErr("begin transaction", err, s.cfg.URL)
 	}
-	s.conn, s.tx = o.conn, o.tx
+	s.conn, s.tx = conn, tx
 	if s.cfg.Mode != ModeAppend {
 		names := make([]string, len(s.cols))
 		for i, c := range s.cols {

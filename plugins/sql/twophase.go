@@ -10,9 +10,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/activedataflow/adf/sdk"
@@ -175,28 +173,12 @@ func (s *sink) execOutside(ctx context.Context, sql string) error {
 	return err
 }
 
-// retry runs op, retrying transient PostgreSQL errors with backoff for up
-// to connect_timeout: publishing is idempotent, so a commit whose reply was
-// lost is simply asked again.
+// retry runs op once and classifies its error. The name stays from when the
+// plugin retried on its own: now an unreachable server fails the attempt
+// and the host restarts it, which re-commits the checkpoint (publishing is
+// idempotent, so a commit whose reply was lost is simply asked again).
 func (s *sink) retry(ctx context.Context, what string, op func() error) error {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = 100 * time.Millisecond
-	b.MaxInterval = 2 * time.Second
-	_, err := backoff.Retry(ctx, func() (struct{}, error) {
-		err := op()
-		var se *sdk.Error
-		if errors.As(err, &se) {
-			return struct{}{}, backoff.Permanent(err)
-		}
-		return struct{}{}, classify(err)
-	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(s.cfg.ConnectTimeout.D()),
-		backoff.WithNotify(func(err error, d time.Duration) {
-			logger.Warn(what+" failed; retrying", "table", s.target, "error", redactString(err.Error(), passwordOf(s.cfg.URL)), "in", d)
-		}))
-	if err != nil {
-		return wrapErr(what, err, s.cfg.URL)
-	}
-	return nil
+	return wrapErr(what, op(), s.cfg.URL)
 }
 
 // Commit implements sdk.Committer: COMMIT PREPARED of the checkpoint's
