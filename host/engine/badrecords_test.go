@@ -180,3 +180,65 @@ func TestBadRecordsFail(t *testing.T) {
 		t.Errorf("a failed run published its output: %v", err)
 	}
 }
+
+// A new run starts the dead-letter file anew, as a file sink starts its
+// output anew: after a run with bad records, a run of clean input leaves
+// the file empty, and another run with bad records holds only its own.
+func TestDeadLetterFileIsPerRun(t *testing.T) {
+	dir := t.TempDir()
+	in, out, dl := filepath.Join(dir, "in.csv"), filepath.Join(dir, "out.jsonl"), filepath.Join(dir, "rejected.jsonl")
+	good, _ := badCSV(t, in)
+	eng := engine.New(engine.Options{Registry: newRegistry(t, testkit.FilePlugin), DataDir: dir})
+	run := func(runID string, wantRejected int64) {
+		t.Helper()
+		res, err := eng.Run(context.Background(), badRecordFlow("per_run", in, out, flow.OnErrorDeadLetter, dl), runID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Stats.RowsRejected != wantRejected {
+			t.Fatalf("run %s: %d rejected, want %d", runID, res.Stats.RowsRejected, wantRejected)
+		}
+	}
+	runIDs := func() []string {
+		t.Helper()
+		data, err := os.ReadFile(dl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			if line == "" {
+				continue
+			}
+			var e struct {
+				RunID string `json:"run_id"`
+			}
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Fatalf("dead-letter line %q: %v", line, err)
+			}
+			ids = append(ids, e.RunID)
+		}
+		return ids
+	}
+	run("first", 3)
+	if got := runIDs(); fmt.Sprint(got) != "[first first first]" {
+		t.Fatalf("after the first run the dead-letter file holds records of runs %v", got)
+	}
+	var clean strings.Builder
+	clean.WriteString("id,name,amount,ts\n")
+	for i := 1; i <= good; i++ {
+		fmt.Fprintf(&clean, "%d,name %d,%d.25,2026-01-01T00:00:00Z\n", i, i, i)
+	}
+	if err := os.WriteFile(in, []byte(clean.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run("clean", 0)
+	if got := runIDs(); len(got) != 0 {
+		t.Fatalf("after a run with no bad records the dead-letter file holds records of runs %v", got)
+	}
+	badCSV(t, in)
+	run("third", 3)
+	if got := runIDs(); fmt.Sprint(got) != "[third third third]" {
+		t.Fatalf("after the third run the dead-letter file holds records of runs %v", got)
+	}
+}

@@ -80,7 +80,8 @@ func (d *deadLetter) record(stage, split, position, reason string, raw []byte) R
 }
 
 // restore sets where the next checkpoint's lines go: after the restored
-// checkpoint's part, or at the file's current end on a fresh run.
+// checkpoint's part, or at the start of the file, emptied, when the run has
+// no checkpoint yet.
 func (d *deadLetter) restore(cp *Checkpoint) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -91,14 +92,12 @@ func (d *deadLetter) restore(cp *Checkpoint) error {
 		d.end = cp.DeadLetters.Offset + int64(len(cp.DeadLetters.Lines))
 		return nil
 	}
-	st, err := os.Stat(d.path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		d.end = 0
-	case err != nil:
-		return fmt.Errorf("dead-letter file %s: %w", d.path, err)
-	default:
-		d.end = st.Size()
+	// A run with no checkpoint yet starts the file anew, as a file sink
+	// starts its output anew: what an earlier run rejected is not mixed
+	// with this run's records.
+	d.end = 0
+	if err := os.Truncate(d.path, 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("dead-letter file %s: start it anew for run %s: %w", d.path, d.runID, err)
 	}
 	return nil
 }
