@@ -23,7 +23,7 @@ type SourceConfig struct {
 	Format    string          `json:"format,omitempty" jsonschema:"enum=csv,enum=json,enum=jsonl,description=file format; default from the file extension (.csv\\, .json\\, .jsonl/.ndjson)"`
 	Header    *bool           `json:"header,omitempty" jsonschema:"description=CSV: the first line names the columns (default true)"`
 	Delimiter string          `json:"delimiter,omitempty" jsonschema:"description=CSV field delimiter\\, one character (default \\,)"`
-	Multiline bool            `json:"multiline,omitempty" jsonschema:"description=CSV: quoted fields may contain newlines (such files are not split into byte ranges)"`
+	Multiline bool            `json:"multiline,omitempty" jsonschema:"description=deprecated\\, no effect: quoted CSV fields may always hold line breaks (RFC 4180)\\, and such files are still split into byte ranges"`
 	Schema    []format.Column `json:"schema,omitempty" jsonschema:"description=explicit columns [{name\\, type}] with type int64\\, float64\\, bool\\, string\\, timestamp or date; default: inferred"`
 	InferRows int             `json:"infer_rows,omitempty" jsonschema:"minimum=1,description=rows sampled to infer the schema (default 1000)"`
 	Nulls     []string        `json:"null_values,omitempty" jsonschema:"description=CSV values read as null (default: the empty string)"`
@@ -70,7 +70,7 @@ func (c *SourceConfig) header() bool { return c.Header == nil || *c.Header }
 
 func (c *SourceConfig) csvOptions() format.CSVOptions {
 	r, _ := utf8.DecodeRuneInString(c.Delimiter)
-	return format.CSVOptions{Delimiter: r, Header: c.header(), Multiline: c.Multiline, NullValues: c.Nulls}
+	return format.CSVOptions{Delimiter: r, Header: c.header(), NullValues: c.Nulls}
 }
 
 // formatFor is the format of one file.

@@ -225,15 +225,19 @@ func (e *enumerator) plan(path string) ([]*Split, error) {
 				Detail: "set an explicit schema in the source config"}
 		}
 	}
-	splittable := fmtName == FormatJSONL || (fmtName == FormatCSV && !e.cfg.Multiline)
 	var ranges []format.Range
-	if splittable {
-		ranges, err = format.PlanRanges(f, st.Size(), e.cfg.SplitSize, fmtName == FormatCSV && e.cfg.header())
-		if err != nil {
-			return nil, &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("plan splits of %s: %v", path, err)}
+	switch fmtName {
+	case FormatCSV:
+		ranges, err = format.PlanCSVRanges(f, st.Size(), e.cfg.SplitSize, e.cfg.csvOptions())
+	case FormatJSONL:
+		ranges, err = format.PlanRanges(f, st.Size(), e.cfg.SplitSize, false)
+	default:
+		if st.Size() > 0 {
+			ranges = []format.Range{{Start: 0, End: st.Size(), StartLine: 1}}
 		}
-	} else if st.Size() > 0 {
-		ranges = []format.Range{{Start: 0, End: st.Size(), StartLine: 1}}
+	}
+	if err != nil {
+		return nil, &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("plan splits of %s: %v", path, err)}
 	}
 	out := make([]*Split, 0, len(ranges))
 	for _, r := range ranges {

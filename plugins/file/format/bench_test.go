@@ -74,7 +74,7 @@ func BenchmarkCSVRead(b *testing.B) {
 	b.ResetTimer()
 	var rows int64
 	for b.Loop() {
-		ranges, err := PlanRanges(f, size, 0, true)
+		ranges, err := PlanCSVRanges(f, size, 0, opts)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -91,10 +91,11 @@ func BenchmarkCSVRead(b *testing.B) {
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 }
 
-// BenchmarkCSVReadMultiline is BenchmarkCSVRead with Multiline set.
-func BenchmarkCSVReadMultiline(b *testing.B) {
-	f, size := benchFile(b, func(w io.Writer) Writer { return NewCSVWriter(w, ',', true) })
-	opts := CSVOptions{Header: true, Multiline: true}
+// BenchmarkCSVReadLineBreaks is BenchmarkCSVRead on a file where every
+// seventh row has a quoted field with line breaks.
+func BenchmarkCSVReadLineBreaks(b *testing.B) {
+	f, size := benchFileLineBreaks(b)
+	opts := CSVOptions{Header: true}
 	mem := memory.NewGoAllocator()
 	b.SetBytes(size)
 	b.ResetTimer()
@@ -110,6 +111,34 @@ func BenchmarkCSVReadMultiline(b *testing.B) {
 		rows += benchRows
 	}
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
+
+func benchFileLineBreaks(b *testing.B) (*os.File, int64) {
+	b.Helper()
+	p := filepath.Join(b.TempDir(), "bench")
+	out, err := os.Create(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bw := bufio.NewWriterSize(out, 1<<20)
+	w := NewCSVWriter(bw, ',', true)
+	mem := memory.NewGoAllocator()
+	for done := 0; done < benchRows; done += 100_000 {
+		recs := genRecords(b, mem, 100_000, uint64(done), true)
+		for _, r := range recs {
+			if _, err := w.Write(r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		releaseAll(recs)
+	}
+	if err := bw.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return openFile(b, p)
 }
 
 // BenchmarkJSONLinesRead reads a 1M-row JSON-lines file.
@@ -132,13 +161,25 @@ func BenchmarkJSONLinesRead(b *testing.B) {
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 }
 
-// BenchmarkPlanRanges plans 4 MiB ranges over a 1M-row CSV file.
+// BenchmarkPlanRanges plans 4 MiB ranges over a 1M-row JSON-lines file.
 func BenchmarkPlanRanges(b *testing.B) {
+	f, size := benchFile(b, NewJSONLinesWriter)
+	b.SetBytes(size)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := PlanRanges(f, size, 4<<20, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPlanCSVRanges plans 4 MiB ranges over a 1M-row CSV file.
+func BenchmarkPlanCSVRanges(b *testing.B) {
 	f, size := benchFile(b, func(w io.Writer) Writer { return NewCSVWriter(w, ',', true) })
 	b.SetBytes(size)
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := PlanRanges(f, size, 4<<20, true); err != nil {
+		if _, err := PlanCSVRanges(f, size, 4<<20, CSVOptions{Header: true}); err != nil {
 			b.Fatal(err)
 		}
 	}

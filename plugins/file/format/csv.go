@@ -1,11 +1,9 @@
 package format
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"unicode/utf8"
 
@@ -17,15 +15,14 @@ import (
 type CSVOptions struct {
 	// Delimiter separates fields; 0 means ','.
 	Delimiter rune
-	// Header tells that the first line of the file is a header. It matters
-	// only for the range starting at offset 0 and for inference.
+	// Header tells that the first record of the file (its first record that
+	// is not blank) is a header. It matters only for the range starting at
+	// offset 0, for inference and for planning.
 	Header bool
-	// Multiline allows RFC 4180 quoted fields to contain newlines. Such files
-	// cannot be split into byte ranges and must be read as one range.
-	Multiline bool
-	// NullValues lists field values read as null; nil means {""}. For
-	// non-string columns a value is also null when it equals one of them
-	// after trimming surrounding spaces and tabs.
+	// NullValues lists field values read as null; nil means {""}. A quoted
+	// field is never null in a string column. For non-string columns a
+	// value is also null when it equals one of them after trimming
+	// surrounding spaces and tabs.
 	NullValues []string
 }
 
@@ -35,7 +32,8 @@ type Rejected struct {
 	Line int64
 	// Offset is the byte offset in the file where the record starts.
 	Offset int64
-	// Raw is a copy of the raw record text, without the trailing newline.
+	// Raw is a copy of the raw record text, without the trailing newline
+	// (for a CSV quote error: the record's first line).
 	Raw []byte
 	// Reason tells what is wrong, for example
 	// `wrong number of fields: expected 4, got 5`.
@@ -107,191 +105,62 @@ func (n *nullSet) is(s string) bool {
 	return false
 }
 
-// record status returned by csvRecords.read.
-type recStatus uint8
-
-const (
-	recOK recStatus = iota
-	recRejected
-	recEOF
-)
-
-// csvRecords iterates over the CSV records of a stream with exact offsets and
-// line numbers, turning quote errors into rejections.
-type csvRecords struct {
-	src   *lineSource
-	fd    feeder
-	cr    *csv.Reader
-	comma rune
-	multi bool
-	end   int64
-
-	// Set by read.
-	fields  []string
-	off     int64  // offset of the record (recOK, recRejected)
-	line    int64  // line of the record
-	raw     []byte // record text without trailing newline; valid until next read
-	reason  string // recRejected
-	nextOff int64  // position after the record, or of the record past end
-	nextLn  int64
-}
-
-func newCSVRecords(src *lineSource, comma rune, multi bool, end int64) *csvRecords {
-	c := &csvRecords{src: src, comma: comma, multi: multi, end: end}
-	c.fd.multi = multi
-	c.fd.src = src
-	c.newCSV()
-	return c
-}
-
-func (c *csvRecords) newCSV() {
-	cr := csv.NewReader(&c.fd)
-	cr.Comma = c.comma
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	c.cr = cr
-}
-
-// read reads the next record. It returns recEOF at the end of the stream or
-// when the next record starts at or after end.
-func (c *csvRecords) read() (recStatus, error) {
+// readCSVHeader consumes the header: the first record that is not blank.
+// It returns its fields (nil for a header with a quote error, whose first
+// line is consumed) and the line it starts on.
+func readCSVHeader(src *csvSource, sx *csvSyntax) (fields []string, line int64, fr frame, err error) {
 	for {
-		start, startLine := c.src.off, c.src.line
-		if start >= c.end {
-			c.nextOff, c.nextLn = start, startLine
-			return recEOF, nil
-		}
-		l, err := c.src.next()
+		line = src.line
+		var rec []byte
+		fr, rec, err = src.next(sx)
 		if err != nil {
-			c.nextOff, c.nextLn = start, startLine
-			if errors.Is(err, io.EOF) {
-				return recEOF, nil
-			}
-			return recEOF, fmt.Errorf("read line %d: %w", startLine, err)
+			return nil, line, fr, err
 		}
-		if len(trimEOL(l)) == 0 {
-			continue // blank line
+		switch fr.status {
+		case frameBlank:
+			continue
+		case frameOK:
+			fields, _, _, _ = sx.fields(rec, fr.quoted, nil, nil, nil, nil)
 		}
-		c.off, c.line = start, startLine
-		firstLen := len(l)
-		if c.multi {
-			c.fd.rec = append(c.fd.rec[:0], l...)
-		}
-		c.fd.pending = l
-		fields, err := c.cr.Read()
-		c.fd.pending = nil
-		if err != nil {
-			var pe *csv.ParseError
-			switch {
-			case errors.As(err, &pe) || errors.Is(err, errRecordTooLong):
-				if pe != nil {
-					c.reason = pe.Err.Error()
-				} else {
-					c.reason = err.Error()
-				}
-				if c.multi {
-					// Reject only the record's first line and restart
-					// parsing on the line after it.
-					c.raw = trimEOL(c.fd.rec[:firstLen])
-					nextLine := startLine
-					if c.fd.rec[firstLen-1] == '\n' {
-						nextLine++
-					}
-					c.src.pushBack(c.fd.rec[firstLen:], start+int64(firstLen), nextLine)
-					c.newCSV()
-				} else {
-					c.raw = trimEOL(l)
-				}
-				c.nextOff, c.nextLn = c.src.off, c.src.line
-				return recRejected, nil
-			case errors.Is(err, io.EOF):
-				continue // nothing csv considers a record
-			default:
-				c.nextOff, c.nextLn = start, startLine
-				return recEOF, fmt.Errorf("read record at line %d: %w", startLine, err)
-			}
-		}
-		if c.multi {
-			c.raw = trimEOL(c.fd.rec)
-		} else {
-			c.raw = trimEOL(l)
-		}
-		c.fields = fields
-		c.nextOff, c.nextLn = c.src.off, c.src.line
-		return recOK, nil
+		return fields, line, fr, nil
 	}
 }
 
-// skipHeader consumes the header: the first line, or in multi-line mode the
-// first record.
-func (c *csvRecords) skipHeader() error {
-	if c.multi {
-		_, err := c.read()
-		return err
-	}
-	if _, err := c.src.next(); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read header: %w", err)
-	}
-	return nil
-}
-
-// readHeader parses the header record from the start of src.
-func (c *csvRecords) readHeader() ([]string, error) {
-	var st recStatus
-	var err error
-	if c.multi {
-		st, err = c.read()
-	} else {
-		// The header is the first physical line, even if blank.
-		c.off, c.line = c.src.off, c.src.line
-		l, rerr := c.src.next()
-		if rerr != nil {
-			if errors.Is(rerr, io.EOF) {
-				return nil, errors.New("csv header: empty file")
-			}
-			return nil, fmt.Errorf("csv header: %w", rerr)
-		}
-		if len(trimEOL(l)) == 0 {
-			return nil, errors.New("csv header: first line is empty")
-		}
-		c.fd.pending = l
-		fields, perr := c.cr.Read()
-		c.fd.pending = nil
-		if perr != nil {
-			return nil, fmt.Errorf("csv header: %w", perr)
-		}
-		return append([]string(nil), fields...), nil
-	}
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("csv header: %w", err)
-	case st == recEOF:
-		return nil, errors.New("csv header: empty file")
-	case st == recRejected:
-		return nil, fmt.Errorf("csv header: line %d: %s", c.line, c.reason)
-	}
-	return append([]string(nil), c.fields...), nil
-}
-
-// ReadCSVHeader reads the header line of a CSV file and returns the column
-// names.
+// ReadCSVHeader reads the header of a CSV file, its first record that is
+// not blank, and returns the column names.
 func ReadCSVHeader(r io.Reader, opts CSVOptions) ([]string, error) {
-	comma, err := opts.delimiter()
+	sx, err := newCSVSyntax(opts)
 	if err != nil {
 		return nil, err
 	}
-	src, err := newLineSource(r, 0, 1)
+	src, err := newCSVSource(r, 0, 1)
 	if err != nil {
 		return nil, fmt.Errorf("csv header: %w", err)
 	}
-	return newCSVRecords(src, comma, opts.Multiline, math.MaxInt64).readHeader()
+	return headerNames(src, &sx)
+}
+
+func headerNames(src *csvSource, sx *csvSyntax) ([]string, error) {
+	names, line, fr, err := readCSVHeader(src, sx)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("csv header: %w", err)
+	case fr.status == frameEOF:
+		return nil, errors.New("csv header: empty file")
+	case fr.status == frameBad:
+		return nil, fmt.Errorf("csv header: %s", fr.reason(line))
+	}
+	return names, nil
 }
 
 // csvReader implements RecordReader for CSV.
 type csvReader struct {
-	recs       *csvRecords
+	src        *csvSource
+	sx         csvSyntax
+	end        int64
 	names      []string
 	kinds      []kind
+	strict     []bool
 	nulls      nullSet
 	bt         *batch
 	cells      []cell
@@ -300,22 +169,29 @@ type csvReader struct {
 	err        error
 	posOff     int64
 	posLine    int64
+	// scratch space of csvSyntax.fields
+	fields []string
+	quoted []bool
+	buf    []byte
+	ends   []int
 }
 
 // NewCSVReader returns a reader of the CSV records starting in
 // [rng.Start, rng.End) of f (a record starting before End is read whole, even
 // past End), beginning with the record at byte offset offset on line line:
 // offset == rng.Start and line == rng.StartLine for a fresh range, or a
-// Position() value to resume. With opts.Header and offset == 0 the header line
-// is skipped. Fields are converted to the schema's types. A record with the
+// Position() value to resume. rng.Start must be a record boundary, as
+// PlanCSVRanges gives. With opts.Header and offset == 0 the header record is
+// skipped. Fields are converted to the schema's types. A record with the
 // wrong number of fields, an unparsable value or a quote error is returned as
 // a Rejected (not an error) and reading continues with the next record.
 //
-// Unless opts.Multiline is set, a record is exactly one physical line. Lines
-// end in "\n" or "\r\n"; blank lines are skipped. batchSize <= 0 means
-// DefaultBatchSize; a nil mem means memory.DefaultAllocator.
+// Records follow RFC 4180 (see the package documentation): quoted fields may
+// hold delimiters, doubled quotes and line breaks. Lines end in "\n" or
+// "\r\n"; blank lines are skipped. batchSize <= 0 means DefaultBatchSize; a
+// nil mem means memory.DefaultAllocator.
 func NewCSVReader(f io.ReaderAt, rng Range, offset, line int64, schema Schema, opts CSVOptions, batchSize int, mem memory.Allocator) (RecordReader, error) {
-	comma, err := opts.delimiter()
+	sx, err := newCSVSyntax(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -326,19 +202,23 @@ func NewCSVReader(f io.ReaderAt, rng Range, offset, line int64, schema Schema, o
 	if err != nil {
 		return nil, fmt.Errorf("csv reader: %w", err)
 	}
-	src, err := newLineSource(sectionFrom(f, offset), offset, line)
+	src, err := newCSVSource(sectionFrom(f, offset), offset, line)
 	if err != nil {
 		bt.release()
 		return nil, fmt.Errorf("csv reader: %w", err)
 	}
 	names := make([]string, len(schema))
+	strict := make([]bool, len(schema))
 	for i, c := range schema {
-		names[i] = c.Name
+		names[i], strict[i] = c.Name, c.Strict
 	}
 	return &csvReader{
-		recs:       newCSVRecords(src, comma, opts.Multiline, rng.End),
+		src:        src,
+		sx:         sx,
+		end:        rng.End,
 		names:      names,
 		kinds:      bt.kinds,
+		strict:     strict,
 		nulls:      newNullSet(opts.NullValues),
 		bt:         bt,
 		cells:      make([]cell, len(schema)),
@@ -376,40 +256,51 @@ func (r *csvReader) Next() (arrow.RecordBatch, []Rejected, error) {
 	if r.done {
 		return nil, nil, io.EOF
 	}
+	src := r.src
 	if r.skipHeader {
 		r.skipHeader = false
-		if err := r.recs.skipHeader(); err != nil {
-			return nil, nil, r.fail(err)
+		if _, _, _, err := readCSVHeader(src, &r.sx); err != nil {
+			return nil, nil, r.fail(fmt.Errorf("read header: %w", err))
 		}
 	}
 	var rejects []Rejected
-	recs := r.recs
 	for !r.bt.full() && len(rejects) < r.bt.size {
-		st, err := recs.read()
-		if err != nil {
-			return nil, nil, r.fail(err)
+		start, line := src.off, src.line
+		var fr frame
+		var rec []byte
+		var err error
+		if start < r.end {
+			fr, rec, err = src.next(&r.sx)
+			if err != nil {
+				return nil, nil, r.fail(fmt.Errorf("read line %d: %w", line, err))
+			}
+		} else {
+			fr.status = frameEOF
 		}
-		switch st {
-		case recEOF:
+		switch fr.status {
+		case frameEOF:
 			r.done = true
-			r.posOff, r.posLine = recs.nextOff, recs.nextLn
-			rec := r.bt.flush()
+			r.posOff, r.posLine = start, line
+			out := r.bt.flush()
 			r.bt.release()
-			if rec == nil {
+			if out == nil {
 				return nil, rejects, io.EOF
 			}
-			return rec, rejects, nil
-		case recRejected:
-			rejects = append(rejects, r.reject(recs.reason))
-		case recOK:
-			if reason, ok := r.convert(recs.fields); ok {
+			return out, rejects, nil
+		case frameBlank:
+			continue
+		case frameBad:
+			rejects = append(rejects, reject(start, line, rec, fr.reason(line)))
+		case frameOK:
+			r.fields, r.quoted, r.buf, r.ends = r.sx.fields(rec, fr.quoted, r.fields, r.quoted, r.buf, r.ends)
+			if reason, ok := r.convert(r.fields, r.quoted); ok {
 				r.bt.appendRow(r.cells)
 			} else {
-				rejects = append(rejects, r.reject(reason))
+				rejects = append(rejects, reject(start, line, rec, reason))
 			}
 		}
 	}
-	r.posOff, r.posLine = recs.nextOff, recs.nextLn
+	r.posOff, r.posLine = src.off, src.line
 	return r.bt.flush(), rejects, nil
 }
 
@@ -419,33 +310,38 @@ func (r *csvReader) fail(err error) error {
 	return r.err
 }
 
-func (r *csvReader) reject(reason string) Rejected {
-	return Rejected{
-		Line:   r.recs.line,
-		Offset: r.recs.off,
-		Raw:    append([]byte(nil), r.recs.raw...),
-		Reason: reason,
-	}
+// reject describes the record rec, starting at offset off on line line.
+func reject(off, line int64, rec []byte, reason string) Rejected {
+	return Rejected{Line: line, Offset: off, Raw: append([]byte(nil), trimEOL(rec)...), Reason: reason}
 }
 
 // convert converts the fields of one record into r.cells. On failure it
 // returns the rejection reason.
-func (r *csvReader) convert(fields []string) (string, bool) {
+//
+// Nulls: a field equal to one of the null values is null, except that a
+// quoted field is never null in a string column ("" is the empty string
+// there, an unquoted empty field is null). For other columns a value is
+// also null when it equals a null value after trimming spaces and tabs.
+func (r *csvReader) convert(fields []string, quoted []bool) (string, bool) {
 	if len(fields) != len(r.kinds) {
 		return "wrong number of fields: expected " + strconv.Itoa(len(r.kinds)) + ", got " + strconv.Itoa(len(fields)), false
 	}
 	for i, s := range fields {
 		c := &r.cells[i]
 		k := r.kinds[i]
-		if r.nulls.is(s) {
-			c.null = true
-			continue
-		}
 		if k == kindString {
+			if !quoted[i] && r.nulls.is(s) {
+				c.null = true
+				continue
+			}
 			if !utf8.ValidString(s) {
 				return "column " + strconv.Quote(r.names[i]) + ": invalid UTF-8 in " + quoteForReason(s), false
 			}
 			c.null, c.raw, c.s = false, false, s
+			continue
+		}
+		if r.nulls.is(s) {
+			c.null = true
 			continue
 		}
 		t := trimSpace(s)
@@ -453,8 +349,18 @@ func (r *csvReader) convert(fields []string) (string, bool) {
 			c.null = true
 			continue
 		}
-		if !parseText(k, t, c) {
-			return cannotParse(r.names[i], quoteForReason(s), k), false
+		ok := false
+		if r.strict[i] {
+			ok = parseStrict(k, t, c)
+		} else {
+			ok = parseText(k, t, c)
+		}
+		if !ok {
+			reason := cannotParse(r.names[i], quoteForReason(s), k)
+			if r.strict[i] && parseText(k, t, c) {
+				reason += " without changing it (an inferred type keeps every value as written; set an explicit schema to convert such values)"
+			}
+			return reason, false
 		}
 	}
 	return "", true
@@ -462,42 +368,50 @@ func (r *csvReader) convert(fields []string) (string, bool) {
 
 // InferCSV samples up to sampleRows records (after the header, if any) and
 // infers each column's type: the first of int64, float64, bool, timestamp and
-// date that parses every non-null sampled value of the column, else string.
-// An all-null column is string. Column names come from the header (an empty
-// name becomes col_<n> and a repeated name gets a _2, _3... suffix), or are
+// date that holds every non-null sampled value of the column without
+// changing it (see parseStrict for the exact texts each accepts), else
+// string. An all-null column is string. The columns are strict (see
+// [Column]), so that later values that a type would change are rejected
+// rather than converted. Column names come from the header (an empty name
+// becomes col_<n> and a repeated name gets a _2, _3... suffix), or are
 // col_1..col_n without a header, n being the most common field count in the
 // sample. Sampled records with another field count or a quote error are
 // ignored. sampleRows <= 0 means DefaultSampleRows.
 func InferCSV(r io.Reader, opts CSVOptions, sampleRows int) (Schema, error) {
-	comma, err := opts.delimiter()
+	sx, err := newCSVSyntax(opts)
 	if err != nil {
 		return nil, err
 	}
 	if sampleRows <= 0 {
 		sampleRows = DefaultSampleRows
 	}
-	src, err := newLineSource(r, 0, 1)
+	src, err := newCSVSource(r, 0, 1)
 	if err != nil {
 		return nil, fmt.Errorf("infer csv: %w", err)
 	}
-	recs := newCSVRecords(src, comma, opts.Multiline, math.MaxInt64)
 	var names []string
 	if opts.Header {
-		if names, err = recs.readHeader(); err != nil {
+		if names, err = headerNames(src, &sx); err != nil {
 			return nil, fmt.Errorf("infer csv: %w", err)
 		}
 	}
 	var sample [][]string
-	for n := 0; n < sampleRows; n++ {
-		st, err := recs.read()
+	for n := 0; n < sampleRows; {
+		line := src.line
+		fr, rec, err := src.next(&sx)
 		if err != nil {
-			return nil, fmt.Errorf("infer csv: %w", err)
+			return nil, fmt.Errorf("infer csv: read line %d: %w", line, err)
 		}
-		if st == recEOF {
+		if fr.status == frameEOF {
 			break
 		}
-		if st == recOK {
-			sample = append(sample, append([]string(nil), recs.fields...))
+		if fr.status == frameBlank {
+			continue
+		}
+		n++
+		if fr.status == frameOK {
+			fields, _, _, _ := sx.fields(rec, fr.quoted, nil, nil, nil, nil)
+			sample = append(sample, fields)
 		}
 	}
 	ncols := len(names)
@@ -540,7 +454,8 @@ func InferCSV(r io.Reader, opts CSVOptions, sampleRows int) (Schema, error) {
 	}
 	schema := make(Schema, ncols)
 	for i := range schema {
-		schema[i] = Column{Name: names[i], Type: inf[i].result()}
+		typ := inf[i].result()
+		schema[i] = Column{Name: names[i], Type: typ, Strict: typ != TypeString}
 	}
 	uniqueNames(schema)
 	return schema, nil
@@ -571,7 +486,7 @@ func (t *typeCandidates) observe(s string) {
 	*t |= candSeen
 	var c cell
 	for _, o := range candOrder {
-		if *t&o.c != 0 && !parseText(o.k, s, &c) {
+		if *t&o.c != 0 && !parseStrict(o.k, s, &c) {
 			*t &^= o.c
 		}
 	}

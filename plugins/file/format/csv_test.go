@@ -2,7 +2,6 @@ package format
 
 import (
 	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -15,50 +14,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
-
-// TestCSVReaderDoesNotLatchEOF checks the encoding/csv behaviour the
-// single-line mode relies on: after Read returns io.EOF (or a quote error at
-// the end of the data), the same csv.Reader reads data that becomes available
-// later.
-func TestCSVReaderDoesNotLatchEOF(t *testing.T) {
-	fd := &feeder{}
-	cr := csv.NewReader(fd)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-
-	if _, err := cr.Read(); !errors.Is(err, io.EOF) {
-		t.Fatalf("empty read: %v", err)
-	}
-	fd.pending = []byte("a,b\n")
-	rec, err := cr.Read()
-	if err != nil || !reflect.DeepEqual(rec, []string{"a", "b"}) {
-		t.Fatalf("first line: %q, %v", rec, err)
-	}
-	if _, err := cr.Read(); !errors.Is(err, io.EOF) {
-		t.Fatalf("read between lines: %v", err)
-	}
-	fd.pending = []byte("c,\"d\n") // unbalanced quote: must not read on
-	_, err = cr.Read()
-	var pe *csv.ParseError
-	if !errors.As(err, &pe) || !errors.Is(pe.Err, csv.ErrQuote) {
-		t.Fatalf("unbalanced quote: %v", err)
-	}
-	fd.pending = []byte("e,\"f\"\"g\"\r\n")
-	rec, err = cr.Read()
-	if err != nil || !reflect.DeepEqual(rec, []string{"e", `f"g`}) {
-		t.Fatalf("line after quote error: %q, %v", rec, err)
-	}
-	fd.pending = []byte("h,i") // no newline
-	rec, err = cr.Read()
-	if err != nil || !reflect.DeepEqual(rec, []string{"h", "i"}) {
-		t.Fatalf("line without newline: %q, %v", rec, err)
-	}
-	fd.pending = []byte(strings.Repeat("x", 10000) + ",y\n") // longer than csv's buffer
-	rec, err = cr.Read()
-	if err != nil || len(rec) != 2 || len(rec[0]) != 10000 || rec[1] != "y" {
-		t.Fatalf("long line: %d fields, %v", len(rec), err)
-	}
-}
 
 // writeCSV writes recs with NewCSVWriter into a new file.
 func writeCSV(t testing.TB, recs []arrow.RecordBatch, delim rune, header bool) (*os.File, int64, []byte) {
@@ -144,7 +99,8 @@ func TestCSVRoundTripRanges(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f, size, data := writeCSV(t, recs, tc.delim, tc.header)
-			ranges, err := PlanRanges(f, size, tc.target, tc.header)
+			opts := CSVOptions{Delimiter: tc.delim, Header: tc.header}
+			ranges, err := PlanCSVRanges(f, size, tc.target, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,7 +109,6 @@ func TestCSVRoundTripRanges(t *testing.T) {
 				t.Fatalf("only %d ranges for a %d-byte file", len(ranges), size)
 			}
 			var got []string
-			opts := CSVOptions{Delimiter: tc.delim, Header: tc.header}
 			for _, rg := range ranges {
 				r, err := NewCSVReader(f, rg, rg.Start, rg.StartLine, testSchema, opts, 777, mem)
 				if err != nil {
@@ -173,7 +128,10 @@ func TestCSVRoundTripRanges(t *testing.T) {
 	}
 }
 
-func TestCSVMultilineRoundTrip(t *testing.T) {
+// TestCSVLineBreaksRoundTrip reads a file with quoted line breaks (LF and
+// CRLF) written by NewCSVWriter, whole and cut into ranges by
+// PlanCSVRanges: every row comes back exactly, CRLF inside fields included.
+func TestCSVLineBreaksRoundTrip(t *testing.T) {
 	mem := checkedMem(t)
 	recs := genRecords(t, mem, 3000, 2, true)
 	defer releaseAll(recs)
@@ -181,57 +139,58 @@ func TestCSVMultilineRoundTrip(t *testing.T) {
 	if !bytes.Contains(data, []byte("second line\r\nthird")) {
 		t.Fatal("test data has no multi-line field")
 	}
-	ranges, err := PlanRanges(f, size, 0, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewCSVReader(f, ranges[0], ranges[0].Start, ranges[0].StartLine, testSchema, CSVOptions{Header: true, Multiline: true}, 500, mem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := drain(t, r, 500)
-	if len(res.rejects) > 0 {
-		t.Fatalf("unexpected rejects: %+v", res.rejects[0])
-	}
-	// encoding/csv turns \r\n inside a quoted field into \n.
 	want := allRows(t, recs)
-	for i := range want {
-		want[i] = strings.ReplaceAll(want[i], `\r\n`, `\n`)
-	}
-	sameMultiset(t, res.rows, want)
-
-	// Without Multiline each such record is rejected line by line but no
-	// good single-line row is lost and no error occurs.
-	r, err = NewCSVReader(f, ranges[0], ranges[0].Start, ranges[0].StartLine, testSchema, CSVOptions{Header: true}, 500, mem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res = drain(t, r, 500)
-	if len(res.rows) < 3000*6/7-1 || len(res.rejects) == 0 {
-		t.Fatalf("single-line read of a multi-line file: %d rows, %d rejects", len(res.rows), len(res.rejects))
+	for _, target := range []int64{0, 1, 1000, 4 << 10} {
+		opts := CSVOptions{Header: true}
+		ranges, err := PlanCSVRanges(f, size, target, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if target == 4<<10 && len(ranges) < 20 {
+			t.Fatalf("only %d ranges", len(ranges))
+		}
+		var got []string
+		for _, rg := range ranges {
+			if rg.Start > 0 && data[rg.Start-1] != '\n' {
+				t.Fatalf("range %+v does not start at a line start", rg)
+			}
+			r, err := NewCSVReader(f, rg, rg.Start, rg.StartLine, testSchema, opts, 500, mem)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := drain(t, r, 500)
+			if len(res.rejects) > 0 {
+				t.Fatalf("target %d, range %+v: unexpected rejects: %+v", target, rg, res.rejects[0])
+			}
+			got = append(got, res.rows...)
+		}
+		if !reflect.DeepEqual(got, want) {
+			sameMultiset(t, got, want)
+			t.Fatalf("target %d: rows out of order", target)
+		}
 	}
 }
 
 func TestCSVResume(t *testing.T) {
 	mem := checkedMem(t)
-	recs := genRecords(t, mem, 2000, 3, false)
-	defer releaseAll(recs)
-	for _, multi := range []bool{false, true} {
-		t.Run(fmt.Sprintf("multiline=%v", multi), func(t *testing.T) {
+	for _, newlines := range []bool{false, true} {
+		recs := genRecords(t, mem, 2000, 3, newlines)
+		defer releaseAll(recs)
+		t.Run(fmt.Sprintf("newlines=%v", newlines), func(t *testing.T) {
 			f, size, _ := writeCSV(t, recs, ',', true)
 			// Add bad lines so that rejects cross batch boundaries too.
 			data, _ := io.ReadAll(io.NewSectionReader(f, 0, size))
 			data = append(data, "bad line\n1,x,notanumber,\n\n7,\"unbalanced,1,\n"...)
 			data = append(data, data[bytes.IndexByte(data, '\n')+1:]...)
 			f, size = writeFile(t, string(data))
-			ranges, err := PlanRanges(f, size, size/3, true)
+			opts := CSVOptions{Header: true}
+			ranges, err := PlanCSVRanges(f, size, size/3, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if multi {
-				ranges = []Range{{Start: ranges[0].Start, End: size, StartLine: 2}}
+			if len(ranges) < 3 {
+				t.Fatalf("ranges %v", ranges)
 			}
-			opts := CSVOptions{Header: true, Multiline: multi}
 			for _, rg := range ranges {
 				full, err := NewCSVReader(f, rg, rg.Start, rg.StartLine, testSchema, opts, 64, mem)
 				if err != nil {
@@ -287,24 +246,24 @@ var malformedCSV = "id,name,amount\n" +
 	"7,gina,8"
 
 func TestCSVMalformed(t *testing.T) {
-	schema := Schema{{"id", "int64"}, {"name", "string"}, {"amount", "float64"}}
+	schema := Schema{{Name: "id", Type: "int64"}, {Name: "name", Type: "string"}, {Name: "amount", Type: "float64"}}
 	f, size := writeFile(t, malformedCSV)
 	lineOffset := func(prefix string) int64 { return int64(strings.Index(malformedCSV, prefix)) }
 	wantRejects := []Rejected{
-		{Line: 3, Offset: lineOffset("2,"), Raw: []byte(`2,"bob,3.0`), Reason: `extraneous or missing " in quoted-field`},
+		{Line: 3, Offset: lineOffset("2,"), Raw: []byte(`2,"bob,3.0`), Reason: `quoted field opened at line 3 ends at line 7 with a " followed by 'f': a closing " is probably missing at line 3, or a " inside the field is not doubled; only line 3 is rejected, reading goes on at line 4`},
 		{Line: 5, Offset: lineOffset("4,"), Raw: []byte("4,dave,1.0,extra"), Reason: "wrong number of fields: expected 3, got 4"},
 		{Line: 6, Offset: lineOffset("5,"), Raw: []byte("5,eve,abc"), Reason: `column "amount": cannot parse "abc" as float64`},
 	}
 	wantRows := []string{`1|"alice"|1.5`, `3|"carol"|2.5`, `6|"frank \"f\""|7`, `7|"gina"|8`}
-	for _, multi := range []bool{false, true} {
-		t.Run(fmt.Sprintf("multiline=%v", multi), func(t *testing.T) {
+	for _, target := range []int64{0, 1} {
+		t.Run(fmt.Sprintf("target=%d", target), func(t *testing.T) {
 			mem := checkedMem(t)
-			ranges, err := PlanRanges(f, size, 0, true)
+			ranges, err := PlanCSVRanges(f, size, 0, CSVOptions{Header: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			rg := ranges[0]
-			r, err := NewCSVReader(f, rg, rg.Start, rg.StartLine, schema, CSVOptions{Header: true, Multiline: multi}, 2, mem)
+			r, err := NewCSVReader(f, rg, rg.Start, rg.StartLine, schema, CSVOptions{Header: true}, 2, mem)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -328,7 +287,7 @@ func TestCSVMalformed(t *testing.T) {
 }
 
 func TestCSVDialects(t *testing.T) {
-	schema := Schema{{"a", "int64"}, {"b", "string"}, {"c", "bool"}, {"d", "date"}}
+	schema := Schema{{Name: "a", Type: "int64"}, {Name: "b", Type: "string"}, {Name: "c", Type: "bool"}, {Name: "d", Type: "date"}}
 	tests := []struct {
 		name    string
 		content string
@@ -364,7 +323,7 @@ func TestCSVDialects(t *testing.T) {
 			content: "a,b,c,d\r\n\r\n1,x,true,2024-01-31\r\n\n\r\n2,y,false,2024-02-01\r\n\r\n3,\"bad\r\n",
 			opts:    CSVOptions{Header: true},
 			rows:    []string{`1|"x"|true|d19753`, `2|"y"|false|d19754`},
-			rejects: []Rejected{{Line: 8, Offset: 59, Raw: []byte(`3,"bad`), Reason: `extraneous or missing " in quoted-field`}},
+			rejects: []Rejected{{Line: 8, Offset: 59, Raw: []byte(`3,"bad`), Reason: `quoted field opened at line 8 is never closed: the file ends inside it (a closing " is missing, or a " inside the field is not doubled); only line 8 is rejected, reading goes on at line 9`}},
 		},
 		{
 			name:    "default nulls",
@@ -397,7 +356,7 @@ func TestCSVDialects(t *testing.T) {
 			name:    "bare quote and too few fields",
 			content: "1,x\"y,true,2024-01-31\n1,x\n",
 			rejects: []Rejected{
-				{Line: 1, Offset: 0, Raw: []byte("1,x\"y,true,2024-01-31"), Reason: `bare " in non-quoted-field`},
+				{Line: 1, Offset: 0, Raw: []byte("1,x\"y,true,2024-01-31"), Reason: `bare " in a non-quoted field at line 1 (quote the whole field and double each " inside it, as in "say ""hi""")`},
 				{Line: 2, Offset: 22, Raw: []byte("1,x"), Reason: "wrong number of fields: expected 4, got 2"},
 			},
 		},
@@ -442,8 +401,8 @@ func TestCSVDialects(t *testing.T) {
 			if !reflect.DeepEqual(res.rejects, tc.rejects) {
 				t.Errorf("rejects =\n%+v\nwant\n%+v", res.rejects, tc.rejects)
 			}
-			// The same through PlanRanges with tiny ranges.
-			ranges, err := PlanRanges(f, size, 1, tc.opts.Header)
+			// The same through PlanCSVRanges with tiny ranges.
+			ranges, err := PlanCSVRanges(f, size, 1, tc.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -466,10 +425,10 @@ func TestCSVDialects(t *testing.T) {
 
 func TestCSVMultilineRecords(t *testing.T) {
 	content := "a,b\n1,\"two\nlines\"\n\n2,\"x\n\n\"\"y\"\"\"\n3,\"never closed\n4,ok\n5,\"a\nb\",extra\n6,z"
-	schema := Schema{{"a", "int64"}, {"b", "string"}}
+	schema := Schema{{Name: "a", Type: "int64"}, {Name: "b", Type: "string"}}
 	f, size := writeFile(t, content)
 	mem := checkedMem(t)
-	r, err := NewCSVReader(f, Range{0, size, 1}, 0, 1, schema, CSVOptions{Header: true, Multiline: true}, 100, mem)
+	r, err := NewCSVReader(f, Range{0, size, 1}, 0, 1, schema, CSVOptions{Header: true}, 100, mem)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -480,7 +439,7 @@ func TestCSVMultilineRecords(t *testing.T) {
 	}
 	off := func(s string) int64 { return int64(strings.Index(content, s)) }
 	wantRejects := []Rejected{
-		{Line: 8, Offset: off("3,"), Raw: []byte(`3,"never closed`), Reason: `extraneous or missing " in quoted-field`},
+		{Line: 8, Offset: off("3,"), Raw: []byte(`3,"never closed`), Reason: `quoted field opened at line 8 ends at line 10 with a " followed by 'a': a closing " is probably missing at line 8, or a " inside the field is not doubled; only line 8 is rejected, reading goes on at line 9`},
 		{Line: 10, Offset: off("5,"), Raw: []byte("5,\"a\nb\",extra"), Reason: "wrong number of fields: expected 2, got 3"},
 	}
 	if !reflect.DeepEqual(res.rejects, wantRejects) {
@@ -494,20 +453,20 @@ func TestCSVMultilineRecords(t *testing.T) {
 func TestCSVLongLines(t *testing.T) {
 	long := strings.Repeat("é", 300<<10) // longer than the line buffer
 	content := "1," + long + "\n2,\"" + long + "\n3,\"" + long + "\"\n"
-	schema := Schema{{"a", "int64"}, {"b", "string"}}
+	schema := Schema{{Name: "a", Type: "int64"}, {Name: "b", Type: "string"}}
 	f, size := writeFile(t, content)
-	for _, multi := range []bool{false, true} {
+	for _, batch := range []int{1, 100} {
 		mem := checkedMem(t)
-		r, err := NewCSVReader(f, Range{0, size, 1}, 0, 1, schema, CSVOptions{Multiline: multi}, 100, mem)
+		r, err := NewCSVReader(f, Range{0, size, 1}, 0, 1, schema, CSVOptions{}, batch, mem)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res := drain(t, r, 100)
-		if len(res.rows) != 2 || res.rows[0] != "1|"+fmt.Sprintf("%q", long) || !strings.HasPrefix(res.rows[1], "3|") {
-			t.Errorf("multiline=%v: %d rows", multi, len(res.rows))
+		res := drain(t, r, batch)
+		if len(res.rows) != 2 || res.rows[0] != "1|"+fmt.Sprintf("%q", long) || res.rows[1] != "3|"+fmt.Sprintf("%q", long) {
+			t.Errorf("batch %d: %d rows", batch, len(res.rows))
 		}
-		if len(res.rejects) != 1 || res.rejects[0].Line != 2 || res.rejects[0].Offset != int64(3+len(long)) || len(res.rejects[0].Raw) != 3+len(long) {
-			t.Errorf("multiline=%v: rejects %d", multi, len(res.rejects))
+		if len(res.rejects) != 1 || res.rejects[0].Line != 2 || res.rejects[0].Offset != int64(3+len(long)) || string(res.rejects[0].Raw) != "2,\""+long {
+			t.Errorf("batch %d: rejects %d", batch, len(res.rejects))
 		}
 	}
 }
@@ -522,8 +481,9 @@ func TestReadCSVHeader(t *testing.T) {
 		{content: "a,b,\"c,d\"\n1,2,3\n", want: []string{"a", "b", "c,d"}},
 		{content: "\xEF\xBB\xBFa;b\r\n", opts: CSVOptions{Delimiter: ';'}, want: []string{"a", "b"}},
 		{content: "x", want: []string{"x"}},
-		{content: "\"a\nb\",c\n", opts: CSVOptions{Multiline: true}, want: []string{"a\nb", "c"}},
-		{content: "\"a\nb\",c\n", err: true},
+		{content: "\"a\nb\",c\n", want: []string{"a\nb", "c"}},
+		{content: "\n\r\n\"a\r\nb\";c\r\n1;2\r\n", opts: CSVOptions{Delimiter: ';'}, want: []string{"a\r\nb", "c"}},
+		{content: "\"a\n", err: true},
 		{content: "", err: true},
 		{content: "\n", err: true},
 		{content: "a,b", opts: CSVOptions{Delimiter: '"'}, err: true},
@@ -548,41 +508,47 @@ func TestInferCSV(t *testing.T) {
 			name: "types over several rows",
 			content: "i,f,b,ts,d,s,n,mixed\n" +
 				"1,1,true,2024-01-01T10:00:00Z,2024-01-01,x,,1\n" +
-				"2,1.5,false,2024-01-01 10:00:00,2024-02-29,y,,true\n" +
+				"2,1.5,false,2024-01-01 10:00:00Z,2024-02-29,y,,true\n" +
 				"-3,,TRUE,2024-01-01T10:00:00.123456+02:00,,1,,2024-01-01\n" +
 				"1,2,3\n", // wrong field count: ignored
 			opts: CSVOptions{Header: true},
-			want: Schema{{"i", "int64"}, {"f", "float64"}, {"b", "bool"}, {"ts", "timestamp"}, {"d", "date"}, {"s", "string"}, {"n", "string"}, {"mixed", "string"}},
+			want: Schema{{Name: "i", Type: "int64", Strict: true}, {Name: "f", Type: "float64", Strict: true}, {Name: "b", Type: "bool", Strict: true}, {Name: "ts", Type: "timestamp", Strict: true}, {Name: "d", Type: "date", Strict: true}, {Name: "s", Type: "string"}, {Name: "n", Type: "string"}, {Name: "mixed", Type: "string"}},
 		},
 		{
 			name:    "no header: names and most common width",
 			content: "1,a\n2,b,c\n3,c\n",
-			want:    Schema{{"col_1", "int64"}, {"col_2", "string"}},
+			want:    Schema{{Name: "col_1", Type: "int64", Strict: true}, {Name: "col_2", Type: "string"}},
 		},
 		{
 			name:    "sample limit",
 			content: "a\n1\n2\nx\n",
 			opts:    CSVOptions{Header: true},
 			sample:  2,
-			want:    Schema{{"a", "int64"}},
+			want:    Schema{{Name: "a", Type: "int64", Strict: true}},
 		},
 		{
-			name:    "bool from 0 and 1 is int64, with t/f is bool",
-			content: "a,b\n0,t\n1,f\n",
+			name:    "bool from 0 and 1 is int64, t/f stay strings, True/FALSE are bool",
+			content: "a,b,c\n0,t,True\n1,f,FALSE\n",
 			opts:    CSVOptions{Header: true},
-			want:    Schema{{"a", "int64"}, {"b", "bool"}},
+			want:    Schema{{Name: "a", Type: "int64", Strict: true}, {Name: "b", Type: "string"}, {Name: "c", Type: "bool", Strict: true}},
 		},
 		{
 			name:    "duplicate and empty names, custom nulls",
 			content: "a,a,\nNA,1,x\n",
 			opts:    CSVOptions{Header: true, NullValues: []string{"NA"}},
-			want:    Schema{{"a", "string"}, {"a_2", "int64"}, {"col_3", "string"}},
+			want:    Schema{{Name: "a", Type: "string"}, {Name: "a_2", Type: "int64", Strict: true}, {Name: "col_3", Type: "string"}},
+		},
+		{
+			name:    "quoted line breaks, quoted numbers, BOM",
+			content: "\xEF\xBB\xBFid,\"note\r\nline\"\r\n\"1\",\"a\nb\"\r\n\"2\",\"\"\r\n",
+			opts:    CSVOptions{Header: true},
+			want:    Schema{{Name: "id", Type: "int64", Strict: true}, {Name: "note\r\nline", Type: "string"}},
 		},
 		{
 			name:    "tab delimiter, quote error rows ignored",
 			content: "x\ty\n1\t2.5\n\"bad\t3\n",
 			opts:    CSVOptions{Header: true, Delimiter: '\t'},
-			want:    Schema{{"x", "int64"}, {"y", "float64"}},
+			want:    Schema{{Name: "x", Type: "int64", Strict: true}, {Name: "y", Type: "float64", Strict: true}},
 		},
 	}
 	for _, tc := range tests {
@@ -601,6 +567,117 @@ func TestInferCSV(t *testing.T) {
 	}
 	if _, err := InferCSV(strings.NewReader(""), CSVOptions{}, 10); err == nil {
 		t.Error("InferCSV of an empty input: no error")
+	}
+}
+
+// TestInferCSVLossless: which texts each inferred type accepts. A column
+// takes a type only when every value reads as that type without change;
+// the values are then read back to show what they become.
+func TestInferCSVLossless(t *testing.T) {
+	tests := []struct {
+		values []string
+		typ    string
+		rows   []string // read back with the inferred schema
+	}{
+		{[]string{"0", "7", "-7", "9223372036854775807", "-9223372036854775808", " 42 "}, "int64",
+			[]string{"0", "7", "-7", "9223372036854775807", "-9223372036854775808", "42"}},
+		{[]string{"08123", "00501"}, "string", []string{`"08123"`, `"00501"`}},
+		{[]string{"1", "00"}, "string", []string{`"1"`, `"00"`}},
+		{[]string{"-0"}, "string", []string{`"-0"`}},
+		{[]string{"+1"}, "string", []string{`"+1"`}},
+		{[]string{"1e5"}, "string", []string{`"1e5"`}},
+		{[]string{"9223372036854775808"}, "string", []string{`"9223372036854775808"`}},
+		{[]string{"1", "12345678901234567890"}, "string", []string{`"1"`, `"12345678901234567890"`}},
+		{[]string{"1_000"}, "string", []string{`"1_000"`}},
+		{[]string{"1.5", "-0.25", "12.50", "0.30000000000000004", "100", "0.0", "123456789.125"}, "float64",
+			[]string{"1.5", "-0.25", "12.5", "0.30000000000000004", "100", "0", "1.23456789125e+08"}},
+		{[]string{"3.14159265358979323846"}, "string", []string{`"3.14159265358979323846"`}},
+		{[]string{"9007199254740993.5"}, "string", []string{`"9007199254740993.5"`}},
+		{[]string{"1.5", "9007199254740993"}, "string", []string{`"1.5"`, `"9007199254740993"`}},
+		{[]string{"-0.0"}, "string", []string{`"-0.0"`}},
+		{[]string{"1."}, "string", []string{`"1."`}},
+		{[]string{".5"}, "string", []string{`".5"`}},
+		{[]string{"00.5"}, "string", []string{`"00.5"`}},
+		{[]string{"1.5E3"}, "string", []string{`"1.5E3"`}},
+		{[]string{"NaN"}, "string", []string{`"NaN"`}},
+		{[]string{"Inf"}, "string", []string{`"Inf"`}},
+		{[]string{"true", "false", "TRUE", "FALSE", "True", "False"}, "bool",
+			[]string{"true", "false", "true", "false", "true", "false"}},
+		{[]string{"t", "f"}, "string", []string{`"t"`, `"f"`}},
+		{[]string{"yes"}, "string", []string{`"yes"`}},
+		{[]string{"tRUE"}, "string", []string{`"tRUE"`}},
+		{[]string{"2024-01-01T10:00:00Z", "2024-01-01 10:00:00+02:00", "2024-01-01T10:00:00.123456Z", "2024-01-01T10:00:00.5-01:30"}, "timestamp",
+			[]string{"ts1704103200000000", "ts1704096000000000", "ts1704103200123456", "ts1704108600500000"}},
+		{[]string{"2024-01-01T10:00:00"}, "string", []string{`"2024-01-01T10:00:00"`}},
+		{[]string{"2024-01-01 10:00:00"}, "string", []string{`"2024-01-01 10:00:00"`}},
+		{[]string{"2024-01-01T10:00:00.1234567Z"}, "string", []string{`"2024-01-01T10:00:00.1234567Z"`}},
+		{[]string{"2024-01-01T10:00:00z"}, "string", []string{`"2024-01-01T10:00:00z"`}},
+		{[]string{"2024-02-29", "1969-12-31"}, "date", []string{"d19782", "d-1"}},
+		{[]string{"2023-02-29"}, "string", []string{`"2023-02-29"`}},
+		{[]string{"2024-1-5"}, "string", []string{`"2024-1-5"`}},
+	}
+	for _, tc := range tests {
+		content := "v\n" + strings.Join(tc.values, "\n") + "\n"
+		schema, err := InferCSV(strings.NewReader(content), CSVOptions{Header: true}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Schema{{Name: "v", Type: tc.typ, Strict: tc.typ != "string"}}
+		if !reflect.DeepEqual(schema, want) {
+			t.Errorf("%q: inferred %v, want %v", tc.values, schema, want)
+			continue
+		}
+		mem := checkedMem(t)
+		f, size := writeFile(t, content)
+		r, err := NewCSVReader(f, Range{0, size, 1}, 0, 1, schema, CSVOptions{Header: true}, 100, mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := drain(t, r, 100)
+		if len(res.rejects) > 0 || !reflect.DeepEqual(res.rows, tc.rows) {
+			t.Errorf("%q read back as %q %+v, want %q", tc.values, res.rows, res.rejects, tc.rows)
+		}
+	}
+}
+
+// TestCSVStrictAfterSample: a value after the inference sample that the
+// inferred type would change rejects its record instead; an explicit
+// (lenient) schema converts it.
+func TestCSVStrictAfterSample(t *testing.T) {
+	content := "zip,amount,ok\n12345,1.5,true\n08123,2.50,FALSE\n1,1e3,t\n"
+	schema, err := InferCSV(strings.NewReader(content), CSVOptions{Header: true}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Schema{{Name: "zip", Type: "int64", Strict: true}, {Name: "amount", Type: "float64", Strict: true}, {Name: "ok", Type: "bool", Strict: true}}
+	if !reflect.DeepEqual(schema, want) {
+		t.Fatalf("inferred %v", schema)
+	}
+	mem := checkedMem(t)
+	f, size := writeFile(t, content)
+	r, err := NewCSVReader(f, Range{0, size, 1}, 0, 1, schema, CSVOptions{Header: true}, 100, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := drain(t, r, 100)
+	const hint = " without changing it (an inferred type keeps every value as written; set an explicit schema to convert such values)"
+	wantRejects := []Rejected{
+		{Line: 3, Offset: 29, Raw: []byte("08123,2.50,FALSE"), Reason: `column "zip": cannot parse "08123" as int64` + hint},
+		{Line: 4, Offset: 46, Raw: []byte("1,1e3,t"), Reason: `column "amount": cannot parse "1e3" as float64` + hint},
+	}
+	if !reflect.DeepEqual(res.rows, []string{"12345|1.5|true"}) || !reflect.DeepEqual(res.rejects, wantRejects) {
+		t.Errorf("rows %q rejects\n%+v\nwant\n%+v", res.rows, res.rejects, wantRejects)
+	}
+	for i := range schema {
+		schema[i].Strict = false
+	}
+	r, err = NewCSVReader(f, Range{0, size, 1}, 0, 1, schema, CSVOptions{Header: true}, 100, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = drain(t, r, 100)
+	if want := []string{"12345|1.5|true", "8123|2.5|false", "1|1000|true"}; len(res.rejects) > 0 || !reflect.DeepEqual(res.rows, want) {
+		t.Errorf("lenient: rows %q rejects %+v", res.rows, res.rejects)
 	}
 }
 
@@ -667,7 +744,7 @@ func TestPlanRanges(t *testing.T) {
 }
 
 func TestSchemaArrow(t *testing.T) {
-	s := Schema{{"a", "int64"}, {"b", "float64"}, {"c", "bool"}, {"d", "string"}, {"e", "timestamp"}, {"f", "date"}}
+	s := Schema{{Name: "a", Type: "int64"}, {Name: "b", Type: "float64"}, {Name: "c", Type: "bool"}, {Name: "d", Type: "string"}, {Name: "e", Type: "timestamp"}, {Name: "f", Type: "date"}}
 	as, err := s.Arrow()
 	if err != nil {
 		t.Fatal(err)
@@ -676,7 +753,7 @@ func TestSchemaArrow(t *testing.T) {
 	if as.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", as, want)
 	}
-	for _, bad := range []Schema{nil, {{"a", "int"}}, {{"", "int64"}}, {{"a", "int64"}, {"a", "string"}}} {
+	for _, bad := range []Schema{nil, {{Name: "a", Type: "int"}}, {{Name: "", Type: "int64"}}, {{Name: "a", Type: "int64"}, {Name: "a", Type: "string"}}} {
 		if _, err := bad.Arrow(); !errors.Is(err, ErrInvalidSchema) {
 			t.Errorf("%v.Arrow() error = %v", bad, err)
 		}
@@ -702,7 +779,7 @@ func TestRejectsAreBoundedPerBatch(t *testing.T) {
 	sb.WriteString("1,good\n")
 	content := sb.String()
 	f, size := writeFile(t, content)
-	schema := Schema{{"a", "int64"}, {"b", "string"}}
+	schema := Schema{{Name: "a", Type: "int64"}, {Name: "b", Type: "string"}}
 	mem := checkedMem(t)
 	r, err := NewCSVReader(f, Range{0, size, 1}, 0, 1, schema, CSVOptions{}, 10, mem)
 	if err != nil {
@@ -755,7 +832,7 @@ func TestCSVMultilineRecordTooLong(t *testing.T) {
 	content := sb.String()
 	f, size := writeFile(t, content)
 	mem := checkedMem(t)
-	r, err := NewCSVReader(f, Range{0, size, 1}, 0, 1, Schema{{"a", "int64"}, {"b", "string"}}, CSVOptions{Multiline: true}, 7, mem)
+	r, err := NewCSVReader(f, Range{0, size, 1}, 0, 1, Schema{{Name: "a", Type: "int64"}, {Name: "b", Type: "string"}}, CSVOptions{}, 7, mem)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -778,7 +855,7 @@ func TestCSVParallelRanges(t *testing.T) {
 	recs := genRecords(t, mem, 5000, 5, false)
 	defer releaseAll(recs)
 	f, size, _ := writeCSV(t, recs, ',', true)
-	ranges, err := PlanRanges(f, size, 8<<10, true)
+	ranges, err := PlanCSVRanges(f, size, 8<<10, CSVOptions{Header: true})
 	if err != nil {
 		t.Fatal(err)
 	}

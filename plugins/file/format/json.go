@@ -474,7 +474,9 @@ func (r *jsonArrayReader) Next() (arrow.RecordBatch, []Rejected, error) {
 // jsonTypes tracks the JSON types seen for one key.
 type jsonTypes struct {
 	bools, numbers, strings, complex bool
-	allInt                           bool
+	// allInt: every number is an integer literal within int64; allFloat:
+	// every number is the same decimal number as its float64 written back.
+	allInt, allFloat bool
 }
 
 func (t *jsonTypes) observe(v []byte) {
@@ -488,11 +490,16 @@ func (t *jsonTypes) observe(v []byte) {
 		t.complex = true
 	default:
 		if !t.numbers {
-			t.allInt = true
+			t.allInt, t.allFloat = true, true
 		}
 		t.numbers = true
-		if _, err := strconv.ParseInt(bytesString(v), 10, 64); err != nil {
+		s := bytesString(v)
+		if _, err := strconv.ParseInt(s, 10, 64); err != nil {
 			t.allInt = false
+		}
+		if t.allFloat {
+			f, err := strconv.ParseFloat(s, 64)
+			t.allFloat = err == nil && sameDecimal(s, f)
 		}
 	}
 }
@@ -505,7 +512,9 @@ func (t *jsonTypes) result() string {
 		if t.allInt {
 			return TypeInt64
 		}
-		return TypeFloat64
+		if t.allFloat {
+			return TypeFloat64
+		}
 	}
 	return TypeString
 }
@@ -514,9 +523,13 @@ func (t *jsonTypes) result() string {
 // or from a JSON array of objects (jsonArray true) and infers a schema.
 // Columns are in order of first appearance. Types: JSON booleans give bool;
 // numbers give int64 when every sampled value is an integer literal that fits
-// int64, else float64; strings, objects, arrays and mixed types give string.
-// A key that is always null is string. Sampled lines that are not JSON
-// objects are ignored. sampleRows <= 0 means DefaultSampleRows.
+// int64, else float64 when float64 holds every sampled number without
+// changing it (the float written back is the same decimal number: 1.50 and
+// 1e2 qualify, 12345678901234567890 and 0.12345678901234567890 do not), else
+// string (a number in a string column keeps its JSON text); strings, objects,
+// arrays and mixed types give string. A key that is always null is string.
+// Non-string columns are strict (see [Column]). Sampled lines that are not
+// JSON objects are ignored. sampleRows <= 0 means DefaultSampleRows.
 func InferJSON(r io.Reader, jsonArray bool, sampleRows int) (Schema, error) {
 	if sampleRows <= 0 {
 		sampleRows = DefaultSampleRows
@@ -590,7 +603,8 @@ func InferJSON(r io.Reader, jsonArray bool, sampleRows int) (Schema, error) {
 	}
 	s := make(Schema, len(names))
 	for i, n := range names {
-		s[i] = Column{Name: n, Type: types[n].result()}
+		typ := types[n].result()
+		s[i] = Column{Name: n, Type: typ, Strict: typ != TypeString}
 	}
 	return s, nil
 }

@@ -281,8 +281,8 @@ not json
 {"a": -3, "e": null, "h": "1", "i": 1e2, "j": 1.0}
 {"d": "2024-01-01T00:00:00Z", "k\u00e9y": 9223372036854775808}`
 	want := Schema{
-		{"a", "int64"}, {"b", "float64"}, {"c", "bool"}, {"d", "string"}, {"e", "string"},
-		{"f", "string"}, {"g", "string"}, {"h", "string"}, {"i", "float64"}, {"j", "float64"}, {"kéy", "float64"},
+		{Name: "a", Type: "int64", Strict: true}, {Name: "b", Type: "float64", Strict: true}, {Name: "c", Type: "bool", Strict: true}, {Name: "d", Type: "string"}, {Name: "e", Type: "string"},
+		{Name: "f", Type: "string"}, {Name: "g", Type: "string"}, {Name: "h", Type: "string"}, {Name: "i", Type: "float64", Strict: true}, {Name: "j", Type: "float64", Strict: true}, {Name: "kéy", Type: "string"},
 	}
 	got, err := InferJSON(strings.NewReader(lines), false, 0)
 	if err != nil {
@@ -309,7 +309,7 @@ not json
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Schema{{"a", "int64"}, {"b", "float64"}, {"c", "bool"}, {"d", "string"}, {"e", "string"}}); !reflect.DeepEqual(got, want) {
+	if want := (Schema{{Name: "a", Type: "int64", Strict: true}, {Name: "b", Type: "float64", Strict: true}, {Name: "c", Type: "bool", Strict: true}, {Name: "d", Type: "string"}, {Name: "e", Type: "string"}}); !reflect.DeepEqual(got, want) {
 		t.Errorf("sample 1: got %v", got)
 	}
 	if _, err := InferJSON(strings.NewReader("[1,2"), true, 10); !errors.Is(err, ErrJSONSyntax) {
@@ -317,6 +317,81 @@ not json
 	}
 	if _, err := InferJSON(strings.NewReader("\n\n"), false, 10); err == nil {
 		t.Error("no keys: no error")
+	}
+}
+
+// TestInferJSONLossless: a JSON number column is int64 or float64 only when
+// the type holds every sampled number as the same number; otherwise it is a
+// string column holding each number's JSON text. Values after the sample
+// that the inferred type would change reject their line.
+func TestInferJSONLossless(t *testing.T) {
+	tests := []struct {
+		values []string
+		typ    string
+		rows   []string
+	}{
+		{[]string{"0", "-7", "9223372036854775807", "-0"}, "int64", []string{"0", "-7", "9223372036854775807", "0"}},
+		{[]string{"1", "9223372036854775808"}, "string", []string{`"1"`, `"9223372036854775808"`}},
+		{[]string{"12345678901234567890"}, "string", []string{`"12345678901234567890"`}},
+		{[]string{"1.5", "1.50", "1e2", "0.30000000000000004", "-2.5E-3", "5"}, "float64", []string{"1.5", "1.5", "100", "0.30000000000000004", "-0.0025", "5"}},
+		{[]string{"0.12345678901234567890"}, "string", []string{`"0.12345678901234567890"`}},
+		{[]string{"1.5", "9007199254740993"}, "string", []string{`"1.5"`, `"9007199254740993"`}},
+		{[]string{"1e400"}, "string", []string{`"1e400"`}},
+	}
+	for _, tc := range tests {
+		var sb strings.Builder
+		for _, v := range tc.values {
+			fmt.Fprintf(&sb, "{\"v\": %s}\n", v)
+		}
+		content := sb.String()
+		schema, err := InferJSON(strings.NewReader(content), false, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (Schema{{Name: "v", Type: tc.typ, Strict: tc.typ != "string"}}); !reflect.DeepEqual(schema, want) {
+			t.Errorf("%q: inferred %v, want %v", tc.values, schema, want)
+			continue
+		}
+		mem := checkedMem(t)
+		f, size := writeFile(t, content)
+		r, err := NewJSONLinesReader(f, Range{0, size, 1}, 0, 1, schema, 100, mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := drain(t, r, 100)
+		if len(res.rejects) > 0 || !reflect.DeepEqual(res.rows, tc.rows) {
+			t.Errorf("%q read back as %q %+v, want %q", tc.values, res.rows, res.rejects, tc.rows)
+		}
+	}
+
+	content := `{"n": 1, "f": 0.5, "s": "x"}
+{"n": 2.0, "f": 0.12345678901234567890, "s": 1}
+{"n": 12345678901234567890, "f": 1, "s": 2}
+{"n": "08123", "f": "1e3", "s": 3}
+{"n": "7", "f": "2.50", "s": 4}
+`
+	schema, err := InferJSON(strings.NewReader(content), false, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := checkedMem(t)
+	f, size := writeFile(t, content)
+	r, err := NewJSONLinesReader(f, Range{0, size, 1}, 0, 1, schema, 100, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := drain(t, r, 100)
+	var reasons []string
+	for _, rj := range res.rejects {
+		reasons = append(reasons, fmt.Sprintf("%d: %s", rj.Line, rj.Reason))
+	}
+	wantReasons := []string{
+		`2: column "f": cannot parse 0.12345678901234567890 as float64`,
+		`3: column "n": cannot parse 12345678901234567890 as int64`,
+		`4: column "n": cannot parse "08123" as int64`,
+	}
+	if want := []string{`1|0.5|"x"`, `7|2.5|"4"`}; !reflect.DeepEqual(res.rows, want) || !reflect.DeepEqual(reasons, wantReasons) {
+		t.Errorf("strict after sample: rows %q, rejects %q", res.rows, reasons)
 	}
 }
 

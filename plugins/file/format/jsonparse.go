@@ -163,26 +163,29 @@ func showJSON(v []byte) string {
 
 // jsonRows converts JSON objects into rows of cells for a schema.
 type jsonRows struct {
-	names []string
-	kinds []kind
-	index map[string]int
-	vals  [][]byte
-	gen   []uint32
-	cur   uint32
-	cells []cell
+	names  []string
+	kinds  []kind
+	strict []bool
+	index  map[string]int
+	vals   [][]byte
+	gen    []uint32
+	cur    uint32
+	cells  []cell
 }
 
 func newJSONRows(s Schema, kinds []kind) *jsonRows {
 	p := &jsonRows{
-		names: make([]string, len(s)),
-		kinds: kinds,
-		index: make(map[string]int, len(s)),
-		vals:  make([][]byte, len(s)),
-		gen:   make([]uint32, len(s)),
-		cells: make([]cell, len(s)),
+		names:  make([]string, len(s)),
+		kinds:  kinds,
+		strict: make([]bool, len(s)),
+		index:  make(map[string]int, len(s)),
+		vals:   make([][]byte, len(s)),
+		gen:    make([]uint32, len(s)),
+		cells:  make([]cell, len(s)),
 	}
 	for i, c := range s {
 		p.names[i] = c.Name
+		p.strict[i] = c.Strict
 		p.index[c.Name] = i
 	}
 	return p
@@ -220,7 +223,7 @@ func (p *jsonRows) convert(obj []byte) (string, bool) {
 			c.null = true
 			continue
 		}
-		if reason, ok := convertJSONValue(k, p.vals[i], c); !ok {
+		if reason, ok := convertJSONValue(k, p.vals[i], p.strict[i], c); !ok {
 			if reason == "" {
 				reason = "cannot parse " + showJSON(p.vals[i]) + " as " + k.String()
 			}
@@ -251,8 +254,10 @@ func jsonKind(v []byte) string {
 var errInvalidUTF8 = errors.New("invalid UTF-8")
 
 // convertJSONValue converts the valid JSON value v to kind k. An empty
-// reason with ok false means the generic "cannot parse" reason.
-func convertJSONValue(k kind, v []byte, c *cell) (string, bool) {
+// reason with ok false means the generic "cannot parse" reason. A strict
+// column takes a number only when its value is the same decimal number,
+// and a string only as parseStrict accepts it.
+func convertJSONValue(k kind, v []byte, strict bool, c *cell) (string, bool) {
 	c.null, c.raw = false, false
 	switch v[0] {
 	case 'n':
@@ -271,6 +276,9 @@ func convertJSONValue(k kind, v []byte, c *cell) (string, bool) {
 		if t == "" {
 			c.null = true
 			return "", true
+		}
+		if strict {
+			return "", parseStrict(k, t, c)
 		}
 		return "", parseText(k, t, c)
 	case 't', 'f':
@@ -306,10 +314,13 @@ func convertJSONValue(k kind, v []byte, c *cell) (string, bool) {
 			return "", false
 		}
 		c.i = int64(f)
+		if strict && !decimalEqual(s, strconv.FormatInt(c.i, 10)) {
+			return "", false
+		}
 		return "", true
 	case kindFloat64:
 		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
+		if err != nil || (strict && !sameDecimal(s, f)) {
 			return "", false
 		}
 		c.f = f

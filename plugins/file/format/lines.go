@@ -11,13 +11,6 @@ import (
 // readBufSize is the size of the buffered reader used to split lines.
 const readBufSize = 256 << 10
 
-// maxRecordBytes bounds a multi-line CSV record. A quoted field left open by
-// mistake would otherwise swallow the rest of the file; past this size the
-// record's first line is rejected and reading resumes on the next line.
-var maxRecordBytes = 64 << 20 // a variable for tests
-
-var errRecordTooLong = errors.New("record too long (unbalanced quote?)")
-
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // lineSource splits a stream into physical lines, keeping the byte offset and
@@ -89,16 +82,6 @@ func (s *lineSource) advance(l []byte) {
 	}
 }
 
-// pushBack makes the source serve b (whole lines) again before anything not
-// yet read, and sets the position to (off, line), the position of b.
-func (s *lineSource) pushBack(b []byte, off, line int64) {
-	nb := make([]byte, 0, len(b)+len(s.back))
-	nb = append(nb, b...)
-	nb = append(nb, s.back...)
-	s.back = nb
-	s.off, s.line = off, line
-}
-
 // trimEOL strips a trailing "\n" or "\r\n" (and a lone trailing "\r").
 func trimEOL(l []byte) []byte {
 	if n := len(l); n > 0 && l[n-1] == '\n' {
@@ -108,46 +91,6 @@ func trimEOL(l []byte) []byte {
 		l = l[:n-1]
 	}
 	return l
-}
-
-// feeder is the io.Reader behind a csv.Reader.
-//
-// In single-line mode it hands out exactly the one line set in pending and
-// then reports io.EOF, so a quoted field left open cannot run into the next
-// line: csv.Reader reports a quote error for that line only. encoding/csv
-// does not latch io.EOF, so the same csv.Reader keeps working when the next
-// line is set.
-//
-// In multi-line mode, once pending is used up it fetches further lines from
-// src on demand (a quoted field spanning lines), recording every byte handed
-// out in rec so that the record's raw text is known.
-type feeder struct {
-	pending []byte
-	multi   bool
-	src     *lineSource
-	rec     []byte
-}
-
-func (f *feeder) Read(p []byte) (int, error) {
-	if len(f.pending) == 0 {
-		if !f.multi {
-			return 0, io.EOF
-		}
-		l, err := f.src.next()
-		if err != nil {
-			return 0, err
-		}
-		if len(f.rec)+len(l) > maxRecordBytes {
-			// Undo: the line is pushed back by the caller's restart.
-			f.src.pushBack(l, f.src.off-int64(len(l)), f.src.line-boolInt(l[len(l)-1] == '\n'))
-			return 0, errRecordTooLong
-		}
-		f.rec = append(f.rec, l...)
-		f.pending = l
-	}
-	n := copy(p, f.pending)
-	f.pending = f.pending[n:]
-	return n, nil
 }
 
 func boolInt(b bool) int64 {

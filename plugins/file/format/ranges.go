@@ -23,8 +23,9 @@ const planBufSize = 1 << 20
 // excluded: the first range starts after it (a file holding only a header gives
 // no ranges). An empty file gives no ranges; target <= 0 gives one range.
 //
-// Ranges assume records do not span lines; files with multi-line records must
-// be read as a single range.
+// These ranges assume records do not span lines, as in JSON lines (a JSON
+// string cannot hold a raw line break); CSV files are planned with
+// PlanCSVRanges.
 func PlanRanges(f io.ReaderAt, size int64, target int64, header bool) ([]Range, error) {
 	if size <= 0 {
 		return nil, nil
@@ -102,4 +103,71 @@ func PlanRanges(f io.ReaderAt, size int64, target int64, header bool) ([]Range, 
 	}
 	ranges = append(ranges, Range{Start: curStart, End: size, StartLine: curLine})
 	return ranges, nil
+}
+
+// PlanCSVRanges cuts a CSV file of the given size into ranges of about
+// target bytes, each starting at a record boundary: it frames every record
+// of the file with the rules the CSV reader follows (see the package
+// documentation), so no range starts inside a quoted field, whatever line
+// breaks its fields hold, and every StartLine is exact. A range starts at
+// the first record boundary at or after target bytes past the previous
+// range's start. With opts.Header the header record is excluded: the first
+// range starts after it (a file holding only a header gives no ranges). An
+// empty file gives no ranges; target <= 0 gives one range.
+func PlanCSVRanges(f io.ReaderAt, size int64, target int64, opts CSVOptions) ([]Range, error) {
+	if size <= 0 {
+		return nil, nil
+	}
+	sx, err := newCSVSyntax(opts)
+	if err != nil {
+		return nil, err
+	}
+	src, err := newCSVSource(io.NewSectionReader(f, 0, size), 0, 1)
+	if err != nil {
+		return nil, fmt.Errorf("plan ranges: %w", err)
+	}
+	if opts.Header {
+		if _, _, _, err := readCSVHeader(src, &sx); err != nil {
+			return nil, fmt.Errorf("plan ranges: header: %w", err)
+		}
+	}
+	if src.off >= size {
+		return nil, checkPlanned(src, size)
+	}
+	curStart, curLine := src.off, src.line
+	if target <= 0 {
+		return []Range{{Start: curStart, End: size, StartLine: curLine}}, nil
+	}
+	var ranges []Range
+	cut := curStart + target
+	for {
+		off, line := src.off, src.line
+		if off >= cut && off < size {
+			ranges = append(ranges, Range{Start: curStart, End: off, StartLine: curLine})
+			curStart, curLine = off, line
+			cut = off + target
+		}
+		if src.skipPlain(cut) {
+			continue
+		}
+		fr, _, err := src.next(&sx)
+		if err != nil {
+			return nil, fmt.Errorf("plan ranges: read line %d: %w", line, err)
+		}
+		if fr.status == frameEOF {
+			break
+		}
+	}
+	if err := checkPlanned(src, size); err != nil {
+		return nil, err
+	}
+	return append(ranges, Range{Start: curStart, End: size, StartLine: curLine}), nil
+}
+
+// checkPlanned fails when the file was shorter than its planned size.
+func checkPlanned(src *csvSource, size int64) error {
+	if src.eof && src.read < size {
+		return fmt.Errorf("plan ranges: read %d of %d bytes: %w", src.read, size, io.ErrUnexpectedEOF)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package format
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -22,9 +23,17 @@ const (
 // Column is one named, typed column of a [Schema]. Type is one of "int64",
 // "float64", "bool", "string", "timestamp" (Arrow Timestamp in microseconds,
 // UTC) or "date" (Arrow Date32).
+//
+// Strict columns accept only the texts type inference accepts (see
+// [InferCSV]): a value the type cannot hold without changing it, such as
+// "08123" for int64, rejects its record instead of being converted. Inferred
+// columns are strict, so that rows after the inference sample are not
+// silently changed either; columns of an explicit schema are lenient unless
+// they say otherwise.
 type Column struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	Strict bool   `json:"strict,omitempty" jsonschema:"description=accept only values the type holds without change (the rules of type inference); others reject the row (default false: lenient parsing)"`
 }
 
 // Schema is the ordered list of columns of a file. For CSV the columns are
@@ -200,6 +209,190 @@ func parseText(k kind, s string, c *cell) bool {
 		return false
 	}
 	return true
+}
+
+// parseStrict converts the text of a non-null value to kind k like
+// parseText, but only when the value holds the text without change (the
+// type inference rules): int64 takes canonical decimal integers
+// (-?(0|[1-9][0-9]*), not -0) within int64; float64 takes decimal numbers
+// (-?(0|[1-9][0-9]*)(.[0-9]+)?, not negative zero, no exponent) whose
+// float64 value is the same decimal number as its shortest formatting (so
+// 1.50 is 1.5, but 3.14159265358979323846, more digits than float64 holds,
+// is not a float64); bool takes true and false in lower case, upper case or
+// capitalised; timestamp takes RFC 3339 date-times with an explicit zone (Z
+// or ±hh:mm, 'T' or a space between date and time) and at most 6 fraction
+// digits; date takes YYYY-MM-DD. The text is expected to be trimmed already.
+func parseStrict(k kind, s string, c *cell) bool {
+	switch k {
+	case kindInt64:
+		if !canonicalInt(s) {
+			return false
+		}
+	case kindFloat64:
+		if !canonicalDecimal(s) {
+			return false
+		}
+		if !parseText(k, s, c) {
+			return false
+		}
+		return sameDecimal(s, c.f)
+	case kindBool:
+		switch s {
+		case "true", "false", "TRUE", "FALSE", "True", "False":
+		default:
+			return false
+		}
+	case kindTimestamp:
+		if !zonedTimestamp(s) {
+			return false
+		}
+	}
+	return parseText(k, s, c)
+}
+
+// canonicalInt reports whether s is 0 or -?[1-9][0-9]*.
+func canonicalInt(s string) bool {
+	if s == "0" {
+		return true
+	}
+	if len(s) > 0 && s[0] == '-' {
+		s = s[1:]
+	}
+	if len(s) == 0 || s[0] < '1' || s[0] > '9' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// canonicalDecimal reports whether s is -?(0|[1-9][0-9]*)(\.[0-9]+)? and not
+// a negative zero.
+func canonicalDecimal(s string) bool {
+	neg := len(s) > 0 && s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == 0 || (s[0] == '0' && i > 1) {
+		return false
+	}
+	zero := strings.Trim(s[:i], "0") == ""
+	if i < len(s) {
+		if s[i] != '.' || i+1 == len(s) {
+			return false
+		}
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < '0' || s[j] > '9' {
+				return false
+			}
+			if s[j] != '0' {
+				zero = false
+			}
+		}
+	}
+	return !(neg && zero)
+}
+
+// zonedTimestamp reports whether the timestamp text s ends in a zone and has
+// at most 6 fraction digits (so that microseconds hold it).
+func zonedTimestamp(s string) bool {
+	if len(s) < 20 {
+		return false
+	}
+	rest := s[19:]
+	if len(rest) > 0 && rest[0] == '.' {
+		n := 1
+		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+			n++
+		}
+		if n > 7 {
+			return false
+		}
+		rest = rest[n:]
+	}
+	return rest == "Z" || (len(rest) == 6 && (rest[0] == '+' || rest[0] == '-'))
+}
+
+// sameDecimal reports whether the number text s (JSON number syntax) is the
+// same decimal number as the shortest formatting of f, i.e. whether f
+// written back shows the number s denotes.
+func sameDecimal(s string, f float64) bool {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return false
+	}
+	var buf [32]byte
+	return decimalEqual(s, bytesString(strconv.AppendFloat(buf[:0], f, 'e', -1, 64)))
+}
+
+// decimalEqual compares two texts in JSON number syntax (optionally with a
+// leading '+' in the exponent) as decimal numbers; 0 and -0 are equal. It
+// is false when either does not parse.
+func decimalEqual(a, b string) bool {
+	na, da, ea, ok1 := decimalParts(a)
+	nb, db, eb, ok2 := decimalParts(b)
+	if !ok1 || !ok2 {
+		return false
+	}
+	if da == "" || db == "" {
+		return da == db
+	}
+	return na == nb && da == db && ea == eb
+}
+
+// decimalParts splits a number text into its sign, its significant digits
+// (no leading or trailing zeros; empty for zero) and the decimal exponent e
+// such that the value is 0.digits × 10^e.
+func decimalParts(s string) (neg bool, digits string, exp int, ok bool) {
+	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	intPart := s[:i]
+	frac := ""
+	if i < len(s) && s[i] == '.' {
+		j := i + 1
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		frac = s[i+1 : j]
+		i = j
+	}
+	if intPart == "" && frac == "" {
+		return false, "", 0, false
+	}
+	e := 0
+	if i < len(s) {
+		if s[i] != 'e' && s[i] != 'E' {
+			return false, "", 0, false
+		}
+		v, err := strconv.Atoi(s[i+1:])
+		if err != nil || v > 1<<20 || v < -(1<<20) {
+			return false, "", 0, false
+		}
+		e = v
+	}
+	mant := intPart + frac
+	e += len(intPart)
+	k := 0
+	for k < len(mant) && mant[k] == '0' {
+		k++
+	}
+	mant = strings.TrimRight(mant[k:], "0")
+	if mant == "" {
+		return neg, "", 0, true
+	}
+	return neg, mant, e - k, true
 }
 
 // trimSpace trims ASCII spaces and tabs, the only blanks tolerated around

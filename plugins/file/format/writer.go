@@ -2,12 +2,12 @@ package format
 
 import (
 	"bufio"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -41,121 +41,164 @@ const dateLayout = "2006-01-02"
 
 type csvWriter struct {
 	cw          countingWriter
-	w           *csv.Writer
+	comma       []byte
 	header      bool
 	wroteHeader bool
-	row         []string
 	buf         []byte
+	tmp         []byte
 }
 
-// NewCSVWriter returns a Writer of RFC 4180 CSV (encoding/csv) using the given
-// delimiter (0 means ','). When header is true a line with the column names is
-// written before the first row, once. Nulls are empty fields, timestamps
-// RFC 3339 with nanoseconds in UTC, dates 2006-01-02, floats strconv 'g' -1.
-//
-// An empty string is written as an empty field and therefore reads back as
-// null with the default null values, except in a one-column file, where a
-// null or empty value is written as "" so that the line is not blank.
+// NewCSVWriter returns a Writer of RFC 4180 CSV using the given delimiter (0
+// means ','). When header is true a line with the column names is written
+// before the first row, once. Lines end in "\n". A field is quoted when it
+// holds the delimiter, a quote, a line break, starts with a space or a tab,
+// or is an empty string; quotes inside are doubled. Nulls are empty
+// unquoted fields, so that NewCSVReader reads null and "" back apart, except
+// in a one-column file, where a null is written as "" so that the line is
+// not blank (and reads back as the empty string in a string column).
+// Timestamps are RFC 3339 with nanoseconds in UTC, dates 2006-01-02, floats
+// the shortest text that reads back as the same float, without an exponent
+// from 1e-6 to 1e21 (NaN, +Inf and -Inf as such).
 func NewCSVWriter(w io.Writer, delimiter rune, header bool) Writer {
 	if delimiter == 0 {
 		delimiter = ','
 	}
-	cw := &csvWriter{cw: countingWriter{w: w}, header: header}
-	cw.w = csv.NewWriter(&cw.cw)
-	cw.w.Comma = delimiter
-	return cw
+	return &csvWriter{cw: countingWriter{w: w}, comma: utf8.AppendRune(nil, delimiter), header: header}
 }
 
 // Write implements Writer.
 func (c *csvWriter) Write(rec arrow.RecordBatch) (int64, error) {
 	start := c.cw.n
 	ncols := int(rec.NumCols())
+	buf := c.buf[:0]
 	if c.header && !c.wroteHeader {
 		c.wroteHeader = true
-		names := make([]string, ncols)
-		for i := range names {
-			names[i] = rec.ColumnName(i)
+		for i := 0; i < ncols; i++ {
+			if i > 0 {
+				buf = append(buf, c.comma...)
+			}
+			buf = c.appendField(buf, rec.ColumnName(i), ncols == 1)
 		}
-		if err := c.w.Write(names); err != nil {
-			return c.cw.n - start, fmt.Errorf("csv writer: header: %w", err)
-		}
+		buf = append(buf, '\n')
 	}
-	if cap(c.row) < ncols {
-		c.row = make([]string, ncols)
-	}
-	row := c.row[:ncols]
 	cols := rec.Columns()
 	nrows := int(rec.NumRows())
 	for i := 0; i < nrows; i++ {
 		for j, col := range cols {
-			row[j] = c.format(col, i)
+			if j > 0 {
+				buf = append(buf, c.comma...)
+			}
+			if col.IsNull(i) {
+				if ncols == 1 {
+					// A blank line would be skipped by readers.
+					buf = append(buf, '"', '"')
+				}
+				continue
+			}
+			c.tmp = c.format(c.tmp[:0], col, i)
+			buf = c.appendField(buf, bytesString(c.tmp), true)
 		}
-		if ncols == 1 && row[0] == "" {
-			// A blank line would be skipped by readers: force "".
-			c.w.Flush()
-			if err := c.w.Error(); err != nil {
+		buf = append(buf, '\n')
+		if len(buf) >= 64<<10 {
+			if _, err := c.cw.Write(buf); err != nil {
+				c.buf = buf[:0]
 				return c.cw.n - start, fmt.Errorf("csv writer: %w", err)
 			}
-			if _, err := io.WriteString(&c.cw, `""`+"\n"); err != nil {
-				return c.cw.n - start, fmt.Errorf("csv writer: %w", err)
-			}
-			continue
-		}
-		if err := c.w.Write(row); err != nil {
-			return c.cw.n - start, fmt.Errorf("csv writer: row %d: %w", i, err)
+			buf = buf[:0]
 		}
 	}
-	c.w.Flush()
-	if err := c.w.Error(); err != nil {
-		return c.cw.n - start, fmt.Errorf("csv writer: %w", err)
+	c.buf = buf[:0]
+	if len(buf) > 0 {
+		if _, err := c.cw.Write(buf); err != nil {
+			return c.cw.n - start, fmt.Errorf("csv writer: %w", err)
+		}
 	}
 	return c.cw.n - start, nil
 }
 
-// format renders value i of col as a CSV field.
-func (c *csvWriter) format(col arrow.Array, i int) string {
-	if col.IsNull(i) {
-		return ""
+// appendField appends s as a field, quoted when needed; quoteEmpty quotes
+// the empty string.
+func (c *csvWriter) appendField(b []byte, s string, quoteEmpty bool) []byte {
+	if !c.needsQuotes(s, quoteEmpty) {
+		return append(b, s...)
 	}
+	b = append(b, '"')
+	for {
+		i := strings.IndexByte(s, '"')
+		if i < 0 {
+			break
+		}
+		b = append(b, s[:i+1]...)
+		b = append(b, '"')
+		s = s[i+1:]
+	}
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+func (c *csvWriter) needsQuotes(s string, quoteEmpty bool) bool {
+	if s == "" {
+		return quoteEmpty
+	}
+	if s[0] == ' ' || s[0] == '\t' || s == `\.` {
+		return true
+	}
+	if strings.ContainsAny(s, "\"\r\n") {
+		return true
+	}
+	if len(c.comma) == 1 {
+		return strings.IndexByte(s, c.comma[0]) >= 0
+	}
+	return strings.Contains(s, bytesString(c.comma))
+}
+
+// format appends value i of col, not null, as text.
+func (c *csvWriter) format(b []byte, col arrow.Array, i int) []byte {
 	switch a := col.(type) {
 	case *array.String:
-		return a.Value(i)
+		return append(b, a.Value(i)...)
 	case *array.LargeString:
-		return a.Value(i)
+		return append(b, a.Value(i)...)
 	case *array.Int64:
-		return strconv.FormatInt(a.Value(i), 10)
+		return strconv.AppendInt(b, a.Value(i), 10)
 	case *array.Int32:
-		return strconv.FormatInt(int64(a.Value(i)), 10)
+		return strconv.AppendInt(b, int64(a.Value(i)), 10)
 	case *array.Int16:
-		return strconv.FormatInt(int64(a.Value(i)), 10)
+		return strconv.AppendInt(b, int64(a.Value(i)), 10)
 	case *array.Int8:
-		return strconv.FormatInt(int64(a.Value(i)), 10)
+		return strconv.AppendInt(b, int64(a.Value(i)), 10)
 	case *array.Uint64:
-		return strconv.FormatUint(a.Value(i), 10)
+		return strconv.AppendUint(b, a.Value(i), 10)
 	case *array.Uint32:
-		return strconv.FormatUint(uint64(a.Value(i)), 10)
+		return strconv.AppendUint(b, uint64(a.Value(i)), 10)
 	case *array.Uint16:
-		return strconv.FormatUint(uint64(a.Value(i)), 10)
+		return strconv.AppendUint(b, uint64(a.Value(i)), 10)
 	case *array.Uint8:
-		return strconv.FormatUint(uint64(a.Value(i)), 10)
+		return strconv.AppendUint(b, uint64(a.Value(i)), 10)
 	case *array.Float64:
-		return strconv.FormatFloat(a.Value(i), 'g', -1, 64)
+		return appendCSVFloat(b, a.Value(i), 64)
 	case *array.Float32:
-		return strconv.FormatFloat(float64(a.Value(i)), 'g', -1, 32)
+		return appendCSVFloat(b, float64(a.Value(i)), 32)
 	case *array.Boolean:
-		return strconv.FormatBool(a.Value(i))
+		return strconv.AppendBool(b, a.Value(i))
 	case *array.Timestamp:
 		unit := a.DataType().(*arrow.TimestampType).Unit
-		c.buf = a.Value(i).ToTime(unit).UTC().AppendFormat(c.buf[:0], time.RFC3339Nano)
-		return string(c.buf)
+		return a.Value(i).ToTime(unit).UTC().AppendFormat(b, time.RFC3339Nano)
 	case *array.Date32:
-		c.buf = a.Value(i).ToTime().UTC().AppendFormat(c.buf[:0], dateLayout)
-		return string(c.buf)
+		return a.Value(i).ToTime().UTC().AppendFormat(b, dateLayout)
 	case *array.Date64:
-		c.buf = a.Value(i).ToTime().UTC().AppendFormat(c.buf[:0], dateLayout)
-		return string(c.buf)
+		return a.Value(i).ToTime().UTC().AppendFormat(b, dateLayout)
 	}
-	return col.ValueStr(i)
+	return append(b, col.ValueStr(i)...)
+}
+
+// appendCSVFloat appends f as the JSON writer does, and NaN and infinities
+// as NaN, +Inf and -Inf.
+func appendCSVFloat(b []byte, f float64, bits int) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return strconv.AppendFloat(b, f, 'g', -1, bits)
+	}
+	return appendJSONFloat(b, f, bits)
 }
 
 // ---- JSON lines ----
