@@ -21,7 +21,19 @@ type Instance struct {
 	client *plugin.Client
 	conn   *grpc.ClientConn
 	pid    int
+	log    hclog.Logger
 }
+
+// Deadlines of a plugin process's life. A plugin that does not complete
+// its handshake within startTimeout is killed; one that does not exit
+// within killGrace of being told to is killed with its process group; and
+// when something else still holds its output pipes after that, the host
+// stops waiting for them rather than hang (the process is gone either way).
+const (
+	startTimeout = 10 * time.Second
+	killGrace    = 3 * time.Second
+	pipeGrace    = 2 * time.Second
+)
 
 // Launch starts a new process of the plugin that provides e.
 func (r *Registry) Launch(ctx context.Context, e Entry) (*Instance, error) {
@@ -58,30 +70,50 @@ func launch(ctx context.Context, path string, log hclog.Logger) (*Instance, erro
 		SkipHostEnv:      true,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           log.Named("plugin"),
-		StartTimeout:     15 * time.Second,
+		StartTimeout:     startTimeout,
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(sdk.MaxMessageSize), grpc.MaxCallSendMsgSize(sdk.MaxMessageSize))},
 	})
-	rpc, err := client.Client()
+	inst := &Instance{client: client, log: log}
+	started := make(chan error, 1)
+	go func() {
+		rpc, err := client.Client()
+		if err == nil {
+			var raw any
+			if raw, err = rpc.Dispense(sdk.PluginSetName); err == nil {
+				var ok bool
+				if inst.conn, ok = raw.(*grpc.ClientConn); !ok {
+					err = fmt.Errorf("unexpected client %T", raw)
+				}
+			}
+		}
+		started <- err
+	}()
+	var err error
+	select {
+	case err = <-started:
+	case <-ctx.Done():
+		err = context.Cause(ctx)
+	}
+	if cmd.Process != nil {
+		inst.pid = cmd.Process.Pid
+	}
 	if err != nil {
-		client.Kill()
-		return nil, fmt.Errorf("start plugin %s: %w", path, err)
+		// A plugin that failed its handshake gets no graceful stop.
+		inst.killGroup()
+		inst.Kill()
+		return nil, fmt.Errorf("start plugin %s: %w (a plugin must be built with the ADF SDK and answer its handshake within %s)", path, err, startTimeout)
 	}
-	raw, err := rpc.Dispense(sdk.PluginSetName)
-	if err != nil {
-		client.Kill()
-		return nil, fmt.Errorf("start plugin %s: %w", path, err)
+	return inst, nil
+}
+
+// killGroup sends SIGKILL to the plugin's process group (the plugin runs
+// as its group's leader), so processes it started die with it and release
+// the output pipes the host reads.
+func (i *Instance) killGroup() {
+	if i.pid > 0 {
+		_ = syscall.Kill(-i.pid, syscall.SIGKILL)
 	}
-	conn, ok := raw.(*grpc.ClientConn)
-	if !ok {
-		client.Kill()
-		return nil, fmt.Errorf("start plugin %s: unexpected client %T", path, raw)
-	}
-	pid := 0
-	if rc := client.ReattachConfig(); rc != nil {
-		pid = rc.Pid
-	}
-	return &Instance{client: client, conn: conn, pid: pid}, nil
 }
 
 // Pid of the plugin process.
@@ -90,8 +122,25 @@ func (i *Instance) Pid() int { return i.pid }
 // Exited reports whether the process has ended.
 func (i *Instance) Exited() bool { return i.client.Exited() }
 
-// Kill stops the process (gracefully, then by force) and waits for it.
-func (i *Instance) Kill() { i.client.Kill() }
+// Kill stops the process (gracefully, then by force, with its process
+// group) and waits for it, for a bounded time: it returns even when a
+// process that escaped the group still holds the plugin's output pipes.
+func (i *Instance) Kill() {
+	done := make(chan struct{})
+	go func() { i.client.Kill(); close(done) }()
+	select {
+	case <-done:
+		i.killGroup()
+		return
+	case <-time.After(killGrace):
+	}
+	i.killGroup()
+	select {
+	case <-done:
+	case <-time.After(pipeGrace):
+		i.log.Warn("plugin process killed, but another process still holds its output pipes; no longer waiting for them", "pid", i.pid)
+	}
+}
 
 // Plugin is the manifest service.
 func (i *Instance) Plugin() adfv1.PluginClient { return adfv1.NewPluginClient(i.conn) }
