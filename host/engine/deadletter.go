@@ -136,10 +136,11 @@ func (d *deadLetter) commit(p *DeadLetters) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := os.MkdirAll(filepath.Dir(p.Path), 0o755); err != nil {
+	// Rejected records are raw input: readable by the owner only.
+	if err := os.MkdirAll(filepath.Dir(p.Path), 0o700); err != nil {
 		return fmt.Errorf("dead-letter directory: %w", err)
 	}
-	f, err := os.OpenFile(p.Path, os.O_CREATE|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(p.Path, os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("open dead-letter file: %w", err)
 	}

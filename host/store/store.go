@@ -63,10 +63,21 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 	if dataDir == "" {
 		dataDir = "adf-data"
 	}
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
+	if err := EnsurePrivateDir(dataDir); err != nil {
+		return nil, err
 	}
 	path := filepath.Join(dataDir, "adf.db")
+	// SQLite gives the WAL and shared-memory files the database file's mode.
+	if err := EnsurePrivateFile(path); err != nil {
+		return nil, err
+	}
+	for _, side := range []string{path + "-wal", path + "-shm"} {
+		if _, err := os.Stat(side); err == nil {
+			if err := EnsurePrivateFile(side); err != nil {
+				return nil, err
+			}
+		}
+	}
 	// synchronous(FULL): in WAL mode every commit syncs the WAL, so a
 	// checkpoint that Save reported durable survives a power loss (NORMAL
 	// may roll back the last commits, after a source already acknowledged).

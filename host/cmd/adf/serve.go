@@ -118,7 +118,14 @@ func ensureAdminToken(configured, dataDir string, log hclog.Logger) (string, err
 		return configured, nil
 	}
 	path := adminTokenFile(dataDir)
+	if err := store.EnsurePrivateDir(dataDir); err != nil {
+		return "", err
+	}
 	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		// A token file made by hand keeps working, but not readable by others.
+		if err := store.EnsurePrivateFile(path); err != nil {
+			return "", fmt.Errorf("admin token: %w", err)
+		}
 		return strings.TrimSpace(string(b)), nil
 	}
 	b := make([]byte, 24)
@@ -126,8 +133,8 @@ func ensureAdminToken(configured, dataDir string, log hclog.Logger) (string, err
 		return "", err
 	}
 	tok := hex.EncodeToString(b)
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
-		return "", err
+	if err := store.EnsurePrivateFile(path); err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
 	}
 	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("write admin token: %w", err)
