@@ -133,7 +133,7 @@ func ReadCSVHeader(r io.Reader, opts CSVOptions) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := newCSVSource(r, 0, 1)
+	src, err := newCSVSource(r, 0, 1, 0)
 	if err != nil {
 		return nil, fmt.Errorf("csv header: %w", err)
 	}
@@ -202,7 +202,7 @@ func NewCSVReader(f io.ReaderAt, rng Range, offset, line int64, schema Schema, o
 	if err != nil {
 		return nil, fmt.Errorf("csv reader: %w", err)
 	}
-	src, err := newCSVSource(sectionFrom(f, offset), offset, line)
+	src, err := newCSVSource(sectionFrom(f, offset), offset, line, rng.End-offset+1024)
 	if err != nil {
 		bt.release()
 		return nil, fmt.Errorf("csv reader: %w", err)
@@ -385,7 +385,7 @@ func InferCSV(r io.Reader, opts CSVOptions, sampleRows int) (Schema, error) {
 	if sampleRows <= 0 {
 		sampleRows = DefaultSampleRows
 	}
-	src, err := newCSVSource(r, 0, 1)
+	src, err := newCSVSource(r, 0, 1, 0)
 	if err != nil {
 		return nil, fmt.Errorf("infer csv: %w", err)
 	}

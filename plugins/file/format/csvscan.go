@@ -402,8 +402,14 @@ type csvSource struct {
 
 // newCSVSource returns a source reading r, whose first byte is at file
 // offset off on line line. At offset 0 a UTF-8 byte order mark is skipped.
-func newCSVSource(r io.Reader, off, line int64) (*csvSource, error) {
-	s := &csvSource{r: r, buf: make([]byte, readBufSize), off: off, line: line}
+// want is about how many bytes will be read (the buffer grows past it when
+// a record needs it); 0 means many.
+func newCSVSource(r io.Reader, off, line, want int64) (*csvSource, error) {
+	n := readBufSize
+	if want > 0 && want < int64(n) {
+		n = int(max(want, 4<<10))
+	}
+	s := &csvSource{r: r, buf: make([]byte, n), off: off, line: line}
 	if off == 0 {
 		for s.end-s.start < len(utf8BOM) && !s.eof {
 			if err := s.fill(); err != nil {

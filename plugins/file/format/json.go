@@ -411,11 +411,42 @@ func NewJSONArrayReader(f io.ReaderAt, size int64, offset, line int64, schema Sc
 		posLine: line,
 	}
 	if offset > 0 && offset == size {
-		// Resuming after the end of the array.
-		r.done = true
-		bt.release()
+		// Resuming at the end of the file: after the closing bracket, or
+		// after a comma in a truncated array, which the scanner reports.
+		c, err := lastNonSpace(f, offset)
+		if err != nil {
+			bt.release()
+			return nil, fmt.Errorf("json array reader: %w", err)
+		}
+		if c == ']' {
+			r.done = true
+			bt.release()
+		}
 	}
 	return r, nil
+}
+
+// lastNonSpace returns the last byte before offset that is not JSON
+// whitespace (0 when there is none).
+func lastNonSpace(f io.ReaderAt, offset int64) (byte, error) {
+	var buf [4096]byte
+	for end := offset; end > 0; {
+		start := max(0, end-int64(len(buf)))
+		n, err := f.ReadAt(buf[:end-start], start)
+		if n < int(end-start) {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		for i := n - 1; i >= 0; i-- {
+			if !isJSONSpace(buf[i]) {
+				return buf[i], nil
+			}
+		}
+		end = start
+	}
+	return 0, nil
 }
 
 // Position implements RecordReader.
@@ -529,7 +560,8 @@ func (t *jsonTypes) result() string {
 // string (a number in a string column keeps its JSON text); strings, objects,
 // arrays and mixed types give string. A key that is always null is string.
 // Non-string columns are strict (see [Column]). Sampled lines that are not
-// JSON objects are ignored. sampleRows <= 0 means DefaultSampleRows.
+// JSON objects are ignored, and so is the empty key, which cannot name a
+// column. sampleRows <= 0 means DefaultSampleRows.
 func InferJSON(r io.Reader, jsonArray bool, sampleRows int) (Schema, error) {
 	if sampleRows <= 0 {
 		sampleRows = DefaultSampleRows
@@ -547,8 +579,8 @@ func InferJSON(r io.Reader, jsonArray bool, sampleRows int) (Schema, error) {
 				return nil
 			}
 			key, ok := jsonKey(k)
-			if !ok {
-				continue
+			if !ok || len(key) == 0 {
+				continue // "" cannot name a column: ignored, like any key not in the schema
 			}
 			t := types[string(key)]
 			if t == nil {

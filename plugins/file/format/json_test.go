@@ -565,3 +565,24 @@ func TestParseTimestampMatchesTime(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONArrayResumeAtTruncatedEnd: a reader resumed at the end of a file
+// that stops after a comma still reports the truncated array (found by
+// FuzzJSONArray: it used to end without error), and one resumed after the
+// closing bracket ends cleanly.
+func TestJSONArrayResumeAtTruncatedEnd(t *testing.T) {
+	schema := Schema{{Name: "a", Type: "int64"}}
+	for content, want := range map[string]string{
+		`[{"a": 1},` + " \n":   "json array reader: JSON syntax error at line 2 (offset 12): unexpected end of input inside the array",
+		`[{"a": 1}]` + " \n\n": "EOF",
+	} {
+		f, size := writeFile(t, content)
+		r, err := NewJSONArrayReader(f, size, size, 1+int64(strings.Count(content, "\n")), schema, 10, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := r.Next(); fmt.Sprint(err) != want {
+			t.Errorf("%q resumed at its end: %v, want %s", content, err, want)
+		}
+	}
+}

@@ -122,7 +122,7 @@ func PlanCSVRanges(f io.ReaderAt, size int64, target int64, opts CSVOptions) ([]
 	if err != nil {
 		return nil, err
 	}
-	src, err := newCSVSource(io.NewSectionReader(f, 0, size), 0, 1)
+	src, err := newCSVSource(io.NewSectionReader(f, 0, size), 0, 1, 0)
 	if err != nil {
 		return nil, fmt.Errorf("plan ranges: %w", err)
 	}
