@@ -42,7 +42,7 @@ func Example() {
 	fmt.Println(err)
 	// Output:
 	// {Name:Ada Times:1 Every:5000000000} <nil>
-	// colour: unknown field
+	// colour: unknown field (allowed: every, name, times)
 	// name: required field is missing
 	// times: maximum: got 50, want 10
 	// name: cannot greet nobody

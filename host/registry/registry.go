@@ -306,39 +306,9 @@ func (e *MissingError) Error() string {
 	return b.String()
 }
 
-// closest returns the installed name nearest to typ by edit distance, when
-// it is near enough to be a plausible typo.
-func closest(typ string, installed []string) string {
-	best, bestD := "", 1<<30
-	for _, c := range installed {
-		d := levenshtein(typ, c)
-		if d < bestD {
-			best, bestD = c, d
-		}
-	}
-	if best == "" || bestD > max(2, len(typ)/2) {
-		return ""
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}
+// closest returns the installed name typ is a plausible typo of (see
+// sdk.Suggest: a dropped, doubled or swapped letter, case or separators),
+// "" otherwise: types are product names, and one differing letter often
+// names another product (kafka is not rafka), so the error lists what is
+// installed instead of guessing.
+func closest(typ string, installed []string) string { return sdk.Suggest(typ, installed) }

@@ -370,3 +370,32 @@ func TestMissingPluginsDirectory(t *testing.T) {
 		t.Error("Scan of a file instead of a directory succeeded")
 	}
 }
+
+// A type that differs from an installed one by a replaced letter is another
+// product (kafka is not rafka): the error lists what is installed and
+// guesses nothing. A slip of the fingers is still suggested.
+func TestLookupSuggestsOnlyTypos(t *testing.T) {
+	reg := registry.New(t.TempDir(), nil)
+	for _, typ := range []string{"rafka", "file", "postgres", "redis_cache"} {
+		reg.AddBuiltin(sdk.KindSink, typ, typ, nil)
+	}
+	cases := []struct{ typ, closest, tail string }{
+		{"kafka", "", ")"},
+		{"postgresql", "postgres", `); did you mean "postgres"?`},
+		{"rafak", "rafka", `); did you mean "rafka"?`},
+		{"redis-cache", "redis_cache", `); did you mean "redis_cache"?`},
+		{"Rafka", "rafka", `); did you mean "rafka"?`},
+		{"fire", "", ")"},
+	}
+	for _, c := range cases {
+		_, err := reg.Lookup(sdk.KindSink, c.typ)
+		var me *registry.MissingError
+		if !errors.As(err, &me) {
+			t.Fatalf("Lookup(%q): %v, want a *MissingError", c.typ, err)
+		}
+		head := fmt.Sprintf(`sink type %q is not installed (searched %s; installed sinks: file, postgres, rafka, redis_cache`, c.typ, reg.Dir())
+		if me.Closest != c.closest || !strings.HasPrefix(err.Error(), head+c.tail+" ") {
+			t.Errorf("Lookup(%q): closest %q, message %q; want closest %q and the message to start %q", c.typ, me.Closest, err, c.closest, head+c.tail)
+		}
+	}
+}
