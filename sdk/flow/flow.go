@@ -5,14 +5,10 @@
 package flow
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
-
-	"sigs.k8s.io/yaml"
 
 	"github.com/activedataflow/adf/sdk"
 )
@@ -35,7 +31,7 @@ const (
 
 // Flow is one data flow.
 type Flow struct {
-	// Name is unique; [a-z0-9_-].
+	// Name is unique: 1 to MaxNameLength characters of a-z, 0-9, _ and -.
 	Name        string    `json:"name"`
 	Description string    `json:"description,omitempty"`
 	Source      Component `json:"source"`
@@ -89,6 +85,10 @@ type Checkpoint struct {
 
 var nameRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
 
+// MaxNameLength is the longest flow name: names become file names (run
+// state, dead-letter files), which file systems limit to 255 bytes.
+const MaxNameLength = 100
+
 // Parse reads a flow document in YAML or JSON, rejecting unknown keys, and
 // validates it. Errors are sdk.ConfigErrors with field paths.
 func Parse(data []byte) (*Flow, error) {
@@ -102,32 +102,33 @@ func Parse(data []byte) (*Flow, error) {
 	return f, nil
 }
 
-// Decode reads a flow document in YAML or JSON, rejecting unknown keys,
-// without validating its fields (for callers that report those together with
-// other problems).
+// Decode reads a flow document in YAML or JSON without validating its
+// fields (for callers that report those together with other problems). It
+// rejects a document that is not exactly one mapping (several YAML
+// documents, content after the JSON object), a key given twice (naming
+// both lines), unknown keys (naming the allowed ones) and values of the
+// wrong type or form (a bad duration), every one with its field path, as
+// sdk.ConfigErrors.
 func Decode(data []byte) (*Flow, error) {
-	js, err := yaml.YAMLToJSON(data)
+	js, err := toJSON(data)
 	if err != nil {
-		return nil, sdk.ConfigErrors{sdk.ConfigError("", "not valid YAML or JSON: %v", err)}
+		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
 	var f Flow
-	if err := dec.Decode(&f); err != nil {
-		return nil, sdk.ConfigErrors{sdk.ConfigError("", "%v", cleanJSONError(err))}
+	if err := sdk.DecodeStrict(js, &f); err != nil {
+		return nil, err
 	}
 	return &f, nil
-}
-
-func cleanJSONError(err error) string {
-	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
 // Validate checks the document's own fields (not the components' configs,
 // which their plugins validate).
 func (f *Flow) Validate() error {
 	var errs sdk.ConfigErrors
-	if !nameRE.MatchString(f.Name) {
+	switch {
+	case len(f.Name) > MaxNameLength:
+		errs = append(errs, sdk.ConfigError("name", "is %d characters long; a flow name has 1 to %d", len(f.Name), MaxNameLength))
+	case !nameRE.MatchString(f.Name):
 		errs = append(errs, sdk.ConfigError("name", "must be non-empty and use only a-z, 0-9, _ and - (got %q)", f.Name))
 	}
 	if f.Source.Type == "" {
