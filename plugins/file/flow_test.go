@@ -338,7 +338,9 @@ func TestFlowCSVParallelLineBreaks(t *testing.T) {
 			t.Errorf("reject %+v", d)
 		}
 	}
-	sort.Slice(positions, func(i, j int) bool { return len(positions[i]) < len(positions[j]) || (len(positions[i]) == len(positions[j]) && positions[i] < positions[j]) })
+	sort.Slice(positions, func(i, j int) bool {
+		return len(positions[i]) < len(positions[j]) || (len(positions[i]) == len(positions[j]) && positions[i] < positions[j])
+	})
 	var wantPositions []string
 	for _, l := range bads {
 		wantPositions = append(wantPositions, fmt.Sprintf("%s:%d", r.in, l))
