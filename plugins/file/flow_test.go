@@ -272,6 +272,56 @@ func TestFlowCSVBadRecords(t *testing.T) {
 		if r.output != nil {
 			t.Errorf("output published: %q", r.output)
 		}
+		// The failed run took no checkpoint: its temp file is gone too.
+		if left, _ := filepath.Glob(filepath.Join(filepath.Dir(r.out), ".*")); left != nil {
+			t.Errorf("files left behind: %v", left)
+		}
+	})
+}
+
+// TestFlowFileErrors: a missing input and a sink directory whose parent is
+// missing fail the run with the path and what to check, and create
+// nothing.
+func TestFlowFileErrors(t *testing.T) {
+	a := fileADF(t)
+	t.Run("missing-input", func(t *testing.T) {
+		in := filepath.Join(a.Work, "nowhere", "in.csv")
+		doc := fmt.Sprintf(`{"name": "missing-input", "source": {"type": "file", "config": {"path": %q}}, "sink": {"type": "file", "config": {"path": "out.jsonl"}}}`, in)
+		r := a.Run(t, "run", "--progress", "none", a.WriteFlow(t, "missing-input", doc))
+		if r.Code == 0 {
+			t.Fatalf("run succeeded\n%s", r)
+		}
+		for _, want := range []string{"input " + in + " does not exist", "directory " + filepath.Dir(in) + " does not exist; check the path"} {
+			if !strings.Contains(r.Stderr, want) {
+				t.Errorf("stderr does not say %q\n%s", want, r)
+			}
+		}
+		// Not checked: Restarts. A not_found error is not retried, but the
+		// host sometimes sees the enumerator's stream end before the error
+		// and retries once ("plugin ended the stream unexpectedly").
+		if s := r.Summary(t); s.Status != "failed" {
+			t.Errorf("summary %+v\n%s", s, r)
+		}
+	})
+	t.Run("sink-parent-missing", func(t *testing.T) {
+		in := filepath.Join(a.Work, "in.csv")
+		writeFile(t, in, "a\n1\n")
+		out := filepath.Join(a.Work, "no", "such", "out.jsonl")
+		doc := fmt.Sprintf(`{"name": "sink-parent-missing", "source": {"type": "file", "config": {"path": %q}}, "sink": {"type": "file", "config": {"path": %q}}}`, in, out)
+		r := a.Run(t, "run", "--progress", "none", a.WriteFlow(t, "sink-parent-missing", doc))
+		if r.Code == 0 {
+			t.Fatalf("run succeeded\n%s", r)
+		}
+		want := fmt.Sprintf("output directory %s does not exist, and neither does its parent %s", filepath.Dir(out), filepath.Dir(filepath.Dir(out)))
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("stderr does not say %q\n%s", want, r)
+		}
+		if s := r.Summary(t); s.Status != "failed" {
+			t.Errorf("summary %+v\n%s", s, r)
+		}
+		if _, err := os.Stat(filepath.Join(a.Work, "no")); !os.IsNotExist(err) {
+			t.Errorf("the failed run created %s: %v", filepath.Join(a.Work, "no"), err)
+		}
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -61,6 +62,9 @@ type sink struct {
 	// finished: single-file mode: the final Flush ran (here or before the
 	// restore); nothing more may be written.
 	finished bool
+	// flushed: a Flush of this sink returned, so a checkpoint may name its
+	// temp file.
+	flushed bool
 }
 
 // sinkState is FlushResult.State: what a restored sink continues from.
@@ -128,10 +132,10 @@ func (s *sink) ext() string {
 	return ".jsonl"
 }
 
-// ioError is an sdk.Error of code io wrapping err.
+// ioError is an sdk.Error wrapping err, classified by fileErrorCode
+// (not_found, permission_denied, else io).
 func ioError(err error, detail, format string, args ...any) *sdk.Error {
-	return &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf(format, args...) + ": " + err.Error(), Detail: detail,
-		Err: fmt.Errorf(format+": %w", append(args, err)...)}
+	return fileError(err, detail, format, args...)
 }
 
 // dataLoss reports that output a durable checkpoint covers is gone. Retrying
@@ -160,18 +164,19 @@ func (s *sink) Open(_ context.Context, init sdk.SinkInit) error {
 	path := s.cfg.Path
 	if st, err := os.Stat(path); strings.HasSuffix(path, "/") || (err == nil && st.IsDir()) {
 		s.dirMode = true
-		if err := os.MkdirAll(path, 0o755); err != nil {
-			return &sdk.Error{Code: sdk.CodeIO, Field: "path", Summary: fmt.Sprintf("create output directory %s: %v", path, err),
-				Detail: "check the path and its permissions", Err: fmt.Errorf("create output directory %s: %w", path, err)}
+		if err := outputDir(path); err != nil {
+			return err
 		}
 		return s.discardUnsavedParts(restored)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return &sdk.Error{Code: sdk.CodeIO, Field: "path", Summary: fmt.Sprintf("create output directory %s: %v", filepath.Dir(path), err),
-			Detail: "check the path and its permissions", Err: fmt.Errorf("create output directory %s: %w", filepath.Dir(path), err)}
+	if err := outputDir(filepath.Dir(path)); err != nil {
+		return err
 	}
 	if s.state.Temp == "" {
 		s.state.Temp = s.tempName()
+	}
+	if err := s.removeStaleTemps(); err != nil {
+		return err
 	}
 	if s.state.Final || s.state.Published {
 		// The restored checkpoint is the run's last: its Commit (which
@@ -207,13 +212,90 @@ func (s *sink) restoredID() int64 {
 	return s.state.CheckpointID
 }
 
-// tempName is the single-file temp file: hidden, beside the output so the
-// final rename stays in one file system, and named from flow and run so a
-// restored attempt of the run finds the same file.
-func (s *sink) tempName() string {
-	return filepath.Join(filepath.Dir(s.cfg.Path),
-		"."+filepath.Base(s.cfg.Path)+"."+safe(s.init.Flow)+"."+safe(s.init.RunID)+".tmp")
+// outputDir makes sure dir, the directory the output goes into, exists:
+// the sink creates it when its parent exists, and fails with not_found
+// naming the missing directory otherwise. It creates no more than that one
+// level, so that a mistyped path fails instead of growing a tree.
+func outputDir(dir string) error {
+	dir = filepath.Clean(dir)
+	st, err := os.Stat(dir)
+	switch {
+	case err == nil && st.IsDir():
+		return nil
+	case err == nil:
+		return &sdk.Error{Code: sdk.CodeInvalidConfig, Field: "path", Summary: fmt.Sprintf("%s is not a directory", dir),
+			Detail: "the output's directory is a file; fix the path"}
+	case !errors.Is(err, fs.ErrNotExist):
+		e := ioError(err, "", "output directory %s", dir)
+		e.Field = "path"
+		return e
+	}
+	parent := filepath.Dir(dir)
+	if st, err := os.Stat(parent); err != nil || !st.IsDir() {
+		return &sdk.Error{Code: sdk.CodeNotFound, Field: "path",
+			Summary: fmt.Sprintf("output directory %s does not exist, and neither does its parent %s", dir, parent),
+			Detail:  "the file sink creates the output's own directory, not its parents; create " + parent + " or fix the path" + relativeHint()}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		e := ioError(err, "", "create output directory %s", dir)
+		e.Field = "path"
+		return e
+	}
+	// The new directory's entry must survive a crash with the files that
+	// checkpoints will name inside it.
+	return syncDir(parent)
 }
+
+// tempName is a new single-file temp file: hidden, beside the output so the
+// final rename stays in one file system, named from output, flow and run
+// and unique to this sink (a restored attempt finds it by the name in the
+// checkpoint state).
+func (s *sink) tempName() string {
+	nonce := make([]byte, 8)
+	_, _ = rand.Read(nonce)
+	return filepath.Join(filepath.Dir(s.cfg.Path), s.tempPrefix()+safeName(s.init.RunID)+"."+hex.EncodeToString(nonce)+".tmp")
+}
+
+// tempPrefix starts the names of every temp file of this output and flow.
+func (s *sink) tempPrefix() string {
+	return "." + filepath.Base(s.cfg.Path) + "." + safeName(s.init.Flow) + "."
+}
+
+// removeStaleTemps deletes the temp files of this output and flow other than
+// the one this sink uses: those of earlier runs of the flow, which can no
+// longer resume (ADF keeps at most one resumable run per flow: adf run in
+// its data directory, adf serve in its store, and a new run starts only
+// when the previous one ended or was abandoned), and those of earlier
+// attempts of this run that no checkpoint names (the restored checkpoint
+// names this sink's temp file, and a fresh attempt has no checkpoint).
+func (s *sink) removeStaleTemps() error {
+	dir := filepath.Dir(s.cfg.Path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return ioError(err, "check that the output directory is readable", "list output directory %s", dir)
+	}
+	prefix, keep := s.tempPrefix(), filepath.Base(s.state.Temp)
+	removed := false
+	for _, e := range entries {
+		name := e.Name()
+		rest, ok := strings.CutPrefix(name, prefix)
+		if !ok || name == keep || !staleTempRE.MatchString(rest) || !e.Type().IsRegular() {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return ioError(err, "remove it by hand, or check the directory's permissions", "remove stale temp output %s", filepath.Join(dir, name))
+		}
+		removed = true
+	}
+	if removed {
+		return syncDir(dir)
+	}
+	return nil
+}
+
+// staleTempRE matches what follows tempPrefix in a temp file's name:
+// <run>.<nonce>.tmp, or <run>.tmp as versions before the nonce named them.
+var staleTempRE = regexp.MustCompile(`^[^.]+(\.[0-9a-f]{16})?\.tmp$`)
 
 // reopenTemp opens the restored temp file and truncates it to the restored
 // checkpoint's length, dropping what later, unsaved checkpoints appended. A
@@ -264,16 +346,23 @@ func (s *sink) discardUnsavedParts(restored int64) error {
 	if err != nil {
 		return ioError(err, "check that the output directory is readable", "list output directory %s", s.cfg.Path)
 	}
-	run := safe(s.init.RunID)
+	run, flow := safe(s.init.RunID), safeName(s.init.Flow)
 	removed := false
 	for _, e := range entries {
 		name := e.Name()
+		tag, base, tagged := splitFlowTag(name)
+		if tagged && tag != flow {
+			continue // another flow's
+		}
 		drop := false
-		if r, _, ok := parseInProgress(name); ok && r == run {
+		if r, _, ok := parseInProgress(base); ok && (r == run || tagged) {
 			drop = true
-		} else if r, id, ok := parsePending(name, s.ext()); ok && r == run && id > restored {
+		} else if r, id, ok := parsePending(base, ""); ok && ((r == run && id > restored) || (r != run && tagged)) {
+			// This run's parts of checkpoints after the restored one, and
+			// the parts of earlier runs of this flow, which can no longer
+			// resume (see removeStaleTemps).
 			drop = true
-		} else if strings.HasPrefix(name, ".part-"+run+"-") && strings.HasSuffix(name, ".tmp") {
+		} else if strings.HasPrefix(base, ".part-"+run+"-") && strings.HasSuffix(base, ".tmp") {
 			drop = true // written by versions before pending parts
 		}
 		if !drop {
@@ -295,15 +384,33 @@ func (s *sink) discardUnsavedParts(restored int64) error {
 // pendingName is the hidden pending part of a checkpoint; finalName is what
 // Commit renames it to.
 func (s *sink) pendingName(checkpointID int64) string {
-	return "." + s.finalName(checkpointID) + pendingSuffix
+	return "." + safeName(s.init.Flow) + flowTagSep + s.finalName(checkpointID) + pendingSuffix
+}
+
+// flowTagSep follows the flow in the names of hidden parts:
+// .<flow>~part-<run>-<checkpoint><ext>.pending and
+// .<flow>~part-<run>-<nonce>.inprogress. Versions before it named them
+// .part-<run>-..., without the flow.
+const flowTagSep = "~"
+
+// splitFlowTag splits a hidden part's name into its flow and the name
+// without the flow (.part-<run>-...); tagged is false for names without a
+// flow, which are returned as they are.
+func splitFlowTag(name string) (flow, base string, tagged bool) {
+	i := strings.Index(name, flowTagSep+"part-")
+	if len(name) == 0 || name[0] != '.' || i <= 1 || strings.ContainsAny(name[1:i], "."+flowTagSep) {
+		return "", name, false
+	}
+	return name[1:i], "." + name[i+len(flowTagSep):], true
 }
 
 func (s *sink) finalName(checkpointID int64) string {
 	return fmt.Sprintf("part-%s-%06d%s", safe(s.init.RunID), checkpointID, s.ext())
 }
 
-// parsePending splits .part-<run>-<checkpoint><ext>.pending. The run id may
-// contain dashes; the checkpoint id, the last dash-separated field, does not.
+// parsePending splits .part-<run>-<checkpoint><ext>.pending; an empty ext
+// stands for any. The run id may contain dashes; the checkpoint id, the
+// last dash-separated field, does not.
 func parsePending(name, ext string) (run string, id int64, ok bool) {
 	rest, ok := strings.CutPrefix(name, ".part-")
 	if !ok {
@@ -311,6 +418,13 @@ func parsePending(name, ext string) (run string, id int64, ok bool) {
 	}
 	if rest, ok = strings.CutSuffix(rest, ext+pendingSuffix); !ok {
 		return "", 0, false
+	}
+	if ext == "" {
+		i := strings.LastIndexByte(rest, '.')
+		if i < 0 {
+			return "", 0, false
+		}
+		rest = rest[:i]
 	}
 	i := strings.LastIndexByte(rest, '-')
 	if i < 0 {
@@ -348,6 +462,16 @@ func safe(s string) string {
 	}, s)
 }
 
+// safeName is safe, also replacing the separators of hidden names.
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == 0 || r == '.' || r == '~' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
 func (s *sink) writer(out io.Writer) format.Writer {
 	if s.cfg.Format == FormatCSV {
 		d, _ := utf8.DecodeRuneInString(s.cfg.Delimiter)
@@ -368,7 +492,7 @@ func (s *sink) Write(_ context.Context, rec arrow.RecordBatch) error {
 		// (the previous one may still be closing).
 		nonce := make([]byte, 8)
 		_, _ = rand.Read(nonce)
-		s.partTmp = filepath.Join(s.cfg.Path, ".part-"+safe(s.init.RunID)+"-"+hex.EncodeToString(nonce)+inProgressSuffix)
+		s.partTmp = filepath.Join(s.cfg.Path, "."+safeName(s.init.Flow)+flowTagSep+"part-"+safe(s.init.RunID)+"-"+hex.EncodeToString(nonce)+inProgressSuffix)
 		f, err := os.OpenFile(s.partTmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 		if err != nil {
 			return ioError(err, "check that the output directory is writable", "create part file %s", s.partTmp)
@@ -402,6 +526,7 @@ func (s *sink) Flush(_ context.Context, checkpointID int64, final bool) (sdk.Flu
 		return res, err
 	}
 	s.rows, s.bytes = 0, 0
+	s.flushed = true
 	s.state.CheckpointID = checkpointID
 	if res.State, err = json.Marshal(s.state); err != nil {
 		return res, &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("encode file sink state: %v", err), Err: err}
@@ -594,14 +719,21 @@ func syncDir(dir string) error {
 }
 
 // Close implements sdk.Sink: rows after the last Flush are dropped. In
-// single-file mode the temp file is only closed, never cut by name: a
-// restored attempt may already be writing it, and Open truncates it to the
-// restored length anyway. An in-progress part is this instance's own.
+// single-file mode the temp file is only closed, never cut: a restored
+// attempt may already be writing it, and Open truncates it to the restored
+// length anyway; but a temp file no checkpoint can name (this sink started
+// the run afresh and never flushed) is this sink's own and is removed. An
+// in-progress part is this instance's own.
 func (s *sink) Close(context.Context) error {
 	if s.file == nil {
 		return nil
 	}
 	err := s.file.Close()
+	if !s.dirMode && !s.flushed && s.init.RestoredState == nil && s.state.Temp != "" {
+		if rerr := os.Remove(s.state.Temp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+			err = rerr
+		}
+	}
 	if s.dirMode && s.partTmp != "" {
 		if rerr := os.Remove(s.partTmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
 			err = rerr

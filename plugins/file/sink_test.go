@@ -72,6 +72,7 @@ type harness struct {
 	dir  bool
 	csv  bool
 	run  string
+	flow string // default flow/x
 }
 
 var sinkModes = []struct {
@@ -119,7 +120,11 @@ func (h *harness) newSink() sdk.Sink {
 }
 
 func (h *harness) init(restore *checkpoint) sdk.SinkInit {
-	init := sdk.SinkInit{Flow: "flow/x", RunID: h.run, Reject: func(r sdk.Rejected) error {
+	flow := h.flow
+	if flow == "" {
+		flow = "flow/x"
+	}
+	init := sdk.SinkInit{Flow: flow, RunID: h.run, Reject: func(r sdk.Rejected) error {
 		h.t.Errorf("sink rejected a valid row: %+v", r)
 		return nil
 	}}
@@ -541,11 +546,11 @@ func TestSinkCommitRefusesLostOutput(t *testing.T) {
 }
 
 // A fresh run (no restored checkpoint) drops every pending and in-progress
-// part of its run id, and nothing of another run, even one whose id extends
-// this one's.
+// part of its run id, and nothing of another flow's run, even one whose id
+// extends this one's.
 func TestSinkFreshRunDiscardsUnsavedParts(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "parts") + "/"
-	other := &harness{t: t, dir: true, run: "run-1-b", out: out}
+	other := &harness{t: t, dir: true, run: "run-1-b", out: out, flow: "other"}
 	o := other.open(nil)
 	other.write(o, 7)
 	oc1 := other.flush(o, 1, false)
@@ -602,4 +607,159 @@ func TestSinkCloseKeepsFlushedData(t *testing.T) {
 		h.close(s2)
 		h.expectRows(0)
 	})
+}
+
+// A new run's Open removes the hidden files earlier runs of the same flow
+// left behind (they can no longer resume), in both modes, and single-file
+// temp files named as before the nonce; other flows' files, legacy parts
+// without a flow in their names and look-alike names stay.
+func TestSinkOpenRemovesStaleFilesOfEarlierRuns(t *testing.T) {
+	forEachMode(t, func(t *testing.T, h *harness) {
+		old := &harness{t: t, dir: h.dir, csv: h.csv, out: h.out, run: "old"}
+		s1 := old.open(nil)
+		old.write(s1, 0)
+		old.flush(s1, 1, false)
+		old.write(s1, 1) // directory mode: an in-progress part
+		// The old run fails for good without Close (a killed process).
+		otherFlow := &harness{t: t, dir: h.dir, csv: h.csv, out: h.out, run: "r", flow: "other"}
+		o1 := otherFlow.open(nil)
+		otherFlow.write(o1, 5)
+		otherFlow.flush(o1, 1, false)
+		dir := h.outDir()
+		var stale, kept []string // besides those of the runs above
+		if h.dir {
+			kept = []string{".part-legacy-000001.jsonl.pending"}
+		} else {
+			base := filepath.Base(h.out)
+			stale = []string{"." + base + ".flow_x.legacy.tmp"}
+			kept = []string{"." + base + ".flow_x.run.x.tmp", ".other" + base + ".flow_x.r.tmp", "." + base + ".flow_x.r.0123456789abcdeg.tmp"}
+		}
+		for _, name := range append(slices.Clone(stale), kept...) {
+			writeFile(t, filepath.Join(dir, name), "x")
+		}
+		var want []string
+		for _, p := range h.hidden() {
+			name := filepath.Base(p)
+			if !slices.Contains(stale, name) && !strings.Contains(name, "old") {
+				want = append(want, p)
+			}
+		}
+		if n := len(h.hidden()) - len(want); n != len(stale)+map[bool]int{true: 2, false: 1}[h.dir] {
+			t.Fatalf("the old run left %v", h.hidden())
+		}
+		s2 := h.open(nil) // run-1 of flow/x, fresh
+		got := slices.DeleteFunc(h.hidden(), func(p string) bool { return strings.Contains(p, ".flow_x.run-1.") })
+		if !slices.Equal(got, want) {
+			t.Fatalf("hidden files after a new run's Open:\n%q\nwant\n%q", got, want)
+		}
+		h.write(s2, 2)
+		c := h.flush(s2, 1, true)
+		h.commit(s2, c)
+		h.close(s2)
+		var rows []string
+		for _, f := range h.published() {
+			if h.csv {
+				data, _ := os.ReadFile(f)
+				rows = append(rows, csvRows(t, data)...)
+			} else {
+				rows = append(rows, readJSONL(t, f)...)
+			}
+		}
+		if !slices.Equal(rows, batchRows(2)) {
+			t.Fatalf("published %q", rows)
+		}
+	})
+}
+
+// Close removes the temp file of a sink that started its run afresh and
+// never flushed (no checkpoint can name it), and keeps one a checkpoint
+// may name.
+func TestSinkCloseRemovesUnflushedTemp(t *testing.T) {
+	for _, flushed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("flushed=%v", flushed), func(t *testing.T) {
+			h := &harness{t: t, run: "run-1", out: filepath.Join(t.TempDir(), "out.jsonl")}
+			s := h.open(nil)
+			h.write(s, 0)
+			if flushed {
+				h.flush(s, 1, false)
+				h.write(s, 1)
+			}
+			if n := len(h.hidden()); n != 1 {
+				t.Fatalf("hidden files before Close: %v", h.hidden())
+			}
+			h.close(s)
+			left := h.hidden()
+			if flushed && (len(left) != 1 || fileSize(t, left[0]) != int64(len(strings.Join(jsonLines(0), "")))) {
+				t.Fatalf("flushed temp file after Close: %v", left)
+			}
+			if !flushed && len(left) != 0 {
+				t.Fatalf("unflushed temp file left after Close: %v", left)
+			}
+			if h.published() != nil {
+				t.Fatalf("published: %v", h.published())
+			}
+		})
+	}
+}
+
+func fileSize(t *testing.T, p string) int64 {
+	t.Helper()
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
+}
+
+// jsonLines is batch i as the JSON-lines sink writes it.
+func jsonLines(i int) []string {
+	var out []string
+	for j := 0; j < rowsPerBatch; j++ {
+		id := i*rowsPerBatch + j
+		out = append(out, fmt.Sprintf("{\"id\":%d,\"name\":\"name %d\"}\n", id, id))
+	}
+	return out
+}
+
+// The sink creates the directory the output goes into when its parent
+// exists, and no more: a missing parent is not_found naming it, a file in
+// the way is a config error; nothing is created then.
+func TestSinkOutputDirectory(t *testing.T) {
+	base := t.TempDir()
+	writeFile(t, filepath.Join(base, "file"), "x")
+	tests := []struct {
+		path, code, summary string
+		created             string
+	}{
+		{path: filepath.Join(base, "new", "out.jsonl"), created: filepath.Join(base, "new")},
+		{path: filepath.Join(base, "parts") + "/", created: filepath.Join(base, "parts")},
+		{path: filepath.Join(base, "a", "b", "out.jsonl"), code: sdk.CodeNotFound,
+			summary: fmt.Sprintf("output directory %s does not exist, and neither does its parent %s", filepath.Join(base, "a", "b"), filepath.Join(base, "a"))},
+		{path: filepath.Join(base, "x", "parts") + "/", code: sdk.CodeNotFound,
+			summary: fmt.Sprintf("output directory %s does not exist, and neither does its parent %s", filepath.Join(base, "x", "parts"), filepath.Join(base, "x"))},
+		{path: filepath.Join(base, "file", "out.jsonl"), code: sdk.CodeInvalidConfig, summary: filepath.Join(base, "file") + " is not a directory"},
+	}
+	for _, tc := range tests {
+		s, err := component(t, sdk.KindSink).NewSinkFromConfig([]byte(fmt.Sprintf(`{"path": %q}`, tc.path)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Open(context.Background(), sdk.SinkInit{Flow: "f", RunID: "r"})
+		var se *sdk.Error
+		if tc.code == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.path, err)
+			} else if st, err := os.Stat(tc.created); err != nil || !st.IsDir() {
+				t.Errorf("%s: %s not created: %v", tc.path, tc.created, err)
+			}
+			_ = s.Close(context.Background())
+			continue
+		}
+		if !errors.As(err, &se) || se.Code != tc.code || se.Field != "path" || se.Summary != tc.summary {
+			t.Errorf("%s: got %#v, want %s %q", tc.path, err, tc.code, tc.summary)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(base, "a")); !os.IsNotExist(err) {
+		t.Errorf("a refused Open created %s: %v", filepath.Join(base, "a"), err)
+	}
 }

@@ -104,8 +104,11 @@ func (e *enumerator) Start(ctx context.Context) error {
 			return err
 		}
 		if len(e.seen) == 0 && e.cfg.Mode != "continuous" {
-			return &sdk.Error{Code: sdk.CodeNotFound, Field: "path", Summary: fmt.Sprintf("no input files match %q", e.cfg.Path),
-				Detail: "check the path; it may be a file, a directory or a glob such as data/*.csv"}
+			if hasGlob(e.cfg.Path) {
+				return missingInput(e.cfg.Path)
+			}
+			return &sdk.Error{Code: sdk.CodeNotFound, Field: "path", Summary: fmt.Sprintf("directory %s holds no input files", e.cfg.Path),
+				Detail: "files are taken by extension (.csv, .tsv, .json, .jsonl, .ndjson; hidden ones skipped) unless format is set"}
 		}
 	}
 	if e.cfg.Mode == "continuous" {
@@ -164,10 +167,12 @@ func listFiles(cfg *SourceConfig) ([]string, error) {
 		if cfg.Mode == "continuous" {
 			return nil, nil
 		}
-		return nil, &sdk.Error{Code: sdk.CodeNotFound, Field: "path", Summary: fmt.Sprintf("%s does not exist", cfg.Path)}
+		return nil, missingInput(cfg.Path)
 	}
 	if err != nil {
-		return nil, &sdk.Error{Code: sdk.CodeIO, Field: "path", Summary: err.Error()}
+		e := fileError(err, "", "stat input %s", cfg.Path)
+		e.Field = "path"
+		return nil, e
 	}
 	if !st.IsDir() {
 		return []string{cfg.Path}, nil
@@ -188,7 +193,9 @@ func listFiles(cfg *SourceConfig) ([]string, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, &sdk.Error{Code: sdk.CodeIO, Field: "path", Summary: err.Error()}
+		e := fileError(err, "", "list input directory %s", cfg.Path)
+		e.Field = "path"
+		return nil, e
 	}
 	sort.Strings(out)
 	return out, nil
@@ -198,12 +205,12 @@ func listFiles(cfg *SourceConfig) ([]string, error) {
 func (e *enumerator) plan(path string) ([]*Split, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("open %s: %v", path, err)}
+		return nil, fileError(err, "", "open input %s", path)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("stat %s: %v", path, err)}
+		return nil, fileError(err, "", "stat input %s", path)
 	}
 	fmtName := e.cfg.formatFor(path)
 	if fmtName == "" {
@@ -221,8 +228,12 @@ func (e *enumerator) plan(path string) ([]*Split, error) {
 			schema, err = format.InferJSON(head, false, e.cfg.InferRows)
 		}
 		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				return nil, fileError(err, "", "read %s to infer its schema", path)
+			}
 			return nil, &sdk.Error{Code: sdk.CodeBadRecord, Summary: fmt.Sprintf("infer the schema of %s: %v", path, err),
-				Detail: "set an explicit schema in the source config"}
+				Detail: "set an explicit schema in the source config", Err: fmt.Errorf("infer the schema of %s: %w", path, err)}
 		}
 	}
 	var ranges []format.Range
@@ -237,7 +248,7 @@ func (e *enumerator) plan(path string) ([]*Split, error) {
 		}
 	}
 	if err != nil {
-		return nil, &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("plan splits of %s: %v", path, err)}
+		return nil, readError(err, "plan splits of %s", path)
 	}
 	out := make([]*Split, 0, len(ranges))
 	for _, r := range ranges {
@@ -359,7 +370,7 @@ func (r *reader) PollNext(_ context.Context, out sdk.ReaderOutput) (sdk.InputSta
 		return sdk.MoreAvailable, r.splits.Finish()
 	}
 	if err != nil {
-		return 0, &sdk.Error{Code: sdk.CodeBadRecord, Summary: fmt.Sprintf("read %s: %v", sp.Path, err)}
+		return 0, readError(err, "read %s", sp.Path)
 	}
 	return sdk.MoreAvailable, nil
 }
@@ -367,7 +378,11 @@ func (r *reader) PollNext(_ context.Context, out sdk.ReaderOutput) (sdk.InputSta
 func (r *reader) open(sp *Split) error {
 	f, err := os.Open(sp.Path)
 	if err != nil {
-		return &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("open %s: %v", sp.Path, err)}
+		detail := ""
+		if errors.Is(err, fs.ErrNotExist) {
+			detail = "the file was there when the run planned its splits; input files must stay in place until the run ends"
+		}
+		return fileError(err, detail, "open input %s", sp.Path)
 	}
 	rng := format.Range{Start: sp.Start, End: sp.End, StartLine: sp.StartLine}
 	var rr format.RecordReader
@@ -381,7 +396,7 @@ func (r *reader) open(sp *Split) error {
 	}
 	if err != nil {
 		f.Close()
-		return &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("read %s: %v", sp.Path, err)}
+		return readError(err, "read %s", sp.Path)
 	}
 	r.cur, r.file, r.rr = sp, f, rr
 	return nil
