@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/activedataflow/adf/plugins/file/format"
@@ -30,7 +31,7 @@ type SourceConfig struct {
 	SplitSize int64           `json:"split_size,omitempty" jsonschema:"minimum=1024,description=bytes per byte-range split of large CSV and JSON-lines files (default 64 MiB)"`
 	BatchSize int             `json:"batch_size,omitempty" jsonschema:"minimum=1,description=rows per Arrow batch (default 8192)"`
 	Mode      string          `json:"mode,omitempty" jsonschema:"enum=bounded,enum=continuous,description=bounded reads the files present at start; continuous keeps discovering new files (default bounded)"`
-	Discover  sdk.Duration    `json:"discover_interval,omitempty" jsonschema:"description=continuous mode: how often to look for new files (default 10s)"`
+	Discover  sdk.Duration    `json:"discover_interval,omitempty" jsonschema:"description=continuous mode: how often to look for new files (default 10s\\, at least 100ms)"`
 }
 
 // Defaults implements sdk.Defaulter.
@@ -43,25 +44,51 @@ func (c *SourceConfig) Defaults() {
 	c.Delimiter = ","
 }
 
+// MinDiscoverInterval is the shortest discover_interval: listing the input
+// more often only burns a core.
+const MinDiscoverInterval = 100 * time.Millisecond
+
 // Validate implements sdk.Validator.
 func (c *SourceConfig) Validate() error {
 	var errs sdk.ConfigErrors
-	if utf8.RuneCountInString(c.Delimiter) != 1 {
-		errs = append(errs, sdk.ConfigError("delimiter", "must be exactly one character (got %q)", c.Delimiter))
+	if c.Path == "" {
+		errs = append(errs, sdk.ConfigError("path", "must not be empty: name a file, a directory or a glob such as data/*.csv"))
+	}
+	if e := checkDelimiter(c.Delimiter); e != nil {
+		errs = append(errs, e)
 	}
 	if c.Format == "" && formatOf(c.Path) == "" && !hasGlob(c.Path) && filepath.Ext(c.Path) != "" {
 		errs = append(errs, sdk.ConfigError("format", "cannot tell the format of %q from its extension; set format: csv, json or jsonl", c.Path))
 	}
+	if c.Discover.D() < MinDiscoverInterval {
+		errs = append(errs, sdk.ConfigError("discover_interval", "must be at least %s (got %s)", MinDiscoverInterval, c.Discover.D()))
+	}
+	seen := map[string]bool{}
 	for i, col := range c.Schema {
 		if col.Name == "" {
 			errs = append(errs, sdk.ConfigError(fmt.Sprintf("schema[%d].name", i), "required field is missing"))
+		} else if seen[col.Name] {
+			errs = append(errs, sdk.ConfigError(fmt.Sprintf("schema[%d].name", i), "column %q is named twice", col.Name))
 		}
+		seen[col.Name] = true
 		if !format.ValidType(col.Type) {
 			errs = append(errs, sdk.ConfigError(fmt.Sprintf("schema[%d].type", i), "unknown type %q (use int64, float64, bool, string, timestamp or date)", col.Type))
 		}
 	}
 	if len(errs) > 0 {
 		return errs
+	}
+	return nil
+}
+
+// checkDelimiter checks a CSV delimiter: one character, neither a quote nor
+// a line break.
+func checkDelimiter(d string) *sdk.Error {
+	if utf8.RuneCountInString(d) != 1 {
+		return sdk.ConfigError("delimiter", "must be exactly one character (got %q)", d)
+	}
+	if r, _ := utf8.DecodeRuneInString(d); r == '"' || r == '\r' || r == '\n' || r == utf8.RuneError {
+		return sdk.ConfigError("delimiter", "cannot be %q: quotes and line breaks have their own meaning in CSV", d)
 	}
 	return nil
 }
@@ -94,8 +121,15 @@ func (c *SinkConfig) Defaults() { c.Delimiter = "," }
 
 // Validate implements sdk.Validator.
 func (c *SinkConfig) Validate() error {
-	if utf8.RuneCountInString(c.Delimiter) != 1 {
-		return sdk.ConfigError("delimiter", "must be exactly one character (got %q)", c.Delimiter)
+	var errs sdk.ConfigErrors
+	if c.Path == "" || c.Path == "/" {
+		errs = append(errs, sdk.ConfigError("path", "must name an output file, or a directory ending in / (got %q)", c.Path))
+	}
+	if e := checkDelimiter(c.Delimiter); e != nil {
+		errs = append(errs, e)
+	}
+	if len(errs) > 0 {
+		return errs
 	}
 	if c.Format == "" {
 		c.Format = FormatJSONL

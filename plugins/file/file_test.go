@@ -2,10 +2,12 @@ package file_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -184,5 +186,108 @@ func TestConfigErrors(t *testing.T) {
 		if !strings.Contains(fmt.Sprint(err), want) {
 			t.Errorf("error %v does not name %q", err, want)
 		}
+	}
+}
+
+// configErrors decodes cfg for kind and returns "field: summary" of each
+// error.
+func configErrors(t *testing.T, kind sdk.Kind, cfg string) []string {
+	t.Helper()
+	_, err := component(t, kind).DecodeConfig([]byte(cfg))
+	var out []string
+	for _, e := range sdk.AsErrors(err) {
+		if e.Code != sdk.CodeInvalidConfig {
+			t.Errorf("%s: code %s", e, e.Code)
+		}
+		out = append(out, e.Field+": "+e.Summary)
+	}
+	return out
+}
+
+// TestConfigValidation: empty paths, a discover_interval that would spin, a
+// column named twice and delimiters CSV reserves are field errors.
+func TestConfigValidation(t *testing.T) {
+	tests := []struct {
+		kind sdk.Kind
+		cfg  string
+		want []string
+	}{
+		{sdk.KindSource, `{"path": ""}`, []string{"path: must not be empty: name a file, a directory or a glob such as data/*.csv"}},
+		{sdk.KindSource, `{"path": "in/", "mode": "continuous", "discover_interval": "0s"}`, []string{"discover_interval: must be at least 100ms (got 0s)"}},
+		{sdk.KindSource, `{"path": "in/", "discover_interval": "99ms"}`, []string{"discover_interval: must be at least 100ms (got 99ms)"}},
+		{sdk.KindSource, `{"path": "in/", "mode": "continuous", "discover_interval": "100ms"}`, nil},
+		{sdk.KindSource, `{"path": "a.csv", "schema": [{"name": "a", "type": "int64"}, {"name": "a", "type": "string"}]}`, []string{`schema[1].name: column "a" is named twice`}},
+		{sdk.KindSource, `{"path": "a.csv", "delimiter": "\""}`, []string{`delimiter: cannot be "\"": quotes and line breaks have their own meaning in CSV`}},
+		{sdk.KindSource, `{"path": "a.csv", "multiline": true, "schema": [{"name": "a", "type": "int64", "strict": true}]}`, nil},
+		{sdk.KindSink, `{"path": ""}`, []string{`path: must name an output file, or a directory ending in / (got "")`}},
+		{sdk.KindSink, `{"path": "/", "delimiter": "\n"}`, []string{`path: must name an output file, or a directory ending in / (got "/")`, `delimiter: cannot be "\n": quotes and line breaks have their own meaning in CSV`}},
+		{sdk.KindSink, `{"path": "out/"}`, nil},
+	}
+	for _, tc := range tests {
+		if got := configErrors(t, tc.kind, tc.cfg); !slices.Equal(got, tc.want) {
+			t.Errorf("%s %s:\n got %q\nwant %q", tc.kind, tc.cfg, got, tc.want)
+		}
+	}
+}
+
+// check decodes cfg for kind and returns its Check warnings as
+// "code field: summary (detail)".
+func check(t *testing.T, kind sdk.Kind, cfg string) []string {
+	t.Helper()
+	v, err := component(t, kind).DecodeConfig([]byte(cfg))
+	if err != nil {
+		t.Fatalf("%s: %v", cfg, err)
+	}
+	c, ok := v.(sdk.Checker)
+	if !ok {
+		t.Fatalf("%T is not an sdk.Checker", v)
+	}
+	var out []string
+	for _, w := range c.Check(context.Background()) {
+		out = append(out, w.Code+" "+w.Error())
+	}
+	return out
+}
+
+// TestConfigCheck: warnings for an input that matches nothing now and for
+// an output directory the sink could not create; none when all is there.
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	wd, _ := os.Getwd()
+	rel := "; relative paths are resolved against the working directory " + wd
+	writeFile(t, filepath.Join(dir, "a.csv"), "a\n1\n")
+	if err := os.Mkdir(filepath.Join(dir, "empty"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		kind sdk.Kind
+		cfg  string
+		want []string
+	}{
+		{sdk.KindSource, fmt.Sprintf(`{"path": %q}`, filepath.Join(dir, "a.csv")), nil},
+		{sdk.KindSource, fmt.Sprintf(`{"path": %q}`, filepath.Join(dir, "*.csv")), nil},
+		{sdk.KindSource, fmt.Sprintf(`{"path": %q}`, dir), nil},
+		{sdk.KindSource, fmt.Sprintf(`{"path": %q}`, filepath.Join(dir, "b.csv")),
+			[]string{"not_found path: input " + filepath.Join(dir, "b.csv") + " does not exist (check the path; it may be a file, a directory or a glob such as data/*.csv" + rel + ")"}},
+		{sdk.KindSource, fmt.Sprintf(`{"path": %q, "mode": "continuous"}`, filepath.Join(dir, "in", "*.csv")),
+			[]string{fmt.Sprintf("not_found path: no input files match %q (directory %s does not exist; check the path%s; in continuous mode the run waits for files to appear)", filepath.Join(dir, "in", "*.csv"), filepath.Join(dir, "in"), rel)}},
+		{sdk.KindSource, fmt.Sprintf(`{"path": %q}`, filepath.Join(dir, "empty")),
+			[]string{"not_found path: directory " + filepath.Join(dir, "empty") + " holds no input files (files are taken by extension (.csv, .tsv, .json, .jsonl, .ndjson; hidden ones skipped) unless format is set)"}},
+		{sdk.KindSink, fmt.Sprintf(`{"path": %q}`, filepath.Join(dir, "out.jsonl")), nil},
+		{sdk.KindSink, fmt.Sprintf(`{"path": %q}`, filepath.Join(dir, "new", "out.jsonl")), nil},
+		{sdk.KindSink, fmt.Sprintf(`{"path": %q}`, filepath.Join(dir, "parts")+"/"), nil},
+		{sdk.KindSink, fmt.Sprintf(`{"path": %q}`, filepath.Join(dir, "no", "such", "out.jsonl")),
+			[]string{fmt.Sprintf("not_found path: output directory %s does not exist, and neither does its parent %s (the file sink creates the output's own directory, not its parents; create %s or fix the path%s)",
+				filepath.Join(dir, "no", "such"), filepath.Join(dir, "no"), filepath.Join(dir, "no"), rel)}},
+		{sdk.KindSink, fmt.Sprintf(`{"path": %q}`, filepath.Join(dir, "a.csv", "out.jsonl")),
+			[]string{"invalid_config path: " + filepath.Join(dir, "a.csv") + " is not a directory (the output's directory is a file; fix the path)"}},
+	}
+	for _, tc := range tests {
+		if got := check(t, tc.kind, tc.cfg); !slices.Equal(got, tc.want) {
+			t.Errorf("%s %s:\n got %q\nwant %q", tc.kind, tc.cfg, got, tc.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); !os.IsNotExist(err) {
+		t.Errorf("Check created %s", filepath.Join(dir, "new"))
 	}
 }

@@ -403,3 +403,30 @@ func TestFlowCSVParallelLineBreaks(t *testing.T) {
 		t.Errorf("the %d rejects came from splits %v: the file was not read in several splits", len(bads), splits)
 	}
 }
+
+// TestFlowValidateWarnings: adf validate shows the file plugin's Check
+// warnings (an input that is not there yet, a sink directory that cannot be
+// created) and still calls the flow valid; an empty sink path is an error.
+func TestFlowValidateWarnings(t *testing.T) {
+	a := fileADF(t)
+	in := filepath.Join(a.Work, "later", "in.csv")
+	out := filepath.Join(a.Work, "no", "such", "out.jsonl")
+	doc := fmt.Sprintf(`{"name": "check", "source": {"type": "file", "config": {"path": %q}}, "sink": {"type": "file", "config": {"path": %q}}}`, in, out)
+	r := a.Run(t, "validate", a.WriteFlow(t, "check", doc))
+	if r.Code != 0 {
+		t.Fatalf("adf validate failed\n%s", r)
+	}
+	for _, want := range []string{
+		"source.config.path: input " + in + " does not exist (directory " + filepath.Dir(in) + " does not exist; check the path",
+		fmt.Sprintf("sink.config.path: output directory %s does not exist, and neither does its parent %s", filepath.Dir(out), filepath.Dir(filepath.Dir(out))),
+	} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("adf validate does not warn %q\n%s", want, r)
+		}
+	}
+	doc = fmt.Sprintf(`{"name": "empty-sink", "source": {"type": "file", "config": {"path": %q}}, "sink": {"type": "file", "config": {"path": ""}}}`, in)
+	r = a.Run(t, "validate", a.WriteFlow(t, "empty-sink", doc))
+	if want := `sink.config.path: must name an output file, or a directory ending in / (got "")`; r.Code == 0 || !strings.Contains(r.Stdout+r.Stderr, want) {
+		t.Errorf("adf validate of an empty sink path: want exit 1 and %q\n%s", want, r)
+	}
+}

@@ -218,23 +218,12 @@ func (s *sink) restoredID() int64 {
 // level, so that a mistyped path fails instead of growing a tree.
 func outputDir(dir string) error {
 	dir = filepath.Clean(dir)
-	st, err := os.Stat(dir)
-	switch {
-	case err == nil && st.IsDir():
-		return nil
-	case err == nil:
-		return &sdk.Error{Code: sdk.CodeInvalidConfig, Field: "path", Summary: fmt.Sprintf("%s is not a directory", dir),
-			Detail: "the output's directory is a file; fix the path"}
-	case !errors.Is(err, fs.ErrNotExist):
-		e := ioError(err, "", "output directory %s", dir)
-		e.Field = "path"
+	create, e := outputDirState(dir)
+	if e != nil {
 		return e
 	}
-	parent := filepath.Dir(dir)
-	if st, err := os.Stat(parent); err != nil || !st.IsDir() {
-		return &sdk.Error{Code: sdk.CodeNotFound, Field: "path",
-			Summary: fmt.Sprintf("output directory %s does not exist, and neither does its parent %s", dir, parent),
-			Detail:  "the file sink creates the output's own directory, not its parents; create " + parent + " or fix the path" + relativeHint()}
+	if !create {
+		return nil
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		e := ioError(err, "", "create output directory %s", dir)
@@ -243,7 +232,31 @@ func outputDir(dir string) error {
 	}
 	// The new directory's entry must survive a crash with the files that
 	// checkpoints will name inside it.
-	return syncDir(parent)
+	return syncDir(filepath.Dir(dir))
+}
+
+// outputDirState tells whether the output directory dir must be created,
+// or why it cannot be used.
+func outputDirState(dir string) (create bool, problem *sdk.Error) {
+	st, err := os.Stat(dir)
+	switch {
+	case err == nil && st.IsDir():
+		return false, nil
+	case err == nil:
+		return false, &sdk.Error{Code: sdk.CodeInvalidConfig, Field: "path", Summary: fmt.Sprintf("%s is not a directory", dir),
+			Detail: "the output's directory is a file; fix the path"}
+	case !errors.Is(err, fs.ErrNotExist):
+		e := ioError(err, "", "output directory %s", dir)
+		e.Field = "path"
+		return false, e
+	}
+	parent := filepath.Dir(dir)
+	if st, err := os.Stat(parent); err != nil || !st.IsDir() {
+		return false, &sdk.Error{Code: sdk.CodeNotFound, Field: "path",
+			Summary: fmt.Sprintf("output directory %s does not exist, and neither does its parent %s", dir, parent),
+			Detail:  "the file sink creates the output's own directory, not its parents; create " + parent + " or fix the path" + relativeHint()}
+	}
+	return true, nil
 }
 
 // tempName is a new single-file temp file: hidden, beside the output so the
