@@ -17,8 +17,9 @@ import (
 // retryable failures with backoff until the flow's retry_deadline, and
 // then the run fails for good; the queue does not run the job again (it
 // used to, for 3 attempts of the whole policy, 12+ minutes for a stopped
-// PostgreSQL). Errors whose code says a retry cannot help (here a bad
-// record under on_error: fail) fail the run in its first attempt.
+// PostgreSQL). Errors whose code says a retry cannot help (here a missing
+// input file and a bad record under on_error: fail) fail the run in its
+// first attempt.
 func TestServeRetryPolicy(t *testing.T) {
 	work, data := t.TempDir(), t.TempDir()
 	plugins := testkit.PluginDir(t, testkit.FilePlugin, sqlPluginPkg)
@@ -40,6 +41,10 @@ func TestServeRetryPolicy(t *testing.T) {
 	h.applyFlow(map[string]any{"name": "unreachable", "retry_deadline": "3s",
 		"source": map[string]any{"type": "file", "config": map[string]any{"path": in}},
 		"sink":   map[string]any{"type": "postgres", "config": map[string]any{"url": fmt.Sprintf("postgres://app@127.0.0.1:%d/app", port), "table": "t"}}})
+	missing := filepath.Join(work, "no-such-input.csv")
+	h.applyFlow(map[string]any{"name": "missing_input",
+		"source": map[string]any{"type": "file", "config": map[string]any{"path": missing}},
+		"sink":   map[string]any{"type": "file", "config": map[string]any{"path": filepath.Join(work, "out2.jsonl")}}})
 	h.applyFlow(map[string]any{"name": "bad_record",
 		"source": map[string]any{"type": "file", "config": map[string]any{"path": bad}},
 		"sink":   map[string]any{"type": "file", "config": map[string]any{"path": filepath.Join(work, "out.jsonl")}}})
@@ -79,17 +84,25 @@ func TestServeRetryPolicy(t *testing.T) {
 	if want := "wrong number of fields"; !strings.Contains(run.ErrorMessage, want) || !strings.Contains(run.ErrorMessage, "on_error is fail") {
 		t.Errorf("run error %q does not say %q and on_error is fail", run.ErrorMessage, want)
 	}
+	run = h.waitRunStatus(trigger("missing_input").ID, 60*time.Second, store.StatusFailed, store.StatusSuccess)
+	if run.Status != store.StatusFailed || run.Attempt != 1 {
+		t.Fatalf("run %+v: want failed in its first attempt\n%s", run, h.log())
+	}
+	if want := "input " + missing + " does not exist"; !strings.Contains(run.ErrorMessage, want) {
+		t.Errorf("run error %q does not say %q", run.ErrorMessage, want)
+	}
+
 	restarts := map[string]int{}
 	for _, line := range strings.Split(h.log(), "\n") {
 		if strings.Contains(line, "restarting from the last checkpoint") {
-			for _, name := range []string{"unreachable", "bad_record"} {
+			for _, name := range []string{"unreachable", "bad_record", "missing_input"} {
 				if strings.Contains(line, `"flow":"`+name+`"`) {
 					restarts[name]++
 				}
 			}
 		}
 	}
-	if restarts["unreachable"] == 0 || restarts["bad_record"] != 0 {
-		t.Errorf("restarts logged per flow %v: want some of unreachable and none of bad_record\n%s", restarts, h.log())
+	if restarts["unreachable"] == 0 || restarts["bad_record"] != 0 || restarts["missing_input"] != 0 {
+		t.Errorf("restarts logged per flow %v: want some of unreachable and none of the others\n%s", restarts, h.log())
 	}
 }
