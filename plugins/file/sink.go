@@ -173,7 +173,13 @@ func (s *sink) Open(_ context.Context, init sdk.SinkInit) error {
 		return err
 	}
 	if s.state.Temp == "" {
-		s.state.Temp = s.tempName()
+		if init.RestoredState != nil {
+			// A state without the name: the one versions before the nonce
+			// gave every attempt of the run.
+			s.state.Temp = filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+"."+safe(init.Flow)+"."+safe(init.RunID)+".tmp")
+		} else {
+			s.state.Temp = s.tempName()
+		}
 	}
 	if err := s.removeStaleTemps(); err != nil {
 		return err

@@ -763,3 +763,27 @@ func TestSinkOutputDirectory(t *testing.T) {
 		t.Errorf("a refused Open created %s: %v", filepath.Join(base, "a"), err)
 	}
 }
+
+// A checkpoint of a version before the temp file's nonce restores: with
+// the file's name in its state, or without it (the name every attempt of
+// the run used then).
+func TestSinkRestoresLegacyTempName(t *testing.T) {
+	for _, named := range []bool{true, false} {
+		t.Run(fmt.Sprintf("named=%v", named), func(t *testing.T) {
+			h := &harness{t: t, run: "run-1", out: filepath.Join(t.TempDir(), "out.jsonl")}
+			temp := filepath.Join(filepath.Dir(h.out), ".out.jsonl.flow_x.run-1.tmp")
+			content := strings.Join(jsonLines(0), "")
+			writeFile(t, temp, content+`{"id":-1,"name":"after the checkpoint"}`+"\n")
+			state := fmt.Sprintf(`{"checkpoint_id":1,"committed":%d}`, len(content))
+			if named {
+				state = fmt.Sprintf(`{"checkpoint_id":1,"temp":%q,"committed":%d}`, temp, len(content))
+			}
+			s := h.open(&checkpoint{id: 1, res: sdk.FlushResult{State: []byte(state)}})
+			h.write(s, 1)
+			c := h.flush(s, 2, true)
+			h.commit(s, c)
+			h.close(s)
+			h.expectRows(0, 1)
+		})
+	}
+}
