@@ -230,8 +230,9 @@ func (s *Server) applyFlow(w http.ResponseWriter, r *http.Request) {
 			err = sdk.ConfigErrors{sdk.ConfigError("name", "the document names flow %q but the URL names %q", f.Name, name)}
 		}
 	}
+	var warnings []*sdk.Error
 	if err == nil {
-		err = engine.Validate(r.Context(), s.Registry, f)
+		warnings, err = engine.ValidateWithWarnings(r.Context(), s.Registry, f)
 	}
 	if err != nil {
 		validationError(w, err)
@@ -247,7 +248,28 @@ func (s *Server) applyFlow(w http.ResponseWriter, r *http.Request) {
 		status = 201
 	}
 	w.Header().Set("X-ADF-Outcome", outcome)
-	writeJSON(w, status, redactFlow(rec))
+	resp := FlowApplied{FlowRecord: redactFlow(rec)}
+	for _, e := range warnings {
+		resp.Warnings = append(resp.Warnings, Problem{Field: e.Field, Reason: reason(e)})
+	}
+	writeJSON(w, status, resp)
+}
+
+// FlowApplied is the answer to creating or updating a flow: the saved
+// record and the warnings of the plugins' cheap checks (an input file
+// missing, a host name that does not resolve). Warnings do not stop a flow
+// from being saved: what they name may be there when it runs.
+type FlowApplied struct {
+	*store.FlowRecord
+	Warnings []Problem `json:"warnings,omitempty"`
+}
+
+// reason is an error's message without its field path.
+func reason(e *sdk.Error) string {
+	if e.Detail == "" {
+		return e.Summary
+	}
+	return e.Summary + " (" + e.Detail + ")"
 }
 
 // validationError answers 422 with every bad field, or the missing-plugin

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/activedataflow/adf/host/registry"
 	"github.com/activedataflow/adf/host/transform"
@@ -19,10 +20,21 @@ import (
 // of the flow and of every component, comes back at once as sdk.ConfigErrors
 // with full paths ("on_error", "source.config.path", "transforms[0].config.expr").
 func Validate(ctx context.Context, reg *registry.Registry, f *flow.Flow) error {
+	_, err := ValidateWithWarnings(ctx, reg, f)
+	return err
+}
+
+// ValidateWithWarnings is Validate that also returns the warnings of the
+// plugins' cheap checks (sdk.Checker: an input file missing, a host name
+// that does not resolve), with full field paths ("source.config.path").
+// Warnings never make a flow invalid: what is missing now may be there when
+// the flow runs. They come back even when err is not nil, for the
+// components whose configs are valid.
+func ValidateWithWarnings(ctx context.Context, reg *registry.Registry, f *flow.Flow) (warnings []*sdk.Error, err error) {
 	var errs sdk.ConfigErrors
 	if err := f.Validate(); err != nil {
 		if !errors.As(err, &errs) {
-			return err
+			return nil, err
 		}
 		errs = append(sdk.ConfigErrors(nil), errs...)
 	}
@@ -55,25 +67,51 @@ func Validate(ctx context.Context, reg *registry.Registry, f *flow.Flow) error {
 		entries[i] = ent
 	}
 	if len(missing) > 0 {
-		return errors.Join(missing...)
+		return nil, errors.Join(missing...)
 	}
+	// The plugins check their configs at the same time, each in its own
+	// process.
+	type checked struct {
+		ws  []*sdk.Error
+		err error
+	}
+	results := make([]checked, len(parts))
+	var wg sync.WaitGroup
+	for i, p := range parts {
+		if entries[i].Builtin() {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ws, err := reg.CheckConfig(ctx, entries[i], p.c.Config)
+			results[i] = checked{ws, err}
+		}()
+	}
+	wg.Wait()
 	for i, p := range parts {
 		var err error
+		var ws []*sdk.Error
 		switch {
 		case !entries[i].Builtin():
-			err = reg.ValidateConfig(ctx, entries[i], p.c.Config)
+			ws, err = results[i].ws, results[i].err
 		case p.kind == sdk.KindTransform:
 			if _, terr := transform.New(p.c.Type, p.c.Config); terr != nil {
 				var ce *transform.ConfigError
 				if !errors.As(terr, &ce) {
-					return fmt.Errorf("%s: %w", p.prefix, terr)
+					return warnings, fmt.Errorf("%s: %w", p.prefix, terr)
 				}
 				err = sdk.ConfigError(ce.Path, "%s", ce.Reason)
 			}
 		}
+		for _, w := range ws {
+			c := *w
+			c.Field = joinField(p.prefix+".config", w.Field)
+			warnings = append(warnings, &c)
+		}
 		for _, e := range sdk.AsErrors(err) {
 			if e.Code != sdk.CodeInvalidConfig {
-				return fmt.Errorf("%s: %w", p.prefix, err)
+				return warnings, fmt.Errorf("%s: %w", p.prefix, err)
 			}
 			ce := *e
 			ce.Field = joinField(p.prefix+".config", e.Field)
@@ -81,9 +119,9 @@ func Validate(ctx context.Context, reg *registry.Registry, f *flow.Flow) error {
 		}
 	}
 	if len(errs) > 0 {
-		return errs
+		return warnings, errs
 	}
-	return nil
+	return warnings, nil
 }
 
 // joinField appends a field path inside a config to its prefix; an empty

@@ -399,3 +399,25 @@ func TestLookupSuggestsOnlyTypos(t *testing.T) {
 		}
 	}
 }
+
+// A plugin whose config check never returns does not hold validation up:
+// the host gives up after ValidateTimeout and says so.
+func TestValidateConfigTimeout(t *testing.T) {
+	defer func(d time.Duration) { registry.ValidateTimeout = d }(registry.ValidateTimeout)
+	registry.ValidateTimeout = time.Second
+	reg := scan(t, testkit.PluginDir(t, "host/registry/testdata/adf-plugin-stuck"))
+	e, err := reg.Lookup(sdk.KindSink, "stuck")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = reg.CheckConfig(ctx(t), e, []byte(`{"path": "x"}`))
+	var se *sdk.Error
+	want := `plugin stuck did not validate the sink "stuck" config within 1s (its checks of what the config names may be stuck on a named pipe or an unreachable network file system; report it to the plugin's authors)`
+	if !errors.As(err, &se) || se.Code != sdk.CodeUnavailable || err.Error() != want {
+		t.Errorf("CheckConfig: %v, want %s: %s", err, sdk.CodeUnavailable, want)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("CheckConfig took %s", d)
+	}
+}

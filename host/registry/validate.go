@@ -3,23 +3,44 @@ package registry
 import (
 	"context"
 	"fmt"
+	"time"
 
 	adfv1 "github.com/activedataflow/adf/proto/adf/v1"
 	"github.com/activedataflow/adf/sdk"
 )
 
+// ValidateTimeout bounds how long a plugin may take to validate and check
+// one config.
+var ValidateTimeout = 30 * time.Second
+
 // ValidateConfig asks the plugin providing e to validate a config, exactly as
 // the component would decode it when run. Errors are sdk.ConfigErrors whose
 // field paths are relative to the config object.
 func (r *Registry) ValidateConfig(ctx context.Context, e Entry, config []byte) error {
+	_, err := r.CheckConfig(ctx, e, config)
+	return err
+}
+
+// CheckConfig is ValidateConfig that also returns the plugin's warnings: what
+// its config's cheap checks (sdk.Checker: a file exists, a host name
+// resolves) found missing. A plugin checks only a config that is valid.
+// Warnings and errors have field paths relative to the config object.
+func (r *Registry) CheckConfig(ctx context.Context, e Entry, config []byte) (warnings []*sdk.Error, err error) {
 	inst, err := r.Launch(ctx, e)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer inst.Kill()
-	resp, err := inst.Plugin().ValidateConfig(ctx, &adfv1.ValidateConfig_Request{Kind: sdk.KindToProto(e.Kind), Type: e.Type, Config: config})
+	rctx, cancel := context.WithTimeout(ctx, ValidateTimeout)
+	defer cancel()
+	resp, err := inst.Plugin().ValidateConfig(rctx, &adfv1.ValidateConfig_Request{Kind: sdk.KindToProto(e.Kind), Type: e.Type, Config: config})
 	if err != nil {
-		return fmt.Errorf("validate %s %q with plugin %s: %w", e.Kind, e.Type, e.Plugin.Name, err)
+		if ctx.Err() == nil && rctx.Err() != nil {
+			return nil, &sdk.Error{Code: sdk.CodeUnavailable, Err: err,
+				Summary: fmt.Sprintf("plugin %s did not validate the %s %q config within %s", e.Plugin.Name, e.Kind, e.Type, ValidateTimeout),
+				Detail:  "its checks of what the config names may be stuck on a named pipe or an unreachable network file system; report it to the plugin's authors"}
+		}
+		return nil, fmt.Errorf("validate %s %q with plugin %s: %w", e.Kind, e.Type, e.Plugin.Name, err)
 	}
-	return sdk.ErrorFromDiagnostics(resp.Diagnostics)
+	return sdk.WarningsFromDiagnostics(resp.Diagnostics), sdk.ErrorFromDiagnostics(resp.Diagnostics)
 }

@@ -22,7 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/activedataflow/adf/host/builtin"
 	"github.com/activedataflow/adf/internal/testkit"
+	"github.com/activedataflow/adf/sdk"
 )
 
 const adfPkg = "host/cmd/adf"
@@ -649,6 +651,126 @@ sink: {type: file, config: {path: out.jsonl}}
 			t.Fatalf("want the missing flow file reported\n%s", r)
 		}
 	})
+}
+
+// allowedKeys lists the keys a component's config takes, from the schema its
+// plugin describes, the way an unknown-field message lists them.
+func allowedKeys(t *testing.T, e *env, kind sdk.Kind, typ string) string {
+	t.Helper()
+	reg, err := builtin.Registry(context.Background(), e.pluginDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ent, err := reg.Lookup(kind, typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if err := json.Unmarshal(ent.Schema, &schema); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for k := range schema.Properties {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ", ")
+}
+
+// `adf run` validates the whole flow first, as `adf validate` does, and
+// prints every problem with its path before anything starts: no run state,
+// no output.
+func TestRunValidatesFirst(t *testing.T) {
+	e := newEnv(t)
+	write(t, e.work, "in.csv", "id,amount\n1,5\n")
+	cases := []struct {
+		name, doc string
+		problems  []string
+	}{
+		{"typo in a component config", `
+name: typo
+source: {type: file, config: {path: in.csv, fromat: csv}}
+sink: {type: file, config: {path: out.jsonl}}
+`, []string{`source.config.fromat: unknown field; did you mean "format"? (allowed: ` + allowedKeys(t, e, sdk.KindSource, "file") + `)`}},
+		{"flow and component problems together", `
+name: both
+source: {type: file, config: {path: in.csv, colour: red}}
+sink: {type: file, config: {path: out.jsonl, bogus: 1}}
+on_error: explode
+`, []string{
+			`on_error: must be fail, skip or dead_letter (got "explode")`,
+			`source.config.colour: unknown field (allowed: ` + allowedKeys(t, e, sdk.KindSource, "file") + `)`,
+			`sink.config.bogus: unknown field (allowed: ` + allowedKeys(t, e, sdk.KindSink, "file") + `)`,
+		}},
+		{"bad duration", `
+name: dur
+source: {type: file, config: {path: in.csv}}
+sink: {type: file, config: {path: out.jsonl}}
+schedule: {every: 5 minutes}
+`, []string{`schedule.every: bad duration "5 minutes": use a string such as "30s", "5m", "1h"`}},
+		{"key given twice", `
+name: twice
+source: {type: file, config: {path: in.csv}}
+sink: {type: file, config: {path: out.jsonl}}
+name: again
+`, []string{`name: key given twice (at line 2, column 1 and at line 5, column 1): remove one`}},
+		{"two documents", `name: one
+source: {type: file, config: {path: in.csv}}
+sink: {type: file, config: {path: out.jsonl}}
+---
+name: two
+`, []string{`more than one YAML document: another one starts at line 4; a flow file holds one flow: remove the "---" line and what follows, or put each flow in a file of its own`}},
+		{"yaml syntax", `
+name: syntax
+source: {type: file, config: {path: in.csv}
+sink: {type: file, config: {path: out.jsonl}}
+`, []string{`not valid YAML at line 4, column 1: ',' or '}' must be specified`}},
+		{"json after the object", `{"name": "j", "source": {"type": "file", "config": {"path": "in.csv"}}, "sink": {"type": "file", "config": {"path": "out.jsonl"}}}
+{"name": "k"}`, []string{`unexpected content after the JSON value at line 2, column 1: a document is one JSON object`}},
+		{"name too long", "name: " + strings.Repeat("n", 300) + `
+source: {type: file, config: {path: in.csv}}
+sink: {type: file, config: {path: out.jsonl}}
+`, []string{`name: is 300 characters long; a flow name has 1 to 100`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := write(t, e.work, "flow.yaml", c.doc)
+			want := fmt.Sprintf("invalid flow: %d problem(s)\n", len(c.problems))
+			for _, p := range c.problems {
+				want += "  " + p + "\n"
+			}
+			for _, cmd := range []string{"validate", "run"} {
+				r := e.run(t, cmd, path)
+				if r.code != 1 || r.stderr != want || r.stdout != "" {
+					t.Errorf("adf %s: want exit 1, nothing on stdout and on stderr:\n%s\ngot %s", cmd, want, r)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(e.dataDir, "runs")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("adf run of an invalid flow created run state: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(e.work, "out.jsonl")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("adf run of an invalid flow wrote output: %v", err)
+			}
+		})
+	}
+}
+
+// kafka is not rafka: a type that differs from an installed one by a
+// replaced letter gets the list of installed types, not a guess.
+func TestRunUnknownTypeWithoutMisleadingHint(t *testing.T) {
+	e := newEnv(t)
+	write(t, e.work, "kafka.yaml", `
+name: kafka
+source: {type: file, config: {path: in.csv}}
+sink: {type: kafka, config: {topic: t}}
+`)
+	r := e.run(t, "run", "kafka.yaml")
+	want := fmt.Sprintf("error: sink: sink type \"kafka\" is not installed (searched %s; installed sinks: file) To install a plugin, put its executable adf-plugin-<name> into %s (or set ADF_PLUGIN_DIR / --plugin-dir) and check it with `adf plugins list`\n", e.pluginDir, e.pluginDir)
+	if r.code != 1 || r.stderr != want {
+		t.Errorf("want exit 1 and on stderr:\n%s\ngot %s", want, r)
+	}
 }
 
 // --- adf plugins ---------------------------------------------------------------

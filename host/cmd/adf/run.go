@@ -23,18 +23,14 @@ import (
 	"github.com/activedataflow/adf/sdk/flow"
 )
 
-// loadFlow reads a flow file; validate=false leaves the flow's own fields to
-// engine.Validate, which reports them with the component errors.
-func loadFlow(path string, validate bool) (*flow.Flow, error) {
+// loadFlow reads a flow file; its fields are left to engine.Validate,
+// which reports them with the component errors.
+func loadFlow(path string) (*flow.Flow, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read flow file: %w", err)
 	}
-	decode := flow.Parse
-	if !validate {
-		decode = flow.Decode
-	}
-	f, err := decode(data)
+	f, err := flow.Decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("flow file %s: %w", path, err)
 	}
@@ -62,13 +58,20 @@ A progress bar shows rows and rows/s on a terminal; otherwise a summary is print
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			f, err := loadFlow(args[0], true)
+			// The same validation as `adf validate`, before anything starts:
+			// an invalid flow creates no run state and writes nothing.
+			f, err := loadFlow(args[0])
 			if err != nil {
-				return err
+				return printConfigErrors(err)
 			}
 			reg, err := g.registry(ctx)
 			if err != nil {
 				return err
+			}
+			warnings, err := engine.ValidateWithWarnings(ctx, reg, f)
+			printWarnings(warnings)
+			if err != nil {
+				return printConfigErrors(err)
 			}
 			if err := engine.Plan(reg, f); err != nil {
 				return err
@@ -214,9 +217,17 @@ func validateCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate FLOW.yaml",
 		Short: "Check a flow file: its fields, that its plugins are installed, and every component config",
-		Args:  cobra.ExactArgs(1),
+		Long: `Check a flow file without running it: the document (one YAML document or
+JSON object, no key twice), the flow's own fields, that every component type
+is installed, and every component config, as its plugin decodes it. Every
+problem is printed with its field path and the command exits 1.
+Plugins also check cheaply whether what a config names is there (an input
+file, a host name that must resolve); what is missing is printed as a
+warning, and the flow is still valid (exit 0): it may be there when the
+flow runs. ` + "`adf run`" + ` runs the same checks first.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := loadFlow(args[0], false)
+			f, err := loadFlow(args[0])
 			if err != nil {
 				return printConfigErrors(err)
 			}
@@ -224,12 +235,25 @@ func validateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := engine.Validate(cmd.Context(), reg, f); err != nil {
+			warnings, err := engine.ValidateWithWarnings(cmd.Context(), reg, f)
+			printWarnings(warnings)
+			if err != nil {
 				return printConfigErrors(err)
+			}
+			if len(warnings) > 0 {
+				fmt.Printf("flow %s is valid (%d warning(s): what they name must be there when it runs)\n", f.Name, len(warnings))
+				return nil
 			}
 			fmt.Printf("flow %s is valid\n", f.Name)
 			return nil
 		},
+	}
+}
+
+// printWarnings prints one line per warning, with its field path.
+func printWarnings(ws []*sdk.Error) {
+	for _, w := range ws {
+		fmt.Fprintf(os.Stderr, "warning: %s\n", w.Error())
 	}
 }
 
