@@ -397,12 +397,13 @@ func TestSourceTypeChange(t *testing.T) {
 	}
 }
 
-// A failing flow whose failure is transient (its source plugin binary is
-// gone after the flow was applied) is retried per policy: the run stays
-// pending between attempts, then ends failed on the last attempt with a
-// message and a backtrace, and the flow's last_run_status follows. A bad
-// record under on_error: fail is permanent: failed on attempt 1 with the
-// file:line in the message, no retry.
+// A failing flow whose failure may pass (its runtime plugin's binary was
+// replaced after the flow was applied by one that crashes at start) is
+// retried by the queue: the run stays pending between attempts, then ends
+// failed on the last attempt with a message and a backtrace, and the
+// flow's last_run_status follows. A bad record under on_error: fail is
+// permanent: failed on attempt 1 with the file:line in the message, no
+// retry.
 func TestFailingFlow(t *testing.T) {
 	for _, dialect := range dialects() {
 		t.Run(dialect, func(t *testing.T) {
@@ -411,11 +412,16 @@ func TestFailingFlow(t *testing.T) {
 			ctx := context.Background()
 			out := filepath.Join(h.dir, "out.jsonl")
 			if code, raw := h.do("POST", "/v1/flows", "", map[string]any{"name": "transient",
-				"source": map[string]any{"type": "sequence", "config": map[string]any{"count": 5}},
-				"sink":   map[string]any{"type": "file", "config": map[string]any{"path": out}}}, nil); code != http.StatusCreated {
+				"source":  map[string]any{"type": "sequence", "config": map[string]any{"count": 5}},
+				"sink":    map[string]any{"type": "file", "config": map[string]any{"path": out}},
+				"runtime": map[string]any{"type": "inline"}}, nil); code != http.StatusCreated {
 				t.Fatalf("create: %d %s", code, raw)
 			}
-			if err := os.Remove(filepath.Join(h.pluginDir, "adf-plugin-sequence")); err != nil {
+			bin := filepath.Join(h.pluginDir, "adf-plugin-sequence")
+			if err := os.Remove(bin); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(bin, []byte("#!/bin/sh\necho 'crashed at start' >&2\nexit 3\n"), 0o755); err != nil {
 				t.Fatal(err)
 			}
 			id := h.trigger("transient")

@@ -2,7 +2,9 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"syscall"
@@ -50,6 +52,12 @@ var passEnv = []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG", "ADF_LOG_LEVEL", 
 func launch(ctx context.Context, path string, log hclog.Logger) (*Instance, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		// Retrying cannot bring a removed binary back.
+		return nil, &sdk.Error{Code: sdk.CodeNotFound, Err: err,
+			Summary: fmt.Sprintf("plugin binary %s is gone (it was there when the plugins directory was read)", path),
+			Detail:  "reinstall the plugin (scripts/build-plugins.sh builds the bundled ones) and run the flow again"}
 	}
 	// go-plugin bounds the start with StartTimeout; the process must not be
 	// tied to ctx, which may end before the plugin is done with (Kill ends
