@@ -211,16 +211,16 @@ transforms:
     config: {expr: "amount > 100"}
 sink:
   type: file
-  config: {path: out/yaml/result.jsonl}
+  config: {path: out-yaml/result.jsonl}
 `,
 		"flow.json": `{
   "name": "orders_json",
   "source": {"type": "file", "config": {"path": "in/orders.csv", "format": "csv"}},
   "transforms": [{"type": "filter", "config": {"expr": "amount > 100"}}],
-  "sink": {"type": "file", "config": {"path": "out/json/result.jsonl"}}
+  "sink": {"type": "file", "config": {"path": "out-json/result.jsonl"}}
 }`,
 	}
-	outputs := map[string]string{"flow.yaml": "out/yaml/result.jsonl", "flow.json": "out/json/result.jsonl"}
+	outputs := map[string]string{"flow.yaml": "out-yaml/result.jsonl", "flow.json": "out-json/result.jsonl"}
 	for name, doc := range flows {
 		t.Run(name, func(t *testing.T) {
 			write(t, e.work, name, doc)
