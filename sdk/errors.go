@@ -25,6 +25,9 @@ const (
 	CodeNotFound = "not_found"
 	// CodeBadRecord: a record cannot be read or written as it is.
 	CodeBadRecord = "bad_record"
+	// CodeDeadlineExceeded: the run took longer than its timeout; running
+	// it again would take as long.
+	CodeDeadlineExceeded = "deadline_exceeded"
 
 	// CodeUnavailable: a system could not be reached or dropped the
 	// connection; retrying may succeed.
@@ -37,12 +40,12 @@ const (
 
 // Retryable says whether retrying the operation may succeed. The code
 // decides: configuration, authentication, permission, not-found and
-// bad-record errors never are, even when marked Transient, because the same
+// bad-record and deadline-exceeded errors never are, even when marked Transient, because the same
 // attempt fails the same way; CodeUnavailable always is; any other code is
 // when the plugin marked it Transient.
 func (e *Error) Retryable() bool {
 	switch e.Code {
-	case CodeInvalidConfig, CodeUnauthenticated, CodePermissionDenied, CodeNotFound, CodeBadRecord:
+	case CodeInvalidConfig, CodeUnauthenticated, CodePermissionDenied, CodeNotFound, CodeBadRecord, CodeDeadlineExceeded:
 		return false
 	case CodeUnavailable:
 		return true
