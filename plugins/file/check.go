@@ -17,8 +17,9 @@ import (
 const checkFiles = 10
 
 // Check implements sdk.Checker: warnings when the path matches no input
-// file now, or when a matched file cannot be opened. It only stats, lists
-// and opens; a directory is walked until its first input file.
+// file now, or when a matched regular file cannot be opened. It only stats,
+// lists and opens (never a named pipe, whose open would block); a
+// directory is walked until its first few input files.
 func (c *SourceConfig) Check(ctx context.Context) []*sdk.Error {
 	files, err := c.someFiles(ctx)
 	var se *sdk.Error
@@ -36,6 +37,9 @@ func (c *SourceConfig) Check(ctx context.Context) []*sdk.Error {
 	}
 	var out []*sdk.Error
 	for _, p := range files {
+		if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+			continue // opening a named pipe would wait for its writer
+		}
 		f, err := os.Open(p)
 		if err != nil {
 			e := fileError(err, "", "open input %s", p)

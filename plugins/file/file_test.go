@@ -10,7 +10,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/activedataflow/adf/plugins/file"
 	"github.com/activedataflow/adf/sdk"
@@ -289,5 +291,24 @@ func TestConfigCheck(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "new")); !os.IsNotExist(err) {
 		t.Errorf("Check created %s", filepath.Join(dir, "new"))
+	}
+}
+
+// TestConfigCheckNamedPipe: Check does not open a named pipe (which would
+// wait for a writer) and returns at once.
+func TestConfigCheckNamedPipe(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "in.csv")
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	done := make(chan []string, 1)
+	go func() { done <- check(t, sdk.KindSource, fmt.Sprintf(`{"path": %q}`, p)) }()
+	select {
+	case got := <-done:
+		if got != nil {
+			t.Errorf("warnings %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Check blocked on a named pipe")
 	}
 }

@@ -386,6 +386,10 @@ func indexComma(s string, comma []byte) int {
 	return strings.Index(s, bytesString(comma))
 }
 
+// minReadBuf is the smallest buffer of a csvSource (a variable for tests,
+// which shrink it to exercise refills).
+var minReadBuf = 4 << 10
+
 // csvSource frames the records of a stream, keeping the byte offset and
 // line number of the next record exactly.
 type csvSource struct {
@@ -407,7 +411,7 @@ type csvSource struct {
 func newCSVSource(r io.Reader, off, line, want int64) (*csvSource, error) {
 	n := readBufSize
 	if want > 0 && want < int64(n) {
-		n = int(max(want, 4<<10))
+		n = int(max(want, int64(minReadBuf)))
 	}
 	s := &csvSource{r: r, buf: make([]byte, n), off: off, line: line}
 	if off == 0 {

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
@@ -187,6 +188,13 @@ func FuzzCSVFraming(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The same framing through a tiny buffer filled a byte at a time.
+		defer func(n int) { minReadBuf = n }(minReadBuf)
+		minReadBuf = 1
+		small, err := newCSVSource(iotest.OneByteReader(bytes.NewReader(data)), 0, 1, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var records [][]string
 		bad := false
 		consumed := src.off
@@ -207,6 +215,10 @@ func FuzzCSVFraming(f *testing.F) {
 			}
 			consumed += int64(fr.n)
 			lines += fr.lines
+			sfr, srec, err := small.next(&sx)
+			if err != nil || sfr != fr || !bytes.Equal(srec, rec) {
+				t.Fatalf("through a small buffer: %+v %q %v, want %+v %q", sfr, srec, err, fr, rec)
+			}
 			switch fr.status {
 			case frameBad:
 				bad = true
@@ -226,6 +238,9 @@ func FuzzCSVFraming(f *testing.F) {
 			default:
 				t.Fatalf("status %d", fr.status)
 			}
+		}
+		if fr, _, err := small.next(&sx); err != nil || fr.status != frameEOF {
+			t.Fatalf("through a small buffer: %+v %v after the end", fr, err)
 		}
 		if consumed != int64(len(data)) || src.off != consumed || src.line != lines {
 			t.Fatalf("consumed %d of %d bytes (source at %d, line %d/%d)", consumed, len(data), src.off, src.line, lines)
