@@ -84,8 +84,9 @@ type configSpec struct {
 }
 
 // newConfigSpec builds the spec of config type C. Struct fields use `json` tags
-// for names and `jsonschema` tags (invopop/jsonschema) for required, default,
-// enum and description.
+// for names, `jsonschema` tags (invopop/jsonschema) for required, default,
+// enum and description, and `adf` tags for the secret, path and connect
+// annotations the host enforces (see SchemaSecret).
 func newConfigSpec[C any]() (*configSpec, error) {
 	r := &jsonschema.Reflector{
 		DoNotReference:             true,
@@ -97,6 +98,9 @@ func newConfigSpec[C any]() (*configSpec, error) {
 	s := r.Reflect(&zero)
 	s.Version = "https://json-schema.org/draft/2020-12/schema"
 	s.ID = ""
+	if err := annotate(s, reflect.TypeFor[C](), 0); err != nil {
+		return nil, fmt.Errorf("config schema of %T: %w", zero, err)
+	}
 	raw, err := json.Marshal(s)
 	if err != nil {
 		return nil, fmt.Errorf("config schema of %T: %w", zero, err)
