@@ -9,7 +9,21 @@
 //     [Guard.ClientAddr]);
 //  3. rate: each client address has a token bucket ([Config.RatePerSecond],
 //     [Config.Burst]); a request over the rate gets 429 with Retry-After;
-//  4. token: a missing or wrong token gets 401 with WWW-Authenticate.
+//  4. token: a missing or wrong token gets 401 with WWW-Authenticate;
+//     with [Config.FailureLimit], a client address over its budget of failed
+//     authentications gets 429 with Retry-After instead (see below).
+//
+// Each accepted token has a [Role]: [Config.Tokens] are [RoleAdmin],
+// [Config.OperatorTokens] [RoleOperator] and [Config.ViewerTokens]
+// [RoleViewer]. The Guard only authenticates; the handler decides what a
+// role may do, reading the [Decision] with [FromContext].
+//
+// The failure limit is a second token bucket per client address, of
+// [Config.FailureLimit] units refilled over [Config.FailureWindow], that
+// only failed authentications (missing or unknown token) take from. A client
+// that always presents a valid token is never limited by it, even from an
+// address that is over its budget; an address over its budget gets 429 for
+// every request without a valid token until its bucket refills.
 //
 // The rate limit is checked before the token on purpose: every request that
 // reaches the token check costs one unit of the client's bucket, whether its
@@ -30,8 +44,10 @@ package access
 
 import (
 	"container/list"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,7 +72,63 @@ const (
 	ReasonAddressNotAllowed = "address_not_allowed"
 	ReasonMethodNotAllowed  = "method_not_allowed"
 	ReasonRateLimited       = "rate_limited"
+	// ReasonTooManyFailures: the client address has had too many failed
+	// authentications lately (see [Config.FailureLimit]).
+	ReasonTooManyFailures = "too_many_failures"
 )
+
+// Role is what an accepted token may do. Roles are ordered: each includes
+// the ones below it.
+type Role int
+
+// Roles, lowest first.
+const (
+	// RoleNone is the role of a request without a valid token.
+	RoleNone Role = iota
+	// RoleViewer reads flows, runs and plugins.
+	RoleViewer
+	// RoleOperator is a viewer that may also trigger runs.
+	RoleOperator
+	// RoleAdmin may also create, change and delete flows.
+	RoleAdmin
+)
+
+// String is the role's name: none, viewer, operator or admin.
+func (r Role) String() string {
+	switch r {
+	case RoleViewer:
+		return "viewer"
+	case RoleOperator:
+		return "operator"
+	case RoleAdmin:
+		return "admin"
+	}
+	return "none"
+}
+
+// Includes reports whether r grants what need grants.
+func (r Role) Includes(need Role) bool { return r >= need }
+
+// TokenIDLength is the length of [Decision.TokenID]: that many hex digits
+// of the token's SHA-256, enough to tell configured tokens apart and too few
+// to test guesses against offline.
+const TokenIDLength = 12
+
+// TokenID returns the short id of a token (plain, or "sha256:<hex>" as
+// configured): the first [TokenIDLength] hex digits of its SHA-256, which
+// are also the first digits of its "sha256:" form. It is "" for a malformed
+// token.
+func TokenID(token string) string {
+	d, err := tokenDigest(token)
+	if err != nil {
+		return ""
+	}
+	return digestID(d)
+}
+
+func digestID(d [sha256.Size]byte) string {
+	return hex.EncodeToString(d[:TokenIDLength/2])
+}
 
 // HeaderToken is the header that may carry the token instead of
 // "Authorization: Bearer <token>".
@@ -95,8 +167,24 @@ var (
 type Config struct {
 	// Tokens accepted, each either a plain token or "sha256:<64 hex>" (the
 	// SHA-256 of the plain token, hex in either case; see [HashToken]).
-	// Plain tokens are hashed by [New]; the Guard keeps only digests.
+	// Plain tokens are hashed by [New]; the Guard keeps only digests. They
+	// have the role [RoleAdmin] (a guard without roles, such as the
+	// heartbeat's, simply accepts them).
 	Tokens []string
+	// OperatorTokens and ViewerTokens are further tokens, in the same
+	// forms, with the roles [RoleOperator] and [RoleViewer]. A token may
+	// have one role only.
+	OperatorTokens, ViewerTokens []string
+	// BearerOnly takes the token from "Authorization: Bearer" only, never
+	// from the X-Heartbeat-Token header.
+	BearerOnly bool
+	// FailureLimit, when > 0, is how many failed authentications a client
+	// address may have per FailureWindow (a token bucket: that many at
+	// once, then one per FailureWindow/FailureLimit); over it, requests
+	// without a valid token get 429. 0 disables the limit.
+	FailureLimit int
+	// FailureWindow is FailureLimit's window; 0 means one minute.
+	FailureWindow time.Duration
 	// Allow lists the client addresses allowed; empty allows any address.
 	Allow []netip.Prefix
 	// TrustedProxies lists the peers whose X-Forwarded-For is believed.
@@ -119,8 +207,9 @@ type Config struct {
 
 // String describes c without its tokens.
 func (c Config) String() string {
-	return fmt.Sprintf("access.Config{Tokens:%s Allow:%v TrustedProxies:%v RatePerSecond:%g Burst:%d Methods:%v Realm:%q MaxClients:%d}",
-		redactedCount(len(c.Tokens)), c.Allow, c.TrustedProxies, c.RatePerSecond, c.Burst, c.Methods, c.Realm, c.MaxClients)
+	return fmt.Sprintf("access.Config{Tokens:%s OperatorTokens:%s ViewerTokens:%s BearerOnly:%v Allow:%v TrustedProxies:%v RatePerSecond:%g Burst:%d FailureLimit:%d FailureWindow:%s Methods:%v Realm:%q MaxClients:%d}",
+		redactedCount(len(c.Tokens)), redactedCount(len(c.OperatorTokens)), redactedCount(len(c.ViewerTokens)), c.BearerOnly,
+		c.Allow, c.TrustedProxies, c.RatePerSecond, c.Burst, c.FailureLimit, c.FailureWindow, c.Methods, c.Realm, c.MaxClients)
 }
 
 // GoString is like String, so %#v does not print the tokens either.
@@ -134,6 +223,11 @@ func (c Config) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(c.String(
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("tokens", redactedCount(len(c.Tokens))),
+		slog.String("operator_tokens", redactedCount(len(c.OperatorTokens))),
+		slog.String("viewer_tokens", redactedCount(len(c.ViewerTokens))),
+		slog.Bool("bearer_only", c.BearerOnly),
+		slog.Int("failure_limit", c.FailureLimit),
+		slog.Duration("failure_window", c.FailureWindow),
 		slog.Any("allow", c.Allow),
 		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.Float64("rate_per_second", c.RatePerSecond),
@@ -150,16 +244,21 @@ func (c Config) LogValue() slog.Value {
 func (c Config) MarshalJSON() ([]byte, error) {
 	type redacted struct {
 		Tokens         string
+		OperatorTokens string
+		ViewerTokens   string
+		BearerOnly     bool
 		Allow          []netip.Prefix
 		TrustedProxies []netip.Prefix
 		RatePerSecond  float64
 		Burst          int
+		FailureLimit   int
+		FailureWindow  time.Duration
 		Methods        []string
 		Realm          string
 		MaxClients     int
 	}
-	b, err := json.Marshal(redacted{redactedCount(len(c.Tokens)), c.Allow, c.TrustedProxies,
-		c.RatePerSecond, c.Burst, c.Methods, c.Realm, c.MaxClients})
+	b, err := json.Marshal(redacted{redactedCount(len(c.Tokens)), redactedCount(len(c.OperatorTokens)), redactedCount(len(c.ViewerTokens)),
+		c.BearerOnly, c.Allow, c.TrustedProxies, c.RatePerSecond, c.Burst, c.FailureLimit, c.FailureWindow, c.Methods, c.Realm, c.MaxClients})
 	if err != nil {
 		return nil, fmt.Errorf("access: encode config: %w", err)
 	}
@@ -186,6 +285,11 @@ type Decision struct {
 	Method, Path string
 	// Status is 200 when allowed, else the status sent (401, 403, 405, 429).
 	Status int
+	// Role of the token presented: [RoleNone] unless the token is valid.
+	Role Role
+	// TokenID identifies the valid token presented (see [TokenID]); "" when
+	// there is none.
+	TokenID string
 	// Reason is one of the Reason* constants.
 	Reason string
 	// RetryAfter is, for a 429, how long until the client's bucket has a
@@ -199,6 +303,9 @@ func (d Decision) Allowed() bool { return d.Status == http.StatusOK }
 // Guard checks requests against a [Config]. It is safe for concurrent use.
 type Guard struct {
 	digests        [][sha256.Size]byte
+	roles          []Role // of digests[i]
+	bearerOnly     bool
+	failures       *limiterSet // nil: failed authentications are not limited
 	allow          []netip.Prefix
 	trusted        []netip.Prefix
 	methods        []string
@@ -207,6 +314,9 @@ type Guard struct {
 	limits         *limiterSet // nil: no rate limit
 	now            func() time.Time
 	nTokens        int
+	nRoleTokens    [2]int // operator, viewer
+	failureLimit   int
+	failureWindow  time.Duration
 	ratePerSecond  float64
 	burst          int
 	maxClientsConf int
@@ -215,19 +325,40 @@ type Guard struct {
 // New validates cfg and builds a Guard. It fails (wrapping [ErrNoTokens])
 // when cfg has no token, (wrapping [ErrBadToken]) when a token is malformed,
 // (wrapping [ErrBadPrefix]) on an invalid prefix, and (wrapping
-// [ErrBadConfig]) on a bad rate, burst, method or realm. Errors name the
-// position of a bad token, never its value.
+// [ErrBadConfig]) on a bad rate, burst, failure limit, method or realm, or
+// a token given two roles. Errors name the list and position of a bad
+// token, never its value.
 func New(cfg Config) (*Guard, error) {
-	if len(cfg.Tokens) == 0 {
+	if len(cfg.Tokens)+len(cfg.OperatorTokens)+len(cfg.ViewerTokens) == 0 {
 		return nil, ErrNoTokens
 	}
-	g := &Guard{now: time.Now, nTokens: len(cfg.Tokens)}
-	for i, t := range cfg.Tokens {
-		d, err := tokenDigest(t)
-		if err != nil {
-			return nil, fmt.Errorf("%w #%d: %w", ErrBadToken, i+1, err)
+	g := &Guard{now: time.Now, nTokens: len(cfg.Tokens), nRoleTokens: [2]int{len(cfg.OperatorTokens), len(cfg.ViewerTokens)},
+		bearerOnly: cfg.BearerOnly}
+	where := map[[sha256.Size]byte]string{}
+	for _, set := range []struct {
+		name   string
+		role   Role
+		tokens []string
+	}{{"Tokens", RoleAdmin, cfg.Tokens}, {"OperatorTokens", RoleOperator, cfg.OperatorTokens}, {"ViewerTokens", RoleViewer, cfg.ViewerTokens}} {
+		for i, t := range set.tokens {
+			d, err := tokenDigest(t)
+			if err != nil {
+				if set.role == RoleAdmin {
+					return nil, fmt.Errorf("%w #%d: %w", ErrBadToken, i+1, err)
+				}
+				return nil, fmt.Errorf("%w: %s #%d: %w", ErrBadToken, set.name, i+1, err)
+			}
+			pos := fmt.Sprintf("%s #%d", set.name, i+1)
+			if prev, dup := where[d]; dup {
+				if g.roles[indexOf(g.digests, d)] != set.role {
+					return nil, fmt.Errorf("%w: %s is the same token as %s: give each token one role", ErrBadConfig, pos, prev)
+				}
+				continue
+			}
+			where[d] = pos
+			g.digests = append(g.digests, d)
+			g.roles = append(g.roles, set.role)
 		}
-		g.digests = append(g.digests, d)
 	}
 	var err error
 	if g.allow, err = normalizePrefixes("Allow", cfg.Allow); err != nil {
@@ -258,6 +389,10 @@ func New(cfg Config) (*Guard, error) {
 		return nil, fmt.Errorf("%w: Burst %d must be >= 0", ErrBadConfig, cfg.Burst)
 	case cfg.MaxClients < 0:
 		return nil, fmt.Errorf("%w: MaxClients %d must be >= 0", ErrBadConfig, cfg.MaxClients)
+	case cfg.FailureLimit < 0:
+		return nil, fmt.Errorf("%w: FailureLimit %d must be >= 0", ErrBadConfig, cfg.FailureLimit)
+	case cfg.FailureWindow < 0:
+		return nil, fmt.Errorf("%w: FailureWindow %s must be >= 0", ErrBadConfig, cfg.FailureWindow)
 	}
 	g.ratePerSecond, g.burst, g.maxClientsConf = cfg.RatePerSecond, cfg.Burst, cfg.MaxClients
 	if cfg.RatePerSecond > 0 && !math.IsInf(cfg.RatePerSecond, 1) {
@@ -268,7 +403,27 @@ func New(cfg Config) (*Guard, error) {
 		}
 		g.limits = newLimiterSet(cfg.RatePerSecond, burst, maxClients)
 	}
+	if cfg.FailureLimit > 0 {
+		g.failureLimit, g.failureWindow = cfg.FailureLimit, cfg.FailureWindow
+		if g.failureWindow == 0 {
+			g.failureWindow = time.Minute
+		}
+		maxClients := cfg.MaxClients
+		if maxClients == 0 {
+			maxClients = DefaultMaxClients
+		}
+		g.failures = newLimiterSet(float64(cfg.FailureLimit)/g.failureWindow.Seconds(), cfg.FailureLimit, maxClients)
+	}
 	return g, nil
+}
+
+func indexOf(ds [][sha256.Size]byte, d [sha256.Size]byte) int {
+	for i := range ds {
+		if ds[i] == d {
+			return i
+		}
+	}
+	return -1
 }
 
 // String describes g without its token digests.
@@ -276,8 +431,9 @@ func (g *Guard) String() string {
 	if g == nil {
 		return "access.Guard(nil)"
 	}
-	return fmt.Sprintf("access.Guard{Tokens:%s Allow:%v TrustedProxies:%v RatePerSecond:%g Burst:%d Methods:%v Realm:%q}",
-		redactedCount(g.nTokens), g.allow, g.trusted, g.ratePerSecond, g.burst, g.methods, g.realm)
+	return fmt.Sprintf("access.Guard{Tokens:%s OperatorTokens:%s ViewerTokens:%s BearerOnly:%v Allow:%v TrustedProxies:%v RatePerSecond:%g Burst:%d FailureLimit:%d/%s Methods:%v Realm:%q}",
+		redactedCount(g.nTokens), redactedCount(g.nRoleTokens[0]), redactedCount(g.nRoleTokens[1]), g.bearerOnly,
+		g.allow, g.trusted, g.ratePerSecond, g.burst, g.failureLimit, g.failureWindow, g.methods, g.realm)
 }
 
 // Format implements [fmt.Formatter]: every verb prints the String form, so
@@ -287,7 +443,8 @@ func (g *Guard) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(g.String(
 // Check decides on r: method, then client address, then rate, then token
 // (see the package documentation for why the rate comes before the token).
 // A request that reaches the rate check consumes one unit of its client
-// address's bucket.
+// address's bucket; a request without a valid token consumes one unit of
+// its failure bucket (with [Config.FailureLimit]).
 func (g *Guard) Check(r *http.Request) Decision {
 	now := g.now()
 	peer := peerAddr(r.RemoteAddr)
@@ -312,13 +469,37 @@ func (g *Guard) Check(r *http.Request) Decision {
 			return deny(http.StatusTooManyRequests, ReasonRateLimited)
 		}
 	}
-	switch g.checkToken(r) {
-	case tokenMissing:
-		return deny(http.StatusUnauthorized, ReasonMissingToken)
-	case tokenBad:
-		return deny(http.StatusUnauthorized, ReasonBadToken)
+	res, i := g.checkToken(r)
+	if res == tokenOK {
+		d.Role, d.TokenID = g.roles[i], digestID(g.digests[i])
+		return deny(http.StatusOK, ReasonOK)
 	}
-	return deny(http.StatusOK, ReasonOK)
+	if g.failures != nil {
+		if wait, ok := g.failures.take(client, now); !ok {
+			d.RetryAfter = wait
+			return deny(http.StatusTooManyRequests, ReasonTooManyFailures)
+		}
+	}
+	if res == tokenMissing {
+		return deny(http.StatusUnauthorized, ReasonMissingToken)
+	}
+	return deny(http.StatusUnauthorized, ReasonBadToken)
+}
+
+// decisionKey is the context key of the Decision Wrap passes on.
+type decisionKey struct{}
+
+// NewContext returns ctx carrying d (as [Guard.Wrap] does for the handler it
+// serves).
+func NewContext(ctx context.Context, d Decision) context.Context {
+	return context.WithValue(ctx, decisionKey{}, d)
+}
+
+// FromContext returns the Decision of the request whose context ctx is, as
+// [Guard.Wrap] recorded it; ok is false when there is none.
+func FromContext(ctx context.Context) (Decision, bool) {
+	d, ok := ctx.Value(decisionKey{}).(Decision)
+	return d, ok
 }
 
 // Wrap returns a handler that checks every request with g, calls report (if
@@ -326,7 +507,8 @@ func (g *Guard) Check(r *http.Request) Decision {
 // is allowed, or else writes the error response: status, a JSON body
 // {"error": reason, "message": text}, and the headers the status calls for
 // (WWW-Authenticate for 401, Allow for 405, Retry-After for 429). report is
-// called before next runs. Wrap panics if next is nil.
+// called before next runs; next finds the decision (its role and token id)
+// with [FromContext]. Wrap panics if next is nil.
 func (g *Guard) Wrap(next http.Handler, report func(*http.Request, Decision)) http.Handler {
 	if next == nil {
 		panic("access: Wrap with nil handler")
@@ -337,7 +519,7 @@ func (g *Guard) Wrap(next http.Handler, report func(*http.Request, Decision)) ht
 			report(r, d)
 		}
 		if d.Allowed() {
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), d)))
 			return
 		}
 		g.writeError(w, d)
@@ -454,34 +636,40 @@ const (
 	tokenBad
 )
 
-// checkToken looks at the first Authorization header (Bearer scheme) and the
-// first X-Heartbeat-Token header only, so one request tests at most two
-// guesses whatever headers it repeats.
-func (g *Guard) checkToken(r *http.Request) tokenResult {
+// checkToken looks at the first Authorization header (Bearer scheme) and,
+// unless the guard is BearerOnly, the first X-Heartbeat-Token header only,
+// so one request tests at most two guesses whatever headers it repeats. It
+// returns the index of the matching digest. Every digest is compared, in
+// constant time, whichever matches.
+func (g *Guard) checkToken(r *http.Request) (tokenResult, int) {
 	var candidates [2]string
 	n := 0
 	if t, ok := bearer(r.Header.Get("Authorization")); ok {
 		candidates[n] = t
 		n++
 	}
-	if t := strings.TrimSpace(r.Header.Get(HeaderToken)); t != "" {
-		candidates[n] = t
-		n++
+	if !g.bearerOnly {
+		if t := strings.TrimSpace(r.Header.Get(HeaderToken)); t != "" {
+			candidates[n] = t
+			n++
+		}
 	}
 	if n == 0 {
-		return tokenMissing
+		return tokenMissing, -1
 	}
-	match := 0
+	match, index := 0, 0
 	for _, c := range candidates[:n] {
 		sum := sha256.Sum256([]byte(c))
 		for i := range g.digests {
-			match |= subtle.ConstantTimeCompare(sum[:], g.digests[i][:])
+			eq := subtle.ConstantTimeCompare(sum[:], g.digests[i][:])
+			index = subtle.ConstantTimeSelect(eq&^match, i, index)
+			match |= eq
 		}
 	}
 	if match == 1 {
-		return tokenOK
+		return tokenOK, index
 	}
-	return tokenBad
+	return tokenBad, -1
 }
 
 // bearer extracts the token of an "Authorization: Bearer <token>" value (the
@@ -509,6 +697,9 @@ func (g *Guard) writeError(w http.ResponseWriter, d Decision) {
 	case ReasonMissingToken:
 		h.Set("WWW-Authenticate", `Bearer realm="`+g.realm+`"`)
 		msg = "a token is required (Authorization: Bearer <token> or " + HeaderToken + ")"
+		if g.bearerOnly {
+			msg = "a token is required (Authorization: Bearer <token>)"
+		}
 	case ReasonBadToken:
 		h.Set("WWW-Authenticate", `Bearer realm="`+g.realm+`", error="invalid_token"`)
 		msg = "the token is not valid"
@@ -521,6 +712,10 @@ func (g *Guard) writeError(w http.ResponseWriter, d Decision) {
 		secs := retryAfterSeconds(d.RetryAfter)
 		h.Set("Retry-After", strconv.FormatInt(secs, 10))
 		msg = fmt.Sprintf("too many requests; retry after %d s", secs)
+	case ReasonTooManyFailures:
+		secs := retryAfterSeconds(d.RetryAfter)
+		h.Set("Retry-After", strconv.FormatInt(secs, 10))
+		msg = fmt.Sprintf("too many failed authentications from this address; retry after %d s", secs)
 	default:
 		msg = http.StatusText(d.Status)
 	}
