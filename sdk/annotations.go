@@ -30,7 +30,8 @@ import (
 //     naming a local file instead (file://, sqlite://) is checked against
 //     the file roots like a path.
 //   - secret_keys=k1|k2|...: on a map field (map[string]string), the values
-//     of these keys (compared case-insensitively) are secrets.
+//     of these keys (compared case-insensitively; a key ending in * is a
+//     prefix: adls.sas-token.*) are secrets.
 //
 // For example:
 //
@@ -226,7 +227,7 @@ func walkAnnotated(s map[string]any, v any, path string, secret bool, out *[]Ann
 			}
 			keySecret := secret
 			for _, sk := range secretKeys {
-				if strings.EqualFold(sk, k) {
+				if strings.EqualFold(sk, k) || strings.HasSuffix(sk, "*") && len(k) >= len(sk)-1 && strings.EqualFold(sk[:len(sk)-1], k[:len(sk)-1]) {
 					keySecret = true
 				}
 			}

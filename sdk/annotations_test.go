@@ -23,7 +23,7 @@ type annotatedConfig struct {
 	DSN       string              `json:"dsn" adf:"connect,secret"`
 	Token     string              `json:"token,omitempty" adf:"secret"`
 	Inputs    []string            `json:"inputs,omitempty" adf:"path"`
-	Props     map[string]string   `json:"props,omitempty" adf:"secret_keys=token|Credential"`
+	Props     map[string]string   `json:"props,omitempty" adf:"secret_keys=token|Credential|sas.*"`
 	Endpoints []annotatedEndpoint `json:"endpoints,omitempty"`
 	Plain     string              `json:"plain,omitempty"`
 }
@@ -44,7 +44,7 @@ func TestAnnotationsInSchema(t *testing.T) {
 		"warehouse": {sdk.SchemaPath: true},
 		"dsn":       {sdk.SchemaConnect: true, sdk.SchemaSecret: true},
 		"token":     {sdk.SchemaSecret: true},
-		"props":     {sdk.SchemaSecretKeys: []any{"token", "Credential"}},
+		"props":     {sdk.SchemaSecretKeys: []any{"token", "Credential", "sas.*"}},
 		"plain":     {},
 	}
 	for field, kws := range want {
@@ -66,7 +66,7 @@ func TestAnnotationsInSchema(t *testing.T) {
 
 func TestAnnotatedFields(t *testing.T) {
 	cfg := `{"warehouse":"file:///w","dsn":"postgres://u:p@h/db","token":"tok1","inputs":["a","b"],
-		"props":{"TOKEN":"tok2","uri":"x","credential":"id:sec"},"endpoints":[{"url":"redis://:pw@r:6379","name":"n"}],"plain":"p"}`
+		"props":{"TOKEN":"tok2","uri":"x","credential":"id:sec","sas.acct":"sig","sas":"no"},"endpoints":[{"url":"redis://:pw@r:6379","name":"n"}],"plain":"p"}`
 	got := sdk.AnnotatedFields(annotatedComponent().ConfigSchema(), []byte(cfg))
 	want := []sdk.AnnotatedField{
 		{Field: "dsn", Value: "postgres://u:p@h/db", Secret: true, Connect: true},
@@ -75,6 +75,7 @@ func TestAnnotatedFields(t *testing.T) {
 		{Field: "inputs[1]", Value: "b", Path: true},
 		{Field: "props.TOKEN", Value: "tok2", Secret: true},
 		{Field: "props.credential", Value: "id:sec", Secret: true},
+		{Field: "props.sas.acct", Value: "sig", Secret: true},
 		{Field: "token", Value: "tok1", Secret: true},
 		{Field: "warehouse", Value: "file:///w", Path: true},
 	}
