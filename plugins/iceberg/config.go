@@ -19,11 +19,11 @@ const (
 // sink share it. catalog_uri, warehouse and table are public names that flow
 // files rely on: extended, never renamed.
 type CatalogConfig struct {
-	CatalogURI  string            `json:"catalog_uri" jsonschema:"required,description=catalog: sqlite:///path/catalog.db (SQL catalog on SQLite)\\, postgres://user@host/db (SQL catalog on PostgreSQL) or http(s)://host/ (REST catalog)"`
-	Warehouse   string            `json:"warehouse" jsonschema:"required,description=warehouse location such as file:///path (new tables are created under it)"`
+	CatalogURI  string            `json:"catalog_uri" jsonschema:"required,description=catalog: sqlite:///path/catalog.db (SQL catalog on SQLite)\\, postgres://user@host/db (SQL catalog on PostgreSQL) or http(s)://host/ (REST catalog)" adf:"connect,secret"`
+	Warehouse   string            `json:"warehouse" jsonschema:"required,description=warehouse location such as file:///path (new tables are created under it)" adf:"path"`
 	Table       string            `json:"table" jsonschema:"required,description=table as namespace.name (nested namespaces: a.b.name)"`
 	CatalogName string            `json:"catalog_name,omitempty" jsonschema:"description=catalog name recorded in the SQL catalog's rows (default: default); other engines must use the same name"`
-	Properties  map[string]string `json:"catalog_properties,omitempty" jsonschema:"description=extra catalog properties passed to iceberg-go (e.g. REST credential\\, token)"`
+	Properties  map[string]string `json:"catalog_properties,omitempty" jsonschema:"description=extra catalog properties passed to iceberg-go (e.g. REST credential\\, token)" adf:"secret_keys=credential|token|password|s3.secret-access-key|s3.session-token|gcs.oauth2.token|gcs.jsonkey|adls.auth.shared-key.account.key|adls.sas-token.*"`
 }
 
 func (c *CatalogConfig) defaults() { c.CatalogName = "default" }

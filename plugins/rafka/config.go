@@ -32,7 +32,7 @@ type Column struct {
 
 // SourceConfig configures the rafka source.
 type SourceConfig struct {
-	URL        string       `json:"url" jsonschema:"required,description=Redis URL such as redis://localhost:6379/0 (rediss:// for TLS)"`
+	URL        string       `json:"url" jsonschema:"required,description=Redis URL such as redis://localhost:6379/0 (rediss:// for TLS)" adf:"connect,secret"`
 	Topic      string       `json:"topic" jsonschema:"required,description=topic name; its partitions are the streams rafka:{topic}:0 … N-1"`
 	Group      string       `json:"group" jsonschema:"required,description=consumer group; flows in different groups each read everything"`
 	Consumer   string       `json:"consumer,omitempty" jsonschema:"description=consumer name within the group (default adf); flows sharing a group need distinct names"`
@@ -138,7 +138,7 @@ func validURL(u string) *sdk.Error {
 
 // SinkConfig configures the rafka sink.
 type SinkConfig struct {
-	URL           string   `json:"url" jsonschema:"required,description=Redis URL such as redis://localhost:6379/0"`
+	URL           string   `json:"url" jsonschema:"required,description=Redis URL such as redis://localhost:6379/0" adf:"connect,secret"`
 	Topic         string   `json:"topic" jsonschema:"required,description=topic to append to"`
 	Partitions    int      `json:"partitions,omitempty" jsonschema:"minimum=1,maximum=4096,description=create the topic with this many partitions when it does not exist (default: the topic must exist)"`
 	Format        string   `json:"format,omitempty" jsonschema:"enum=json,enum=raw,description=json: the value is the row as a JSON object (or value_column as JSON); raw: the value is value_column's bytes (default json)"`
@@ -189,7 +189,7 @@ func (c *SinkConfig) Validate() error {
 
 // CacheConfig configures the redis_cache sink.
 type CacheConfig struct {
-	URL          string       `json:"url" jsonschema:"required,description=Redis URL such as redis://localhost:6379/0"`
+	URL          string       `json:"url" jsonschema:"required,description=Redis URL such as redis://localhost:6379/0" adf:"connect,secret"`
 	KeyAttribute string       `json:"key_attribute" jsonschema:"required,description=column whose value names the cache entry; a row without it is rejected"`
 	KeyPrefix    string       `json:"key_prefix,omitempty" jsonschema:"description=prepended to every key, e.g. users:"`
 	TTL          sdk.Duration `json:"ttl,omitempty" jsonschema:"description=expiry of each entry such as 1h (default: no expiry)"`

@@ -25,7 +25,7 @@ const (
 
 // SinkConfig configures the postgres sink.
 type SinkConfig struct {
-	URL            string       `json:"url" jsonschema:"required,description=PostgreSQL URL such as postgres://user:pass@host:5432/db (the password is never logged)"`
+	URL            string       `json:"url" jsonschema:"required,description=PostgreSQL URL such as postgres://user:pass@host:5432/db (the password is never logged)" adf:"connect,secret"`
 	Table          string       `json:"table,omitempty" jsonschema:"description=target table (optionally schema.table); or set model"`
 	Model          string       `json:"model,omitempty" jsonschema:"description=Rails-style model name mapped to its table (Order or order -> orders; LineItem -> line_items)"`
 	Schema         string       `json:"schema,omitempty" jsonschema:"description=PostgreSQL schema of the table (default: the search_path, usually public)"`
@@ -75,7 +75,7 @@ func (c *SinkConfig) table() (schema, name string) { return splitTable(c.Schema,
 
 // SourceConfig configures the postgres source.
 type SourceConfig struct {
-	URL         string   `json:"url" jsonschema:"required,description=PostgreSQL URL such as postgres://user:pass@host:5432/db (the password is never logged)"`
+	URL         string   `json:"url" jsonschema:"required,description=PostgreSQL URL such as postgres://user:pass@host:5432/db (the password is never logged)" adf:"connect,secret"`
 	Table       string   `json:"table,omitempty" jsonschema:"description=table to read (optionally schema.table); or set model or query"`
 	Model       string   `json:"model,omitempty" jsonschema:"description=Rails-style model name mapped to its table (Order -> orders)"`
 	Schema      string   `json:"schema,omitempty" jsonschema:"description=PostgreSQL schema of the table (default: the search_path)"`
