@@ -157,8 +157,11 @@ func (sx *csvSyntax) frameQuoted(b []byte, atEOF bool, i int) frame {
 		}
 		return sx.bad(b, atEOF, p, at, open, char)
 	}
-	more := func() frame {
-		if tooLong(len(b)) {
+	// more asks for more input; event is the first index the missing
+	// bytes can decide something at, so that a record found too long here
+	// is too long whatever follows.
+	more := func(event int) frame {
+		if tooLong(event) {
 			return sx.bad(b, atEOF, problemTooLong, multiOpen, multiOpen, 0)
 		}
 		return frame{status: frameMore}
@@ -195,14 +198,14 @@ func (sx *csvSyntax) frameQuoted(b []byte, atEOF bool, i int) frame {
 				if atEOF {
 					return fail(problemUnterminated, open, open, 0, len(b))
 				}
-				return more()
+				return more(len(b))
 			}
 			c := j + k // a quote: closing, or the first of ""
 			if c+1 == len(b) {
 				if atEOF {
 					return ok(len(b))
 				}
-				return more()
+				return more(len(b))
 			}
 			switch b[c+1] {
 			case '"':
@@ -216,7 +219,7 @@ func (sx *csvSyntax) frameQuoted(b []byte, atEOF bool, i int) frame {
 					if atEOF {
 						return ok(len(b))
 					}
-					return more()
+					return more(c + 1)
 				}
 				if b[c+2] == '\n' {
 					lines++
@@ -229,7 +232,10 @@ func (sx *csvSyntax) frameQuoted(b []byte, atEOF bool, i int) frame {
 				break quoted
 			}
 			if !atEOF && len(b)-(c+1) < len(sx.comma) && bytes.HasPrefix(sx.comma, b[c+1:]) {
-				return more()
+				return more(c + 1)
+			}
+			if !atEOF && !utf8.FullRune(b[c+1:]) {
+				return more(c + 1) // the reason names the whole character
 			}
 			r, _ := utf8.DecodeRune(b[c+1:])
 			return fail(problemAfterQuote, c+1, open, r, c+1)
@@ -239,7 +245,7 @@ func (sx *csvSyntax) frameQuoted(b []byte, atEOF bool, i int) frame {
 			if atEOF {
 				return ok(len(b))
 			}
-			return more()
+			return more(len(b))
 		}
 		if b[i] == '"' {
 			continue
@@ -256,7 +262,7 @@ func (sx *csvSyntax) frameQuoted(b []byte, atEOF bool, i int) frame {
 				if atEOF {
 					return ok(len(b))
 				}
-				return more()
+				return more(len(b))
 			}
 			lines++
 			return ok(i + nl + 1)

@@ -245,6 +245,24 @@ func FuzzCSVFraming(f *testing.F) {
 		if consumed != int64(len(data)) || src.off != consumed || src.line != lines {
 			t.Fatalf("consumed %d of %d bytes (source at %d, line %d/%d)", consumed, len(data), src.off, src.line, lines)
 		}
+		// With a small record limit, too-long records are found alike
+		// whatever the buffer holds.
+		defer func(n int) { maxRecordBytes = n }(maxRecordBytes)
+		maxRecordBytes = 1 + int(delim)%32
+		big, _ := newCSVSource(bytes.NewReader(data), 0, 1, 0)
+		small, _ = newCSVSource(iotest.OneByteReader(bytes.NewReader(data)), 0, 1, 1)
+		for {
+			fr, rec, err := big.next(&sx)
+			sfr, srec, serr := small.next(&sx)
+			if err != nil || serr != nil || fr != sfr || !bytes.Equal(rec, srec) {
+				t.Fatalf("limit %d: %+v %q %v through a small buffer, %+v %q %v through a large one", maxRecordBytes, sfr, srec, serr, fr, rec, err)
+			}
+			if fr.status == frameEOF {
+				break
+			}
+		}
+		maxRecordBytes = 64 << 20
+
 		oracle := bytes.TrimPrefix(data, utf8BOM)
 		cr := csv.NewReader(bytes.NewReader(oracle))
 		cr.Comma = comma
