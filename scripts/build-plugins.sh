@@ -3,6 +3,7 @@
 # plugins directory (default ./plugins, or $ADF_PLUGIN_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/go-toolchain.sh
 out="${ADF_PLUGIN_DIR:-./plugins}"
 mkdir -p "$out" bin
 go build -o bin/adf ./host/cmd/adf

@@ -4,6 +4,7 @@
 # at the versions pinned below into $(go env GOPATH)/bin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/go-toolchain.sh
 command -v protoc >/dev/null || { apt-get update -qq && apt-get install -y -qq protobuf-compiler; }
 GOBIN="$(go env GOPATH)/bin"
 go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12

@@ -6,6 +6,7 @@
 # stops the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/go-toolchain.sh
 command -v go >/dev/null || { echo "Go is required: https://go.dev/doc/install (Debian: apt-get install golang)"; exit 1; }
 ./scripts/build-plugins.sh
 # A fresh store each time, so the ticker runs the sample flow now.

@@ -9,6 +9,7 @@
 #   scripts/bench/two-phase.sh [BASE_REV]      (ROWS=1000000 ROUNDS=5)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/go-toolchain.sh
 BASE="${1:-20342d3}"
 ROWS="${ROWS:-1000000}"
 ROUNDS="${ROUNDS:-5}"
