@@ -111,6 +111,10 @@ func FuzzCSV(f *testing.F) {
 	f.Add([]byte("1;\"a\r\nb\";2024-01-01\r\n\"3\";x\"y;\r\n"), uint8(1), uint16(1), false)
 	f.Fuzz(func(t *testing.T, data []byte, delim uint8, target uint16, header bool) {
 		opts := CSVOptions{Delimiter: fuzzDelimiters[int(delim)%len(fuzzDelimiters)], Header: header}
+		sx, err := newCSVSyntax(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
 		size := int64(len(data))
 		src := bytes.NewReader(data)
 		schema, err := InferCSV(bytes.NewReader(data), opts, 0)
@@ -128,6 +132,29 @@ func FuzzCSV(f *testing.F) {
 		}
 		checkRangesTile(t, whole, size)
 		want := readAll(t, data, whole, open)
+		// Every record after the header is a row or a reject.
+		records := 0
+		if len(whole) > 0 {
+			fs, err := newCSVSource(bytes.NewReader(data[whole[0].Start:]), whole[0].Start, whole[0].StartLine, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for {
+				fr, _, err := fs.next(&sx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fr.status == frameEOF {
+					break
+				}
+				if fr.status != frameBlank {
+					records++
+				}
+			}
+		}
+		if len(want.rows)+len(want.rejects) != records {
+			t.Fatalf("%d rows and %d rejects for %d records", len(want.rows), len(want.rejects), records)
+		}
 		split, err := PlanCSVRanges(src, size, int64(target%64)+1, opts)
 		if err != nil {
 			t.Fatal(err)
