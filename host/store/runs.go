@@ -442,11 +442,15 @@ type HeartbeatLogEntry struct {
 	Outcome        string    `json:"outcome"`
 	FlowsDue       int       `json:"flows_due"`
 	FlowsTriggered int       `json:"flows_triggered"`
+	// Requests is how many requests the row stands for: 1, or more for a
+	// refused request into whose row later ones of the same client and
+	// outcome were folded (see [Store.LogRefusedHeartbeat]).
+	Requests int `json:"requests"`
 }
 
 // HeartbeatLog returns the newest heartbeat log rows, oldest first.
 func (s *Store) HeartbeatLog(ctx context.Context, limit int) ([]HeartbeatLogEntry, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT received_at, remote_addr, client_addr, source, status, outcome, flows_due, flows_triggered
+	rows, err := s.db.QueryContext(ctx, `SELECT received_at, remote_addr, client_addr, source, status, outcome, flows_due, flows_triggered, requests
 		FROM heartbeat_requests ORDER BY id DESC LIMIT `+strconv.Itoa(limit))
 	if err != nil {
 		return nil, fmt.Errorf("heartbeat log: %w", err)
@@ -456,7 +460,7 @@ func (s *Store) HeartbeatLog(ctx context.Context, limit int) ([]HeartbeatLogEntr
 	for rows.Next() {
 		var e HeartbeatLogEntry
 		var at nullTime
-		if err := rows.Scan(&at, &e.RemoteAddr, &e.ClientAddr, &e.Source, &e.Status, &e.Outcome, &e.FlowsDue, &e.FlowsTriggered); err != nil {
+		if err := rows.Scan(&at, &e.RemoteAddr, &e.ClientAddr, &e.Source, &e.Status, &e.Outcome, &e.FlowsDue, &e.FlowsTriggered, &e.Requests); err != nil {
 			return nil, err
 		}
 		e.ReceivedAt = at.T
