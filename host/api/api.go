@@ -1,17 +1,29 @@
 // Package api serves the host's HTTP interface: the heartbeat endpoint, the
-// flows / runs / plugins JSON API (behind the admin token) with its OpenAPI
-// document, Prometheus metrics and health checks.
+// flows / runs / plugins JSON API (behind role tokens: viewer, operator,
+// admin) with its audit trail and OpenAPI document, Prometheus metrics and
+// health checks.
+//
+// Every write request of an authenticated caller is recorded in the store's
+// audit trail (GET /v1/audit) and logged. Refused requests are logged
+// sampled: one line (and, for the heartbeat, one heartbeat_requests row
+// whose requests column counts the rest) per client address and outcome per
+// [DefaultLogWindow]. Internal errors are answered with an error id only;
+// the log has the details under that id.
 package api
 
 import (
 	"context"
+	"crypto/rand"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -43,15 +55,53 @@ type Server struct {
 	// Heartbeat guards POST /v1/heartbeat; nil disables the endpoint (the
 	// built-in ticker still schedules).
 	Heartbeat *access.Guard
-	// Admin guards the API.
+	// Admin guards the API: the token's role ([access.Decision.Role])
+	// decides what it may do (see Handler). It should be BearerOnly and
+	// have a FailureLimit.
 	Admin   *access.Guard
 	Metrics *Metrics
 	// Ready reports whether the host is ready to serve (for /readyz).
 	Ready func() bool
+	// HeartbeatLogRetention is how long heartbeat_requests rows are kept
+	// by [Server.Maintain]; 0 keeps them forever.
+	HeartbeatLogRetention time.Duration
+	// LogWindow is the sampling window of refused requests; 0 means
+	// [DefaultLogWindow].
+	LogWindow time.Duration
+
+	once    sync.Once
+	hbLog   *sampler // refused heartbeats: rows and log lines
+	authLog *sampler // refused API requests: log lines
 }
 
-// Handler returns the routes.
+// DefaultLogWindow is the default [Server.LogWindow]: refused requests of
+// one client address with one outcome get one log line (and heartbeat log
+// row) per minute.
+const DefaultLogWindow = time.Minute
+
+// MaxBodyBytes bounds a request body (a flow document): a larger one is
+// answered 413 and nothing is saved.
+const MaxBodyBytes = 4 << 20
+
+func (s *Server) init() {
+	s.once.Do(func() {
+		if s.Log == nil {
+			s.Log = hclog.NewNullLogger()
+		}
+		w := s.LogWindow
+		if w <= 0 {
+			w = DefaultLogWindow
+		}
+		s.hbLog, s.authLog = newSampler(w), newSampler(w)
+	})
+}
+
+// Handler returns the routes. The roles the API needs: viewer to read
+// flows, runs and plugins; operator to trigger runs and read rejected
+// records (they hold the data itself); admin to create, change and delete
+// flows and to read the audit trail.
 func (s *Server) Handler() http.Handler {
+	s.init()
 	mux := http.NewServeMux()
 	if s.Heartbeat != nil {
 		mux.Handle("/v1/heartbeat", s.Heartbeat.Wrap(http.HandlerFunc(s.heartbeat), s.refusedHeartbeat))
@@ -61,18 +111,22 @@ func (s *Server) Handler() http.Handler {
 		})
 	}
 	admin := http.NewServeMux()
-	admin.HandleFunc("GET /v1/flows", s.listFlows)
-	admin.HandleFunc("POST /v1/flows", s.applyFlow)
-	admin.HandleFunc("GET /v1/flows/{name}", s.getFlow)
-	admin.HandleFunc("PUT /v1/flows/{name}", s.applyFlow)
-	admin.HandleFunc("DELETE /v1/flows/{name}", s.deleteFlow)
-	admin.HandleFunc("GET /v1/flows/{name}/runs", s.listRuns)
-	admin.HandleFunc("POST /v1/flows/{name}/runs", s.triggerRun)
-	admin.HandleFunc("GET /v1/runs", s.listRuns)
-	admin.HandleFunc("GET /v1/runs/{id}", s.getRun)
-	admin.HandleFunc("GET /v1/runs/{id}/rejected", s.rejected)
-	admin.HandleFunc("GET /v1/plugins", s.plugins)
-	mux.Handle("/v1/", s.Admin.Wrap(admin, nil))
+	route := func(pattern string, need access.Role, h http.HandlerFunc) {
+		admin.Handle(pattern, s.authorize(need, h))
+	}
+	route("GET /v1/flows", access.RoleViewer, s.listFlows)
+	route("POST /v1/flows", access.RoleAdmin, s.applyFlow)
+	route("GET /v1/flows/{name}", access.RoleViewer, s.getFlow)
+	route("PUT /v1/flows/{name}", access.RoleAdmin, s.applyFlow)
+	route("DELETE /v1/flows/{name}", access.RoleAdmin, s.deleteFlow)
+	route("GET /v1/flows/{name}/runs", access.RoleViewer, s.listRuns)
+	route("POST /v1/flows/{name}/runs", access.RoleOperator, s.triggerRun)
+	route("GET /v1/runs", access.RoleViewer, s.listRuns)
+	route("GET /v1/runs/{id}", access.RoleViewer, s.getRun)
+	route("GET /v1/runs/{id}/rejected", access.RoleOperator, s.rejected)
+	route("GET /v1/plugins", access.RoleViewer, s.plugins)
+	route("GET /v1/audit", access.RoleAdmin, s.auditLog)
+	mux.Handle("/v1/", s.Admin.Wrap(s.audit(admin), s.refusedAPI))
 	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openAPI)
@@ -104,9 +158,35 @@ type Problem struct {
 
 // ErrorBody is the body of every error response.
 type ErrorBody struct {
+	// Error is a stable code: not_found, invalid_flow, forbidden, ...;
+	// "internal error" for a 500.
 	Error    string    `json:"error"`
 	Message  string    `json:"message"`
 	Problems []Problem `json:"problems,omitempty"`
+	// RequiredRole is, for a 403 forbidden, the role the request needs.
+	RequiredRole string `json:"required_role,omitempty"`
+	// ID is, for a 500, the id under which the host's log has the error.
+	ID string `json:"id,omitempty"`
+}
+
+// CodeInternal is the error code of a 500 answer.
+const CodeInternal = "internal error"
+
+// internalError logs err in full under a new error id and answers 500 with
+// that id only: store and driver errors name hosts, ports, users and
+// queries, which callers must not see.
+func (s *Server) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	id := errorID()
+	s.Log.Error(what, "error_id", id, "method", r.Method, "path", r.URL.Path, "error", err)
+	writeJSON(w, http.StatusInternalServerError, ErrorBody{Error: CodeInternal, ID: id,
+		Message: "internal error; the host's log has the details under id " + id})
+}
+
+// errorID returns a random id for an internal error.
+func errorID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // crypto/rand.Read does not fail (it panics instead)
+	return hex.EncodeToString(b)
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
@@ -138,8 +218,7 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
 	}
 	s.logHeartbeat(now, r.RemoteAddr, client, "http", status, outcome, res)
 	if err != nil {
-		s.Log.Error("heartbeat failed", "error", err)
-		writeError(w, 500, "heartbeat_failed", err.Error())
+		s.internalError(w, r, "heartbeat failed", err)
 		return
 	}
 	if res.Triggered == nil {
@@ -149,19 +228,64 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
 }
 
 // refusedHeartbeat logs a heartbeat the guard refused (allowed ones are
-// logged with their results by heartbeat).
+// logged with their results by heartbeat), sampled: the first refusal of a
+// client address with an outcome in a window gets a log line and a row;
+// the window's further ones are counted in the metric and, by Maintain, in
+// the row's requests column.
 func (s *Server) refusedHeartbeat(r *http.Request, d access.Decision) {
-	if d.Status == http.StatusOK {
+	if d.Allowed() {
 		return
 	}
-	s.logHeartbeat(d.Time, r.RemoteAddr, d.Client, "http", d.Status, d.Reason, store.HeartbeatResult{})
+	s.Metrics.Heartbeat(d.Reason)
+	client := d.Client
+	if client == "" {
+		client = r.RemoteAddr
+	}
+	e, prev, first := s.hbLog.take(sampleKey{client, d.Reason}, d.Time)
+	if !first {
+		return
+	}
+	s.Log.Info("heartbeat", "remote", r.RemoteAddr, "client", d.Client, "source", "http", "status", d.Status, "outcome", d.Reason,
+		"flows_due", 0, "flows_triggered", 0, "sampled", "further requests of this client with this outcome within "+s.hbLog.window.String()+" are only counted",
+		"previous_window_folded", prev)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	defer cancel()
+	id, err := s.Store.LogRefusedHeartbeat(ctx, d.Time, r.RemoteAddr, d.Client, d.Status, d.Reason)
+	if err != nil {
+		s.Log.Error("log heartbeat", "error", err)
+		id = -1
+	}
+	s.hbLog.setRow(e, id)
+}
+
+// refusedAPI counts and logs, sampled like refusedHeartbeat, a request the
+// admin guard refused (no valid token, or too many failures).
+func (s *Server) refusedAPI(r *http.Request, d access.Decision) {
+	if d.Allowed() {
+		return
+	}
+	s.Metrics.AuthFailure(d.Reason)
+	client := d.Client
+	if client == "" {
+		client = r.RemoteAddr
+	}
+	e, prev, first := s.authLog.take(sampleKey{client, d.Reason}, d.Time)
+	if !first {
+		return
+	}
+	s.authLog.setRow(e, -1)
+	s.Log.Warn("API request refused", "remote", r.RemoteAddr, "client", d.Client, "method", d.Method, "path", d.Path,
+		"status", d.Status, "reason", d.Reason, "sampled", "further refusals of this client for this reason within "+s.authLog.window.String()+" are only counted",
+		"previous_window_folded", prev)
 }
 
 func (s *Server) logHeartbeat(at time.Time, remote, client, source string, status int, outcome string, res store.HeartbeatResult) {
 	s.Metrics.Heartbeat(outcome)
 	s.Log.Info("heartbeat", "remote", remote, "client", client, "source", source, "status", status, "outcome", outcome,
 		"flows_due", res.Due, "flows_triggered", len(res.Triggered))
-	if err := s.Store.LogHeartbeat(context.Background(), at, remote, client, source, status, outcome, res); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Store.LogHeartbeat(ctx, at, remote, client, source, status, outcome, res); err != nil {
 		s.Log.Error("log heartbeat", "error", err)
 	}
 }
@@ -184,7 +308,7 @@ func (s *Server) Tick(ctx context.Context) {
 func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
 	flows, err := s.Store.ListFlows(r.Context())
 	if err != nil {
-		writeError(w, 500, "store_error", err.Error())
+		s.internalError(w, r, "list flows", err)
 		return
 	}
 	out := make([]*store.FlowRecord, 0, len(flows))
@@ -197,13 +321,15 @@ func (s *Server) listFlows(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getFlow(w http.ResponseWriter, r *http.Request) {
 	rec, err := s.Store.GetFlow(r.Context(), r.PathValue("name"))
 	if err != nil {
-		storeError(w, err)
+		s.storeError(w, r, err)
 		return
 	}
 	writeJSON(w, 200, redactFlow(rec))
 }
 
-func storeError(w http.ResponseWriter, err error) {
+// storeError answers a store error: 404 not found, 409 run active, else an
+// internal error.
+func (s *Server) storeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, 404, "not_found", err.Error())
 		return
@@ -213,19 +339,50 @@ func storeError(w http.ResponseWriter, err error) {
 		writeError(w, 409, "run_active", err.Error())
 		return
 	}
-	writeError(w, 500, "store_error", err.Error())
+	s.internalError(w, r, "store", err)
+}
+
+// readBody reads a request body of at most MaxBodyBytes. A larger one is
+// answered 413 (never truncated: a cut YAML document may still parse, with
+// another meaning), one that does not arrive within the server's read
+// timeout 408; ok is false when an answer was sent.
+func readBody(w http.ResponseWriter, r *http.Request) (body []byte, ok bool) {
+	tooLarge := func() {
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large",
+			fmt.Sprintf("the request body is over the limit of %d bytes (4 MiB); nothing was saved: send a smaller document", MaxBodyBytes))
+	}
+	if r.ContentLength > MaxBodyBytes {
+		w.Header().Set("Connection", "close")
+		tooLarge()
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var big *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case err == nil:
+		return body, true
+	case errors.As(err, &big):
+		tooLarge()
+	case errors.As(err, &ne) && ne.Timeout():
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestTimeout, "request_timeout", "the request body did not arrive within the server's read timeout; nothing was saved")
+	default:
+		writeError(w, http.StatusBadRequest, "bad_request", "read the request body: "+err.Error())
+	}
+	return nil, false
 }
 
 // applyFlow creates or updates a flow after validating it completely against
 // the installed plugins; nothing is saved when anything is wrong.
 func (s *Server) applyFlow(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
-	if err != nil {
-		writeError(w, 400, "bad_request", err.Error())
+	body, ok := readBody(w, r)
+	if !ok {
 		return
 	}
 	f, err := flow.Decode(body)
 	if err == nil {
+		setTarget(r, f.Name)
 		if name := r.PathValue("name"); name != "" && name != f.Name {
 			err = sdk.ConfigErrors{sdk.ConfigError("name", "the document names flow %q but the URL names %q", f.Name, name)}
 		}
@@ -240,7 +397,7 @@ func (s *Server) applyFlow(w http.ResponseWriter, r *http.Request) {
 	}
 	rec, outcome, err := s.Store.ApplyFlow(r.Context(), f, time.Now())
 	if err != nil {
-		writeError(w, 500, "store_error", err.Error())
+		s.internalError(w, r, "save flow "+f.Name, err)
 		return
 	}
 	status := 200
@@ -298,7 +455,7 @@ func validationError(w http.ResponseWriter, err error) {
 
 func (s *Server) deleteFlow(w http.ResponseWriter, r *http.Request) {
 	if err := s.Store.DeleteFlow(r.Context(), r.PathValue("name")); err != nil {
-		storeError(w, err)
+		s.storeError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -311,14 +468,14 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
 	}
 	if name != "" {
 		if _, err := s.Store.GetFlow(r.Context(), name); err != nil {
-			storeError(w, err)
+			s.storeError(w, r, err)
 			return
 		}
 	}
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	runs, err := s.Store.ListRuns(r.Context(), name, limit)
 	if err != nil {
-		writeError(w, 500, "store_error", err.Error())
+		s.internalError(w, r, "list runs", err)
 		return
 	}
 	out := make([]*store.Run, 0, len(runs))
@@ -331,12 +488,12 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
 func (s *Server) triggerRun(w http.ResponseWriter, r *http.Request) {
 	id, err := s.Runner.Trigger(r.Context(), r.PathValue("name"))
 	if err != nil {
-		storeError(w, err)
+		s.storeError(w, r, err)
 		return
 	}
 	run, err := s.Store.GetRun(r.Context(), id)
 	if err != nil {
-		storeError(w, err)
+		s.storeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, redactRun(run))
@@ -350,7 +507,7 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
 	}
 	run, err := s.Store.GetRun(r.Context(), id)
 	if err != nil {
-		storeError(w, err)
+		s.storeError(w, r, err)
 		return
 	}
 	writeJSON(w, 200, redactRun(run))
@@ -363,13 +520,13 @@ func (s *Server) rejected(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.Store.GetRun(r.Context(), id); err != nil {
-		storeError(w, err)
+		s.storeError(w, r, err)
 		return
 	}
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	recs, err := s.Store.RejectedRecords(r.Context(), id, limit)
 	if err != nil {
-		writeError(w, 500, "store_error", err.Error())
+		s.internalError(w, r, "rejected records", err)
 		return
 	}
 	if recs == nil {

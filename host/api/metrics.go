@@ -20,6 +20,7 @@ type Metrics struct {
 	duration   prometheus.Histogram
 	heartbeats *prometheus.CounterVec
 	restarts   prometheus.Counter
+	authFails  *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics.
@@ -35,8 +36,10 @@ func NewMetrics() *Metrics {
 		heartbeats: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "adf_heartbeats_total", Help: "Heartbeat requests by outcome."},
 			[]string{"outcome"}),
 		restarts: prometheus.NewCounter(prometheus.CounterOpts{Name: "adf_plugin_restarts_total", Help: "Attempts restarted from a checkpoint after a plugin failure."}),
+		authFails: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "adf_api_auth_failures_total", Help: "API requests refused for their token, by reason (missing_token, bad_token, too_many_failures)."},
+			[]string{"reason"}),
 	}
-	m.reg.MustRegister(m.runs, m.rows, m.duration, m.heartbeats, m.restarts,
+	m.reg.MustRegister(m.runs, m.rows, m.duration, m.heartbeats, m.restarts, m.authFails,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -46,6 +49,9 @@ func (m *Metrics) Handler() http.Handler { return promhttp.HandlerFor(m.reg, pro
 
 // Heartbeat counts a heartbeat request.
 func (m *Metrics) Heartbeat(outcome string) { m.heartbeats.WithLabelValues(outcome).Inc() }
+
+// AuthFailure counts an API request refused for its token.
+func (m *Metrics) AuthFailure(reason string) { m.authFails.WithLabelValues(reason).Inc() }
 
 // Run records a finished run attempt.
 func (m *Metrics) Run(run *store.Run, d time.Duration, err error) {
