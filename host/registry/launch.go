@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -37,19 +38,30 @@ const (
 	pipeGrace    = 2 * time.Second
 )
 
-// Launch starts a new process of the plugin that provides e.
+// Launch starts a new process of the plugin that provides e. The binary
+// must still be trusted as at the scan: its directory and file writable by
+// their owner only, owned by this user or root, and, under a plugins.lock,
+// still of the locked checksum (go-plugin verifies it before it runs the
+// file). A refusal is a CodePermissionDenied sdk.Error: not retryable.
 func (r *Registry) Launch(ctx context.Context, e Entry) (*Instance, error) {
 	if e.Builtin() {
 		return nil, fmt.Errorf("%s %q is built into the host and has no plugin process", e.Kind, e.Type)
 	}
-	return launch(ctx, e.Plugin.Path, r.log)
+	if err := r.checkDir(); err != nil {
+		return nil, err
+	}
+	if err := checkTrusted("plugin binary", e.Plugin.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return launch(ctx, e.Plugin.Path, r.log, e.Plugin.pin)
 }
 
 // passEnv are the host variables a plugin process inherits; everything else
 // (credentials of the host, tokens) stays out of its environment.
 var passEnv = []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG", "ADF_LOG_LEVEL", "ADF_DATA_DIR"}
 
-func launch(ctx context.Context, path string, log hclog.Logger) (*Instance, error) {
+// launch starts the binary at path; with p, only if its checksum is p's.
+func launch(ctx context.Context, path string, log hclog.Logger, p *pin) (*Instance, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -71,7 +83,12 @@ func launch(ctx context.Context, path string, log hclog.Logger) (*Instance, erro
 	// The kernel kills the plugin when the host dies, even by SIGKILL; the
 	// SDK also watches its parent as a second line of defence.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	var secure *plugin.SecureConfig
+	if p != nil {
+		secure = &plugin.SecureConfig{Checksum: p.sum(), Hash: sha256.New()}
+	}
 	client := plugin.NewClient(&plugin.ClientConfig{
+		SecureConfig:     secure,
 		HandshakeConfig:  sdk.Handshake(),
 		Plugins:          plugin.PluginSet{sdk.PluginSetName: &sdk.GRPCPlugin{}},
 		Cmd:              cmd,
@@ -110,6 +127,9 @@ func launch(ctx context.Context, path string, log hclog.Logger) (*Instance, erro
 		// A plugin that failed its handshake gets no graceful stop.
 		inst.killGroup()
 		inst.Kill()
+		if p != nil && errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
+			return nil, p.mismatch(path)
+		}
 		return nil, fmt.Errorf("start plugin %s: %w (a plugin must be built with the ADF SDK and answer its handshake within %s)", path, err, startTimeout)
 	}
 	return inst, nil

@@ -5,12 +5,14 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -27,6 +29,12 @@ type PluginInfo struct {
 	Name, Version string
 	// Path of the binary; empty for components built into the host.
 	Path string
+	// SHA256 is the checksum plugins.lock pins the binary to (lowercase
+	// hex); empty when the directory has no lock. A process is started
+	// only from a binary that still has it.
+	SHA256 string
+	// pin is the lock entry behind SHA256.
+	pin *pin
 }
 
 // Entry is one component and the plugin that provides it.
@@ -74,6 +82,11 @@ type Registry struct {
 	index    map[key]Entry
 	builtins map[key]Entry
 	problems []Problem
+	// refused are the binaries not run because they could not be trusted
+	// (ownership, mode, plugins.lock): they may provide a missing type.
+	refused []Problem
+	// locked is set when the scan found a plugins.lock.
+	locked bool
 }
 
 // New returns an empty registry for dir; call Scan to fill it.
@@ -97,18 +110,40 @@ func (r *Registry) AddBuiltin(kind sdk.Kind, typ, description string, schema []b
 	r.index[key{kind, typ}] = e
 }
 
+// describeTimeout bounds a plugin's answer to Describe at scan time (its
+// start has startTimeout of its own).
+const describeTimeout = 10 * time.Second
+
 // Scan (re)discovers the plugins in the directory: each adf-plugin-* binary is
 // launched, asked for its manifest and stopped. A binary that fails is
 // recorded as a Problem and skipped; a type provided twice is a conflict: the
 // first binary in name order keeps it and the other is reported.
+//
+// Only trusted binaries are run: none from a directory writable by group or
+// others; no binary writable by group or others, or owned by another user
+// than this process's or root; and, when the directory has a plugins.lock,
+// only the binaries it lists with their checksum (verified again at every
+// launch). The others are Problems naming the file and what to do. A lock
+// that is invalid or untrusted itself fails the scan.
 func (r *Registry) Scan(ctx context.Context) error {
+	lock, err := r.readLock()
+	if err != nil {
+		return err
+	}
 	paths, err := r.binaries()
 	if err != nil {
 		return err
 	}
+	var problems, refused []Problem
+	if err := r.checkDir(); err != nil {
+		problems = append(problems, Problem{Path: r.dir, Err: err})
+		refused = append(refused, Problem{Path: r.dir, Err: err})
+		paths = nil
+	}
 	type result struct {
 		path string
 		m    *adfv1.Manifest
+		pin  *pin
 		err  error
 	}
 	results := make([]result, len(paths))
@@ -120,8 +155,19 @@ func (r *Registry) Scan(ctx context.Context) error {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			m, err := r.describe(ctx, p)
-			results[i] = result{p, m, err}
+			res := result{path: p}
+			res.err = checkTrusted("plugin binary", p)
+			if res.err == nil && lock != nil {
+				if e, ok := lock.Find(filepath.Base(p)); ok {
+					res.pin = &pin{lockPath: r.lockPath(), entry: e}
+				} else {
+					res.err = notListed(p, r.lockPath())
+				}
+			}
+			if res.err == nil {
+				res.m, res.err = r.describe(ctx, p, res.pin)
+			}
+			results[i] = res
 		}()
 	}
 	wg.Wait()
@@ -131,14 +177,19 @@ func (r *Registry) Scan(ctx context.Context) error {
 		index[k] = e
 	}
 	var plugins []*PluginInfo
-	var problems []Problem
 	for _, res := range results {
 		if res.err != nil {
 			r.log.Warn("plugin skipped", "path", res.path, "error", res.err)
 			problems = append(problems, Problem{Path: res.path, Err: res.err})
+			if isRefusal(res.err) {
+				refused = append(refused, Problem{Path: res.path, Err: res.err})
+			}
 			continue
 		}
-		info := &PluginInfo{Name: res.m.Name, Version: res.m.Version, Path: res.path}
+		info := &PluginInfo{Name: res.m.Name, Version: res.m.Version, Path: res.path, pin: res.pin}
+		if res.pin != nil {
+			info.SHA256 = res.pin.entry.SHA256
+		}
 		plugins = append(plugins, info)
 		for _, c := range res.m.Components {
 			k := key{sdk.KindFromProto(c.Kind), c.Type}
@@ -153,8 +204,14 @@ func (r *Registry) Scan(ctx context.Context) error {
 		}
 	}
 	r.mu.Lock()
-	r.plugins, r.index, r.problems = plugins, index, problems
+	r.plugins, r.index, r.problems, r.refused, r.locked = plugins, index, problems, refused, lock != nil
 	r.mu.Unlock()
+	abs, _ := filepath.Abs(r.dir)
+	lockState := "none: every adf-plugin-* binary there runs (pin them with `adf plugins lock`)"
+	if lock != nil {
+		lockState = r.lockPath()
+	}
+	r.log.Info("plugins loaded", "dir", abs, "plugins", len(plugins), "problems", len(problems), "lock", lockState)
 	return nil
 }
 
@@ -191,14 +248,23 @@ func (r *Registry) binaries() ([]string, error) {
 	return out, nil
 }
 
-func (r *Registry) describe(ctx context.Context, path string) (*adfv1.Manifest, error) {
-	inst, err := launch(ctx, path, r.log)
+// describe launches a binary (pinned to a lock entry, when given), asks it
+// for its manifest within describeTimeout and stops it.
+func (r *Registry) describe(ctx context.Context, path string, p *pin) (*adfv1.Manifest, error) {
+	inst, err := launch(ctx, path, r.log, p)
 	if err != nil {
 		return nil, err
 	}
 	defer inst.Kill()
-	resp, err := inst.Plugin().Describe(ctx, &adfv1.Describe_Request{HostProtocolVersion: sdk.ProtocolVersion})
+	dctx, cancel := context.WithTimeout(ctx, describeTimeout)
+	defer cancel()
+	resp, err := inst.Plugin().Describe(dctx, &adfv1.Describe_Request{HostProtocolVersion: sdk.ProtocolVersion})
 	if err != nil {
+		if ctx.Err() == nil && dctx.Err() != nil {
+			return nil, &sdk.Error{Code: sdk.CodeUnavailable, Err: err,
+				Summary: fmt.Sprintf("plugin %s started but did not describe itself within %s", path, describeTimeout),
+				Detail:  "it is skipped; report it to its authors, or remove it from the plugins directory"}
+		}
 		return nil, fmt.Errorf("describe %s: %w", path, err)
 	}
 	m := resp.GetManifest()
@@ -216,6 +282,17 @@ func (r *Registry) Plugins() []*PluginInfo {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return append([]*PluginInfo(nil), r.plugins...)
+}
+
+// LockPath is the plugins.lock the last scan pinned the binaries to; empty
+// when the directory has none (every adf-plugin-* binary there runs).
+func (r *Registry) LockPath() string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if !r.locked {
+		return ""
+	}
+	return r.lockPath()
 }
 
 // Problems lists the binaries that could not be used, and conflicts.
@@ -266,7 +343,10 @@ func (r *Registry) Lookup(kind sdk.Kind, typ string) (Entry, error) {
 		return e, nil
 	}
 	installed := r.Types(kind)
-	return Entry{}, &MissingError{Kind: kind, Type: typ, Dir: r.dir, Installed: installed, Closest: closest(typ, installed)}
+	r.mu.RLock()
+	refused := append([]Problem(nil), r.refused...)
+	r.mu.RUnlock()
+	return Entry{}, &MissingError{Kind: kind, Type: typ, Dir: r.dir, Installed: installed, Closest: closest(typ, installed), Refused: refused}
 }
 
 // MissingError is a component type no installed plugin provides.
@@ -276,6 +356,9 @@ type MissingError struct {
 	Dir       string
 	Installed []string
 	Closest   string
+	// Refused are the binaries (or the directory) not run because they
+	// could not be trusted: one of them may provide the type.
+	Refused []Problem
 }
 
 // firstParty maps the types of the bundled plugins to their plugin name.
@@ -297,13 +380,36 @@ func (e *MissingError) Error() string {
 	if e.Closest != "" {
 		fmt.Fprintf(&b, "; did you mean %q?", e.Closest)
 	}
-	if name, ok := firstParty[e.Type]; ok {
+	name, bundled := firstParty[e.Type]
+	hint := true
+	if len(e.Refused) > 0 {
+		b.WriteString("; refused plugins, which may provide it: ")
+		for i, p := range e.Refused {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(p.Err.Error())
+			if p.Path == e.Dir || (bundled && filepath.Base(p.Path) == BinaryPrefix+name) {
+				hint = false // the refusal says what to do
+			}
+		}
+	}
+	switch {
+	case !hint:
+	case bundled:
 		fmt.Fprintf(&b, " %q is provided by the bundled plugin %q: build it with `go build -o %s/%s%s ./plugins/%s/cmd/%s%s` or run scripts/build-plugins.sh",
 			e.Type, name, e.Dir, BinaryPrefix, name, name, BinaryPrefix, name)
-	} else {
+	default:
 		fmt.Fprintf(&b, " To install a plugin, put its executable %s<name> into %s (or set ADF_PLUGIN_DIR / --plugin-dir) and check it with `adf plugins list`", BinaryPrefix, e.Dir)
 	}
 	return b.String()
+}
+
+// isRefusal says whether a binary was refused as untrusted (rather than
+// failing to start or describe itself).
+func isRefusal(err error) bool {
+	var se *sdk.Error
+	return errors.As(err, &se) && se.Code == sdk.CodePermissionDenied
 }
 
 // closest returns the installed name typ is a plausible typo of (see

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"text/tabwriter"
 
@@ -16,7 +17,7 @@ import (
 )
 
 func pluginsCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "plugins", Short: "List and describe installed plugins and their components"}
+	cmd := &cobra.Command{Use: "plugins", Short: "List, describe and lock installed plugins and their components"}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List installed components by kind and type",
@@ -37,6 +38,11 @@ func pluginsCmd(g *globals) *cobra.Command {
 			}
 			w.Flush()
 			fmt.Printf("\nplugins directory: %s (%d plugins)\n", reg.Dir(), len(reg.Plugins()))
+			if lock := reg.LockPath(); lock != "" {
+				fmt.Printf("pinned by %s: only the binaries it lists, with their checksums, run\n", lock)
+			} else {
+				fmt.Printf("no %s: every %s* binary there runs; pin them with `adf plugins lock`\n", registry.LockFile, registry.BinaryPrefix)
+			}
 			for _, p := range reg.Problems() {
 				fmt.Printf("skipped %s: %v\n", p.Path, p.Err)
 			}
@@ -94,8 +100,48 @@ func pluginsCmd(g *globals) *cobra.Command {
 		},
 	}
 	describe.Flags().StringVar(&kind, "kind", "", "only this kind: source, sink, transform or runtime")
-	cmd.AddCommand(describe)
+	cmd.AddCommand(describe, lockCmd(g))
 	return cmd
+}
+
+// lockCmd is `adf plugins lock`: it pins the plugins directory's binaries
+// by checksum in plugins.lock.
+func lockCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "lock",
+		Short: "Pin the plugin binaries by SHA-256 in plugins.lock: from then on only those run",
+		Long: `Write plugins.lock in the plugins directory: the SHA-256, plugin name and
+version of every adf-plugin-* binary there that can be used (owned by this
+user or root, writable by its owner only, answers as a plugin). While the
+file exists, adf refuses a binary that is not listed or whose checksum
+differs, and says which. Run it again after installing or upgrading a
+plugin; delete plugins.lock to stop pinning. The format is sha256sum's:
+` + "`sha256sum -c plugins.lock`" + ` in the directory checks it by hand.
+Exits 1 when a binary was left out (each is printed, with why).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reg := registry.New(g.pluginDir, g.log)
+			lock, problems, err := reg.WriteLock(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "BINARY\tPLUGIN\tVERSION\tSHA256")
+			for _, e := range lock.Entries {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.File, e.Name, e.Version, e.SHA256)
+			}
+			w.Flush()
+			fmt.Printf("\nwrote %s: %d plugins pinned\n", filepath.Join(reg.Dir(), registry.LockFile), len(lock.Entries))
+			for _, p := range problems {
+				fmt.Printf("left out %s: %v\n", p.Path, p.Err)
+			}
+			if len(problems) > 0 {
+				fmt.Fprintf(os.Stderr, "error: %d plugin binaries were left out of the lock and will be refused: fix or remove them, then run `adf plugins lock` again\n", len(problems))
+				return &exitError{code: 1}
+			}
+			return nil
+		},
+	}
 }
 
 // missingAnyKind is the error of `adf plugins describe TYPE` when no kind has
