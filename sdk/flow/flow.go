@@ -57,7 +57,12 @@ type Flow struct {
 	// backoff, from the first failure since the run last made progress
 	// (default 5m). The run then fails with the last error.
 	RetryDeadline *sdk.Duration `json:"retry_deadline,omitempty"`
-	Enabled       *bool         `json:"enabled,omitempty"`
+	// Timeout bounds a run: one still going after it is cancelled and
+	// fails, and is not retried. Absent: the host's default (adf serve and
+	// adf run --run-timeout; none unless set); 0: no timeout, whatever the
+	// host's default.
+	Timeout *sdk.Duration `json:"timeout,omitempty"`
+	Enabled *bool         `json:"enabled,omitempty"`
 }
 
 // Component names a component type and its config.
@@ -164,6 +169,9 @@ func (f *Flow) Validate() error {
 	}
 	if f.RetryDeadline != nil && f.RetryDeadline.D() < 0 {
 		errs = append(errs, sdk.ConfigError("retry_deadline", "must be 0 (no retries) or a positive duration such as \"5m\""))
+	}
+	if f.Timeout != nil && f.Timeout.D() < 0 {
+		errs = append(errs, sdk.ConfigError("timeout", "must be a positive duration such as \"1h\", or 0 for none"))
 	}
 	if len(errs) > 0 {
 		return errs

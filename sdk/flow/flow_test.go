@@ -20,7 +20,7 @@ func messages(err error) []string {
 	return out
 }
 
-const allowedFlowKeys = "checkpoint, dead_letter, description, enabled, max_restarts, name, on_error, parallelism, retry_deadline, runtime, schedule, sink, source, transforms"
+const allowedFlowKeys = "checkpoint, dead_letter, description, enabled, max_restarts, name, on_error, parallelism, retry_deadline, runtime, schedule, sink, source, timeout, transforms"
 
 func TestParseValid(t *testing.T) {
 	yamlDoc := `

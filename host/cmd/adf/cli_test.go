@@ -626,7 +626,7 @@ parallelism: -1
 	t.Run("unknown flow key", func(t *testing.T) {
 		write(t, e.work, "unknown.json", `{"name": "u", "source": {"type": "file"}, "sink": {"type": "file"}, "sinks": []}`)
 		r := e.run(t, "validate", "unknown.json")
-		want := `sinks: unknown field; did you mean "sink"? (allowed: checkpoint, dead_letter, description, enabled, max_restarts, name, on_error, parallelism, retry_deadline, runtime, schedule, sink, source, transforms)`
+		want := `sinks: unknown field; did you mean "sink"? (allowed: checkpoint, dead_letter, description, enabled, max_restarts, name, on_error, parallelism, retry_deadline, runtime, schedule, sink, source, timeout, transforms)`
 		if got := problems(r); r.code != 1 || len(got) != 1 || got[0] != want {
 			t.Fatalf("want the unknown key reported\n%s", r)
 		}
