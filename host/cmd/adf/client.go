@@ -30,9 +30,17 @@ func clientFlags(cmd *cobra.Command, g *globals) *client {
 	c := &client{http: &http.Client{Timeout: 2 * time.Minute}}
 	cmd.PersistentFlags().StringVar(&c.server, "server", envOr("ADF_SERVER", "http://"+envOr("ADF_LISTEN", "127.0.0.1:8080")), "URL of adf serve (env ADF_SERVER)")
 	cmd.PersistentFlags().StringVar(&c.token, "admin-token", os.Getenv("ADF_ADMIN_TOKEN"), "admin token (env ADF_ADMIN_TOKEN; default: <data-dir>/admin-token)")
+	var token string
+	cmd.PersistentFlags().StringVar(&token, "token", os.Getenv("ADF_TOKEN"), "API token of any role, viewer, operator or admin (env ADF_TOKEN); default: the admin token")
 	cmd.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if root := cmd.Root(); root.PersistentPreRun != nil {
 			root.PersistentPreRun(cmd, nil)
+		}
+		if token != "" {
+			c.token = token
+		}
+		if strings.HasPrefix(strings.ToLower(c.token), "sha256:") {
+			return errors.New("the API token is given in its hashed sha256: form, which only adf serve takes: give the client the plain token (--token or ADF_TOKEN)")
 		}
 		if c.token == "" {
 			if b, err := os.ReadFile(adminTokenFile(g.dataDir)); err == nil {

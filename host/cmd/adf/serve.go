@@ -33,6 +33,10 @@ type serveConfig struct {
 	tick, retryBackoff, shutdownTimeout time.Duration
 	leaseTTL                            time.Duration
 	workers, maxAttempts                int
+	// API roles, heartbeat log retention and HTTP timeouts.
+	operatorTokens, viewerTokens      string
+	heartbeatLogRetention             time.Duration
+	httpReadTimeout, httpWriteTimeout time.Duration
 }
 
 func openStore(ctx context.Context, g *globals, databaseURL string) (*store.Store, error) {
@@ -96,7 +100,12 @@ when no database is configured, in SQLite in the data directory. A built-in tick
 	f.StringVar(&c.heartbeatTokens, "heartbeat-tokens", os.Getenv("ADF_HEARTBEAT_TOKENS"), "comma-separated heartbeat tokens, plain or sha256:<hex> (env ADF_HEARTBEAT_TOKENS); empty disables POST /v1/heartbeat")
 	f.StringVar(&c.heartbeatAllow, "heartbeat-allow", os.Getenv("ADF_HEARTBEAT_ALLOW"), "CIDRs allowed to call the heartbeat (env ADF_HEARTBEAT_ALLOW); empty: any")
 	f.StringVar(&c.trustedProxies, "trusted-proxies", os.Getenv("ADF_TRUSTED_PROXIES"), "CIDRs of proxies whose X-Forwarded-For is trusted (env ADF_TRUSTED_PROXIES)")
-	f.StringVar(&c.adminToken, "admin-token", os.Getenv("ADF_ADMIN_TOKEN"), "token of the flows/runs/plugins API (env ADF_ADMIN_TOKEN); empty: generated into <data-dir>/admin-token")
+	f.StringVar(&c.adminToken, "admin-token", os.Getenv("ADF_ADMIN_TOKEN"), "admin token of the API, plain or sha256:<hex>: everything, flows created, changed and deleted, the audit trail (env ADF_ADMIN_TOKEN); empty: generated into <data-dir>/admin-token")
+	f.StringVar(&c.operatorTokens, "operator-tokens", os.Getenv("ADF_OPERATOR_TOKENS"), "comma-separated operator tokens, plain or sha256:<hex>: read flows, runs, plugins and rejected records, trigger runs (env ADF_OPERATOR_TOKENS)")
+	f.StringVar(&c.viewerTokens, "viewer-tokens", os.Getenv("ADF_VIEWER_TOKENS"), "comma-separated viewer tokens, plain or sha256:<hex>: read flows, runs and plugins, configs redacted (env ADF_VIEWER_TOKENS)")
+	f.DurationVar(&c.heartbeatLogRetention, "heartbeat-log-retention", retentionEnv("ADF_HEARTBEAT_LOG_RETENTION", 7*24*time.Hour), "heartbeat_requests rows older than this are deleted, hourly at most (env ADF_HEARTBEAT_LOG_RETENTION; 0 keeps them)")
+	f.DurationVar(&c.httpReadTimeout, "http-read-timeout", envDuration("ADF_HTTP_READ_TIMEOUT", time.Minute), "how long a client may take to send a request, headers and body (headers: at most 10s) (env ADF_HTTP_READ_TIMEOUT)")
+	f.DurationVar(&c.httpWriteTimeout, "http-write-timeout", envDuration("ADF_HTTP_WRITE_TIMEOUT", 2*time.Minute), "how long the answer to a request may take, from the end of its headers (env ADF_HTTP_WRITE_TIMEOUT)")
 	f.Float64Var(&c.heartbeatRate, "heartbeat-rate", 1, "heartbeat requests per second per client address")
 	f.IntVar(&c.heartbeatBurst, "heartbeat-burst", 10, "heartbeat burst per client address")
 	f.DurationVar(&c.tick, "tick", 30*time.Second, "built-in heartbeat interval (0 disables the ticker)")
@@ -106,6 +115,15 @@ when no database is configured, in SQLite in the data directory. A built-in tick
 	f.DurationVar(&c.leaseTTL, "lease-ttl", envDuration("ADF_LEASE_TTL", 15*time.Second), "a run's lease: renewed every third of it while the run goes on; a host that dies leaves its runs to be resumed, from their last checkpoint, by any host this long after its last renewal (env ADF_LEASE_TTL)")
 	f.DurationVar(&c.shutdownTimeout, "shutdown-timeout", time.Minute, "on SIGTERM, how long running flows may take to finish or checkpoint")
 	return cmd
+}
+
+// retentionEnv is the duration in environment variable k, which may be 0;
+// def when unset or not a duration.
+func retentionEnv(k string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(k)); err == nil && d >= 0 {
+		return d
+	}
+	return def
 }
 
 // adminTokenFile is where a generated admin token is kept.
@@ -174,11 +192,25 @@ func serve(ctx context.Context, g *globals, c *serveConfig) error {
 	if err != nil {
 		return err
 	}
-	admin, err := access.New(access.Config{Tokens: []string{adminTok}})
-	if err != nil {
-		return fmt.Errorf("admin token: %w", err)
+	adminCfg := access.Config{BearerOnly: true, FailureLimit: 10, FailureWindow: time.Minute}
+	if adminCfg.Tokens, err = access.ParseTokens(adminTok); err != nil {
+		return fmt.Errorf("--admin-token: %w", err)
 	}
-	srv := &api.Server{Store: st, Runner: r, Registry: reg, Log: log.Named("api"), Admin: admin, Metrics: metrics}
+	if adminCfg.OperatorTokens, err = access.ParseTokens(c.operatorTokens); err != nil {
+		return fmt.Errorf("--operator-tokens: %w", err)
+	}
+	if adminCfg.ViewerTokens, err = access.ParseTokens(c.viewerTokens); err != nil {
+		return fmt.Errorf("--viewer-tokens: %w", err)
+	}
+	if adminCfg.TrustedProxies, err = access.ParsePrefixes(c.trustedProxies); err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	admin, err := access.New(adminCfg)
+	if err != nil {
+		return fmt.Errorf("API tokens: %w", err)
+	}
+	srv := &api.Server{Store: st, Runner: r, Registry: reg, Log: log.Named("api"), Admin: admin, Metrics: metrics,
+		HeartbeatLogRetention: c.heartbeatLogRetention}
 	if c.heartbeatTokens != "" {
 		cfg := access.Config{Methods: []string{http.MethodPost}, RatePerSecond: c.heartbeatRate, Burst: c.heartbeatBurst}
 		if cfg.Tokens, err = access.ParseTokens(c.heartbeatTokens); err != nil {
@@ -200,7 +232,12 @@ func serve(ctx context.Context, g *globals, c *serveConfig) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.listen, err)
 	}
-	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: min(10*time.Second, c.httpReadTimeout),
+		ReadTimeout: c.httpReadTimeout, WriteTimeout: c.httpWriteTimeout, IdleTimeout: 2 * time.Minute}
+	maintCtx, stopMaint := context.WithCancel(context.WithoutCancel(ctx))
+	maintDone := make(chan struct{})
+	go func() { defer close(maintDone); srv.Maintain(maintCtx) }()
+	defer func() { stopMaint(); <-maintDone }()
 	go func() {
 		if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "error", err)
