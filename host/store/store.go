@@ -20,6 +20,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
+
+	"github.com/activedataflow/adf/host/redact"
 )
 
 //go:embed migrations
@@ -255,16 +257,6 @@ func (n nullTime) ptr() *time.Time {
 	return &t
 }
 
-// Redact removes the password from a database URL.
-func Redact(u string) string {
-	at := strings.LastIndex(u, "@")
-	scheme := strings.Index(u, "://")
-	if at < 0 || scheme < 0 || at < scheme {
-		return u
-	}
-	userinfo := u[scheme+3 : at]
-	if user, _, ok := strings.Cut(userinfo, ":"); ok {
-		return u[:scheme+3] + user + ":xxxxx" + u[at:]
-	}
-	return u
-}
+// Redact returns a database URL or keyword connection string without its
+// password (host/redact: postgres://user:xxxxx@host/db, password=xxxxx).
+func Redact(u string) string { return redact.String(u) }
