@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/activedataflow/adf/host/confine"
+	"github.com/activedataflow/adf/host/redact"
 	"github.com/activedataflow/adf/host/registry"
 	"github.com/activedataflow/adf/host/transform"
 	"github.com/activedataflow/adf/sdk"
@@ -19,6 +21,8 @@ import (
 // registry's MissingError (all of them, joined); otherwise every bad field,
 // of the flow and of every component, comes back at once as sdk.ConfigErrors
 // with full paths ("on_error", "source.config.path", "transforms[0].config.expr").
+// Paths and destinations the process's policy refuses (see
+// CheckConfinement) are among them, with code sdk.CodePermissionDenied.
 func Validate(ctx context.Context, reg *registry.Registry, f *flow.Flow) error {
 	_, err := ValidateWithWarnings(ctx, reg, f)
 	return err
@@ -30,7 +34,35 @@ func Validate(ctx context.Context, reg *registry.Registry, f *flow.Flow) error {
 // Warnings never make a flow invalid: what is missing now may be there when
 // the flow runs. They come back even when err is not nil, for the
 // components whose configs are valid.
+//
+// Nothing returned carries a secret of the flow: the values of its secret
+// config fields and credentials recognised by their form are scrubbed from
+// every message (host/redact).
 func ValidateWithWarnings(ctx context.Context, reg *registry.Registry, f *flow.Flow) (warnings []*sdk.Error, err error) {
+	warnings, err = validate(ctx, reg, f)
+	secrets := redact.Secrets(f, schemaOf(reg))
+	for i, w := range warnings {
+		warnings[i] = redactError(secrets, w)
+	}
+	var list sdk.ConfigErrors
+	if errors.As(err, &list) {
+		out := make(sdk.ConfigErrors, len(list))
+		for i, e := range list {
+			out[i] = redactError(secrets, e)
+		}
+		return warnings, out
+	}
+	return warnings, secrets.Error(err)
+}
+
+// redactError returns a copy of e without secrets in its texts.
+func redactError(secrets *redact.Set, e *sdk.Error) *sdk.Error {
+	c := *e
+	c.Summary, c.Detail = secrets.String(e.Summary), secrets.String(e.Detail)
+	return &c
+}
+
+func validate(ctx context.Context, reg *registry.Registry, f *flow.Flow) (warnings []*sdk.Error, err error) {
 	var errs sdk.ConfigErrors
 	if err := f.Validate(); err != nil {
 		if !errors.As(err, &errs) {
@@ -69,6 +101,9 @@ func ValidateWithWarnings(ctx context.Context, reg *registry.Registry, f *flow.F
 	if len(missing) > 0 {
 		return nil, errors.Join(missing...)
 	}
+	// What the flow may touch: its paths under the file roots, its
+	// destinations on the allow-list (permission_denied field errors).
+	errs = append(errs, confine.Default().CheckFlow(ctx, f, schemaOf(reg))...)
 	// The plugins check their configs at the same time, each in its own
 	// process.
 	type checked struct {
