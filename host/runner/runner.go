@@ -29,6 +29,7 @@ import (
 
 	"github.com/activedataflow/adf/host/builtin"
 	"github.com/activedataflow/adf/host/engine"
+	"github.com/activedataflow/adf/host/redact"
 	"github.com/activedataflow/adf/host/registry"
 	"github.com/activedataflow/adf/host/store"
 	"github.com/activedataflow/adf/sdk"
@@ -306,7 +307,7 @@ func (r *Runner) execute(ctx context.Context, jobID, runID int64, attempt, maxAt
 	f, version, err := r.runConfig(ctx, run)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			_ = st.FinishRun(ctx, runID, store.StatusFailed, store.RunCounts{}, err.Error(), "", time.Now())
+			_ = st.FinishRun(ctx, runID, store.StatusFailed, store.RunCounts{}, redact.String(err.Error()), "", time.Now())
 			return river.JobCancel(err)
 		}
 		return err
@@ -354,10 +355,15 @@ func (r *Runner) execute(ctx context.Context, jobID, runID int64, attempt, maxAt
 	if ctx.Err() != nil {
 		status = store.StatusPending
 	}
-	if err := st.FinishRun(context.WithoutCancel(ctx), runID, status, counts, runErr.Error(), Backtrace(runErr), now); err != nil {
-		log.Error("record run failure", "error", err)
+	// What is recorded and logged carries no secret: neither the values of
+	// the flow's secret config fields nor credentials recognised by form.
+	secrets := redact.Secrets(f, redact.RegistrySchemas(r.opts.Registry))
+	redact.Remember(secrets)
+	msg := secrets.String(runErr.Error())
+	if err := st.FinishRun(context.WithoutCancel(ctx), runID, status, counts, msg, secrets.String(Backtrace(runErr)), now); err != nil {
+		log.Error("record run failure", "error", redact.Error(err))
 	}
-	log.Warn("run failed", "flow", f.Name, "error", runErr, "retry", status == store.StatusPending)
+	log.Warn("run failed", "flow", f.Name, "error", msg, "retry", status == store.StatusPending)
 	r.observe(ctx, runID, now.Sub(start), runErr)
 	if permanent {
 		return river.JobCancel(runErr)
@@ -392,9 +398,14 @@ func (r *Runner) runConfig(ctx context.Context, run *store.Run) (*flow.Flow, int
 	return rec.Flow, rec.ConfigVersion, nil
 }
 
-// runFlow runs the flow on its runtime.
+// runFlow runs the flow on its runtime, once what it names passed the
+// process's confinement (file roots, allowed destinations) again: the flow
+// may have been saved before they changed.
 func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64) (engine.Stats, error) {
 	f.Normalize()
+	if err := engine.CheckConfinement(ctx, r.opts.Registry, f); err != nil {
+		return engine.Stats{}, err
+	}
 	if f.Runtime.Type == builtin.HostRuntime {
 		eng := engine.New(engine.Options{
 			Registry:    r.opts.Registry,
