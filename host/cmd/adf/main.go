@@ -15,7 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/activedataflow/adf/host/builtin"
+	"github.com/activedataflow/adf/host/confine"
 	"github.com/activedataflow/adf/host/engine"
+	"github.com/activedataflow/adf/host/redact"
 	"github.com/activedataflow/adf/host/registry"
 )
 
@@ -27,6 +29,8 @@ type globals struct {
 	fault    *engine.Fault
 	logLevel string
 	log      hclog.Logger
+	// fileRoots and connectAllow are ADF_FILE_ROOTS and ADF_CONNECT_ALLOW.
+	fileRoots, connectAllow string
 }
 
 func envOr(k, def string) string {
@@ -36,8 +40,43 @@ func envOr(k, def string) string {
 	return def
 }
 
+// registry scans the plugins; their config schemas then drive what the
+// host redacts (host/redact).
 func (g *globals) registry(ctx context.Context) (*registry.Registry, error) {
-	return builtin.Registry(ctx, g.pluginDir, g.log)
+	reg, err := builtin.Registry(ctx, g.pluginDir, g.log)
+	if err != nil {
+		return nil, err
+	}
+	redact.SetSchemas(redact.RegistrySchemas(reg))
+	return reg, nil
+}
+
+// confinement sets the process's confinement policy (host/confine): the
+// file roots are the data directory and ADF_FILE_ROOTS, or, when that is
+// empty, the data directory and the working directory for every command
+// but serve (a service has only the data directory unless roots are
+// listed); ADF_CONNECT_ALLOW is the allow-list of destinations (empty:
+// any).
+func (g *globals) confinement(command string) error {
+	listed := confine.SplitList(g.fileRoots, true)
+	dirs := append([]string{g.dataDir}, listed...)
+	if len(listed) == 0 && command != "serve" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return fmt.Errorf("file roots: working directory: %w", err)
+		}
+		dirs = append(dirs, wd)
+	}
+	roots, err := confine.NewRoots(dirs...)
+	if err != nil {
+		return fmt.Errorf("--file-roots (ADF_FILE_ROOTS): %w", err)
+	}
+	allow, err := confine.ParseAllowList(g.connectAllow)
+	if err != nil {
+		return fmt.Errorf("--connect-allow (ADF_CONNECT_ALLOW): %w; use CIDRs, IP addresses, host names or patterns such as *.internal, each optionally with :port", err)
+	}
+	confine.SetDefault(&confine.Policy{Roots: roots, Allow: allow})
+	return nil
 }
 
 func newRoot() *cobra.Command {
@@ -47,8 +86,8 @@ func newRoot() *cobra.Command {
 		Short:         "ADF (Active Data Flow) moves data between files, Redis streams, PostgreSQL, Iceberg and Flink with plugins",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRunE: func(*cobra.Command, []string) error {
-			g.log = hclog.New(&hclog.LoggerOptions{Name: "adf", Level: hclog.LevelFromString(g.logLevel), Output: os.Stderr})
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			g.log = hclog.New(&hclog.LoggerOptions{Name: "adf", Level: hclog.LevelFromString(g.logLevel), Output: redact.Writer(os.Stderr)})
 			os.Setenv("ADF_LOG_LEVEL", g.logLevel)
 			// ADF_FAULT kills a process at one checkpoint-protocol point: the
 			// fault-injection tests use it (docs/architecture.md).
@@ -59,13 +98,15 @@ func newRoot() *cobra.Command {
 				}
 				g.fault = f
 			}
-			return nil
+			return g.confinement(cmd.Name())
 		},
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.pluginDir, "plugin-dir", envOr("ADF_PLUGIN_DIR", "./plugins"), "plugins directory (env ADF_PLUGIN_DIR)")
 	pf.StringVar(&g.dataDir, "data-dir", envOr("ADF_DATA_DIR", "./adf-data"), "data directory: SQLite store, dead-letter files (env ADF_DATA_DIR)")
 	pf.StringVar(&g.logLevel, "log-level", envOr("ADF_LOG_LEVEL", "warn"), "log level: trace, debug, info, warn, error (env ADF_LOG_LEVEL)")
+	pf.StringVar(&g.fileRoots, "file-roots", os.Getenv("ADF_FILE_ROOTS"), "comma- or colon-separated directories under which every file a flow names must lie, besides the data directory (env ADF_FILE_ROOTS); empty: the working directory too, except for serve")
+	pf.StringVar(&g.connectAllow, "connect-allow", os.Getenv("ADF_CONNECT_ALLOW"), "comma-separated destinations flows may connect to: CIDRs, IP addresses, host names, patterns such as *.internal, each optionally with :port (env ADF_CONNECT_ALLOW); empty: any")
 	root.AddCommand(runCmd(g), validateCmd(g), pluginsCmd(g), serveCmd(g), migrateCmd(g), flowsCmd(g), runsCmd(g))
 	return root
 }
@@ -79,7 +120,7 @@ func main() {
 		if errors.As(err, &ee) {
 			os.Exit(ee.code)
 		}
-		fmt.Fprintln(os.Stderr, "error:", err)
+		fmt.Fprintln(os.Stderr, "error:", redact.String(err.Error()))
 		os.Exit(1)
 	}
 }

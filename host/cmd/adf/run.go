@@ -19,6 +19,7 @@ import (
 	"github.com/activedataflow/adf/host/builtin"
 	"github.com/activedataflow/adf/host/engine"
 	"github.com/activedataflow/adf/host/localrun"
+	"github.com/activedataflow/adf/host/redact"
 	"github.com/activedataflow/adf/sdk"
 	"github.com/activedataflow/adf/sdk/flow"
 )
@@ -47,6 +48,7 @@ func newRunID() string {
 func runCmd(g *globals) *cobra.Command {
 	var progress string
 	var fresh bool
+	var runTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "run FLOW.yaml",
 		Short: "Run a flow once, in this process, and exit (non-zero on failure)",
@@ -68,6 +70,8 @@ A progress bar shows rows and rows/s on a terminal; otherwise a summary is print
 			if err != nil {
 				return err
 			}
+			// Its secrets never reach the terminal or the log.
+			redact.Remember(redact.Secrets(f, redact.RegistrySchemas(reg)))
 			warnings, err := engine.ValidateWithWarnings(ctx, reg, f)
 			printWarnings(warnings)
 			if err != nil {
@@ -131,6 +135,7 @@ A progress bar shows rows and rows/s on a terminal; otherwise a summary is print
 				Checkpoints: local,
 				Fault:       g.fault,
 				Stop:        stop,
+				RunTimeout:  runTimeout,
 				OnEvent: func(ev engine.Event) {
 					if bar != nil && ev.Kind == "progress" {
 						_ = bar.Set64(ev.RowsRead)
@@ -154,11 +159,13 @@ A progress bar shows rows and rows/s on a terminal; otherwise a summary is print
 			if res.DeadLetterPath != "" {
 				fmt.Printf("rejected records: %s\n", res.DeadLetterPath)
 			}
+			// main prints the error redacted (host/redact).
 			return finishLocalRun(local, runID, err)
 		},
 	}
 	cmd.Flags().StringVar(&progress, "progress", "auto", "progress display: auto (bar on a terminal), bar, none")
 	cmd.Flags().BoolVar(&fresh, "fresh", false, "start a new run even if an interrupted run of this flow could resume")
+	cmd.Flags().DurationVar(&runTimeout, "run-timeout", envDuration("ADF_RUN_TIMEOUT", 0), "cancel and fail a run of a flow without a timeout of its own after this long; 0: none (env ADF_RUN_TIMEOUT)")
 	return cmd
 }
 
@@ -198,10 +205,12 @@ func localRun(g *globals, f *flow.Flow, fresh bool) (*localrun.Store, string, er
 	return local, runID, nil
 }
 
-// finishLocalRun forgets a run that ended, or that failed before its first
-// checkpoint (nothing to resume); a run with a checkpoint stays resumable.
+// finishLocalRun forgets a run that ended, that failed before its first
+// checkpoint (nothing to resume) or that exceeded its timeout (it failed
+// for good); another failed run with a checkpoint stays resumable.
 func finishLocalRun(local *localrun.Store, runID string, runErr error) error {
-	if runErr != nil {
+	var se *sdk.Error
+	if runErr != nil && !(errors.As(runErr, &se) && se.Code == sdk.CodeDeadlineExceeded) {
 		if cp, _ := local.Latest(context.Background(), "", runID); cp != nil {
 			fmt.Fprintf(os.Stderr, "run %s can resume from checkpoint %d: run the same command again\n", runID, cp.ID)
 			return runErr
@@ -235,6 +244,7 @@ flow runs. ` + "`adf run`" + ` runs the same checks first.`,
 			if err != nil {
 				return err
 			}
+			redact.Remember(redact.Secrets(f, redact.RegistrySchemas(reg)))
 			warnings, err := engine.ValidateWithWarnings(cmd.Context(), reg, f)
 			printWarnings(warnings)
 			if err != nil {
@@ -253,7 +263,7 @@ flow runs. ` + "`adf run`" + ` runs the same checks first.`,
 // printWarnings prints one line per warning, with its field path.
 func printWarnings(ws []*sdk.Error) {
 	for _, w := range ws {
-		fmt.Fprintf(os.Stderr, "warning: %s\n", w.Error())
+		fmt.Fprintf(os.Stderr, "warning: %s\n", redact.String(w.Error()))
 	}
 }
 
@@ -265,7 +275,7 @@ func printConfigErrors(err error) error {
 	}
 	fmt.Fprintf(os.Stderr, "invalid flow: %d problem(s)\n", len(ce))
 	for _, e := range ce {
-		fmt.Fprintf(os.Stderr, "  %s\n", e.Error())
+		fmt.Fprintf(os.Stderr, "  %s\n", redact.String(e.Error()))
 	}
 	return &exitError{code: 1}
 }
