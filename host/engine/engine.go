@@ -164,6 +164,9 @@ type Options struct {
 	// Stop, when closed, ends unbounded runs gracefully: a final checkpoint,
 	// then the run returns. Bounded runs end by themselves.
 	Stop <-chan struct{}
+	// RunTimeout bounds the runs of flows without a timeout of their own
+	// (the host's --run-timeout); 0: none. See WithRunTimeout.
+	RunTimeout time.Duration
 	// Suspend makes a stopped unbounded run resumable instead of finished:
 	// its last checkpoint does not publish the sink's output and is not
 	// final, and Result.Suspended is set; running it again with the same run
@@ -214,9 +217,13 @@ type Result struct {
 // Run executes the flow to completion (bounded sources) or until ctx is
 // cancelled (unbounded ones: the run then takes a final checkpoint). A
 // failed attempt that may succeed again (plugin crash, lost connection) is
-// restarted from the last checkpoint up to the flow's max_restarts.
+// restarted from the last checkpoint up to the flow's max_restarts. A run
+// still going at its timeout (the flow's, else Options.RunTimeout) is
+// cancelled and fails with a CodeDeadlineExceeded sdk.Error.
 func (e *Engine) Run(ctx context.Context, f *flow.Flow, runID string) (Result, error) {
 	f.Normalize()
+	ctx, cancel := WithRunTimeout(ctx, f, e.opts.RunTimeout)
+	defer cancel()
 	log := e.opts.Logger.With("flow", f.Name, "run", runID)
 	plan, err := e.plan(f)
 	if err != nil {
@@ -234,6 +241,9 @@ func (e *Engine) Run(ctx context.Context, f *flow.Flow, runID string) (Result, e
 	var lastID int64
 	for attempt := 0; ; attempt++ {
 		cp, err := e.opts.Checkpoints.Latest(ctx, f.Name, runID)
+		if terr := TimedOut(ctx); terr != nil {
+			return res, terr
+		}
 		if err != nil {
 			return res, fmt.Errorf("load checkpoint of run %s: %w", runID, err)
 		}
@@ -254,6 +264,9 @@ func (e *Engine) Run(ctx context.Context, f *flow.Flow, runID string) (Result, e
 			res.Suspended = a.suspended
 			return res, nil
 		}
+		if terr := TimedOut(ctx); terr != nil {
+			return res, terr
+		}
 		if ctx.Err() != nil {
 			return res, fmt.Errorf("run %s of flow %s: %w", runID, f.Name, ctx.Err())
 		}
@@ -272,9 +285,45 @@ func (e *Engine) Run(ctx context.Context, f *flow.Flow, runID string) (Result, e
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
+			if terr := TimedOut(ctx); terr != nil {
+				return res, terr
+			}
 			return res, ctx.Err()
 		}
 	}
+}
+
+// WithRunTimeout bounds a run's context by its timeout: the flow's own
+// (0: none), else def (the host's default; 0: none). Past it the context
+// ends with a CodeDeadlineExceeded sdk.Error as its cause (see TimedOut):
+// retrying would run as long again. The timeout counts from this call, so
+// a run resumed by another host after a crash gets it anew.
+func WithRunTimeout(ctx context.Context, f *flow.Flow, def time.Duration) (context.Context, context.CancelFunc) {
+	d, origin := def, "--run-timeout, the host's default for flows without a timeout"
+	detail := "give the flow a timeout of its own, or raise --run-timeout (ADF_RUN_TIMEOUT), if it needs longer; otherwise find what it waits on, such as an input that never ends or a system that does not answer; it is not retried"
+	if f.Timeout != nil {
+		d, origin = f.Timeout.D(), "timeout in the flow"
+		detail = "raise the flow's timeout if it needs longer; otherwise find what it waits on, such as an input that never ends or a system that does not answer; it is not retried"
+	}
+	if d <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeoutCause(ctx, d, &sdk.Error{Code: sdk.CodeDeadlineExceeded,
+		Summary: fmt.Sprintf("run exceeded its timeout of %s (%s); it was cancelled, and what its checkpoints committed stays", d, origin),
+		Detail:  detail})
+}
+
+// TimedOut returns the run's timeout error when ctx (from WithRunTimeout)
+// ended by it, nil otherwise.
+func TimedOut(ctx context.Context) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	var se *sdk.Error
+	if cause := context.Cause(ctx); errors.As(cause, &se) && se.Code == sdk.CodeDeadlineExceeded {
+		return cause
+	}
+	return nil
 }
 
 func (e *Engine) deadLetterPath(f *flow.Flow) string {
