@@ -74,6 +74,10 @@ type Options struct {
 	// HostID names this host in run leases (default: hostname, pid and a
 	// random suffix, unique per process).
 	HostID string
+	// RunTimeout bounds the runs of flows without a timeout of their own
+	// (adf serve --run-timeout); 0: none. A run past its timeout fails,
+	// without retries.
+	RunTimeout time.Duration
 }
 
 // Runner owns the job queue client.
@@ -417,6 +421,7 @@ func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64) (engine
 			// Rejected records go into the checkpoint's own transaction.
 			RejectedInStore: true,
 			Fault:           r.opts.Fault,
+			RunTimeout:      r.opts.RunTimeout,
 			OnEvent: func(ev engine.Event) {
 				if r.opts.OnEngineEvent != nil {
 					r.opts.OnEngineEvent(runID, ev)
@@ -429,7 +434,13 @@ func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64) (engine
 		}
 		return res.Stats, err
 	}
-	return runOnPlugin(ctx, r.opts.Registry, f, runID)
+	ctx, cancel := engine.WithRunTimeout(ctx, f, r.opts.RunTimeout)
+	defer cancel()
+	stats, err := runOnPlugin(ctx, r.opts.Registry, f, runID)
+	if terr := engine.TimedOut(ctx); terr != nil {
+		err = terr
+	}
+	return stats, err
 }
 
 // errSuspended marks a run suspended by a shutdown.

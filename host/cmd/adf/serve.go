@@ -31,7 +31,7 @@ type serveConfig struct {
 	heartbeatRate                       float64
 	heartbeatBurst                      int
 	tick, retryBackoff, shutdownTimeout time.Duration
-	leaseTTL                            time.Duration
+	leaseTTL, runTimeout                time.Duration
 	workers, maxAttempts                int
 	// API roles, heartbeat log retention and HTTP timeouts.
 	operatorTokens, viewerTokens      string
@@ -113,6 +113,7 @@ when no database is configured, in SQLite in the data directory. A built-in tick
 	f.IntVar(&c.maxAttempts, "max-attempts", 3, "attempts per run before it fails")
 	f.DurationVar(&c.retryBackoff, "retry-backoff", 10*time.Second, "delay before the first retry of a failed run (doubles per attempt)")
 	f.DurationVar(&c.leaseTTL, "lease-ttl", envDuration("ADF_LEASE_TTL", 15*time.Second), "a run's lease: renewed every third of it while the run goes on; a host that dies leaves its runs to be resumed, from their last checkpoint, by any host this long after its last renewal (env ADF_LEASE_TTL)")
+	f.DurationVar(&c.runTimeout, "run-timeout", envDuration("ADF_RUN_TIMEOUT", 0), "cancel and fail (without retries) a run of a flow without a timeout of its own after this long; 0: none, as unbounded flows run for ever (env ADF_RUN_TIMEOUT)")
 	f.DurationVar(&c.shutdownTimeout, "shutdown-timeout", time.Minute, "on SIGTERM, how long running flows may take to finish or checkpoint")
 	return cmd
 }
@@ -180,7 +181,7 @@ func serve(ctx context.Context, g *globals, c *serveConfig) error {
 	}
 	metrics := api.NewMetrics()
 	r, err := runner.New(runner.Options{Store: st, Registry: reg, Logger: log.Named("runner"), DataDir: g.dataDir,
-		Workers: c.workers, MaxAttempts: c.maxAttempts, RetryBackoff: c.retryBackoff, LeaseTTL: c.leaseTTL,
+		Workers: c.workers, MaxAttempts: c.maxAttempts, RetryBackoff: c.retryBackoff, LeaseTTL: c.leaseTTL, RunTimeout: c.runTimeout,
 		Observe: metrics.Run, OnEngineEvent: metrics.EngineEvent, Fault: g.fault})
 	if err != nil {
 		return err
