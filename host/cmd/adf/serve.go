@@ -251,7 +251,7 @@ func serve(ctx context.Context, g *globals, c *serveConfig) error {
 	}
 	ready.Store(true)
 	log.Info("adf serving", "listen", ln.Addr().String(), "store", string(st.Dialect())+" "+st.Where(),
-		"plugins", reg.Dir(), "heartbeat_endpoint", srv.Heartbeat != nil, "tick", c.tick.String(), "pid", os.Getpid())
+		"plugins", reg.Dir(), "plugins_loaded", len(reg.Plugins()), "plugins_lock", reg.LockPath(), "heartbeat_endpoint", srv.Heartbeat != nil, "tick", c.tick.String(), "pid", os.Getpid())
 	if c.tick > 0 {
 		go func() {
 			srv.Tick(runCtx)
