@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/activedataflow/adf/host/store"
 	"github.com/activedataflow/adf/internal/testkit"
 )
 
@@ -92,5 +93,49 @@ func TestRunTimeoutAfterCheckpoints(t *testing.T) {
 	r = e.run(t, "run", "--progress", "none", write(t, e.work, "cont.yaml", fmt.Sprintf(doc, "1s")))
 	if strings.Contains(r.stderr, "interrupted run") || !strings.HasSuffix(r.stderr, "error: "+fmt.Sprintf(flowTimeoutError, "1s")+"\n") {
 		t.Errorf("the run after a timed-out one: want a new run, timed out\n%s", r)
+	}
+}
+
+// Under adf serve a run past its timeout fails at its first attempt (no
+// retry, though three are allowed), with the error recorded on the run:
+// the flow's timeout for a flow that has one, --run-timeout for the others.
+func TestServeRunTimeout(t *testing.T) {
+	work := t.TempDir()
+	fifoFlow(t, work, "unused", "")
+	in := filepath.Join(work, "in.csv")
+	h := svcStart(t, svcConfig{dataDir: filepath.Join(work, "adf-data"), pluginDir: testkit.PluginDir(t, testkit.FilePlugin), work: work,
+		env:  []string{"ADF_FILE_ROOTS=" + work},
+		args: []string{"--tick", "0", "--max-attempts", "3", "--retry-backoff", "1s", "--run-timeout", "2s"}})
+	for _, c := range []struct {
+		name, timeout, want string
+	}{
+		{"own", "3s", fmt.Sprintf(flowTimeoutError, "3s")},
+		{"default", "", fmt.Sprintf(defaultTimeoutError, "2s")},
+	} {
+		doc := map[string]any{"name": c.name,
+			"source": map[string]any{"type": "file", "config": map[string]any{"path": in}},
+			"sink":   map[string]any{"type": "file", "config": map[string]any{"path": filepath.Join(work, "out", c.name+".jsonl")}}}
+		if c.timeout != "" {
+			doc["timeout"] = c.timeout
+		}
+		h.applyFlow(doc)
+		var rec store.FlowRecord
+		if code, body := h.api("GET", "/v1/flows/"+c.name, nil, &rec); code != 200 {
+			t.Fatalf("GET flow %s: %d %s", c.name, code, body)
+		}
+		if got := rec.Flow.Timeout; (c.timeout == "") != (got == nil) || (got != nil && got.D().String() != c.timeout) {
+			t.Errorf("flow %s: saved with timeout %v, want %q: the store does not keep the flow's timeout key", c.name, got, c.timeout)
+		}
+		var run store.Run
+		if code, body := h.api("POST", "/v1/flows/"+c.name+"/runs", nil, &run); code != 202 {
+			t.Fatalf("trigger %s: %d %s", c.name, code, body)
+		}
+		start := time.Now()
+		run = h.waitRunStatus(run.ID, 20*time.Second, store.StatusFailed, store.StatusSuccess)
+		took := time.Since(start)
+		if run.Status != store.StatusFailed || run.Attempt != 1 || run.ErrorMessage != c.want {
+			t.Errorf("flow %s: run %s at attempt %d: %q\nwant failed at attempt 1: %q", c.name, run.Status, run.Attempt, run.ErrorMessage, c.want)
+		}
+		t.Logf("flow %s: run failed %s after it was triggered", c.name, took.Round(100*time.Millisecond))
 	}
 }
