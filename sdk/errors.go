@@ -39,10 +39,10 @@ const (
 )
 
 // Retryable says whether retrying the operation may succeed. The code
-// decides: configuration, authentication, permission, not-found and
-// bad-record and deadline-exceeded errors never are, even when marked Transient, because the same
-// attempt fails the same way; CodeUnavailable always is; any other code is
-// when the plugin marked it Transient.
+// decides: configuration, authentication, permission, not-found,
+// bad-record and deadline-exceeded errors never are, even when marked
+// Transient, because the same attempt fails the same way; CodeUnavailable
+// always is; any other code is when the plugin marked it Transient.
 func (e *Error) Retryable() bool {
 	switch e.Code {
 	case CodeInvalidConfig, CodeUnauthenticated, CodePermissionDenied, CodeNotFound, CodeBadRecord, CodeDeadlineExceeded:
