@@ -109,6 +109,11 @@ func TestPluginsLock(t *testing.T) {
 	if r := e.run(t, "run", "--progress", "none", flowPath); r.code != 0 {
 		t.Fatalf("adf run with the locked plugin\n%s", r)
 	}
+	// The log says which directory was loaded, how many plugins and the lock.
+	r = e.run(t, "--log-level", "info", "plugins", "list")
+	if want := fmt.Sprintf("adf: plugins loaded: dir=%s plugins=1 problems=0 lock=%s\n", e.pluginDir, lockPath); !strings.Contains(r.stderr, want) {
+		t.Errorf("adf --log-level info plugins list: want the log line %q\n%s", want, r)
+	}
 
 	// Tampered with: refused by list and run, naming the file, both
 	// checksums and what to do; nothing runs.
