@@ -34,6 +34,7 @@ type options struct {
 	DeadLetter    *flow.DeadLetter `json:"dead_letter,omitempty"`
 	MaxRestarts   *int             `json:"max_restarts,omitempty"`
 	RetryDeadline *sdk.Duration    `json:"retry_deadline,omitempty"`
+	Timeout       *sdk.Duration    `json:"timeout,omitempty"`
 }
 
 type flowColumns struct {
@@ -60,7 +61,7 @@ func columnsOf(f *flow.Flow) (flowColumns, error) {
 	c.transforms = marshal(transforms)
 	c.sink = marshal(f.Sink)
 	c.runtime = marshal(f.Runtime)
-	c.options = marshal(options{Checkpoint: f.Checkpoint, DeadLetter: f.DeadLetter, MaxRestarts: f.MaxRestarts, RetryDeadline: f.RetryDeadline})
+	c.options = marshal(options{Checkpoint: f.Checkpoint, DeadLetter: f.DeadLetter, MaxRestarts: f.MaxRestarts, RetryDeadline: f.RetryDeadline, Timeout: f.Timeout})
 	if f.Schedule != nil {
 		c.interval = sql.NullInt64{Int64: int64(f.Schedule.Every.D() / time.Millisecond), Valid: true}
 	}
@@ -103,7 +104,7 @@ func scanFlow(r rowScanner) (*FlowRecord, error) {
 		}
 	}
 	f.Enabled = &enabled
-	f.Checkpoint, f.DeadLetter, f.MaxRestarts, f.RetryDeadline = o.Checkpoint, o.DeadLetter, o.MaxRestarts, o.RetryDeadline
+	f.Checkpoint, f.DeadLetter, f.MaxRestarts, f.RetryDeadline, f.Timeout = o.Checkpoint, o.DeadLetter, o.MaxRestarts, o.RetryDeadline, o.Timeout
 	if interval.Valid {
 		f.Schedule = &flow.Schedule{Every: sdk.Duration(time.Duration(interval.Int64) * time.Millisecond)}
 	}

@@ -51,6 +51,11 @@ func Build(t testing.TB, pkg string) string {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
 	}
+	// The host refuses plugin binaries others may write; a umask of 002
+	// must not make the test's own binaries look tampered with.
+	if err := os.Chmod(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	built[pkg] = out
 	return out
 }
