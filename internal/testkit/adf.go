@@ -72,7 +72,8 @@ func (r Result) Summary(t testing.TB) Summary {
 }
 
 // Command returns `adf args...` as a user would run it: in the working
-// directory, with the plugins and data directories in the environment.
+// directory, with the plugins and data directories in the environment, and
+// the temporary directory as a file root.
 func (a *ADF) Command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, a.Bin, args...)
 	cmd.Dir = a.Work
@@ -82,6 +83,10 @@ func (a *ADF) Command(ctx context.Context, args ...string) *exec.Cmd {
 		}
 	}
 	cmd.Env = append(cmd.Env, "ADF_PLUGIN_DIR="+a.PluginDir, "ADF_DATA_DIR="+a.DataDir)
+	// Tests keep their files in t.TempDir() directories: the file roots
+	// include the temporary directory (set ADF_FILE_ROOTS in Env to test
+	// other roots; ADF_FILE_ROOTS= restores the defaults).
+	cmd.Env = append(cmd.Env, "ADF_FILE_ROOTS="+os.TempDir())
 	cmd.Env = append(cmd.Env, a.Env...)
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
