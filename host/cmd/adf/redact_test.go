@@ -118,7 +118,9 @@ func TestServeRedaction(t *testing.T) {
 		if !strings.Contains(run.ErrorMessage, f.runErrSub) || !strings.Contains(run.ErrorBacktrace, f.runErrSub) {
 			t.Errorf("run of %s: error message %q and backtrace %q, want both to hold %q", f.name, run.ErrorMessage, run.ErrorBacktrace, f.runErrSub)
 		}
-		var pinned struct{ Source struct{ Config json.RawMessage } }
+		var pinned struct {
+			Source struct{ Config json.RawMessage }
+		}
 		var cfg bytes.Buffer
 		if err := json.Unmarshal(run.Config, &pinned); err != nil || json.Compact(&cfg, pinned.Source.Config) != nil || cfg.String() != f.shown {
 			t.Errorf("run of %s: config %s, want the source config %s", f.name, run.Config, f.shown)
