@@ -55,6 +55,11 @@ type attempt struct {
 	lastID int64
 
 	closing atomic.Bool
+	// failure is the attempt's reason to fail; see fail.
+	failMu  sync.Mutex
+	failure error
+	// decided is closed when failure holds a plugin's own reason.
+	decided chan struct{}
 	// suspended is set when the attempt ended on a stop request without
 	// finishing the run (Options.Suspend).
 	suspended bool
@@ -98,7 +103,7 @@ func newAttempt(ctx context.Context, e *Engine, f *flow.Flow, runID string, p *p
 	actx, cancel := context.WithCancelCause(ctx)
 	a := &attempt{
 		e: e, f: f, runID: runID, plan: p, cp: cp, dl: dl, log: log, lastID: lastID,
-		ctx: actx, cancel: cancel,
+		ctx: actx, cancel: cancel, decided: make(chan struct{}),
 		sinkCh:  make(chan sinkItem, 2*f.Parallelism),
 		ctl:     make(chan readerCtl, 4*f.Parallelism),
 		flushed: make(chan flushDone, 1),
@@ -113,8 +118,64 @@ func newAttempt(ctx context.Context, e *Engine, f *flow.Flow, runID string, p *p
 }
 
 // fail ends the attempt with err (the first error wins).
+//
+// A broken stream with no reason attached (a process that ended, a stream
+// closed early) often arrives a moment before the plugin's own reason on
+// another stream: a source whose Start failed reports not_found on its
+// enumerator stream while its reader streams end. The reason decides
+// whether the run is retried, so a reasonless failure waits reasonGrace
+// before cancelling the streams that may still carry it, and a reason that
+// comes meanwhile takes its place.
 func (a *attempt) fail(err error) {
+	a.failMu.Lock()
+	if a.failure == nil || (reasonless(a.failure) && !reasonless(err)) {
+		a.failure = err
+		if !reasonless(err) {
+			close(a.decided)
+		}
+	}
+	a.failMu.Unlock()
+	if reasonless(err) {
+		time.AfterFunc(reasonGrace, func() { a.cancel(err) })
+		return
+	}
 	a.cancel(err)
+}
+
+// reasonGrace is how long a reasonless failure waits for a plugin's reason.
+const reasonGrace = 300 * time.Millisecond
+
+// reasonless says whether err is a broken stream or process with no
+// structured error from the plugin.
+func reasonless(err error) bool {
+	var t *transientError
+	var se *sdk.Error
+	return errors.As(err, &t) && !errors.As(err, &se)
+}
+
+// outcome is the error the attempt ends with, given the one its last step
+// returned: the recorded failure, after waiting (up to reasonGrace) for a
+// plugin's reason when the failure so far has none.
+func (a *attempt) outcome(err error) error {
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, errPeerEnded) {
+		a.fail(err)
+	}
+	a.failMu.Lock()
+	f := a.failure
+	a.failMu.Unlock()
+	if f == nil {
+		return err
+	}
+	if reasonless(f) {
+		select {
+		case <-a.decided:
+		case <-time.After(reasonGrace):
+		}
+		a.failMu.Lock()
+		f = a.failure
+		a.failMu.Unlock()
+	}
+	return f
 }
 
 // errPeerEnded marks a send on a stream the plugin had ended: the attempt
@@ -187,18 +248,17 @@ func (a *attempt) cleanup() {
 func (a *attempt) run() (err error) {
 	defer a.cleanup()
 	if err := a.start(); err != nil {
-		a.fail(err)
-		return context.Cause(a.ctx)
+		return a.outcome(err)
 	}
 	if a.cp != nil && a.cp.Final {
 		// The run had finished; start completed its final checkpoint again.
-		return a.finish()
+		return a.outcome(a.finish())
 	}
 	err = a.coordinate()
 	if cause := context.Cause(a.ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause
 	}
-	return err
+	return a.outcome(err)
 }
 
 // start launches the plugins and opens every stream.
@@ -232,11 +292,16 @@ func (a *attempt) start() error {
 	if err != nil {
 		return err
 	}
+	// Each stream is read from the moment it is open: a plugin that fails
+	// while the rest starts sends its reason there, and a send on a stream
+	// it ended waits for that reason (sent).
+	go a.enum.recvLoop()
 	// Sink.
 	a.sink, err = openSink(a, sinkInst)
 	if err != nil {
 		return err
 	}
+	go a.sink.recvLoop()
 	// Readers.
 	for i := 0; i < a.f.Parallelism; i++ {
 		var restored []SplitState
@@ -275,8 +340,6 @@ func (a *attempt) start() error {
 			}
 		}
 	}
-	go a.sink.recvLoop()
-	go a.enum.recvLoop()
 	if a.cp != nil {
 		// Before any new data: complete the restored checkpoint again, in
 		// case the crash came between its save and its completion.
@@ -376,8 +439,7 @@ func (a *attempt) coordinate() error {
 					}
 				}
 			case *adfv1.EnumeratorEvent_Ack_:
-			case *adfv1.EnumeratorEvent_Error:
-				return diagErr("source enumerator", e.Error)
+				// (An Error event fails the attempt in enumConn.recvLoop.)
 			}
 
 		case c := <-a.ctl:

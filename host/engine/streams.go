@@ -61,6 +61,12 @@ func (c *enumConn) recvLoop() {
 			}
 			return
 		}
+		if d := ev.GetError(); d != nil {
+			// The enumerator's reason fails the attempt at once, even
+			// before the coordinator reads events (while the rest starts).
+			c.a.fail(diagErr("source enumerator", d))
+			return
+		}
 		select {
 		case c.events <- ev:
 		case <-c.a.ctx.Done():

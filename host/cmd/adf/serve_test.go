@@ -70,6 +70,10 @@ func svcStart(t *testing.T, c svcConfig) *svcHost {
 	if c.adminToken != "" {
 		cmd.Env = append(cmd.Env, "ADF_ADMIN_TOKEN="+c.adminToken)
 	}
+	// The tests' inputs and outputs live in their temp directories; adf
+	// serve confines flows to the data directory unless told otherwise
+	// (a test's own ADF_FILE_ROOTS in c.env comes later and wins).
+	cmd.Env = append(cmd.Env, "ADF_FILE_ROOTS="+os.TempDir())
 	cmd.Env = append(cmd.Env, c.env...)
 	logf, err := os.CreateTemp(t.TempDir(), "serve-*.log")
 	if err != nil {
