@@ -64,6 +64,8 @@ func svcStart(t *testing.T, c svcConfig) *svcHost {
 		}
 	}
 	cmd.Env = append(cmd.Env, "ADF_PLUGIN_DIR="+c.pluginDir, "ADF_DATA_DIR="+c.dataDir, "ADF_LOG_LEVEL=info")
+	// The tests' files are in t.TempDir() directories (as testkit.ADF's).
+	cmd.Env = append(cmd.Env, "ADF_FILE_ROOTS="+os.TempDir())
 	if c.dbURL != "" {
 		cmd.Env = append(cmd.Env, "ADF_DATABASE_URL="+c.dbURL)
 	}
