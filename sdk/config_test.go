@@ -96,8 +96,8 @@ func TestDecodeConfigSyntax(t *testing.T) {
 		{`{"path": "a", "path": "b"}`, `path: key given twice (at line 1, column 2 and at line 1, column 15): remove one`},
 		{"{\"endpoints\": [{\"host\": \"a\",\n \"host\": \"b\"}]}", `endpoints[0].host: key given twice (at line 1, column 17 and at line 2, column 2): remove one`},
 		{`{"path": "a"} {"path": "b"}`, `unexpected content after the JSON value at line 1, column 15: a document is one JSON object`},
-		{"{\"path\": \"a\",\n \"batch\": }", `not valid JSON at line 2, column 11: invalid character '}' looking for beginning of value`},
-		{`{"path": "a"`, `not valid JSON: the document ends too early`},
+		{"{\"path\": \"a\",\n \"batch\": }", `not valid JSON at line 2, column 12: missing value after object key`},
+		{`{"path": "a"`, `not valid JSON at line 1, column 13: unexpected end of JSON input`},
 	}
 	for _, c := range cases {
 		_, err := testComponent().DecodeConfig([]byte(c.doc))
