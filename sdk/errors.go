@@ -1,9 +1,13 @@
 package sdk
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 )
 
 // Error codes carried by Error.Code. The code, not the message, decides what
@@ -145,4 +149,26 @@ func AsErrors(err error) []*Error {
 		return []*Error{e}
 	}
 	return []*Error{{Code: CodeInternal, Summary: err.Error(), Err: err}}
+}
+
+// IsUnreachable says whether err is a network failure that retrying may get
+// past: a refused, reset or timed-out connection, an unreachable host or
+// network, a name that did not resolve, a connection closed under a call.
+// Plugins classify such errors as CodeUnavailable (see Unreachable); it
+// decides by the error's type and errno, never by its text. A cancelled
+// context is not unreachable: the caller stopped.
+func IsUnreachable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	for _, target := range []error{io.EOF, io.ErrUnexpectedEOF, net.ErrClosed, context.DeadlineExceeded,
+		syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE,
+		syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ETIMEDOUT} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	var op *net.OpError
+	var dns *net.DNSError
+	return errors.As(err, &op) || errors.As(err, &dns)
 }

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net"
-	"syscall"
 
 	"github.com/apache/iceberg-go/catalog/rest"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -73,17 +70,8 @@ func codeOf(err error) string {
 	case errors.Is(err, context.Canceled):
 		return sdk.CodeIO
 	}
-	for _, target := range []error{io.ErrUnexpectedEOF, net.ErrClosed, context.DeadlineExceeded,
-		syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE,
-		syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ETIMEDOUT} {
-		if errors.Is(err, target) {
-			return sdk.CodeUnavailable
-		}
-	}
-	var op *net.OpError
-	var dns *net.DNSError
 	var ce *pgconn.ConnectError
-	if errors.As(err, &op) || errors.As(err, &dns) || errors.As(err, &ce) {
+	if sdk.IsUnreachable(err) || errors.As(err, &ce) {
 		return sdk.CodeUnavailable
 	}
 	return sdk.CodeIO

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/url"
-	"syscall"
 
 	"github.com/redis/go-redis/v9"
 
@@ -40,16 +37,7 @@ func codeOf(err error) string {
 	if errors.Is(err, context.Canceled) {
 		return sdk.CodeIO
 	}
-	for _, target := range []error{io.EOF, io.ErrUnexpectedEOF, net.ErrClosed, redis.ErrClosed, redis.ErrPoolTimeout,
-		context.DeadlineExceeded, syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE,
-		syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ETIMEDOUT} {
-		if errors.Is(err, target) {
-			return sdk.CodeUnavailable
-		}
-	}
-	var op *net.OpError
-	var dns *net.DNSError
-	if errors.As(err, &op) || errors.As(err, &dns) {
+	if sdk.IsUnreachable(err) || errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) {
 		return sdk.CodeUnavailable
 	}
 	return sdk.CodeIO

@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/url"
 	"os"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -124,17 +121,8 @@ func codeOf(err error) string {
 		return sdk.CodeUnavailable
 	}
 	// The connection could not be made or broke under a statement.
-	for _, target := range []error{io.EOF, io.ErrUnexpectedEOF, net.ErrClosed,
-		syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE,
-		syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ETIMEDOUT} {
-		if errors.Is(err, target) {
-			return sdk.CodeUnavailable
-		}
-	}
-	var op *net.OpError
-	var dns *net.DNSError
 	var ce *pgconn.ConnectError
-	if errors.As(err, &op) || errors.As(err, &dns) || errors.As(err, &ce) {
+	if sdk.IsUnreachable(err) || errors.As(err, &ce) {
 		return sdk.CodeUnavailable
 	}
 	return sdk.CodeIO
