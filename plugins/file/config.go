@@ -20,7 +20,7 @@ const (
 
 // SourceConfig configures the file source.
 type SourceConfig struct {
-	Path      string          `json:"path" jsonschema:"required,description=a file\\, a directory (every file in it) or a glob such as data/*.csv"`
+	Path      string          `json:"path" jsonschema:"required,description=a file\\, a directory (every file in it) or a glob such as data/*.csv" adf:"path"`
 	Format    string          `json:"format,omitempty" jsonschema:"enum=csv,enum=json,enum=jsonl,description=file format; default from the file extension (.csv\\, .json\\, .jsonl/.ndjson)"`
 	Header    *bool           `json:"header,omitempty" jsonschema:"description=CSV: the first line names the columns (default true)"`
 	Delimiter string          `json:"delimiter,omitempty" jsonschema:"description=CSV field delimiter\\, one character (default \\,)"`
@@ -110,7 +110,7 @@ func (c *SourceConfig) formatFor(path string) string {
 
 // SinkConfig configures the file sink.
 type SinkConfig struct {
-	Path      string `json:"path" jsonschema:"required,description=output file; or a directory (ending in /) that receives one part file per checkpoint"`
+	Path      string `json:"path" jsonschema:"required,description=output file; or a directory (ending in /) that receives one part file per checkpoint" adf:"path"`
 	Format    string `json:"format,omitempty" jsonschema:"enum=csv,enum=jsonl,description=output format; default from the extension (.csv\\, else jsonl)"`
 	Header    *bool  `json:"header,omitempty" jsonschema:"description=CSV: write a header line (default true)"`
 	Delimiter string `json:"delimiter,omitempty" jsonschema:"description=CSV field delimiter (default \\,)"`

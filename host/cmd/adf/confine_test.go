@@ -124,7 +124,7 @@ func TestServeFileRoots(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if c.fileRequired && !fileAnnotated(h) {
-				t.Skip(`plugins/file/config.go does not mark its path fields adf:"path" yet`)
+				t.Fatalf(`the file plugin does not mark its path fields adf:"path"`)
 			}
 			var p refusal
 			code, body := h.api("POST", "/v1/flows", c.doc, &p)
