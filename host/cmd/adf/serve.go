@@ -19,6 +19,7 @@ import (
 
 	"github.com/activedataflow/adf/host/access"
 	"github.com/activedataflow/adf/host/api"
+	"github.com/activedataflow/adf/host/redact"
 	"github.com/activedataflow/adf/host/runner"
 	"github.com/activedataflow/adf/host/store"
 )
@@ -163,7 +164,7 @@ func ensureAdminToken(configured, dataDir string, log hclog.Logger) (string, err
 }
 
 func serve(ctx context.Context, g *globals, c *serveConfig) error {
-	log := hclog.New(&hclog.LoggerOptions{Name: "adf", Level: hclog.LevelFromString(g.logLevel), Output: os.Stderr, JSONFormat: true})
+	log := hclog.New(&hclog.LoggerOptions{Name: "adf", Level: hclog.LevelFromString(g.logLevel), Output: redact.Writer(os.Stderr), JSONFormat: true})
 	if g.logLevel == "warn" {
 		log.SetLevel(hclog.Info)
 	}
