@@ -159,19 +159,3 @@ func TestSourceErrorCodes(t *testing.T) {
 		Summary: "read " + arr + ": json array reader: JSON syntax error at line 1 (offset 20): expected ',' or ']' after an element, got '{'",
 		Detail:  "the JSON array is malformed at that point; rows before it were read"})
 }
-
-// TestSourcePermissionDenied: an input the plugin may not read is
-// permission_denied. (Root reads everything: skipped as root.)
-func TestSourcePermissionDenied(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root is never refused; see TestFileErrorCodes for the classification")
-	}
-	in := filepath.Join(t.TempDir(), "in.csv")
-	writeFile(t, in, "a\n1\n")
-	if err := os.Chmod(in, 0); err != nil {
-		t.Fatal(err)
-	}
-	_, _, _, err := startSource(t, fmt.Sprintf(`{"path": %q}`, in))
-	checkError(t, "unreadable file", err, sdk.Error{Code: sdk.CodePermissionDenied, Summary: "open input " + in + ": permission denied",
-		Detail: fmt.Sprintf("check the permissions of the file and of its directories for the user the plugin runs as (uid %d)", os.Getuid())})
-}

@@ -7,7 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
+	"github.com/activedataflow/adf/internal/testkit"
 	"strings"
 	"testing"
 
@@ -24,10 +24,7 @@ import (
 // topic name of this test, deleted with its adf keys at the end.
 func testRedis(t *testing.T) (string, *redis.Client, string) {
 	t.Helper()
-	url := os.Getenv("ADF_TEST_REDIS_URL")
-	if url == "" {
-		t.Skip("ADF_TEST_REDIS_URL is not set: run eval \"$(./scripts/services.sh start)\" first")
-	}
+	url := testkit.RedisURL(t)
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
