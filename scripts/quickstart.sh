@@ -16,7 +16,9 @@ export ADF_LISTEN="${ADF_LISTEN:-127.0.0.1:8089}"
 unset ADF_DATABASE_URL
 mkdir -p "$ADF_DATA_DIR" out
 rm -f out/big_orders.jsonl out/big_orders.rejected.jsonl
-./bin/adf serve --tick 1s >"$ADF_DATA_DIR/serve.log" 2>&1 &
+# adf serve lets flows use only the data directory and the file roots listed:
+# here the sample input and the output directory.
+./bin/adf serve --tick 1s --file-roots "$PWD/examples/quickstart,$PWD/out" >"$ADF_DATA_DIR/serve.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
