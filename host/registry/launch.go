@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
 
@@ -184,3 +185,21 @@ func (i *Instance) Transform() adfv1.TransformClient { return adfv1.NewTransform
 
 // Runtime is the runtime service.
 func (i *Instance) Runtime() adfv1.RuntimeClient { return adfv1.NewRuntimeClient(i.conn) }
+
+// forEachPath calls fn for every path, four at a time (starting plugin
+// processes is what the calls do: more would only compete for the cores),
+// and returns when all calls have.
+func forEachPath(paths []string, fn func(i int, path string)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i, p := range paths {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			fn(i, p)
+		}()
+	}
+	wg.Wait()
+}

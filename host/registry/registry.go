@@ -147,30 +147,21 @@ func (r *Registry) Scan(ctx context.Context) error {
 		err  error
 	}
 	results := make([]result, len(paths))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	for i, p := range paths {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			res := result{path: p}
-			res.err = checkTrusted("plugin binary", p)
-			if res.err == nil && lock != nil {
-				if e, ok := lock.Find(filepath.Base(p)); ok {
-					res.pin = &pin{lockPath: r.lockPath(), entry: e}
-				} else {
-					res.err = notListed(p, r.lockPath())
-				}
+	forEachPath(paths, func(i int, p string) {
+		res := result{path: p}
+		res.err = checkTrusted("plugin binary", p)
+		if res.err == nil && lock != nil {
+			if e, ok := lock.Find(filepath.Base(p)); ok {
+				res.pin = &pin{lockPath: r.lockPath(), entry: e}
+			} else {
+				res.err = notListed(p, r.lockPath())
 			}
-			if res.err == nil {
-				res.m, res.err = r.describe(ctx, p, res.pin)
-			}
-			results[i] = res
-		}()
-	}
-	wg.Wait()
+		}
+		if res.err == nil {
+			res.m, res.err = r.describe(ctx, p, res.pin)
+		}
+		results[i] = res
+	})
 
 	index := map[key]Entry{}
 	for k, e := range r.builtins {

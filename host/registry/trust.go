@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/activedataflow/adf/sdk"
@@ -263,34 +262,25 @@ func (r *Registry) WriteLock(ctx context.Context) (*Lock, []Problem, error) {
 	}
 	entries := make([]*LockEntry, len(paths))
 	errs := make([]error, len(paths))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	for i, p := range paths {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if err := checkTrusted("plugin binary", p); err != nil {
-				errs[i] = err
-				return
-			}
-			sum, err := sha256File(p)
-			if err != nil {
-				errs[i] = fmt.Errorf("checksum of plugin binary %s: %w", p, err)
-				return
-			}
-			e := LockEntry{File: filepath.Base(p), SHA256: sum}
-			m, err := r.describe(ctx, p, &pin{lockPath: r.lockPath(), entry: e})
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			e.Name, e.Version = m.Name, m.Version
-			entries[i] = &e
-		}()
-	}
-	wg.Wait()
+	forEachPath(paths, func(i int, p string) {
+		if err := checkTrusted("plugin binary", p); err != nil {
+			errs[i] = err
+			return
+		}
+		sum, err := sha256File(p)
+		if err != nil {
+			errs[i] = fmt.Errorf("checksum of plugin binary %s: %w", p, err)
+			return
+		}
+		e := LockEntry{File: filepath.Base(p), SHA256: sum}
+		m, err := r.describe(ctx, p, &pin{lockPath: r.lockPath(), entry: e})
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		e.Name, e.Version = m.Name, m.Version
+		entries[i] = &e
+	})
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
