@@ -224,7 +224,7 @@ func (s *server) Validate(ctx context.Context, req *adfv1.RuntimeValidate_Reques
 	defer recoverInto(&err)
 	rt, err := s.runtime(req.Type, req.Config)
 	if err == nil {
-		err = rt.Validate(ctx, req.Flow)
+		err = rt.Validate(ctx, RuntimeJob{Flow: req.Flow, Components: runtimeComponents(req.Components)})
 	}
 	return &adfv1.RuntimeValidate_Response{Diagnostics: Diagnostics(err)}, nil
 }
@@ -235,9 +235,26 @@ func (s *server) Submit(ctx context.Context, req *adfv1.RuntimeSubmit_Request) (
 	rt, err := s.runtime(req.Type, req.Config)
 	var id string
 	if err == nil {
-		id, err = rt.Submit(ctx, req.Flow, req.RunId)
+		id, err = rt.Submit(ctx, RuntimeJob{Flow: req.Flow, RunID: req.RunId, Components: runtimeComponents(req.Components)})
 	}
 	return &adfv1.RuntimeSubmit_Response{JobId: id, Diagnostics: Diagnostics(err)}, nil
+}
+
+func runtimeComponents(pcs []*adfv1.RuntimeComponent) []RuntimeComponent {
+	out := make([]RuntimeComponent, 0, len(pcs))
+	for _, c := range pcs {
+		out = append(out, RuntimeComponent{Kind: KindFromProto(c.Kind), Type: c.Type, Index: int(c.Index), Executable: c.Executable, Plugin: c.Plugin})
+	}
+	return out
+}
+
+// RuntimeComponentsToProto converts components for a runtime request.
+func RuntimeComponentsToProto(cs []RuntimeComponent) []*adfv1.RuntimeComponent {
+	out := make([]*adfv1.RuntimeComponent, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, &adfv1.RuntimeComponent{Kind: kindToProto(c.Kind), Type: c.Type, Index: int32(c.Index), Executable: c.Executable, Plugin: c.Plugin})
+	}
+	return out
 }
 
 // Status serves Runtime.Status.

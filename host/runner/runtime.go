@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -33,16 +35,20 @@ func runOnPlugin(ctx context.Context, reg *registry.Registry, f *flow.Flow, runI
 	if err != nil {
 		return engine.Stats{}, err
 	}
+	comps, err := runtimeComponents(reg, f)
+	if err != nil {
+		return engine.Stats{}, err
+	}
 	rt := inst.Runtime()
 	cfg := []byte(f.Runtime.Config)
-	v, err := rt.Validate(ctx, &adfv1.RuntimeValidate_Request{Type: f.Runtime.Type, Config: cfg, Flow: doc})
+	v, err := rt.Validate(ctx, &adfv1.RuntimeValidate_Request{Type: f.Runtime.Type, Config: cfg, Flow: doc, Components: comps})
 	if err != nil {
 		return engine.Stats{}, sdk.Transient(fmt.Errorf("runtime %s: %w", f.Runtime.Type, err))
 	}
 	if err := sdk.ErrorFromDiagnostics(v.Diagnostics); err != nil {
 		return engine.Stats{}, fmt.Errorf("runtime %s cannot run flow %s: %w", f.Runtime.Type, f.Name, err)
 	}
-	sub, err := rt.Submit(ctx, &adfv1.RuntimeSubmit_Request{Type: f.Runtime.Type, Config: cfg, Flow: doc, RunId: strconv.FormatInt(runID, 10)})
+	sub, err := rt.Submit(ctx, &adfv1.RuntimeSubmit_Request{Type: f.Runtime.Type, Config: cfg, Flow: doc, RunId: strconv.FormatInt(runID, 10), Components: comps})
 	if err != nil {
 		return engine.Stats{}, sdk.Transient(fmt.Errorf("runtime %s: %w", f.Runtime.Type, err))
 	}
@@ -73,6 +79,59 @@ func runOnPlugin(ctx context.Context, reg *registry.Registry, f *flow.Flow, runI
 			return stats, fmt.Errorf("runtime %s: job %s %s: %s", f.Runtime.Type, sub.JobId, st.State, st.Message)
 		}
 	}
+}
+
+// TransformsExecutable is the executable that serves the host's built-in
+// transforms over the plugin protocol, for runtimes that run a flow outside
+// the host. It is looked for beside the adf executable, then in the plugins
+// directory.
+const TransformsExecutable = "adf-transforms"
+
+// runtimeComponents resolves the flow's source, transforms and sink to the
+// executables that serve them, for a runtime that ships them elsewhere.
+func runtimeComponents(reg *registry.Registry, f *flow.Flow) ([]*adfv1.RuntimeComponent, error) {
+	var out []sdk.RuntimeComponent
+	add := func(kind sdk.Kind, typ string, index int) error {
+		ent, err := reg.Lookup(kind, typ)
+		if err != nil {
+			return err
+		}
+		c := sdk.RuntimeComponent{Kind: kind, Type: typ, Index: index, Plugin: ent.Plugin.Name}
+		if ent.Builtin() {
+			c.Executable = builtinTransforms(reg.Dir())
+		} else {
+			c.Executable = ent.Plugin.Path
+		}
+		out = append(out, c)
+		return nil
+	}
+	if err := add(sdk.KindSource, f.Source.Type, 0); err != nil {
+		return nil, err
+	}
+	for i, t := range f.Transforms {
+		if err := add(sdk.KindTransform, t.Type, i); err != nil {
+			return nil, err
+		}
+	}
+	if err := add(sdk.KindSink, f.Sink.Type, 0); err != nil {
+		return nil, err
+	}
+	return sdk.RuntimeComponentsToProto(out), nil
+}
+
+// builtinTransforms finds the adf-transforms executable: beside the running
+// adf executable, else in the plugins directory. It returns the path it
+// expects even when the file is missing, so that the runtime's Validate
+// names what is missing and where.
+func builtinTransforms(pluginDir string) string {
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), TransformsExecutable)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	p, _ := filepath.Abs(filepath.Join(pluginDir, TransformsExecutable))
+	return p
 }
 
 // hclogHandler sends River's slog records to hclog.

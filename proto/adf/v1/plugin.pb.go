@@ -1747,6 +1747,89 @@ func (*TransformEvent_Result_) isTransformEvent_Event() {}
 
 func (*TransformEvent_Error) isTransformEvent_Event() {}
 
+// RuntimeComponent is one component of the flow as the host resolved it:
+// the executable that serves it, so a runtime can ship that executable to
+// where the flow runs.
+type RuntimeComponent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  Component_Kind         `protobuf:"varint,1,opt,name=kind,proto3,enum=adf.v1.Component_Kind" json:"kind,omitempty"`
+	Type  string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// Position among the flow's transforms (transforms only).
+	Index int32 `protobuf:"varint,3,opt,name=index,proto3" json:"index,omitempty"`
+	// Absolute path of the executable on the host. The host's built-in
+	// transforms are served by its adf-transforms executable.
+	Executable string `protobuf:"bytes,4,opt,name=executable,proto3" json:"executable,omitempty"`
+	// Name of the plugin (its manifest name); "builtin" for the host's own.
+	Plugin        string `protobuf:"bytes,5,opt,name=plugin,proto3" json:"plugin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RuntimeComponent) Reset() {
+	*x = RuntimeComponent{}
+	mi := &file_adf_v1_plugin_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RuntimeComponent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RuntimeComponent) ProtoMessage() {}
+
+func (x *RuntimeComponent) ProtoReflect() protoreflect.Message {
+	mi := &file_adf_v1_plugin_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RuntimeComponent.ProtoReflect.Descriptor instead.
+func (*RuntimeComponent) Descriptor() ([]byte, []int) {
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RuntimeComponent) GetKind() Component_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return Component_KIND_UNSPECIFIED
+}
+
+func (x *RuntimeComponent) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *RuntimeComponent) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *RuntimeComponent) GetExecutable() string {
+	if x != nil {
+		return x.Executable
+	}
+	return ""
+}
+
+func (x *RuntimeComponent) GetPlugin() string {
+	if x != nil {
+		return x.Plugin
+	}
+	return ""
+}
+
 type RuntimeValidate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1755,7 +1838,7 @@ type RuntimeValidate struct {
 
 func (x *RuntimeValidate) Reset() {
 	*x = RuntimeValidate{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[16]
+	mi := &file_adf_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +1850,7 @@ func (x *RuntimeValidate) String() string {
 func (*RuntimeValidate) ProtoMessage() {}
 
 func (x *RuntimeValidate) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[16]
+	mi := &file_adf_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +1863,7 @@ func (x *RuntimeValidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeValidate.ProtoReflect.Descriptor instead.
 func (*RuntimeValidate) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 type RuntimeSubmit struct {
@@ -1791,7 +1874,7 @@ type RuntimeSubmit struct {
 
 func (x *RuntimeSubmit) Reset() {
 	*x = RuntimeSubmit{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[17]
+	mi := &file_adf_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1803,7 +1886,7 @@ func (x *RuntimeSubmit) String() string {
 func (*RuntimeSubmit) ProtoMessage() {}
 
 func (x *RuntimeSubmit) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[17]
+	mi := &file_adf_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1816,7 +1899,7 @@ func (x *RuntimeSubmit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeSubmit.ProtoReflect.Descriptor instead.
 func (*RuntimeSubmit) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{17}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 type RuntimeStatus struct {
@@ -1827,7 +1910,7 @@ type RuntimeStatus struct {
 
 func (x *RuntimeStatus) Reset() {
 	*x = RuntimeStatus{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[18]
+	mi := &file_adf_v1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1839,7 +1922,7 @@ func (x *RuntimeStatus) String() string {
 func (*RuntimeStatus) ProtoMessage() {}
 
 func (x *RuntimeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[18]
+	mi := &file_adf_v1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1852,7 +1935,7 @@ func (x *RuntimeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeStatus.ProtoReflect.Descriptor instead.
 func (*RuntimeStatus) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 type RuntimeCancel struct {
@@ -1863,7 +1946,7 @@ type RuntimeCancel struct {
 
 func (x *RuntimeCancel) Reset() {
 	*x = RuntimeCancel{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[19]
+	mi := &file_adf_v1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1875,7 +1958,7 @@ func (x *RuntimeCancel) String() string {
 func (*RuntimeCancel) ProtoMessage() {}
 
 func (x *RuntimeCancel) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[19]
+	mi := &file_adf_v1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1888,7 +1971,7 @@ func (x *RuntimeCancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeCancel.ProtoReflect.Descriptor instead.
 func (*RuntimeCancel) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 type Describe_Request struct {
@@ -1901,7 +1984,7 @@ type Describe_Request struct {
 
 func (x *Describe_Request) Reset() {
 	*x = Describe_Request{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[20]
+	mi := &file_adf_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1913,7 +1996,7 @@ func (x *Describe_Request) String() string {
 func (*Describe_Request) ProtoMessage() {}
 
 func (x *Describe_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[20]
+	mi := &file_adf_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1945,7 +2028,7 @@ type Describe_Response struct {
 
 func (x *Describe_Response) Reset() {
 	*x = Describe_Response{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[21]
+	mi := &file_adf_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1957,7 +2040,7 @@ func (x *Describe_Response) String() string {
 func (*Describe_Response) ProtoMessage() {}
 
 func (x *Describe_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[21]
+	mi := &file_adf_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +2075,7 @@ type ValidateConfig_Request struct {
 
 func (x *ValidateConfig_Request) Reset() {
 	*x = ValidateConfig_Request{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[22]
+	mi := &file_adf_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2004,7 +2087,7 @@ func (x *ValidateConfig_Request) String() string {
 func (*ValidateConfig_Request) ProtoMessage() {}
 
 func (x *ValidateConfig_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[22]
+	mi := &file_adf_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2051,7 +2134,7 @@ type ValidateConfig_Response struct {
 
 func (x *ValidateConfig_Response) Reset() {
 	*x = ValidateConfig_Response{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[23]
+	mi := &file_adf_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2063,7 +2146,7 @@ func (x *ValidateConfig_Response) String() string {
 func (*ValidateConfig_Response) ProtoMessage() {}
 
 func (x *ValidateConfig_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[23]
+	mi := &file_adf_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2103,7 +2186,7 @@ type EnumeratorCommand_Start struct {
 
 func (x *EnumeratorCommand_Start) Reset() {
 	*x = EnumeratorCommand_Start{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[24]
+	mi := &file_adf_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2115,7 +2198,7 @@ func (x *EnumeratorCommand_Start) String() string {
 func (*EnumeratorCommand_Start) ProtoMessage() {}
 
 func (x *EnumeratorCommand_Start) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[24]
+	mi := &file_adf_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2190,7 +2273,7 @@ type EnumeratorCommand_AddReader struct {
 
 func (x *EnumeratorCommand_AddReader) Reset() {
 	*x = EnumeratorCommand_AddReader{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[25]
+	mi := &file_adf_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2202,7 +2285,7 @@ func (x *EnumeratorCommand_AddReader) String() string {
 func (*EnumeratorCommand_AddReader) ProtoMessage() {}
 
 func (x *EnumeratorCommand_AddReader) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[25]
+	mi := &file_adf_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2236,7 +2319,7 @@ type EnumeratorCommand_SplitRequest struct {
 
 func (x *EnumeratorCommand_SplitRequest) Reset() {
 	*x = EnumeratorCommand_SplitRequest{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[26]
+	mi := &file_adf_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2248,7 +2331,7 @@ func (x *EnumeratorCommand_SplitRequest) String() string {
 func (*EnumeratorCommand_SplitRequest) ProtoMessage() {}
 
 func (x *EnumeratorCommand_SplitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[26]
+	mi := &file_adf_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2289,7 +2372,7 @@ type EnumeratorCommand_AddSplitsBack struct {
 
 func (x *EnumeratorCommand_AddSplitsBack) Reset() {
 	*x = EnumeratorCommand_AddSplitsBack{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[27]
+	mi := &file_adf_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2301,7 +2384,7 @@ func (x *EnumeratorCommand_AddSplitsBack) String() string {
 func (*EnumeratorCommand_AddSplitsBack) ProtoMessage() {}
 
 func (x *EnumeratorCommand_AddSplitsBack) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[27]
+	mi := &file_adf_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2343,7 +2426,7 @@ type EnumeratorCommand_SnapshotState struct {
 
 func (x *EnumeratorCommand_SnapshotState) Reset() {
 	*x = EnumeratorCommand_SnapshotState{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[28]
+	mi := &file_adf_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2355,7 +2438,7 @@ func (x *EnumeratorCommand_SnapshotState) String() string {
 func (*EnumeratorCommand_SnapshotState) ProtoMessage() {}
 
 func (x *EnumeratorCommand_SnapshotState) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[28]
+	mi := &file_adf_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2388,7 +2471,7 @@ type EnumeratorCommand_CheckpointComplete struct {
 
 func (x *EnumeratorCommand_CheckpointComplete) Reset() {
 	*x = EnumeratorCommand_CheckpointComplete{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[29]
+	mi := &file_adf_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2400,7 +2483,7 @@ func (x *EnumeratorCommand_CheckpointComplete) String() string {
 func (*EnumeratorCommand_CheckpointComplete) ProtoMessage() {}
 
 func (x *EnumeratorCommand_CheckpointComplete) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[29]
+	mi := &file_adf_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2432,7 +2515,7 @@ type EnumeratorEvent_Started struct {
 
 func (x *EnumeratorEvent_Started) Reset() {
 	*x = EnumeratorEvent_Started{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[30]
+	mi := &file_adf_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2444,7 +2527,7 @@ func (x *EnumeratorEvent_Started) String() string {
 func (*EnumeratorEvent_Started) ProtoMessage() {}
 
 func (x *EnumeratorEvent_Started) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[30]
+	mi := &file_adf_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2478,7 +2561,7 @@ type EnumeratorEvent_AssignSplits struct {
 
 func (x *EnumeratorEvent_AssignSplits) Reset() {
 	*x = EnumeratorEvent_AssignSplits{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[31]
+	mi := &file_adf_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2490,7 +2573,7 @@ func (x *EnumeratorEvent_AssignSplits) String() string {
 func (*EnumeratorEvent_AssignSplits) ProtoMessage() {}
 
 func (x *EnumeratorEvent_AssignSplits) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[31]
+	mi := &file_adf_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2530,7 +2613,7 @@ type EnumeratorEvent_NoMoreSplits struct {
 
 func (x *EnumeratorEvent_NoMoreSplits) Reset() {
 	*x = EnumeratorEvent_NoMoreSplits{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[32]
+	mi := &file_adf_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2542,7 +2625,7 @@ func (x *EnumeratorEvent_NoMoreSplits) String() string {
 func (*EnumeratorEvent_NoMoreSplits) ProtoMessage() {}
 
 func (x *EnumeratorEvent_NoMoreSplits) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[32]
+	mi := &file_adf_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2575,7 +2658,7 @@ type EnumeratorEvent_State struct {
 
 func (x *EnumeratorEvent_State) Reset() {
 	*x = EnumeratorEvent_State{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[33]
+	mi := &file_adf_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2587,7 +2670,7 @@ func (x *EnumeratorEvent_State) String() string {
 func (*EnumeratorEvent_State) ProtoMessage() {}
 
 func (x *EnumeratorEvent_State) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[33]
+	mi := &file_adf_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2628,7 +2711,7 @@ type EnumeratorEvent_Ack struct {
 
 func (x *EnumeratorEvent_Ack) Reset() {
 	*x = EnumeratorEvent_Ack{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[34]
+	mi := &file_adf_v1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2640,7 +2723,7 @@ func (x *EnumeratorEvent_Ack) String() string {
 func (*EnumeratorEvent_Ack) ProtoMessage() {}
 
 func (x *EnumeratorEvent_Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[34]
+	mi := &file_adf_v1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +2764,7 @@ type ReaderCommand_Open struct {
 
 func (x *ReaderCommand_Open) Reset() {
 	*x = ReaderCommand_Open{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[35]
+	mi := &file_adf_v1_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2693,7 +2776,7 @@ func (x *ReaderCommand_Open) String() string {
 func (*ReaderCommand_Open) ProtoMessage() {}
 
 func (x *ReaderCommand_Open) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[35]
+	mi := &file_adf_v1_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2767,7 +2850,7 @@ type ReaderCommand_AddSplits struct {
 
 func (x *ReaderCommand_AddSplits) Reset() {
 	*x = ReaderCommand_AddSplits{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[36]
+	mi := &file_adf_v1_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2779,7 +2862,7 @@ func (x *ReaderCommand_AddSplits) String() string {
 func (*ReaderCommand_AddSplits) ProtoMessage() {}
 
 func (x *ReaderCommand_AddSplits) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[36]
+	mi := &file_adf_v1_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2810,7 +2893,7 @@ type ReaderCommand_NoMoreSplits struct {
 
 func (x *ReaderCommand_NoMoreSplits) Reset() {
 	*x = ReaderCommand_NoMoreSplits{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[37]
+	mi := &file_adf_v1_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2822,7 +2905,7 @@ func (x *ReaderCommand_NoMoreSplits) String() string {
 func (*ReaderCommand_NoMoreSplits) ProtoMessage() {}
 
 func (x *ReaderCommand_NoMoreSplits) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[37]
+	mi := &file_adf_v1_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2849,7 +2932,7 @@ type ReaderCommand_Snapshot struct {
 
 func (x *ReaderCommand_Snapshot) Reset() {
 	*x = ReaderCommand_Snapshot{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[38]
+	mi := &file_adf_v1_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2861,7 +2944,7 @@ func (x *ReaderCommand_Snapshot) String() string {
 func (*ReaderCommand_Snapshot) ProtoMessage() {}
 
 func (x *ReaderCommand_Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[38]
+	mi := &file_adf_v1_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2893,7 +2976,7 @@ type ReaderCommand_CheckpointComplete struct {
 
 func (x *ReaderCommand_CheckpointComplete) Reset() {
 	*x = ReaderCommand_CheckpointComplete{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[39]
+	mi := &file_adf_v1_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2905,7 +2988,7 @@ func (x *ReaderCommand_CheckpointComplete) String() string {
 func (*ReaderCommand_CheckpointComplete) ProtoMessage() {}
 
 func (x *ReaderCommand_CheckpointComplete) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[39]
+	mi := &file_adf_v1_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2938,7 +3021,7 @@ type ReaderCommand_Credit struct {
 
 func (x *ReaderCommand_Credit) Reset() {
 	*x = ReaderCommand_Credit{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[40]
+	mi := &file_adf_v1_plugin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2950,7 +3033,7 @@ func (x *ReaderCommand_Credit) String() string {
 func (*ReaderCommand_Credit) ProtoMessage() {}
 
 func (x *ReaderCommand_Credit) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[40]
+	mi := &file_adf_v1_plugin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2982,7 +3065,7 @@ type ReaderCommand_Close struct {
 
 func (x *ReaderCommand_Close) Reset() {
 	*x = ReaderCommand_Close{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[41]
+	mi := &file_adf_v1_plugin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2994,7 +3077,7 @@ func (x *ReaderCommand_Close) String() string {
 func (*ReaderCommand_Close) ProtoMessage() {}
 
 func (x *ReaderCommand_Close) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[41]
+	mi := &file_adf_v1_plugin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3018,7 +3101,7 @@ type ReaderEvent_Opened struct {
 
 func (x *ReaderEvent_Opened) Reset() {
 	*x = ReaderEvent_Opened{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[42]
+	mi := &file_adf_v1_plugin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3030,7 +3113,7 @@ func (x *ReaderEvent_Opened) String() string {
 func (*ReaderEvent_Opened) ProtoMessage() {}
 
 func (x *ReaderEvent_Opened) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[42]
+	mi := &file_adf_v1_plugin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3057,7 +3140,7 @@ type ReaderEvent_Batch struct {
 
 func (x *ReaderEvent_Batch) Reset() {
 	*x = ReaderEvent_Batch{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[43]
+	mi := &file_adf_v1_plugin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3069,7 +3152,7 @@ func (x *ReaderEvent_Batch) String() string {
 func (*ReaderEvent_Batch) ProtoMessage() {}
 
 func (x *ReaderEvent_Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[43]
+	mi := &file_adf_v1_plugin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3115,7 +3198,7 @@ type ReaderEvent_SplitRequest struct {
 
 func (x *ReaderEvent_SplitRequest) Reset() {
 	*x = ReaderEvent_SplitRequest{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[44]
+	mi := &file_adf_v1_plugin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3127,7 +3210,7 @@ func (x *ReaderEvent_SplitRequest) String() string {
 func (*ReaderEvent_SplitRequest) ProtoMessage() {}
 
 func (x *ReaderEvent_SplitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[44]
+	mi := &file_adf_v1_plugin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3159,7 +3242,7 @@ type ReaderEvent_SplitsFinished struct {
 
 func (x *ReaderEvent_SplitsFinished) Reset() {
 	*x = ReaderEvent_SplitsFinished{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[45]
+	mi := &file_adf_v1_plugin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3171,7 +3254,7 @@ func (x *ReaderEvent_SplitsFinished) String() string {
 func (*ReaderEvent_SplitsFinished) ProtoMessage() {}
 
 func (x *ReaderEvent_SplitsFinished) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[45]
+	mi := &file_adf_v1_plugin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3204,7 +3287,7 @@ type ReaderEvent_State struct {
 
 func (x *ReaderEvent_State) Reset() {
 	*x = ReaderEvent_State{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[46]
+	mi := &file_adf_v1_plugin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3216,7 +3299,7 @@ func (x *ReaderEvent_State) String() string {
 func (*ReaderEvent_State) ProtoMessage() {}
 
 func (x *ReaderEvent_State) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[46]
+	mi := &file_adf_v1_plugin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3255,7 +3338,7 @@ type ReaderEvent_Rejected struct {
 
 func (x *ReaderEvent_Rejected) Reset() {
 	*x = ReaderEvent_Rejected{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[47]
+	mi := &file_adf_v1_plugin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3267,7 +3350,7 @@ func (x *ReaderEvent_Rejected) String() string {
 func (*ReaderEvent_Rejected) ProtoMessage() {}
 
 func (x *ReaderEvent_Rejected) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[47]
+	mi := &file_adf_v1_plugin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3300,7 +3383,7 @@ type ReaderEvent_Finished struct {
 
 func (x *ReaderEvent_Finished) Reset() {
 	*x = ReaderEvent_Finished{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[48]
+	mi := &file_adf_v1_plugin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3312,7 +3395,7 @@ func (x *ReaderEvent_Finished) String() string {
 func (*ReaderEvent_Finished) ProtoMessage() {}
 
 func (x *ReaderEvent_Finished) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[48]
+	mi := &file_adf_v1_plugin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3349,7 +3432,7 @@ type SinkCommand_Open struct {
 
 func (x *SinkCommand_Open) Reset() {
 	*x = SinkCommand_Open{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[49]
+	mi := &file_adf_v1_plugin_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3361,7 +3444,7 @@ func (x *SinkCommand_Open) String() string {
 func (*SinkCommand_Open) ProtoMessage() {}
 
 func (x *SinkCommand_Open) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[49]
+	mi := &file_adf_v1_plugin_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3442,7 +3525,7 @@ type SinkCommand_Batch struct {
 
 func (x *SinkCommand_Batch) Reset() {
 	*x = SinkCommand_Batch{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[50]
+	mi := &file_adf_v1_plugin_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3454,7 +3537,7 @@ func (x *SinkCommand_Batch) String() string {
 func (*SinkCommand_Batch) ProtoMessage() {}
 
 func (x *SinkCommand_Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[50]
+	mi := &file_adf_v1_plugin_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3490,7 +3573,7 @@ type SinkCommand_Flush struct {
 
 func (x *SinkCommand_Flush) Reset() {
 	*x = SinkCommand_Flush{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[51]
+	mi := &file_adf_v1_plugin_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3502,7 +3585,7 @@ func (x *SinkCommand_Flush) String() string {
 func (*SinkCommand_Flush) ProtoMessage() {}
 
 func (x *SinkCommand_Flush) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[51]
+	mi := &file_adf_v1_plugin_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3543,7 +3626,7 @@ type SinkCommand_CheckpointComplete struct {
 
 func (x *SinkCommand_CheckpointComplete) Reset() {
 	*x = SinkCommand_CheckpointComplete{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[52]
+	mi := &file_adf_v1_plugin_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3555,7 +3638,7 @@ func (x *SinkCommand_CheckpointComplete) String() string {
 func (*SinkCommand_CheckpointComplete) ProtoMessage() {}
 
 func (x *SinkCommand_CheckpointComplete) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[52]
+	mi := &file_adf_v1_plugin_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3593,7 +3676,7 @@ type SinkCommand_Commit struct {
 
 func (x *SinkCommand_Commit) Reset() {
 	*x = SinkCommand_Commit{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[53]
+	mi := &file_adf_v1_plugin_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3605,7 +3688,7 @@ func (x *SinkCommand_Commit) String() string {
 func (*SinkCommand_Commit) ProtoMessage() {}
 
 func (x *SinkCommand_Commit) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[53]
+	mi := &file_adf_v1_plugin_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3657,7 +3740,7 @@ type SinkEvent_Opened struct {
 
 func (x *SinkEvent_Opened) Reset() {
 	*x = SinkEvent_Opened{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[54]
+	mi := &file_adf_v1_plugin_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3669,7 +3752,7 @@ func (x *SinkEvent_Opened) String() string {
 func (*SinkEvent_Opened) ProtoMessage() {}
 
 func (x *SinkEvent_Opened) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[54]
+	mi := &file_adf_v1_plugin_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3701,7 +3784,7 @@ type SinkEvent_Flushed struct {
 
 func (x *SinkEvent_Flushed) Reset() {
 	*x = SinkEvent_Flushed{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[55]
+	mi := &file_adf_v1_plugin_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3713,7 +3796,7 @@ func (x *SinkEvent_Flushed) String() string {
 func (*SinkEvent_Flushed) ProtoMessage() {}
 
 func (x *SinkEvent_Flushed) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[55]
+	mi := &file_adf_v1_plugin_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3773,7 +3856,7 @@ type SinkEvent_Committed struct {
 
 func (x *SinkEvent_Committed) Reset() {
 	*x = SinkEvent_Committed{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[56]
+	mi := &file_adf_v1_plugin_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3785,7 +3868,7 @@ func (x *SinkEvent_Committed) String() string {
 func (*SinkEvent_Committed) ProtoMessage() {}
 
 func (x *SinkEvent_Committed) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[56]
+	mi := &file_adf_v1_plugin_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3818,7 +3901,7 @@ type TransformCommand_Open struct {
 
 func (x *TransformCommand_Open) Reset() {
 	*x = TransformCommand_Open{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[57]
+	mi := &file_adf_v1_plugin_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3830,7 +3913,7 @@ func (x *TransformCommand_Open) String() string {
 func (*TransformCommand_Open) ProtoMessage() {}
 
 func (x *TransformCommand_Open) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[57]
+	mi := &file_adf_v1_plugin_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3869,7 +3952,7 @@ type TransformCommand_Batch struct {
 
 func (x *TransformCommand_Batch) Reset() {
 	*x = TransformCommand_Batch{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[58]
+	mi := &file_adf_v1_plugin_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3881,7 +3964,7 @@ func (x *TransformCommand_Batch) String() string {
 func (*TransformCommand_Batch) ProtoMessage() {}
 
 func (x *TransformCommand_Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[58]
+	mi := &file_adf_v1_plugin_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3912,7 +3995,7 @@ type TransformEvent_Opened struct {
 
 func (x *TransformEvent_Opened) Reset() {
 	*x = TransformEvent_Opened{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[59]
+	mi := &file_adf_v1_plugin_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3924,7 +4007,7 @@ func (x *TransformEvent_Opened) String() string {
 func (*TransformEvent_Opened) ProtoMessage() {}
 
 func (x *TransformEvent_Opened) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[59]
+	mi := &file_adf_v1_plugin_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3951,7 +4034,7 @@ type TransformEvent_Result struct {
 
 func (x *TransformEvent_Result) Reset() {
 	*x = TransformEvent_Result{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[60]
+	mi := &file_adf_v1_plugin_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3963,7 +4046,7 @@ func (x *TransformEvent_Result) String() string {
 func (*TransformEvent_Result) ProtoMessage() {}
 
 func (x *TransformEvent_Result) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[60]
+	mi := &file_adf_v1_plugin_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3998,14 +4081,16 @@ type RuntimeValidate_Request struct {
 	Type   string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
 	Config []byte                 `protobuf:"bytes,2,opt,name=config,proto3" json:"config,omitempty"`
 	// The flow document as JSON.
-	Flow          []byte `protobuf:"bytes,3,opt,name=flow,proto3" json:"flow,omitempty"`
+	Flow []byte `protobuf:"bytes,3,opt,name=flow,proto3" json:"flow,omitempty"`
+	// The flow's source, transforms and sink, in that order.
+	Components    []*RuntimeComponent `protobuf:"bytes,4,rep,name=components,proto3" json:"components,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RuntimeValidate_Request) Reset() {
 	*x = RuntimeValidate_Request{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[61]
+	mi := &file_adf_v1_plugin_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4017,7 +4102,7 @@ func (x *RuntimeValidate_Request) String() string {
 func (*RuntimeValidate_Request) ProtoMessage() {}
 
 func (x *RuntimeValidate_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[61]
+	mi := &file_adf_v1_plugin_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4030,7 +4115,7 @@ func (x *RuntimeValidate_Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeValidate_Request.ProtoReflect.Descriptor instead.
 func (*RuntimeValidate_Request) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{16, 0}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{17, 0}
 }
 
 func (x *RuntimeValidate_Request) GetType() string {
@@ -4054,6 +4139,13 @@ func (x *RuntimeValidate_Request) GetFlow() []byte {
 	return nil
 }
 
+func (x *RuntimeValidate_Request) GetComponents() []*RuntimeComponent {
+	if x != nil {
+		return x.Components
+	}
+	return nil
+}
+
 type RuntimeValidate_Response struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Diagnostics   []*Diagnostic          `protobuf:"bytes,1,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
@@ -4063,7 +4155,7 @@ type RuntimeValidate_Response struct {
 
 func (x *RuntimeValidate_Response) Reset() {
 	*x = RuntimeValidate_Response{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[62]
+	mi := &file_adf_v1_plugin_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4075,7 +4167,7 @@ func (x *RuntimeValidate_Response) String() string {
 func (*RuntimeValidate_Response) ProtoMessage() {}
 
 func (x *RuntimeValidate_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[62]
+	mi := &file_adf_v1_plugin_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4088,7 +4180,7 @@ func (x *RuntimeValidate_Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeValidate_Response.ProtoReflect.Descriptor instead.
 func (*RuntimeValidate_Response) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{16, 1}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{17, 1}
 }
 
 func (x *RuntimeValidate_Response) GetDiagnostics() []*Diagnostic {
@@ -4099,18 +4191,20 @@ func (x *RuntimeValidate_Response) GetDiagnostics() []*Diagnostic {
 }
 
 type RuntimeSubmit_Request struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
-	Config        []byte                 `protobuf:"bytes,2,opt,name=config,proto3" json:"config,omitempty"`
-	Flow          []byte                 `protobuf:"bytes,3,opt,name=flow,proto3" json:"flow,omitempty"`
-	RunId         string                 `protobuf:"bytes,4,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Type   string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Config []byte                 `protobuf:"bytes,2,opt,name=config,proto3" json:"config,omitempty"`
+	Flow   []byte                 `protobuf:"bytes,3,opt,name=flow,proto3" json:"flow,omitempty"`
+	RunId  string                 `protobuf:"bytes,4,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	// The flow's source, transforms and sink, in that order.
+	Components    []*RuntimeComponent `protobuf:"bytes,5,rep,name=components,proto3" json:"components,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RuntimeSubmit_Request) Reset() {
 	*x = RuntimeSubmit_Request{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[63]
+	mi := &file_adf_v1_plugin_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4122,7 +4216,7 @@ func (x *RuntimeSubmit_Request) String() string {
 func (*RuntimeSubmit_Request) ProtoMessage() {}
 
 func (x *RuntimeSubmit_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[63]
+	mi := &file_adf_v1_plugin_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4135,7 +4229,7 @@ func (x *RuntimeSubmit_Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeSubmit_Request.ProtoReflect.Descriptor instead.
 func (*RuntimeSubmit_Request) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{17, 0}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{18, 0}
 }
 
 func (x *RuntimeSubmit_Request) GetType() string {
@@ -4166,6 +4260,13 @@ func (x *RuntimeSubmit_Request) GetRunId() string {
 	return ""
 }
 
+func (x *RuntimeSubmit_Request) GetComponents() []*RuntimeComponent {
+	if x != nil {
+		return x.Components
+	}
+	return nil
+}
+
 type RuntimeSubmit_Response struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
@@ -4176,7 +4277,7 @@ type RuntimeSubmit_Response struct {
 
 func (x *RuntimeSubmit_Response) Reset() {
 	*x = RuntimeSubmit_Response{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[64]
+	mi := &file_adf_v1_plugin_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4188,7 +4289,7 @@ func (x *RuntimeSubmit_Response) String() string {
 func (*RuntimeSubmit_Response) ProtoMessage() {}
 
 func (x *RuntimeSubmit_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[64]
+	mi := &file_adf_v1_plugin_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4201,7 +4302,7 @@ func (x *RuntimeSubmit_Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeSubmit_Response.ProtoReflect.Descriptor instead.
 func (*RuntimeSubmit_Response) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{17, 1}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{18, 1}
 }
 
 func (x *RuntimeSubmit_Response) GetJobId() string {
@@ -4229,7 +4330,7 @@ type RuntimeStatus_Request struct {
 
 func (x *RuntimeStatus_Request) Reset() {
 	*x = RuntimeStatus_Request{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[65]
+	mi := &file_adf_v1_plugin_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4241,7 +4342,7 @@ func (x *RuntimeStatus_Request) String() string {
 func (*RuntimeStatus_Request) ProtoMessage() {}
 
 func (x *RuntimeStatus_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[65]
+	mi := &file_adf_v1_plugin_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4254,7 +4355,7 @@ func (x *RuntimeStatus_Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeStatus_Request.ProtoReflect.Descriptor instead.
 func (*RuntimeStatus_Request) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{18, 0}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{19, 0}
 }
 
 func (x *RuntimeStatus_Request) GetType() string {
@@ -4292,7 +4393,7 @@ type RuntimeStatus_Response struct {
 
 func (x *RuntimeStatus_Response) Reset() {
 	*x = RuntimeStatus_Response{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[66]
+	mi := &file_adf_v1_plugin_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4304,7 +4405,7 @@ func (x *RuntimeStatus_Response) String() string {
 func (*RuntimeStatus_Response) ProtoMessage() {}
 
 func (x *RuntimeStatus_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[66]
+	mi := &file_adf_v1_plugin_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4317,7 +4418,7 @@ func (x *RuntimeStatus_Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeStatus_Response.ProtoReflect.Descriptor instead.
 func (*RuntimeStatus_Response) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{18, 1}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{19, 1}
 }
 
 func (x *RuntimeStatus_Response) GetState() string {
@@ -4366,7 +4467,7 @@ type RuntimeCancel_Request struct {
 
 func (x *RuntimeCancel_Request) Reset() {
 	*x = RuntimeCancel_Request{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[67]
+	mi := &file_adf_v1_plugin_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4378,7 +4479,7 @@ func (x *RuntimeCancel_Request) String() string {
 func (*RuntimeCancel_Request) ProtoMessage() {}
 
 func (x *RuntimeCancel_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[67]
+	mi := &file_adf_v1_plugin_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4391,7 +4492,7 @@ func (x *RuntimeCancel_Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeCancel_Request.ProtoReflect.Descriptor instead.
 func (*RuntimeCancel_Request) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{19, 0}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{20, 0}
 }
 
 func (x *RuntimeCancel_Request) GetType() string {
@@ -4424,7 +4525,7 @@ type RuntimeCancel_Response struct {
 
 func (x *RuntimeCancel_Response) Reset() {
 	*x = RuntimeCancel_Response{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[68]
+	mi := &file_adf_v1_plugin_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4436,7 +4537,7 @@ func (x *RuntimeCancel_Response) String() string {
 func (*RuntimeCancel_Response) ProtoMessage() {}
 
 func (x *RuntimeCancel_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[68]
+	mi := &file_adf_v1_plugin_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4449,7 +4550,7 @@ func (x *RuntimeCancel_Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeCancel_Response.ProtoReflect.Descriptor instead.
 func (*RuntimeCancel_Response) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{19, 1}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{20, 1}
 }
 
 func (x *RuntimeCancel_Response) GetDiagnostics() []*Diagnostic {
@@ -4687,20 +4788,34 @@ const file_adf_v1_plugin_proto_rawDesc = "" +
 	"\x06Result\x12\x1b\n" +
 	"\tarrow_ipc\x18\x01 \x01(\fR\barrowIpc\x122\n" +
 	"\brejected\x18\x02 \x03(\v2\x16.adf.v1.RejectedRecordR\brejectedB\a\n" +
-	"\x05event\"\x9e\x01\n" +
-	"\x0fRuntimeValidate\x1aI\n" +
+	"\x05event\"\xa0\x01\n" +
+	"\x10RuntimeComponent\x12*\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x16.adf.v1.Component.KindR\x04kind\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
+	"\x05index\x18\x03 \x01(\x05R\x05index\x12\x1e\n" +
+	"\n" +
+	"executable\x18\x04 \x01(\tR\n" +
+	"executable\x12\x16\n" +
+	"\x06plugin\x18\x05 \x01(\tR\x06plugin\"\xd9\x01\n" +
+	"\x0fRuntimeValidate\x1a\x83\x01\n" +
 	"\aRequest\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
 	"\x06config\x18\x02 \x01(\fR\x06config\x12\x12\n" +
-	"\x04flow\x18\x03 \x01(\fR\x04flow\x1a@\n" +
+	"\x04flow\x18\x03 \x01(\fR\x04flow\x128\n" +
+	"\n" +
+	"components\x18\x04 \x03(\v2\x18.adf.v1.RuntimeComponentR\n" +
+	"components\x1a@\n" +
 	"\bResponse\x124\n" +
-	"\vdiagnostics\x18\x01 \x03(\v2\x12.adf.v1.DiagnosticR\vdiagnostics\"\xca\x01\n" +
-	"\rRuntimeSubmit\x1a`\n" +
+	"\vdiagnostics\x18\x01 \x03(\v2\x12.adf.v1.DiagnosticR\vdiagnostics\"\x85\x02\n" +
+	"\rRuntimeSubmit\x1a\x9a\x01\n" +
 	"\aRequest\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
 	"\x06config\x18\x02 \x01(\fR\x06config\x12\x12\n" +
 	"\x04flow\x18\x03 \x01(\fR\x04flow\x12\x15\n" +
-	"\x06run_id\x18\x04 \x01(\tR\x05runId\x1aW\n" +
+	"\x06run_id\x18\x04 \x01(\tR\x05runId\x128\n" +
+	"\n" +
+	"components\x18\x05 \x03(\v2\x18.adf.v1.RuntimeComponentR\n" +
+	"components\x1aW\n" +
 	"\bResponse\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x124\n" +
 	"\vdiagnostics\x18\x02 \x03(\v2\x12.adf.v1.DiagnosticR\vdiagnostics\"\x9c\x02\n" +
@@ -4752,7 +4867,7 @@ func file_adf_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_adf_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_adf_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
+var file_adf_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 70)
 var file_adf_v1_plugin_proto_goTypes = []any{
 	(Diagnostic_Severity)(0),                     // 0: adf.v1.Diagnostic.Severity
 	(Component_Kind)(0),                          // 1: adf.v1.Component.Kind
@@ -4772,146 +4887,150 @@ var file_adf_v1_plugin_proto_goTypes = []any{
 	(*SinkEvent)(nil),                            // 15: adf.v1.SinkEvent
 	(*TransformCommand)(nil),                     // 16: adf.v1.TransformCommand
 	(*TransformEvent)(nil),                       // 17: adf.v1.TransformEvent
-	(*RuntimeValidate)(nil),                      // 18: adf.v1.RuntimeValidate
-	(*RuntimeSubmit)(nil),                        // 19: adf.v1.RuntimeSubmit
-	(*RuntimeStatus)(nil),                        // 20: adf.v1.RuntimeStatus
-	(*RuntimeCancel)(nil),                        // 21: adf.v1.RuntimeCancel
-	(*Describe_Request)(nil),                     // 22: adf.v1.Describe.Request
-	(*Describe_Response)(nil),                    // 23: adf.v1.Describe.Response
-	(*ValidateConfig_Request)(nil),               // 24: adf.v1.ValidateConfig.Request
-	(*ValidateConfig_Response)(nil),              // 25: adf.v1.ValidateConfig.Response
-	(*EnumeratorCommand_Start)(nil),              // 26: adf.v1.EnumeratorCommand.Start
-	(*EnumeratorCommand_AddReader)(nil),          // 27: adf.v1.EnumeratorCommand.AddReader
-	(*EnumeratorCommand_SplitRequest)(nil),       // 28: adf.v1.EnumeratorCommand.SplitRequest
-	(*EnumeratorCommand_AddSplitsBack)(nil),      // 29: adf.v1.EnumeratorCommand.AddSplitsBack
-	(*EnumeratorCommand_SnapshotState)(nil),      // 30: adf.v1.EnumeratorCommand.SnapshotState
-	(*EnumeratorCommand_CheckpointComplete)(nil), // 31: adf.v1.EnumeratorCommand.CheckpointComplete
-	(*EnumeratorEvent_Started)(nil),              // 32: adf.v1.EnumeratorEvent.Started
-	(*EnumeratorEvent_AssignSplits)(nil),         // 33: adf.v1.EnumeratorEvent.AssignSplits
-	(*EnumeratorEvent_NoMoreSplits)(nil),         // 34: adf.v1.EnumeratorEvent.NoMoreSplits
-	(*EnumeratorEvent_State)(nil),                // 35: adf.v1.EnumeratorEvent.State
-	(*EnumeratorEvent_Ack)(nil),                  // 36: adf.v1.EnumeratorEvent.Ack
-	(*ReaderCommand_Open)(nil),                   // 37: adf.v1.ReaderCommand.Open
-	(*ReaderCommand_AddSplits)(nil),              // 38: adf.v1.ReaderCommand.AddSplits
-	(*ReaderCommand_NoMoreSplits)(nil),           // 39: adf.v1.ReaderCommand.NoMoreSplits
-	(*ReaderCommand_Snapshot)(nil),               // 40: adf.v1.ReaderCommand.Snapshot
-	(*ReaderCommand_CheckpointComplete)(nil),     // 41: adf.v1.ReaderCommand.CheckpointComplete
-	(*ReaderCommand_Credit)(nil),                 // 42: adf.v1.ReaderCommand.Credit
-	(*ReaderCommand_Close)(nil),                  // 43: adf.v1.ReaderCommand.Close
-	(*ReaderEvent_Opened)(nil),                   // 44: adf.v1.ReaderEvent.Opened
-	(*ReaderEvent_Batch)(nil),                    // 45: adf.v1.ReaderEvent.Batch
-	(*ReaderEvent_SplitRequest)(nil),             // 46: adf.v1.ReaderEvent.SplitRequest
-	(*ReaderEvent_SplitsFinished)(nil),           // 47: adf.v1.ReaderEvent.SplitsFinished
-	(*ReaderEvent_State)(nil),                    // 48: adf.v1.ReaderEvent.State
-	(*ReaderEvent_Rejected)(nil),                 // 49: adf.v1.ReaderEvent.Rejected
-	(*ReaderEvent_Finished)(nil),                 // 50: adf.v1.ReaderEvent.Finished
-	(*SinkCommand_Open)(nil),                     // 51: adf.v1.SinkCommand.Open
-	(*SinkCommand_Batch)(nil),                    // 52: adf.v1.SinkCommand.Batch
-	(*SinkCommand_Flush)(nil),                    // 53: adf.v1.SinkCommand.Flush
-	(*SinkCommand_CheckpointComplete)(nil),       // 54: adf.v1.SinkCommand.CheckpointComplete
-	(*SinkCommand_Commit)(nil),                   // 55: adf.v1.SinkCommand.Commit
-	(*SinkEvent_Opened)(nil),                     // 56: adf.v1.SinkEvent.Opened
-	(*SinkEvent_Flushed)(nil),                    // 57: adf.v1.SinkEvent.Flushed
-	(*SinkEvent_Committed)(nil),                  // 58: adf.v1.SinkEvent.Committed
-	(*TransformCommand_Open)(nil),                // 59: adf.v1.TransformCommand.Open
-	(*TransformCommand_Batch)(nil),               // 60: adf.v1.TransformCommand.Batch
-	(*TransformEvent_Opened)(nil),                // 61: adf.v1.TransformEvent.Opened
-	(*TransformEvent_Result)(nil),                // 62: adf.v1.TransformEvent.Result
-	(*RuntimeValidate_Request)(nil),              // 63: adf.v1.RuntimeValidate.Request
-	(*RuntimeValidate_Response)(nil),             // 64: adf.v1.RuntimeValidate.Response
-	(*RuntimeSubmit_Request)(nil),                // 65: adf.v1.RuntimeSubmit.Request
-	(*RuntimeSubmit_Response)(nil),               // 66: adf.v1.RuntimeSubmit.Response
-	(*RuntimeStatus_Request)(nil),                // 67: adf.v1.RuntimeStatus.Request
-	(*RuntimeStatus_Response)(nil),               // 68: adf.v1.RuntimeStatus.Response
-	(*RuntimeCancel_Request)(nil),                // 69: adf.v1.RuntimeCancel.Request
-	(*RuntimeCancel_Response)(nil),               // 70: adf.v1.RuntimeCancel.Response
+	(*RuntimeComponent)(nil),                     // 18: adf.v1.RuntimeComponent
+	(*RuntimeValidate)(nil),                      // 19: adf.v1.RuntimeValidate
+	(*RuntimeSubmit)(nil),                        // 20: adf.v1.RuntimeSubmit
+	(*RuntimeStatus)(nil),                        // 21: adf.v1.RuntimeStatus
+	(*RuntimeCancel)(nil),                        // 22: adf.v1.RuntimeCancel
+	(*Describe_Request)(nil),                     // 23: adf.v1.Describe.Request
+	(*Describe_Response)(nil),                    // 24: adf.v1.Describe.Response
+	(*ValidateConfig_Request)(nil),               // 25: adf.v1.ValidateConfig.Request
+	(*ValidateConfig_Response)(nil),              // 26: adf.v1.ValidateConfig.Response
+	(*EnumeratorCommand_Start)(nil),              // 27: adf.v1.EnumeratorCommand.Start
+	(*EnumeratorCommand_AddReader)(nil),          // 28: adf.v1.EnumeratorCommand.AddReader
+	(*EnumeratorCommand_SplitRequest)(nil),       // 29: adf.v1.EnumeratorCommand.SplitRequest
+	(*EnumeratorCommand_AddSplitsBack)(nil),      // 30: adf.v1.EnumeratorCommand.AddSplitsBack
+	(*EnumeratorCommand_SnapshotState)(nil),      // 31: adf.v1.EnumeratorCommand.SnapshotState
+	(*EnumeratorCommand_CheckpointComplete)(nil), // 32: adf.v1.EnumeratorCommand.CheckpointComplete
+	(*EnumeratorEvent_Started)(nil),              // 33: adf.v1.EnumeratorEvent.Started
+	(*EnumeratorEvent_AssignSplits)(nil),         // 34: adf.v1.EnumeratorEvent.AssignSplits
+	(*EnumeratorEvent_NoMoreSplits)(nil),         // 35: adf.v1.EnumeratorEvent.NoMoreSplits
+	(*EnumeratorEvent_State)(nil),                // 36: adf.v1.EnumeratorEvent.State
+	(*EnumeratorEvent_Ack)(nil),                  // 37: adf.v1.EnumeratorEvent.Ack
+	(*ReaderCommand_Open)(nil),                   // 38: adf.v1.ReaderCommand.Open
+	(*ReaderCommand_AddSplits)(nil),              // 39: adf.v1.ReaderCommand.AddSplits
+	(*ReaderCommand_NoMoreSplits)(nil),           // 40: adf.v1.ReaderCommand.NoMoreSplits
+	(*ReaderCommand_Snapshot)(nil),               // 41: adf.v1.ReaderCommand.Snapshot
+	(*ReaderCommand_CheckpointComplete)(nil),     // 42: adf.v1.ReaderCommand.CheckpointComplete
+	(*ReaderCommand_Credit)(nil),                 // 43: adf.v1.ReaderCommand.Credit
+	(*ReaderCommand_Close)(nil),                  // 44: adf.v1.ReaderCommand.Close
+	(*ReaderEvent_Opened)(nil),                   // 45: adf.v1.ReaderEvent.Opened
+	(*ReaderEvent_Batch)(nil),                    // 46: adf.v1.ReaderEvent.Batch
+	(*ReaderEvent_SplitRequest)(nil),             // 47: adf.v1.ReaderEvent.SplitRequest
+	(*ReaderEvent_SplitsFinished)(nil),           // 48: adf.v1.ReaderEvent.SplitsFinished
+	(*ReaderEvent_State)(nil),                    // 49: adf.v1.ReaderEvent.State
+	(*ReaderEvent_Rejected)(nil),                 // 50: adf.v1.ReaderEvent.Rejected
+	(*ReaderEvent_Finished)(nil),                 // 51: adf.v1.ReaderEvent.Finished
+	(*SinkCommand_Open)(nil),                     // 52: adf.v1.SinkCommand.Open
+	(*SinkCommand_Batch)(nil),                    // 53: adf.v1.SinkCommand.Batch
+	(*SinkCommand_Flush)(nil),                    // 54: adf.v1.SinkCommand.Flush
+	(*SinkCommand_CheckpointComplete)(nil),       // 55: adf.v1.SinkCommand.CheckpointComplete
+	(*SinkCommand_Commit)(nil),                   // 56: adf.v1.SinkCommand.Commit
+	(*SinkEvent_Opened)(nil),                     // 57: adf.v1.SinkEvent.Opened
+	(*SinkEvent_Flushed)(nil),                    // 58: adf.v1.SinkEvent.Flushed
+	(*SinkEvent_Committed)(nil),                  // 59: adf.v1.SinkEvent.Committed
+	(*TransformCommand_Open)(nil),                // 60: adf.v1.TransformCommand.Open
+	(*TransformCommand_Batch)(nil),               // 61: adf.v1.TransformCommand.Batch
+	(*TransformEvent_Opened)(nil),                // 62: adf.v1.TransformEvent.Opened
+	(*TransformEvent_Result)(nil),                // 63: adf.v1.TransformEvent.Result
+	(*RuntimeValidate_Request)(nil),              // 64: adf.v1.RuntimeValidate.Request
+	(*RuntimeValidate_Response)(nil),             // 65: adf.v1.RuntimeValidate.Response
+	(*RuntimeSubmit_Request)(nil),                // 66: adf.v1.RuntimeSubmit.Request
+	(*RuntimeSubmit_Response)(nil),               // 67: adf.v1.RuntimeSubmit.Response
+	(*RuntimeStatus_Request)(nil),                // 68: adf.v1.RuntimeStatus.Request
+	(*RuntimeStatus_Response)(nil),               // 69: adf.v1.RuntimeStatus.Response
+	(*RuntimeCancel_Request)(nil),                // 70: adf.v1.RuntimeCancel.Request
+	(*RuntimeCancel_Response)(nil),               // 71: adf.v1.RuntimeCancel.Response
 }
 var file_adf_v1_plugin_proto_depIdxs = []int32{
 	0,  // 0: adf.v1.Diagnostic.severity:type_name -> adf.v1.Diagnostic.Severity
 	6,  // 1: adf.v1.Manifest.components:type_name -> adf.v1.Component
 	1,  // 2: adf.v1.Component.kind:type_name -> adf.v1.Component.Kind
 	7,  // 3: adf.v1.Component.capabilities:type_name -> adf.v1.Capabilities
-	26, // 4: adf.v1.EnumeratorCommand.start:type_name -> adf.v1.EnumeratorCommand.Start
-	27, // 5: adf.v1.EnumeratorCommand.add_reader:type_name -> adf.v1.EnumeratorCommand.AddReader
-	28, // 6: adf.v1.EnumeratorCommand.split_request:type_name -> adf.v1.EnumeratorCommand.SplitRequest
-	29, // 7: adf.v1.EnumeratorCommand.add_splits_back:type_name -> adf.v1.EnumeratorCommand.AddSplitsBack
-	30, // 8: adf.v1.EnumeratorCommand.snapshot_state:type_name -> adf.v1.EnumeratorCommand.SnapshotState
-	31, // 9: adf.v1.EnumeratorCommand.checkpoint_complete:type_name -> adf.v1.EnumeratorCommand.CheckpointComplete
-	32, // 10: adf.v1.EnumeratorEvent.started:type_name -> adf.v1.EnumeratorEvent.Started
-	33, // 11: adf.v1.EnumeratorEvent.assign_splits:type_name -> adf.v1.EnumeratorEvent.AssignSplits
-	34, // 12: adf.v1.EnumeratorEvent.no_more_splits:type_name -> adf.v1.EnumeratorEvent.NoMoreSplits
-	35, // 13: adf.v1.EnumeratorEvent.state:type_name -> adf.v1.EnumeratorEvent.State
+	27, // 4: adf.v1.EnumeratorCommand.start:type_name -> adf.v1.EnumeratorCommand.Start
+	28, // 5: adf.v1.EnumeratorCommand.add_reader:type_name -> adf.v1.EnumeratorCommand.AddReader
+	29, // 6: adf.v1.EnumeratorCommand.split_request:type_name -> adf.v1.EnumeratorCommand.SplitRequest
+	30, // 7: adf.v1.EnumeratorCommand.add_splits_back:type_name -> adf.v1.EnumeratorCommand.AddSplitsBack
+	31, // 8: adf.v1.EnumeratorCommand.snapshot_state:type_name -> adf.v1.EnumeratorCommand.SnapshotState
+	32, // 9: adf.v1.EnumeratorCommand.checkpoint_complete:type_name -> adf.v1.EnumeratorCommand.CheckpointComplete
+	33, // 10: adf.v1.EnumeratorEvent.started:type_name -> adf.v1.EnumeratorEvent.Started
+	34, // 11: adf.v1.EnumeratorEvent.assign_splits:type_name -> adf.v1.EnumeratorEvent.AssignSplits
+	35, // 12: adf.v1.EnumeratorEvent.no_more_splits:type_name -> adf.v1.EnumeratorEvent.NoMoreSplits
+	36, // 13: adf.v1.EnumeratorEvent.state:type_name -> adf.v1.EnumeratorEvent.State
 	2,  // 14: adf.v1.EnumeratorEvent.error:type_name -> adf.v1.Diagnostic
-	36, // 15: adf.v1.EnumeratorEvent.ack:type_name -> adf.v1.EnumeratorEvent.Ack
-	37, // 16: adf.v1.ReaderCommand.open:type_name -> adf.v1.ReaderCommand.Open
-	38, // 17: adf.v1.ReaderCommand.add_splits:type_name -> adf.v1.ReaderCommand.AddSplits
-	39, // 18: adf.v1.ReaderCommand.no_more_splits:type_name -> adf.v1.ReaderCommand.NoMoreSplits
-	40, // 19: adf.v1.ReaderCommand.snapshot:type_name -> adf.v1.ReaderCommand.Snapshot
-	41, // 20: adf.v1.ReaderCommand.checkpoint_complete:type_name -> adf.v1.ReaderCommand.CheckpointComplete
-	42, // 21: adf.v1.ReaderCommand.credit:type_name -> adf.v1.ReaderCommand.Credit
-	43, // 22: adf.v1.ReaderCommand.close:type_name -> adf.v1.ReaderCommand.Close
-	44, // 23: adf.v1.ReaderEvent.opened:type_name -> adf.v1.ReaderEvent.Opened
-	45, // 24: adf.v1.ReaderEvent.batch:type_name -> adf.v1.ReaderEvent.Batch
-	46, // 25: adf.v1.ReaderEvent.split_request:type_name -> adf.v1.ReaderEvent.SplitRequest
-	47, // 26: adf.v1.ReaderEvent.splits_finished:type_name -> adf.v1.ReaderEvent.SplitsFinished
-	48, // 27: adf.v1.ReaderEvent.state:type_name -> adf.v1.ReaderEvent.State
-	49, // 28: adf.v1.ReaderEvent.rejected:type_name -> adf.v1.ReaderEvent.Rejected
-	50, // 29: adf.v1.ReaderEvent.finished:type_name -> adf.v1.ReaderEvent.Finished
+	37, // 15: adf.v1.EnumeratorEvent.ack:type_name -> adf.v1.EnumeratorEvent.Ack
+	38, // 16: adf.v1.ReaderCommand.open:type_name -> adf.v1.ReaderCommand.Open
+	39, // 17: adf.v1.ReaderCommand.add_splits:type_name -> adf.v1.ReaderCommand.AddSplits
+	40, // 18: adf.v1.ReaderCommand.no_more_splits:type_name -> adf.v1.ReaderCommand.NoMoreSplits
+	41, // 19: adf.v1.ReaderCommand.snapshot:type_name -> adf.v1.ReaderCommand.Snapshot
+	42, // 20: adf.v1.ReaderCommand.checkpoint_complete:type_name -> adf.v1.ReaderCommand.CheckpointComplete
+	43, // 21: adf.v1.ReaderCommand.credit:type_name -> adf.v1.ReaderCommand.Credit
+	44, // 22: adf.v1.ReaderCommand.close:type_name -> adf.v1.ReaderCommand.Close
+	45, // 23: adf.v1.ReaderEvent.opened:type_name -> adf.v1.ReaderEvent.Opened
+	46, // 24: adf.v1.ReaderEvent.batch:type_name -> adf.v1.ReaderEvent.Batch
+	47, // 25: adf.v1.ReaderEvent.split_request:type_name -> adf.v1.ReaderEvent.SplitRequest
+	48, // 26: adf.v1.ReaderEvent.splits_finished:type_name -> adf.v1.ReaderEvent.SplitsFinished
+	49, // 27: adf.v1.ReaderEvent.state:type_name -> adf.v1.ReaderEvent.State
+	50, // 28: adf.v1.ReaderEvent.rejected:type_name -> adf.v1.ReaderEvent.Rejected
+	51, // 29: adf.v1.ReaderEvent.finished:type_name -> adf.v1.ReaderEvent.Finished
 	2,  // 30: adf.v1.ReaderEvent.error:type_name -> adf.v1.Diagnostic
-	51, // 31: adf.v1.SinkCommand.open:type_name -> adf.v1.SinkCommand.Open
-	52, // 32: adf.v1.SinkCommand.batch:type_name -> adf.v1.SinkCommand.Batch
-	53, // 33: adf.v1.SinkCommand.flush:type_name -> adf.v1.SinkCommand.Flush
-	54, // 34: adf.v1.SinkCommand.checkpoint_complete:type_name -> adf.v1.SinkCommand.CheckpointComplete
-	55, // 35: adf.v1.SinkCommand.commit:type_name -> adf.v1.SinkCommand.Commit
-	56, // 36: adf.v1.SinkEvent.opened:type_name -> adf.v1.SinkEvent.Opened
-	57, // 37: adf.v1.SinkEvent.flushed:type_name -> adf.v1.SinkEvent.Flushed
-	49, // 38: adf.v1.SinkEvent.rejected:type_name -> adf.v1.ReaderEvent.Rejected
+	52, // 31: adf.v1.SinkCommand.open:type_name -> adf.v1.SinkCommand.Open
+	53, // 32: adf.v1.SinkCommand.batch:type_name -> adf.v1.SinkCommand.Batch
+	54, // 33: adf.v1.SinkCommand.flush:type_name -> adf.v1.SinkCommand.Flush
+	55, // 34: adf.v1.SinkCommand.checkpoint_complete:type_name -> adf.v1.SinkCommand.CheckpointComplete
+	56, // 35: adf.v1.SinkCommand.commit:type_name -> adf.v1.SinkCommand.Commit
+	57, // 36: adf.v1.SinkEvent.opened:type_name -> adf.v1.SinkEvent.Opened
+	58, // 37: adf.v1.SinkEvent.flushed:type_name -> adf.v1.SinkEvent.Flushed
+	50, // 38: adf.v1.SinkEvent.rejected:type_name -> adf.v1.ReaderEvent.Rejected
 	2,  // 39: adf.v1.SinkEvent.error:type_name -> adf.v1.Diagnostic
-	58, // 40: adf.v1.SinkEvent.committed:type_name -> adf.v1.SinkEvent.Committed
-	59, // 41: adf.v1.TransformCommand.open:type_name -> adf.v1.TransformCommand.Open
-	60, // 42: adf.v1.TransformCommand.batch:type_name -> adf.v1.TransformCommand.Batch
-	61, // 43: adf.v1.TransformEvent.opened:type_name -> adf.v1.TransformEvent.Opened
-	62, // 44: adf.v1.TransformEvent.result:type_name -> adf.v1.TransformEvent.Result
+	59, // 40: adf.v1.SinkEvent.committed:type_name -> adf.v1.SinkEvent.Committed
+	60, // 41: adf.v1.TransformCommand.open:type_name -> adf.v1.TransformCommand.Open
+	61, // 42: adf.v1.TransformCommand.batch:type_name -> adf.v1.TransformCommand.Batch
+	62, // 43: adf.v1.TransformEvent.opened:type_name -> adf.v1.TransformEvent.Opened
+	63, // 44: adf.v1.TransformEvent.result:type_name -> adf.v1.TransformEvent.Result
 	2,  // 45: adf.v1.TransformEvent.error:type_name -> adf.v1.Diagnostic
-	5,  // 46: adf.v1.Describe.Response.manifest:type_name -> adf.v1.Manifest
-	1,  // 47: adf.v1.ValidateConfig.Request.kind:type_name -> adf.v1.Component.Kind
-	2,  // 48: adf.v1.ValidateConfig.Response.diagnostics:type_name -> adf.v1.Diagnostic
-	8,  // 49: adf.v1.EnumeratorCommand.AddSplitsBack.splits:type_name -> adf.v1.Split
-	8,  // 50: adf.v1.EnumeratorEvent.AssignSplits.splits:type_name -> adf.v1.Split
-	8,  // 51: adf.v1.ReaderCommand.Open.restored_splits:type_name -> adf.v1.Split
-	8,  // 52: adf.v1.ReaderCommand.AddSplits.splits:type_name -> adf.v1.Split
-	8,  // 53: adf.v1.ReaderEvent.State.splits:type_name -> adf.v1.Split
-	13, // 54: adf.v1.ReaderEvent.Rejected.records:type_name -> adf.v1.RejectedRecord
-	13, // 55: adf.v1.TransformEvent.Result.rejected:type_name -> adf.v1.RejectedRecord
-	2,  // 56: adf.v1.RuntimeValidate.Response.diagnostics:type_name -> adf.v1.Diagnostic
-	2,  // 57: adf.v1.RuntimeSubmit.Response.diagnostics:type_name -> adf.v1.Diagnostic
-	2,  // 58: adf.v1.RuntimeStatus.Response.diagnostics:type_name -> adf.v1.Diagnostic
-	2,  // 59: adf.v1.RuntimeCancel.Response.diagnostics:type_name -> adf.v1.Diagnostic
-	22, // 60: adf.v1.Plugin.Describe:input_type -> adf.v1.Describe.Request
-	24, // 61: adf.v1.Plugin.ValidateConfig:input_type -> adf.v1.ValidateConfig.Request
-	9,  // 62: adf.v1.Source.Enumerator:input_type -> adf.v1.EnumeratorCommand
-	11, // 63: adf.v1.Source.Reader:input_type -> adf.v1.ReaderCommand
-	14, // 64: adf.v1.Sink.Write:input_type -> adf.v1.SinkCommand
-	16, // 65: adf.v1.Transform.Process:input_type -> adf.v1.TransformCommand
-	63, // 66: adf.v1.Runtime.Validate:input_type -> adf.v1.RuntimeValidate.Request
-	65, // 67: adf.v1.Runtime.Submit:input_type -> adf.v1.RuntimeSubmit.Request
-	67, // 68: adf.v1.Runtime.Status:input_type -> adf.v1.RuntimeStatus.Request
-	69, // 69: adf.v1.Runtime.Cancel:input_type -> adf.v1.RuntimeCancel.Request
-	23, // 70: adf.v1.Plugin.Describe:output_type -> adf.v1.Describe.Response
-	25, // 71: adf.v1.Plugin.ValidateConfig:output_type -> adf.v1.ValidateConfig.Response
-	10, // 72: adf.v1.Source.Enumerator:output_type -> adf.v1.EnumeratorEvent
-	12, // 73: adf.v1.Source.Reader:output_type -> adf.v1.ReaderEvent
-	15, // 74: adf.v1.Sink.Write:output_type -> adf.v1.SinkEvent
-	17, // 75: adf.v1.Transform.Process:output_type -> adf.v1.TransformEvent
-	64, // 76: adf.v1.Runtime.Validate:output_type -> adf.v1.RuntimeValidate.Response
-	66, // 77: adf.v1.Runtime.Submit:output_type -> adf.v1.RuntimeSubmit.Response
-	68, // 78: adf.v1.Runtime.Status:output_type -> adf.v1.RuntimeStatus.Response
-	70, // 79: adf.v1.Runtime.Cancel:output_type -> adf.v1.RuntimeCancel.Response
-	70, // [70:80] is the sub-list for method output_type
-	60, // [60:70] is the sub-list for method input_type
-	60, // [60:60] is the sub-list for extension type_name
-	60, // [60:60] is the sub-list for extension extendee
-	0,  // [0:60] is the sub-list for field type_name
+	1,  // 46: adf.v1.RuntimeComponent.kind:type_name -> adf.v1.Component.Kind
+	5,  // 47: adf.v1.Describe.Response.manifest:type_name -> adf.v1.Manifest
+	1,  // 48: adf.v1.ValidateConfig.Request.kind:type_name -> adf.v1.Component.Kind
+	2,  // 49: adf.v1.ValidateConfig.Response.diagnostics:type_name -> adf.v1.Diagnostic
+	8,  // 50: adf.v1.EnumeratorCommand.AddSplitsBack.splits:type_name -> adf.v1.Split
+	8,  // 51: adf.v1.EnumeratorEvent.AssignSplits.splits:type_name -> adf.v1.Split
+	8,  // 52: adf.v1.ReaderCommand.Open.restored_splits:type_name -> adf.v1.Split
+	8,  // 53: adf.v1.ReaderCommand.AddSplits.splits:type_name -> adf.v1.Split
+	8,  // 54: adf.v1.ReaderEvent.State.splits:type_name -> adf.v1.Split
+	13, // 55: adf.v1.ReaderEvent.Rejected.records:type_name -> adf.v1.RejectedRecord
+	13, // 56: adf.v1.TransformEvent.Result.rejected:type_name -> adf.v1.RejectedRecord
+	18, // 57: adf.v1.RuntimeValidate.Request.components:type_name -> adf.v1.RuntimeComponent
+	2,  // 58: adf.v1.RuntimeValidate.Response.diagnostics:type_name -> adf.v1.Diagnostic
+	18, // 59: adf.v1.RuntimeSubmit.Request.components:type_name -> adf.v1.RuntimeComponent
+	2,  // 60: adf.v1.RuntimeSubmit.Response.diagnostics:type_name -> adf.v1.Diagnostic
+	2,  // 61: adf.v1.RuntimeStatus.Response.diagnostics:type_name -> adf.v1.Diagnostic
+	2,  // 62: adf.v1.RuntimeCancel.Response.diagnostics:type_name -> adf.v1.Diagnostic
+	23, // 63: adf.v1.Plugin.Describe:input_type -> adf.v1.Describe.Request
+	25, // 64: adf.v1.Plugin.ValidateConfig:input_type -> adf.v1.ValidateConfig.Request
+	9,  // 65: adf.v1.Source.Enumerator:input_type -> adf.v1.EnumeratorCommand
+	11, // 66: adf.v1.Source.Reader:input_type -> adf.v1.ReaderCommand
+	14, // 67: adf.v1.Sink.Write:input_type -> adf.v1.SinkCommand
+	16, // 68: adf.v1.Transform.Process:input_type -> adf.v1.TransformCommand
+	64, // 69: adf.v1.Runtime.Validate:input_type -> adf.v1.RuntimeValidate.Request
+	66, // 70: adf.v1.Runtime.Submit:input_type -> adf.v1.RuntimeSubmit.Request
+	68, // 71: adf.v1.Runtime.Status:input_type -> adf.v1.RuntimeStatus.Request
+	70, // 72: adf.v1.Runtime.Cancel:input_type -> adf.v1.RuntimeCancel.Request
+	24, // 73: adf.v1.Plugin.Describe:output_type -> adf.v1.Describe.Response
+	26, // 74: adf.v1.Plugin.ValidateConfig:output_type -> adf.v1.ValidateConfig.Response
+	10, // 75: adf.v1.Source.Enumerator:output_type -> adf.v1.EnumeratorEvent
+	12, // 76: adf.v1.Source.Reader:output_type -> adf.v1.ReaderEvent
+	15, // 77: adf.v1.Sink.Write:output_type -> adf.v1.SinkEvent
+	17, // 78: adf.v1.Transform.Process:output_type -> adf.v1.TransformEvent
+	65, // 79: adf.v1.Runtime.Validate:output_type -> adf.v1.RuntimeValidate.Response
+	67, // 80: adf.v1.Runtime.Submit:output_type -> adf.v1.RuntimeSubmit.Response
+	69, // 81: adf.v1.Runtime.Status:output_type -> adf.v1.RuntimeStatus.Response
+	71, // 82: adf.v1.Runtime.Cancel:output_type -> adf.v1.RuntimeCancel.Response
+	73, // [73:83] is the sub-list for method output_type
+	63, // [63:73] is the sub-list for method input_type
+	63, // [63:63] is the sub-list for extension type_name
+	63, // [63:63] is the sub-list for extension extendee
+	0,  // [0:63] is the sub-list for field type_name
 }
 
 func init() { file_adf_v1_plugin_proto_init() }
@@ -4983,7 +5102,7 @@ func file_adf_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_adf_v1_plugin_proto_rawDesc), len(file_adf_v1_plugin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   69,
+			NumMessages:   70,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

@@ -54,18 +54,18 @@ func (r *inlineRuntime) plan(doc []byte) (*flow.Flow, int64, string, error) {
 }
 
 // Validate implements sdk.Runtime.
-func (r *inlineRuntime) Validate(_ context.Context, doc []byte) error {
-	_, _, _, err := r.plan(doc)
+func (r *inlineRuntime) Validate(_ context.Context, job sdk.RuntimeJob) error {
+	_, _, _, err := r.plan(job.Flow)
 	return err
 }
 
 // Submit implements sdk.Runtime: the job writes the numbers as JSON-lines.
-func (r *inlineRuntime) Submit(_ context.Context, doc []byte, runID string) (string, error) {
-	_, count, path, err := r.plan(doc)
+func (r *inlineRuntime) Submit(_ context.Context, job sdk.RuntimeJob) (string, error) {
+	_, count, path, err := r.plan(job.Flow)
 	if err != nil {
 		return "", err
 	}
-	id := "inline-" + runID
+	id := "inline-" + job.RunID
 	st := &sdk.RuntimeStatus{State: "running"}
 	r.mu.Lock()
 	r.jobs[id] = st
