@@ -7,7 +7,7 @@
 # Redis keeps nothing.
 #
 #   scripts/services.sh [start]        start both (default)
-#   scripts/services.sh restart-postgres | restart-redis | stop-postgres | stop-redis | stop
+#   scripts/services.sh start-redis | restart-postgres | restart-redis | stop-postgres | stop-redis | stop
 set -euo pipefail
 STATE="${ADF_SERVICES_DIR:-/var/tmp/adf-services}"
 PG_PORT="${ADF_TEST_PG_PORT:-54329}"
@@ -45,7 +45,7 @@ start_postgres() {
     as_postgres "$pg_bin/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 60 start \
       -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=400 -c max_prepared_transactions=100 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=256MB" >/dev/null
   fi
-  pg_up || { log "PostgreSQL did not start; see $PGDATA/server.log"; exit 1; }
+  pg_up || { log "PostgreSQL did not start on port $PG_PORT; the end of $PGDATA/server.log:"; tail -n 20 "$PGDATA/server.log" >&2 || true; exit 1; }
 }
 
 stop_postgres() {
@@ -64,7 +64,7 @@ start_redis() {
     # Up to 60s: with the append-only file on, Redis loads it before it answers.
     for _ in $(seq 1 600); do redis_up && break; sleep 0.1; done
   fi
-  redis_up || { log "Redis did not start; see $STATE/redis/redis.log"; exit 1; }
+  redis_up || { log "Redis did not start on port $REDIS_PORT; the end of $STATE/redis/redis.log:"; tail -n 20 "$STATE/redis/redis.log" >&2 || true; exit 1; }
 }
 
 stop_redis() {
@@ -75,6 +75,7 @@ stop_redis() {
 install_missing
 case "${1:-start}" in
   start) start_postgres; start_redis ;;
+  start-redis) start_redis ;;
   restart-postgres) stop_postgres; start_postgres ;;
   restart-redis) stop_redis; start_redis ;;
   stop-postgres) stop_postgres; exit 0 ;;
@@ -82,5 +83,5 @@ case "${1:-start}" in
   stop) stop_postgres; stop_redis; exit 0 ;;
   *) log "unknown command $1"; exit 2 ;;
 esac
-echo "export ADF_TEST_DATABASE_URL='postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable'"
+[ "${1:-start}" = start-redis ] || echo "export ADF_TEST_DATABASE_URL='postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable'"
 echo "export ADF_TEST_REDIS_URL='redis://127.0.0.1:$REDIS_PORT/0'"

@@ -108,10 +108,24 @@ func NewDatabase(t testing.TB) string {
 // their own, which the test may restart or stop without disturbing tests
 // running in parallel against the shared servers.
 type Private struct {
-	t   testing.TB
-	dir string
-	env []string
-	Env map[string]string
+	t         testing.TB
+	dir       string
+	env       []string
+	redisOnly bool
+	Env       map[string]string
+}
+
+// Private servers listen below Linux's ephemeral port range (32768-60999):
+// a port in it may be held at that moment as the local end of some client
+// connection, and the server then fails to bind.
+const (
+	privatePGPort    = 24300
+	privateRedisPort = 24400
+)
+
+// RedisOnly starts only the private Redis (PostgresURL is then empty).
+func RedisOnly() PrivateOption {
+	return func(p *Private) { p.redisOnly = true }
 }
 
 // PrivateOption configures NewPrivate.
@@ -135,11 +149,16 @@ func NewPrivate(t testing.TB, name string, offset int, opts ...PrivateOption) *P
 	}
 	p := &Private{t: t, dir: "/var/tmp/adf-services-" + name, env: []string{
 		"ADF_SERVICES_DIR=/var/tmp/adf-services-" + name,
-		"ADF_TEST_PG_PORT=" + itoa(54329+offset),
-		"ADF_TEST_REDIS_PORT=" + itoa(63799+offset),
+		"ADF_TEST_PG_PORT=" + itoa(privatePGPort+offset),
+		"ADF_TEST_REDIS_PORT=" + itoa(privateRedisPort+offset),
 	}}
 	for _, o := range opts {
 		o(p)
+	}
+	if p.redisOnly {
+		p.Env = p.run("start-redis")
+		t.Cleanup(func() { p.run("stop-redis") })
+		return p
 	}
 	p.Env = p.run("start")
 	t.Cleanup(func() { p.run("stop") })
@@ -208,7 +227,7 @@ func (p *Private) KillRedis() {
 
 // StartRedis starts the private servers that are not running (after
 // KillRedis or StopPostgres).
-func (p *Private) StartRedis() { p.run("start") }
+func (p *Private) StartRedis() { p.run("start-redis") }
 
 // StopPostgres stops the private PostgreSQL.
 func (p *Private) StopPostgres() { p.run("stop-postgres") }

@@ -280,7 +280,7 @@ func TestKillSourceMidRun(t *testing.T) {
 // by the restart: Redis delivers those entries again, and the reader
 // drops ids at or before what it read already.
 func TestRedisRestartMidRun(t *testing.T) {
-	priv := testkit.NewPrivate(t, "rafka-restart", 37)
+	priv := testkit.NewPrivate(t, "rafka-restart", 37, testkit.RedisOnly())
 	url := priv.RedisURL()
 	rdb := connect(t, url)
 	topic := uniqueTopic(t, rdb)
