@@ -124,6 +124,7 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/runs", access.RoleViewer, s.listRuns)
 	route("GET /v1/runs/{id}", access.RoleViewer, s.getRun)
 	route("GET /v1/runs/{id}/rejected", access.RoleOperator, s.rejected)
+	route("POST /v1/runs/{id}/cancel", access.RoleOperator, s.cancelRun)
 	route("GET /v1/plugins", access.RoleViewer, s.plugins)
 	route("GET /v1/audit", access.RoleAdmin, s.auditLog)
 	mux.Handle("/v1/", s.Admin.Wrap(s.audit(admin), s.refusedAPI))
@@ -511,6 +512,31 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, 200, redactRun(run))
+}
+
+// cancelRun asks for a run to stop: at once when no host executes it, else
+// at its host's next lease renewal (a runtime's job is cancelled with it).
+// It answers 202 with the run as it is now.
+func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeError(w, 400, "bad_request", "run id must be a number")
+		return
+	}
+	if err := s.Store.RequestCancel(r.Context(), id, time.Now()); err != nil {
+		if errors.Is(err, store.ErrRunEnded) {
+			writeError(w, 409, "run_ended", err.Error())
+			return
+		}
+		s.storeError(w, r, err)
+		return
+	}
+	run, err := s.Store.GetRun(r.Context(), id)
+	if err != nil {
+		s.storeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, redactRun(run))
 }
 
 func (s *Server) rejected(w http.ResponseWriter, r *http.Request) {

@@ -200,7 +200,7 @@ func (r *Runner) holdLease(ctx context.Context, cancel context.CancelCauseFunc, 
 		switch {
 		case err == nil:
 			renewed = time.Now()
-		case errors.Is(err, store.ErrLeaseLost):
+		case errors.Is(err, store.ErrLeaseLost), errors.Is(err, store.ErrCancelRequested):
 			cancel(err)
 			return
 		case time.Since(renewed) > ttl-ttl/6:
@@ -333,6 +333,14 @@ func (r *Runner) execute(ctx context.Context, jobID, runID int64, attempt, maxAt
 	}
 	counts := store.RunCounts{Read: stats.RowsRead, Written: stats.RowsWritten, Rejected: stats.RowsRejected, Bytes: stats.BytesWritten}
 	now := time.Now()
+	if cause := context.Cause(ctx); errors.Is(cause, store.ErrCancelRequested) {
+		// Stopped by request: what its checkpoints committed stays.
+		if err := st.FinishRun(context.WithoutCancel(ctx), runID, store.StatusCancelled, counts, store.ErrCancelRequested.Error(), "", now); err != nil {
+			return err
+		}
+		log.Info("run cancelled by request", "flow", f.Name, "rows_read", counts.Read, "rows_written", counts.Written)
+		return river.JobCancel(cause)
+	}
 	if runErr == nil {
 		if err := st.FinishRun(context.WithoutCancel(ctx), runID, store.StatusSuccess, counts, "", "", now); err != nil {
 			return err

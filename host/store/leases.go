@@ -32,9 +32,20 @@ func (s *Store) AcquireLease(ctx context.Context, runID int64, owner string, job
 }
 
 // RenewLease extends owner's lease of the run to now+ttl; ErrLeaseLost when
-// the lease is no longer owner's.
+// the lease is no longer owner's, ErrCancelRequested when the run was asked
+// to stop (see RequestCancel).
 func (s *Store) RenewLease(ctx context.Context, runID int64, owner string, ttl time.Duration) error {
-	return s.renewLease(ctx, s.db, runID, owner, ttl)
+	if err := s.renewLease(ctx, s.db, runID, owner, ttl); err != nil {
+		return err
+	}
+	requested, err := s.cancelRequested(ctx, runID)
+	if err != nil {
+		return err
+	}
+	if requested {
+		return fmt.Errorf("run %d: %w", runID, ErrCancelRequested)
+	}
+	return nil
 }
 
 type execer interface {
@@ -135,3 +146,56 @@ func (s *Store) RescueExpired(ctx context.Context, now time.Time, enqueue Enqueu
 }
 
 var errNotRescued = errors.New("not rescued")
+
+// ErrCancelRequested means the run was asked to stop (POST
+// /v1/runs/{id}/cancel): its host stops it and records it cancelled.
+var ErrCancelRequested = errors.New("the run was cancelled by request")
+
+// ErrRunEnded means a run cannot be cancelled: it has already ended.
+var ErrRunEnded = errors.New("the run has already ended")
+
+// RequestCancel asks for a run to stop. A run no host is executing (pending,
+// without a lease) is cancelled at once; one in progress is stopped by its
+// host when that host next renews the run's lease (RenewLease then returns
+// ErrCancelRequested), within a third of the lease time. It fails with
+// ErrNotFound for an unknown run and ErrRunEnded for one that ended.
+func (s *Store) RequestCancel(ctx context.Context, runID int64, now time.Time) error {
+	var leased bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var status string
+		var owner sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT status, lease_owner FROM data_flow_runs WHERE id = $1`, runID).Scan(&status, &owner)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("run %d: %w", runID, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if status != StatusPending && status != StatusInProgress {
+			return fmt.Errorf("run %d is %s: %w", runID, status, ErrRunEnded)
+		}
+		leased = owner.Valid
+		_, err = tx.ExecContext(ctx, `UPDATE data_flow_runs SET cancel_requested_at = $2 WHERE id = $1`, runID, s.ts(now))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("cancel run %d: %w", runID, err)
+	}
+	if !leased {
+		// No host holds it: its queued job finds it cancelled and ends. A
+		// host that takes it in the meantime sees the request at its first
+		// lease renewal.
+		return s.FinishRun(ctx, runID, StatusCancelled, RunCounts{}, ErrCancelRequested.Error(), "", now)
+	}
+	return nil
+}
+
+// cancelRequested reports whether the run was asked to stop.
+func (s *Store) cancelRequested(ctx context.Context, runID int64) (bool, error) {
+	var requested bool
+	err := s.db.QueryRowContext(ctx, `SELECT cancel_requested_at IS NOT NULL FROM data_flow_runs WHERE id = $1`, runID).Scan(&requested)
+	if err != nil {
+		return false, fmt.Errorf("read the cancel request of run %d: %w", runID, err)
+	}
+	return requested, nil
+}
