@@ -27,22 +27,7 @@ var servicesEnv map[string]string
 // variables the script prints.
 func Services(t testing.TB, cmd string) map[string]string {
 	t.Helper()
-	c := exec.Command("bash", filepath.Join(RepoRoot(t), "scripts", "services.sh"), cmd)
-	var stderr bytes.Buffer
-	c.Stderr = &stderr
-	out, err := c.Output()
-	if err != nil {
-		t.Fatalf("scripts/services.sh %s: %v\n%s", cmd, err, stderr.String())
-	}
-	env := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		line := strings.TrimPrefix(sc.Text(), "export ")
-		if k, v, ok := strings.Cut(line, "="); ok {
-			env[k] = strings.Trim(v, "'")
-		}
-	}
-	return env
+	return exports(script(t, "services.sh", cmd))
 }
 
 func serviceURL(t testing.TB, key string) string {
@@ -177,14 +162,7 @@ func (p *Private) run(cmd string) map[string]string {
 	if err != nil {
 		p.t.Fatalf("scripts/services.sh %s: %v\n%s", cmd, err, stderr.String())
 	}
-	env := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "="); ok {
-			env[k] = strings.Trim(v, "'")
-		}
-	}
-	return env
+	return exports(out)
 }
 
 // PostgresURL of the private server.
@@ -234,3 +212,77 @@ func (p *Private) StopPostgres() { p.run("stop-postgres") }
 
 // StartPostgres starts it again.
 func (p *Private) StartPostgres() { p.run("start") }
+
+var flinkEnv map[string]string
+
+// FlinkURL is the REST URL of the test Flink cluster, started once (it is
+// idempotent) by scripts/flink-local.sh when ADF_FLINK_URL is not set.
+func FlinkURL(t testing.TB) string {
+	t.Helper()
+	if v := os.Getenv("ADF_FLINK_URL"); v != "" {
+		return v
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if flinkEnv == nil {
+		flinkEnv = Flink(t, "start")
+	}
+	v := flinkEnv["ADF_FLINK_URL"]
+	if v == "" {
+		t.Fatal("scripts/flink-local.sh start did not print ADF_FLINK_URL")
+	}
+	return v
+}
+
+// Flink runs scripts/flink-local.sh CMD (start, taskmanager-pid,
+// restart-taskmanager, ...) and returns the variables it prints; Output
+// holds its whole standard output.
+func Flink(t testing.TB, cmd string) map[string]string {
+	t.Helper()
+	out := script(t, "flink-local.sh", cmd)
+	env := exports(out)
+	env["Output"] = strings.TrimSpace(string(out))
+	return env
+}
+
+var bridgeJar string
+
+// BridgeJar builds the Flink bridge jar with scripts/build-bridge.sh (quick
+// when it is up to date) once per test process and returns its path.
+func BridgeJar(t testing.TB) string {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	if bridgeJar == "" {
+		script(t, "build-bridge.sh")
+		bridgeJar = filepath.Join(RepoRoot(t), "plugins", "runtime-flink", "bridge", "target", "adf-flink-bridge.jar")
+	}
+	return bridgeJar
+}
+
+// script runs scripts/NAME args... from the repository root and returns its
+// standard output; it fails the test with the script's standard error.
+func script(t testing.TB, name string, args ...string) []byte {
+	t.Helper()
+	c := exec.Command("bash", append([]string{filepath.Join(RepoRoot(t), "scripts", name)}, args...)...)
+	c.Dir = RepoRoot(t)
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	out, err := c.Output()
+	if err != nil {
+		t.Fatalf("scripts/%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	return out
+}
+
+// exports reads the `export K='v'` lines a services script prints.
+func exports(out []byte) map[string]string {
+	env := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "="); ok {
+			env[k] = strings.Trim(v, "'")
+		}
+	}
+	return env
+}
