@@ -146,10 +146,8 @@ public final class AdfSinkOperator extends AbstractStreamOperator<Void> implemen
     @Override
     public void open() throws Exception {
         super.open();
-        rowsWritten = new LongCounter();
-        rowsRejected = new LongCounter();
-        getRuntimeContext().addAccumulator(FlowJob.ROWS_WRITTEN, rowsWritten);
-        getRuntimeContext().addAccumulator(FlowJob.ROWS_REJECTED, rowsRejected);
+        rowsWritten = getRuntimeContext().getLongCounter(FlowJob.ROWS_WRITTEN);
+        rowsRejected = getRuntimeContext().getLongCounter(FlowJob.ROWS_REJECTED);
         rowsWritten.add(committedRows);
         rowsRejected.add(rejectedRows);
     }

@@ -31,8 +31,8 @@ final class CountingState {
     }
 
     void open(RuntimeContext rc) {
-        counter = new LongCounter();
-        rc.addAccumulator(name, counter);
+        // get-or-create: chained operators of one task share the task's accumulators
+        counter = rc.getLongCounter(name);
         counter.add(restored);
     }
 
