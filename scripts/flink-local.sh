@@ -220,6 +220,6 @@ case "${1:-start}" in
   status) up ;;
   restart-taskmanager) install; setup_java; write_conf; restart_taskmanager ;;
   taskmanager-pid) p="$(tm_pids)"; [ -n "$p" ] || exit 1; echo "$p" ;;
-  env) install; print_env; echo "export FLINK_HOME=$FLINK_HOME"; echo "export FLINK_CONF_DIR=$CONF" ;;
+  env) install; print_env; echo "export FLINK_HOME='$FLINK_HOME'"; echo "export FLINK_CONF_DIR='$CONF'" ;;
   *) echo "usage: $0 start|stop|status|restart-taskmanager|taskmanager-pid|env" >&2; exit 2 ;;
 esac
