@@ -168,18 +168,23 @@ final class AdfSplitEnumerator implements SplitEnumerator<AdfSplit, EnumState> {
     @Override
     public void close() {
         closed = true;
-        if (stream != null) {
-            stream.closeSend();
-            long deadline = System.currentTimeMillis() + 5000;
-            while (!stream.isEnded() && System.currentTimeMillis() < deadline) {
-                try {
+        LOG.info("{}: closing", label);
+        try {
+            if (stream != null) {
+                stream.closeSend();
+                long deadline = System.currentTimeMillis() + 2000;
+                while (!stream.isEnded() && System.currentTimeMillis() < deadline) {
                     stream.take(Math.max(1, deadline - System.currentTimeMillis()), "the end of the enumerator stream");
-                } catch (AdfException e) {
-                    break;
                 }
             }
-            stream.cancel();
+        } catch (Throwable e) {
+            LOG.info("{}: closing the stream: {}", label, e.toString());
+        } finally {
+            try {
+                if (stream != null) stream.cancel();
+            } finally {
+                if (plugin != null) plugin.close();
+            }
         }
-        if (plugin != null) plugin.close();
     }
 }

@@ -55,6 +55,8 @@ public final class PluginProcess implements AutoCloseable {
     private final ArrayDeque<String> stderrTail;
     private final Logger pluginLog;
     private boolean closed;
+    /** Made at launch: when close runs, Flink may already have closed the job's class loader. */
+    private final Thread shutdownThread;
 
     private PluginProcess(String label, Process process, ManagedChannel channel, ArrayDeque<String> stderrTail, Logger pluginLog) {
         this.label = label;
@@ -62,6 +64,24 @@ public final class PluginProcess implements AutoCloseable {
         this.channel = channel;
         this.stderrTail = stderrTail;
         this.pluginLog = pluginLog;
+        this.shutdownThread = new Thread(new ShutdownCall(channel), "adf-plugin-shutdown");
+    }
+
+    private static final class ShutdownCall implements Runnable {
+        private final ManagedChannel channel;
+
+        ShutdownCall(ManagedChannel channel) {
+            this.channel = channel;
+        }
+
+        @Override
+        public void run() {
+            try {
+                GRPCControllerGrpc.newBlockingStub(channel).withDeadlineAfter(2, TimeUnit.SECONDS).shutdown(Empty.getDefaultInstance());
+            } catch (Throwable e) {
+                // the plugin may exit before it answers
+            }
+        }
     }
 
     public ManagedChannel channel() {
@@ -242,34 +262,53 @@ public final class PluginProcess implements AutoCloseable {
     }
 
     private static void kill(Process p) {
-        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        Object[] kids = new Object[0];
+        try {
+            kids = p.descendants().toArray();
+        } catch (Throwable ignored) {
+            // ignore
+        }
         p.destroyForcibly();
+        for (Object k : kids) {
+            ((ProcessHandle) k).destroyForcibly();
+        }
     }
 
+    /**
+     * Stops the plugin: go-plugin's GRPCController/Shutdown (on a helper thread, bounded: when
+     * Flink releases the job's class loader while this runs, gRPC's own threads may stall), then
+     * SIGTERM, then SIGKILL of the plugin and its descendants. Waits at most about 5s in all.
+     */
     @Override
     public synchronized void close() {
         if (closed) return;
         closed = true;
+        LOG.info("{}: stopping plugin pid {}", label, process.pid());
         try {
-            GRPCControllerGrpc.newBlockingStub(channel).withDeadlineAfter(2, TimeUnit.SECONDS).shutdown(Empty.getDefaultInstance());
-        } catch (RuntimeException e) {
-            LOG.debug("{}: GRPCController/Shutdown: {}", label, e.toString());
-        }
-        channel.shutdownNow();
-        try {
-            if (!process.waitFor(5, TimeUnit.SECONDS)) {
-                LOG.warn("{}: plugin pid {} did not exit within 5s; killing it", label, process.pid());
+            Thread t = shutdownThread;
+            t.setDaemon(true);
+            t.start();
+            if (!process.waitFor(3, TimeUnit.SECONDS)) {
+                process.destroy();
+                if (!process.waitFor(2, TimeUnit.SECONDS)) {
+                    LOG.warn("{}: plugin pid {} did not exit within 5s; killing it", label, process.pid());
+                }
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        } catch (Throwable e) {
+            LOG.warn("{}: stopping the plugin: {}", label, e.toString());
+        } finally {
+            kill(process);
+            try {
+                channel.shutdownNow();
+            } catch (Throwable ignored) {
+                // ignore
+            }
+            try {
+                releaseGroup();
+            } catch (Throwable ignored) {
+                // ignore
+            }
         }
-        kill(process);
-        try {
-            channel.awaitTermination(2, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        releaseGroup();
     }
 
     private static synchronized EpollEventLoopGroup acquireGroup() {
