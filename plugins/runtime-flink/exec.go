@@ -26,6 +26,22 @@ func componentName(c sdk.RuntimeComponent) string {
 	return fmt.Sprintf("%s %q", c.Kind, c.Type)
 }
 
+// absComponents resolves relative executable paths against the working
+// directory, which the plugin shares with the host that launched it (the
+// host may name a plugin by its path under a relative plugins directory).
+func absComponents(cs []sdk.RuntimeComponent) []sdk.RuntimeComponent {
+	out := make([]sdk.RuntimeComponent, len(cs))
+	for i, c := range cs {
+		if c.Executable != "" && !filepath.IsAbs(c.Executable) {
+			if p, err := filepath.Abs(c.Executable); err == nil {
+				c.Executable = p
+			}
+		}
+		out[i] = c
+	}
+	return out
+}
+
 // checkExecutable refuses a component executable a Linux amd64 TaskManager
 // cannot run: missing, not a regular file, or not an ELF x86-64 Linux
 // executable (a script, a Mach-O or PE file, an arm64 binary).
@@ -33,9 +49,6 @@ func checkExecutable(c sdk.RuntimeComponent) *sdk.Error {
 	name := componentName(c)
 	if c.Executable == "" {
 		return &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("%s: the host named no executable for it", name)}
-	}
-	if !filepath.IsAbs(c.Executable) {
-		return &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("%s: executable %s is not an absolute path", name, c.Executable)}
 	}
 	st, err := os.Stat(c.Executable)
 	if err != nil {

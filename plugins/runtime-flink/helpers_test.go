@@ -1,9 +1,7 @@
 package flink
 
 import (
-	"archive/zip"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,46 +97,16 @@ func fakeBridgeJar(t *testing.T) string {
 			fakeErr = "javac: " + err.Error() + "\n" + string(b)
 			return
 		}
+		// The jar tool, like Maven, writes directory entries deflated.
 		fakeJar = filepath.Join(d, "fake-bridge.jar")
-		if err := zipDir(classes, fakeJar); err != nil {
-			fakeErr = err.Error()
+		if b, err := exec.Command("jar", "cf", fakeJar, "-C", classes, ".").CombinedOutput(); err != nil {
+			fakeErr = "jar: " + err.Error() + "\n" + string(b)
 		}
 	})
 	if fakeErr != "" {
 		t.Fatal(fakeErr)
 	}
 	return fakeJar
-}
-
-// zipDir writes the files under dir into a jar at out.
-func zipDir(dir, out string) error {
-	f, err := os.Create(out)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	zw := zip.NewWriter(f)
-	err = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		w, err := zw.Create(filepath.ToSlash(rel))
-		if err != nil {
-			return err
-		}
-		in, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		_, err = io.Copy(w, in)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return zw.Close()
 }
 
 // flowDoc is a minimal flow document named name.

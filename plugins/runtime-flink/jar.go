@@ -169,6 +169,16 @@ func writeJobJar(w io.Writer, bridgeJar string, p *jobPlan) error {
 		if f.Name == JobJSONEntry || strings.HasPrefix(f.Name, PluginsPrefix) {
 			continue
 		}
+		if strings.HasSuffix(f.Name, "/") {
+			// A directory: jar tools write it deflated (2 bytes of an
+			// empty stream), which zip.Writer refuses to copy raw.
+			h := &zip.FileHeader{Name: f.Name, Comment: f.Comment, Modified: f.Modified, ExternalAttrs: f.ExternalAttrs,
+				CreatorVersion: f.CreatorVersion, Method: zip.Store}
+			if _, err := zw.CreateHeader(h); err != nil {
+				return ioErr("copying "+f.Name+" from "+bridgeJar, err)
+			}
+			continue
+		}
 		if err := zw.Copy(f); err != nil {
 			return ioErr("copying "+f.Name+" from "+bridgeJar, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/activedataflow/adf/sdk"
@@ -178,5 +179,41 @@ func TestPlanDefaults(t *testing.T) {
 	job.Components[2].Executable = "/other/adf-plugin-file"
 	if _, err := planJob(&Config{}, job, f); errCode(err) != sdk.CodeInvalidConfig {
 		t.Fatalf("same base name: %v", err)
+	}
+}
+
+// TestJobJarFromJarTool: a bridge written by the jar tool (directories
+// deflated, as Maven writes them) is copied whole.
+func TestJobJarFromJarTool(t *testing.T) {
+	bridge := fakeBridgeJar(t)
+	dir := t.TempDir()
+	doc := flowDoc("ok", "")
+	f, _ := flow.Decode(doc)
+	tr := copyAs(t, helloBinary(t, "linux", "amd64"), dir, "adf-transforms")
+	p, err := planJob(&Config{}, sdk.RuntimeJob{Flow: doc, Components: components(tr, tr, tr)}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := writeJobJar(&buf, bridge, p); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, _ := zip.OpenReader(bridge)
+	defer br.Close()
+	var dirs int
+	for i, e := range br.File {
+		if zr.File[i].Name != e.Name {
+			t.Fatalf("entry %d: %s, want %s", i, zr.File[i].Name, e.Name)
+		}
+		if strings.HasSuffix(e.Name, "/") {
+			dirs++
+		}
+	}
+	if dirs == 0 || len(zr.File) != len(br.File)+2 {
+		t.Fatalf("%d dirs, %d entries (bridge %d)", dirs, len(zr.File), len(br.File))
 	}
 }

@@ -92,6 +92,7 @@ func parseFlow(job sdk.RuntimeJob) (*flow.Flow, error) {
 // checkLocal runs the checks that need no cluster: the flow, the bridge
 // jar, the component executables. It returns the parsed flow and plan.
 func (r *runtime) checkLocal(job sdk.RuntimeJob) (*flow.Flow, *jobPlan, error) {
+	job.Components = absComponents(job.Components)
 	f, err := parseFlow(job)
 	if err != nil {
 		return nil, nil, err
@@ -277,12 +278,25 @@ var adfExceptionRE = regexp.MustCompile(`io\.github\.activedataflow\.adf\.flink\
 // failureMessage renders a job's root exception: the ADF component's message
 // first when the bridge put one in, then the first lines of Flink's text.
 func failureMessage(text string) string {
-	lines := firstLines(text, 8, 2000)
-	if m := adfExceptionRE.FindStringSubmatch(text); m != nil {
-		adf := strings.TrimSpace(m[1])
-		return clip(adf+"\n"+lines, 2500)
+	m := adfExceptionRE.FindStringSubmatch(text)
+	if m == nil {
+		return firstLines(text, 8, 2000)
 	}
-	return lines
+	adf := strings.TrimSpace(m[1])
+	// Flink's own lines around it, without the repeated ADF message.
+	var rest []string
+	for _, l := range strings.Split(firstLines(text, 8, 2000), "\n") {
+		if !strings.Contains(l, adf) {
+			rest = append(rest, clip(l, 300))
+		}
+		if len(rest) == 2 {
+			break
+		}
+	}
+	if len(rest) == 0 {
+		return clip(adf, 2000)
+	}
+	return clip(adf, 2000) + "\n(Flink: " + strings.Join(rest, "; ") + ")"
 }
 
 // jobError names the job in a not-found error.
