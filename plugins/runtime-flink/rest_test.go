@@ -150,12 +150,16 @@ func TestValidateRefuses(t *testing.T) {
 		{sdk.CodeNotFound, "missing.jar does not exist"},
 		{sdk.CodeInvalidConfig, `source "file": ` + comps[0].Executable + " is a Linux arm64 executable"},
 		{sdk.CodeInvalidConfig, `sink "postgres": ` + script + " is a shell script"},
-		{sdk.CodeUnavailable, "cannot reach Flink at " + closed},
+		{sdk.CodeInvalidConfig, "url: cannot reach Flink at " + closed},
 	}
 	for i, w := range wants {
 		if es[i].Code != w.code || !strings.Contains(es[i].Error(), w.text) {
 			t.Errorf("error %d: [%s] %v; want [%s] %q", i, es[i].Code, es[i], w.code, w.text)
 		}
+	}
+	// Status reports the same as unavailable: the host retries it.
+	if _, err := r.Status(context.Background(), "0123456789abcdef0123456789abcdef"); errCode(err) != sdk.CodeUnavailable {
+		t.Errorf("status with Flink down: [%s] %v", errCode(err), err)
 	}
 	if !strings.Contains(es[3].Error(), "connection refused") || !strings.Contains(es[3].Error(), "scripts/flink-local.sh start") {
 		t.Errorf("unreachable error lacks the cause or the hint: %v", es[3])

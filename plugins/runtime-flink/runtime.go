@@ -118,12 +118,24 @@ func (r *runtime) checkLocal(job sdk.RuntimeJob) (*flow.Flow, *jobPlan, error) {
 
 // Validate implements sdk.Runtime: the flow, the bridge jar and every
 // component executable (ELF linux/amd64) are checked, and the cluster must
-// answer and run Flink 2.x.
+// answer and run Flink 2.x. An unreachable cluster is reported as
+// invalid_config on url, so the run is refused rather than retried.
 func (r *runtime) Validate(ctx context.Context, job sdk.RuntimeJob) error {
 	_, _, err := r.checkLocal(job)
 	errs := sdk.AsErrors(err)
 	if e := r.checkCluster(ctx); e != nil {
-		errs = append(errs, sdk.AsErrors(e)...)
+		for _, ce := range sdk.AsErrors(e) {
+			if ce.Code == sdk.CodeUnavailable {
+				// The run is refused before submission with the reason,
+				// not queued for retries: an unreachable cluster is a
+				// wrong url or a cluster to start. (Status and Cancel
+				// report it as unavailable, which the host retries.)
+				c := *ce
+				c.Code, c.Field, c.Transient = sdk.CodeInvalidConfig, "url", false
+				ce = &c
+			}
+			errs = append(errs, ce)
+		}
 	}
 	switch len(errs) {
 	case 0:
