@@ -57,6 +57,15 @@ public final class AdfSinkOperator extends AbstractStreamOperator<Void> implemen
     private transient LongCounter rowsRejected;
     private transient long restoredCommittedRows;
     private transient long restoredRejected;
+    /**
+     * Batches that came while a pre-commit awaited its Commit: the two-phase contract allows no
+     * Write between Flush(N) and Commit(N) (the sql sink enforces it), and Flink reports a
+     * checkpoint complete asynchronously. They are sent after the Commit and are kept in the
+     * checkpoint state meanwhile.
+     */
+    private transient java.util.ArrayDeque<AdfBatch> held;
+    private transient long heldBytes;
+    private transient boolean heldWarned;
 
     private static final class Pending {
         final long id;
@@ -80,6 +89,7 @@ public final class AdfSinkOperator extends AbstractStreamOperator<Void> implemen
     public void initializeState(StateInitializationContext ctx) throws Exception {
         super.initializeState(ctx);
         pending = new TreeMap<>();
+        held = new java.util.ArrayDeque<>();
         state = ctx.getOperatorStateStore().getListState(new ListStateDescriptor<>("adf-sink", BytePrimitiveArraySerializer.INSTANCE));
         byte[] envelope = null;
         if (ctx.isRestored()) {
@@ -104,11 +114,16 @@ public final class AdfSinkOperator extends AbstractStreamOperator<Void> implemen
             for (int i = 0; i < n; i++) {
                 toCommit.add(new Pending(in.readLong(), readBytes(in), in.readLong(), in.readBoolean()));
             }
+            int nh = in.readInt();
+            for (int i = 0; i < nh; i++) {
+                long rows = in.readLong();
+                hold(new AdfBatch(readBytes(in), rows));
+            }
             open.setRestoredState(ByteString.copyFrom(writerState)).setHasRestoredState(true).setRestoredCheckpointId(id);
             LOG.info("{}: restoring checkpoint {} (Flink restored checkpoint {}), {} pre-commit(s) to commit again", spec.label(), id,
                     ctx.getRestoredCheckpointId(), toCommit.size());
         }
-        stream.send(SinkCommand.newBuilder().setOpen(open).build());
+        send(SinkCommand.newBuilder().setOpen(open).build());
         SinkEvent e = await("Opened", SinkEvent.EventCase.OPENED, -1);
         committedRows = restoredCommittedRows;
         rejectedRows = restoredRejected;
@@ -117,6 +132,32 @@ public final class AdfSinkOperator extends AbstractStreamOperator<Void> implemen
             committedRows += p.rows;
             restoredCommittedRows += p.rows;
         }
+        releaseHeld();
+    }
+
+    private void hold(AdfBatch b) {
+        held.add(b);
+        heldBytes += b.ipc.length;
+        if (!heldWarned && heldBytes > (256L << 20)) {
+            heldWarned = true;
+            LOG.warn("{}: {} MiB of batches wait for the Commit of checkpoint {} (Flink has not yet reported it complete)",
+                    spec.label(), heldBytes >> 20, pending.isEmpty() ? -1 : pending.firstKey());
+        }
+    }
+
+    /** Sends the held batches once no pre-commit awaits its Commit. */
+    private void releaseHeld() {
+        if (!pending.isEmpty()) return;
+        while (!held.isEmpty()) {
+            AdfBatch b = held.poll();
+            heldBytes -= b.ipc.length;
+            sendBatch(b);
+        }
+        heldWarned = false;
+    }
+
+    private void sendBatch(AdfBatch b) {
+        send(SinkCommand.newBuilder().setBatch(SinkCommand.Batch.newBuilder().setArrowIpc(ByteString.copyFrom(b.ipc))).build());
     }
 
     private boolean describeTwoPhase() {
@@ -198,12 +239,20 @@ public final class AdfSinkOperator extends AbstractStreamOperator<Void> implemen
         }
     }
 
+    private void send(SinkCommand c) {
+        stream.send(c, this::drainAsync);
+    }
+
     @Override
     public void processElement(StreamRecord<AdfBatch> element) {
         AdfBatch b = element.getValue();
         if (!b.hasData()) return;
         drainAsync();
-        stream.send(SinkCommand.newBuilder().setBatch(SinkCommand.Batch.newBuilder().setArrowIpc(ByteString.copyFrom(b.ipc))).build());
+        if (!pending.isEmpty() || !held.isEmpty()) {
+            hold(b);
+            return;
+        }
+        sendBatch(b);
     }
 
     @Override
@@ -216,7 +265,13 @@ public final class AdfSinkOperator extends AbstractStreamOperator<Void> implemen
         super.snapshotState(ctx);
         long id = ctx.getCheckpointId();
         drainAsync();
-        stream.send(SinkCommand.newBuilder().setFlush(SinkCommand.Flush.newBuilder().setCheckpointId(id).setFinal(endOfInput)).build());
+        if (endOfInput && !held.isEmpty()) {
+            // The final Flush could not cover them (they wait for an earlier Commit): decline this
+            // checkpoint; Flink restores from the last complete one and replays, exactly once.
+            throw new AdfException(spec.label() + ": final checkpoint " + id + " declined: " + held.size()
+                    + " batch(es) still wait for the Commit of checkpoint " + pending.firstKey());
+        }
+        send(SinkCommand.newBuilder().setFlush(SinkCommand.Flush.newBuilder().setCheckpointId(id).setFinal(endOfInput)).build());
         SinkEvent.Flushed f = await("Flushed of checkpoint " + id, SinkEvent.EventCase.FLUSHED, id).getFlushed();
         pending.put(id, new Pending(id, f.getCommittables().toByteArray(), f.getRowsWritten(), endOfInput));
         ByteArrayOutputStream bo = new ByteArrayOutputStream();
@@ -233,6 +288,11 @@ public final class AdfSinkOperator extends AbstractStreamOperator<Void> implemen
             o.writeLong(p.rows);
             o.writeBoolean(p.fin);
         }
+        o.writeInt(held.size());
+        for (AdfBatch b : held) {
+            o.writeLong(b.rows);
+            writeBytes(o, b.ipc);
+        }
         o.flush();
         state.update(List.of(bo.toByteArray()));
     }
@@ -248,15 +308,16 @@ public final class AdfSinkOperator extends AbstractStreamOperator<Void> implemen
             rowsWritten.add(p.rows);
             it.remove();
         }
+        releaseHeld();
     }
 
     private void commit(Pending p, boolean restored) {
         if (twoPhase) {
-            stream.send(SinkCommand.newBuilder().setCommit(SinkCommand.Commit.newBuilder().setCheckpointId(p.id)
+            send(SinkCommand.newBuilder().setCommit(SinkCommand.Commit.newBuilder().setCheckpointId(p.id)
                     .setCommittables(ByteString.copyFrom(p.committables)).setRestored(restored).setFinal(p.fin)).build());
             await("Committed of checkpoint " + p.id, SinkEvent.EventCase.COMMITTED, p.id);
         } else {
-            stream.send(SinkCommand.newBuilder().setCheckpointComplete(SinkCommand.CheckpointComplete.newBuilder().setCheckpointId(p.id)).build());
+            send(SinkCommand.newBuilder().setCheckpointComplete(SinkCommand.CheckpointComplete.newBuilder().setCheckpointId(p.id)).build());
         }
     }
 

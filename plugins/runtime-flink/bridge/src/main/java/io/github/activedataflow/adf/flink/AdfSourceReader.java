@@ -58,7 +58,7 @@ final class AdfSourceReader implements SourceReader<AdfBatch, AdfSplit> {
         plugin = PluginProcess.launch(spec.executable, label);
         stream = new Bidi<>(label, null);
         stream.open(SourceGrpc.newStub(plugin.channel())::reader);
-        stream.send(ReaderCommand.newBuilder().setOpen(ReaderCommand.Open.newBuilder()
+        send(ReaderCommand.newBuilder().setOpen(ReaderCommand.Open.newBuilder()
                 .setType(spec.type).setConfig(ByteString.copyFrom(spec.config)).setReaderId(subtask)
                 .addAllRestoredSplits(restoredSplits).setInitialCredits(INITIAL_CREDITS)
                 .setFlow(spec.flow).setRunId(spec.runId)).build());
@@ -74,9 +74,23 @@ final class AdfSourceReader implements SourceReader<AdfBatch, AdfSplit> {
         }
         started = true;
         if (noMoreSplitsPending) {
-            stream.send(ReaderCommand.newBuilder().setNoMoreSplits(ReaderCommand.NoMoreSplits.getDefaultInstance()).build());
+            send(ReaderCommand.newBuilder().setNoMoreSplits(ReaderCommand.NoMoreSplits.getDefaultInstance()).build());
         }
         LOG.info("{}: opened with {} restored split(s)", label, known.size());
+    }
+
+    private void send(ReaderCommand c) {
+        stream.send(c, this::surfaceEnd);
+    }
+
+    /** The stream ended: throw its cause (an Error event queued before the end, or the end itself). */
+    private void surfaceEnd() {
+        Object o;
+        while ((o = stream.poll()) != null) {
+            if (o instanceof ReaderEvent && ((ReaderEvent) o).hasError()) throw AdfException.of(spec.label(), ((ReaderEvent) o).getError());
+            if (o instanceof Bidi.End) throw stream.endException((Bidi.End) o, "reading" + plugin.stderrTail());
+            local.add(o);
+        }
     }
 
     private Object next() {
@@ -108,7 +122,7 @@ final class AdfSourceReader implements SourceReader<AdfBatch, AdfSplit> {
         switch (e.getEventCase()) {
             case BATCH:
                 output.collect(new AdfBatch(e.getBatch().getArrowIpc().toByteArray(), e.getBatch().getRows()));
-                stream.send(ReaderCommand.newBuilder().setCredit(ReaderCommand.Credit.newBuilder().setBatches(1)).build());
+                send(ReaderCommand.newBuilder().setCredit(ReaderCommand.Credit.newBuilder().setBatches(1)).build());
                 break;
             case SPLIT_REQUEST:
                 ctx.sendSplitRequest();
@@ -163,7 +177,7 @@ final class AdfSourceReader implements SourceReader<AdfBatch, AdfSplit> {
             return;
         }
         for (Split s : forPlugin) known.add(s.getId());
-        stream.send(ReaderCommand.newBuilder().setAddSplits(ReaderCommand.AddSplits.newBuilder().addAllSplits(forPlugin)).build());
+        send(ReaderCommand.newBuilder().setAddSplits(ReaderCommand.AddSplits.newBuilder().addAllSplits(forPlugin)).build());
     }
 
     @Override
@@ -172,12 +186,12 @@ final class AdfSourceReader implements SourceReader<AdfBatch, AdfSplit> {
             noMoreSplitsPending = true;
             return;
         }
-        stream.send(ReaderCommand.newBuilder().setNoMoreSplits(ReaderCommand.NoMoreSplits.getDefaultInstance()).build());
+        send(ReaderCommand.newBuilder().setNoMoreSplits(ReaderCommand.NoMoreSplits.getDefaultInstance()).build());
     }
 
     @Override
     public List<AdfSplit> snapshotState(long checkpointId) {
-        stream.send(ReaderCommand.newBuilder().setSnapshot(ReaderCommand.Snapshot.newBuilder().setCheckpointId(checkpointId)).build());
+        send(ReaderCommand.newBuilder().setSnapshot(ReaderCommand.Snapshot.newBuilder().setCheckpointId(checkpointId)).build());
         ReaderEvent.State state = null;
         while (state == null) {
             Object o = stream.take(WAIT_MS, "reader State of checkpoint " + checkpointId);
@@ -213,7 +227,7 @@ final class AdfSourceReader implements SourceReader<AdfBatch, AdfSplit> {
     @Override
     public void notifyCheckpointComplete(long checkpointId) {
         if (stream != null && !stream.isEnded()) {
-            stream.send(ReaderCommand.newBuilder().setCheckpointComplete(ReaderCommand.CheckpointComplete.newBuilder().setCheckpointId(checkpointId)).build());
+            send(ReaderCommand.newBuilder().setCheckpointComplete(ReaderCommand.CheckpointComplete.newBuilder().setCheckpointId(checkpointId)).build());
         }
     }
 
@@ -224,7 +238,7 @@ final class AdfSourceReader implements SourceReader<AdfBatch, AdfSplit> {
         try {
             if (stream != null && !stream.isEnded()) {
                 try {
-                    stream.send(ReaderCommand.newBuilder().setClose(ReaderCommand.Close.getDefaultInstance()).build());
+                    send(ReaderCommand.newBuilder().setClose(ReaderCommand.Close.getDefaultInstance()).build());
                     stream.closeSend();
                     long deadline = System.currentTimeMillis() + 10_000;
                     while (!stream.isEnded() && System.currentTimeMillis() < deadline) {

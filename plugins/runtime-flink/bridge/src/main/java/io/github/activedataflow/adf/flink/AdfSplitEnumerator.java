@@ -51,12 +51,16 @@ final class AdfSplitEnumerator implements SplitEnumerator<AdfSplit, EnumState> {
         if (restored != null) {
             st.setHasRestoredState(true).setRestoredState(ByteString.copyFrom(restored.pluginState));
         }
-        stream.send(EnumeratorCommand.newBuilder().setStart(st).build());
+        send(EnumeratorCommand.newBuilder().setStart(st).build());
         while (true) {
             Object o = stream.take(WAIT_MS, "Started");
             if (handle(o)) break;
         }
         LOG.info("{}: started (restored: {}, pending carry-over splits: {})", label, restored != null, pendingCarry.size());
+    }
+
+    private void send(EnumeratorCommand c) {
+        stream.send(c, this::drain);
     }
 
     /** Handles every queued event; runs on the coordinator thread. */
@@ -83,7 +87,7 @@ final class AdfSplitEnumerator implements SplitEnumerator<AdfSplit, EnumState> {
                 if (!ctx.registeredReaders().containsKey(reader)) {
                     // The reader went away after the plugin decided: give the splits back.
                     LOG.info("{}: reader {} is gone; {} assigned split(s) go back to the enumerator", label, reader, splits.size());
-                    stream.send(EnumeratorCommand.newBuilder().setAddSplitsBack(EnumeratorCommand.AddSplitsBack.newBuilder()
+                    send(EnumeratorCommand.newBuilder().setAddSplitsBack(EnumeratorCommand.AddSplitsBack.newBuilder()
                             .setReaderId(reader).addAllSplits(e.getAssignSplits().getSplitsList())).build());
                     return false;
                 }
@@ -123,14 +127,14 @@ final class AdfSplitEnumerator implements SplitEnumerator<AdfSplit, EnumState> {
     public void addReader(int subtaskId) {
         drain();
         assignCarry(subtaskId);
-        stream.send(EnumeratorCommand.newBuilder().setAddReader(EnumeratorCommand.AddReader.newBuilder().setReaderId(subtaskId)).build());
+        send(EnumeratorCommand.newBuilder().setAddReader(EnumeratorCommand.AddReader.newBuilder().setReaderId(subtaskId)).build());
     }
 
     @Override
     public void handleSplitRequest(int subtaskId, String requesterHostname) {
         drain();
         assignCarry(subtaskId);
-        stream.send(EnumeratorCommand.newBuilder().setSplitRequest(EnumeratorCommand.SplitRequest.newBuilder()
+        send(EnumeratorCommand.newBuilder().setSplitRequest(EnumeratorCommand.SplitRequest.newBuilder()
                 .setReaderId(subtaskId).setHostname(requesterHostname == null ? "" : requesterHostname)).build());
     }
 
@@ -142,13 +146,13 @@ final class AdfSplitEnumerator implements SplitEnumerator<AdfSplit, EnumState> {
             if (s.isCarry()) pendingCarry.add(s);
             else b.addSplits(s.toProto());
         }
-        if (b.getSplitsCount() > 0) stream.send(EnumeratorCommand.newBuilder().setAddSplitsBack(b).build());
+        if (b.getSplitsCount() > 0) send(EnumeratorCommand.newBuilder().setAddSplitsBack(b).build());
     }
 
     @Override
     public EnumState snapshotState(long checkpointId) {
         drain();
-        stream.send(EnumeratorCommand.newBuilder().setSnapshotState(EnumeratorCommand.SnapshotState.newBuilder().setCheckpointId(checkpointId)).build());
+        send(EnumeratorCommand.newBuilder().setSnapshotState(EnumeratorCommand.SnapshotState.newBuilder().setCheckpointId(checkpointId)).build());
         while (true) {
             Object o = stream.take(WAIT_MS, "enumerator State of checkpoint " + checkpointId);
             if (o instanceof EnumeratorEvent && ((EnumeratorEvent) o).hasState()
@@ -162,7 +166,7 @@ final class AdfSplitEnumerator implements SplitEnumerator<AdfSplit, EnumState> {
     @Override
     public void notifyCheckpointComplete(long checkpointId) {
         drain();
-        stream.send(EnumeratorCommand.newBuilder().setCheckpointComplete(EnumeratorCommand.CheckpointComplete.newBuilder().setCheckpointId(checkpointId)).build());
+        send(EnumeratorCommand.newBuilder().setCheckpointComplete(EnumeratorCommand.CheckpointComplete.newBuilder().setCheckpointId(checkpointId)).build());
     }
 
     @Override

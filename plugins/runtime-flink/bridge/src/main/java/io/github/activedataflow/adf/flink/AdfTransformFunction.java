@@ -40,7 +40,7 @@ public final class AdfTransformFunction extends RichFlatMapFunction<AdfBatch, Ad
         plugin = PluginProcess.launch(spec.executable, label);
         stream = new Bidi<>(label, null);
         stream.open(TransformGrpc.newStub(plugin.channel())::process);
-        stream.send(TransformCommand.newBuilder().setOpen(TransformCommand.Open.newBuilder()
+        send(TransformCommand.newBuilder().setOpen(TransformCommand.Open.newBuilder()
                 .setType(spec.type).setConfig(ByteString.copyFrom(spec.config))).build());
         TransformEvent e = next("Opened");
         if (!e.hasOpened()) throw new AdfException(spec.label() + ": expected Opened, got " + e.getEventCase());
@@ -54,13 +54,19 @@ public final class AdfTransformFunction extends RichFlatMapFunction<AdfBatch, Ad
         return e;
     }
 
+    private void send(TransformCommand c) {
+        stream.send(c, () -> {
+            while (true) next("the cause of the stream's end");
+        });
+    }
+
     @Override
     public void flatMap(AdfBatch b, Collector<AdfBatch> out) {
         if (!b.hasData()) {
             if (b.rejected > 0) out.collect(b);
             return;
         }
-        stream.send(TransformCommand.newBuilder().setBatch(TransformCommand.Batch.newBuilder().setArrowIpc(ByteString.copyFrom(b.ipc))).build());
+        send(TransformCommand.newBuilder().setBatch(TransformCommand.Batch.newBuilder().setArrowIpc(ByteString.copyFrom(b.ipc))).build());
         TransformEvent e = next("a Result");
         if (!e.hasResult()) throw new AdfException(spec.label() + ": expected Result, got " + e.getEventCase());
         TransformEvent.Result r = e.getResult();

@@ -54,6 +54,20 @@ final class Bidi<C, E> implements ClientResponseObserver<C, E> {
         });
     }
 
+    /**
+     * Sends one command, waiting while gRPC's outbound buffer is full. When the stream has
+     * ended, onEnded runs first (it should surface the queued cause: an Error event or the
+     * stream's status) before the generic failure is thrown.
+     */
+    void send(C command, Runnable onEnded) {
+        try {
+            send(command);
+        } catch (AdfException e) {
+            if (isEnded() && onEnded != null) onEnded.run();
+            throw e;
+        }
+    }
+
     /** Sends one command, waiting while gRPC's outbound buffer is full. */
     void send(C command) {
         synchronized (readyLock) {
@@ -67,6 +81,9 @@ final class Bidi<C, E> implements ClientResponseObserver<C, E> {
                     Thread.currentThread().interrupt();
                     throw new AdfException(label + ": interrupted while sending to the plugin", e);
                 }
+            }
+            if (isEnded()) {
+                throw new AdfException(label + ": plugin stream ended while sending");
             }
             out.onNext(command);
         }
