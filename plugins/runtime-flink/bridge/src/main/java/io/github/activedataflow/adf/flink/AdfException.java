@@ -1,6 +1,7 @@
 package io.github.activedataflow.adf.flink;
 
 import io.github.activedataflow.adf.proto.v1.Diagnostic;
+import org.apache.flink.runtime.execution.SuppressRestartsException;
 
 /** A failure reported by (or about) an ADF plugin; its message starts with the component. */
 public class AdfException extends RuntimeException {
@@ -14,8 +15,23 @@ public class AdfException extends RuntimeException {
         super(message, cause);
     }
 
+    /**
+     * The exception for a plugin's error Diagnostic: "component: code: summary (detail)". A
+     * non-transient error is wrapped in Flink's SuppressRestartsException: like the ADF host,
+     * Flink restarts the attempt for transient errors only.
+     */
+    public static RuntimeException of(String component, Diagnostic d) {
+        AdfException e = describe(component, d);
+        return d.getTransient() ? e : unrecoverable(e);
+    }
+
+    /** Fails the job without restarts (bad config, bad records under on_error fail, ...). */
+    public static RuntimeException unrecoverable(AdfException e) {
+        return new SuppressRestartsException(e);
+    }
+
     /** "component: code: summary (detail)". */
-    public static AdfException of(String component, Diagnostic d) {
+    public static AdfException describe(String component, Diagnostic d) {
         StringBuilder b = new StringBuilder(component).append(": ");
         b.append(d.getCode().isEmpty() ? "error" : d.getCode()).append(": ").append(d.getSummary());
         if (!d.getDetail().isEmpty()) {

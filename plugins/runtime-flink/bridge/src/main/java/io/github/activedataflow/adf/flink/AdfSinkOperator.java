@@ -203,9 +203,9 @@ public final class AdfSinkOperator extends AbstractStreamOperator<Void> implemen
             if (!recs.isEmpty()) {
                 if (spec.failOnReject()) {
                     RejectedRecord r = recs.get(0);
-                    throw new AdfException(spec.label() + ": bad_record: " + r.getReason()
+                    throw AdfException.unrecoverable(new AdfException(spec.label() + ": bad_record: " + r.getReason()
                             + (r.getPosition().isEmpty() ? "" : " (at " + r.getPosition() + ")")
-                            + "; " + recs.size() + " record(s) rejected; on_error is fail");
+                            + "; " + recs.size() + " record(s) rejected; on_error is fail"));
                 }
                 Rejects.warnDeadLetter(spec);
                 rejectedRows += recs.size();

@@ -135,8 +135,8 @@ final class AdfSourceReader implements SourceReader<AdfBatch, AdfSplit> {
                 if (recs.isEmpty()) break;
                 if (spec.failOnReject()) {
                     RejectedRecord r = recs.get(0);
-                    throw new AdfException(spec.label() + ": bad_record: " + r.getReason() + " (at " + r.getPosition()
-                            + "; " + recs.size() + " record(s) rejected; on_error is fail)");
+                    throw AdfException.unrecoverable(new AdfException(spec.label() + ": bad_record: " + r.getReason() + " (at " + r.getPosition()
+                            + "; " + recs.size() + " record(s) rejected; on_error is fail)"));
                 }
                 Rejects.warnDeadLetter(spec);
                 output.collect(AdfBatch.rejectedOnly(recs.size()));

@@ -73,9 +73,9 @@ public final class AdfTransformFunction extends RichFlatMapFunction<AdfBatch, Ad
         if (r.getRejectedCount() > 0) {
             if (spec.failOnReject()) {
                 RejectedRecord rr = r.getRejected(0);
-                throw new AdfException(spec.label() + ": bad_record: " + rr.getReason()
+                throw AdfException.unrecoverable(new AdfException(spec.label() + ": bad_record: " + rr.getReason()
                         + (rr.getPosition().isEmpty() ? "" : " (at " + rr.getPosition() + ")")
-                        + "; " + r.getRejectedCount() + " record(s) rejected; on_error is fail");
+                        + "; " + r.getRejectedCount() + " record(s) rejected; on_error is fail"));
             }
             Rejects.warnDeadLetter(spec);
             rejected.add(r.getRejectedCount());
