@@ -153,6 +153,10 @@ start() {
   exec 9>"$STATE.lock"
   flock 9
   if up; then
+    if [ -z "$(cluster_pids)" ]; then
+      log "$URL answers, but not as this script's cluster (no JVM with conf $CONF): another Flink uses port $PORT; set ADF_FLINK_PORT (and ADF_FLINK_RPC_PORT) or ADF_FLINK_DIR to match it"
+      exit 1
+    fi
     log "already up at $URL"
   else
     cluster_pids | xargs -r kill -9 2>/dev/null || true
