@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
 # The whole test suite: installs (apt-get, when missing) and starts PostgreSQL
-# and Redis on loopback ports (scripts/services.sh), builds the host and every
-# plugin, then runs `go vet`, govulncheck (scripts/vulncheck.sh: no known
-# vulnerability in code the project calls) and `go test ./...` (unit and
-# integration tests against real plugin processes, PostgreSQL and Redis),
-# then fuzzes each fuzz target for 10s (scripts/fuzz.sh).
+# and Redis on loopback ports (scripts/services.sh) and a local Apache Flink
+# cluster (scripts/flink-local.sh, from PyPI, in the background while the
+# rest builds), builds the host, every plugin and the Flink bridge jar
+# (scripts/build-bridge.sh, Maven), then runs `go vet`, govulncheck
+# (scripts/vulncheck.sh: no known vulnerability in code the project calls)
+# and `go test ./...` (unit and integration tests against real plugin
+# processes, PostgreSQL, Redis and Flink), then fuzzes each fuzz target for
+# 10s (scripts/fuzz.sh).
 # Extra arguments go to `go test` (e.g. -run TestName -v).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/go-toolchain.sh
 command -v go >/dev/null || { echo "Go is required"; exit 1; }
 eval "$(./scripts/services.sh start)"
+flink_out="$(mktemp)"
+./scripts/flink-local.sh start >"$flink_out" 2>"$flink_out.log" &
+flink_pid=$!
 ./scripts/build-plugins.sh
+./scripts/build-bridge.sh
 go vet ./...
 ./scripts/vulncheck.sh
+wait "$flink_pid" || { cat "$flink_out.log" >&2; echo "scripts/flink-local.sh start failed" >&2; exit 1; }
+eval "$(cat "$flink_out")"
+rm -f "$flink_out" "$flink_out.log"
 go test -timeout 20m -count=1 "$@" ./...
 # A short fuzzing pass of every fuzz target (their seed corpora ran above).
 [ $# -gt 0 ] || ./scripts/fuzz.sh

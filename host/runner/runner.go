@@ -444,7 +444,7 @@ func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64) (engine
 	}
 	ctx, cancel := engine.WithRunTimeout(ctx, f, r.opts.RunTimeout)
 	defer cancel()
-	stats, err := runOnPlugin(ctx, r.opts.Registry, f, runID)
+	stats, err := RunOnPlugin(ctx, r.opts.Registry, f, strconv.FormatInt(runID, 10))
 	if terr := engine.TimedOut(ctx); terr != nil {
 		err = terr
 	}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -19,9 +18,10 @@ import (
 	"github.com/activedataflow/adf/sdk/flow"
 )
 
-// runOnPlugin runs a flow on a runtime plugin (flink, ...): validate, submit,
-// then follow the job's status until it ends.
-func runOnPlugin(ctx context.Context, reg *registry.Registry, f *flow.Flow, runID int64) (engine.Stats, error) {
+// RunOnPlugin runs a flow on a runtime plugin (flink, ...): validate, submit,
+// then follow the job's status every second until it ends. When ctx ends
+// first, the job is cancelled. adf serve and adf run both use it.
+func RunOnPlugin(ctx context.Context, reg *registry.Registry, f *flow.Flow, runID string) (engine.Stats, error) {
 	ent, err := reg.Lookup(sdk.KindRuntime, f.Runtime.Type)
 	if err != nil {
 		return engine.Stats{}, err
@@ -48,7 +48,7 @@ func runOnPlugin(ctx context.Context, reg *registry.Registry, f *flow.Flow, runI
 	if err := sdk.ErrorFromDiagnostics(v.Diagnostics); err != nil {
 		return engine.Stats{}, fmt.Errorf("runtime %s cannot run flow %s: %w", f.Runtime.Type, f.Name, err)
 	}
-	sub, err := rt.Submit(ctx, &adfv1.RuntimeSubmit_Request{Type: f.Runtime.Type, Config: cfg, Flow: doc, RunId: strconv.FormatInt(runID, 10), Components: comps})
+	sub, err := rt.Submit(ctx, &adfv1.RuntimeSubmit_Request{Type: f.Runtime.Type, Config: cfg, Flow: doc, RunId: runID, Components: comps})
 	if err != nil {
 		return engine.Stats{}, sdk.Transient(fmt.Errorf("runtime %s: %w", f.Runtime.Type, err))
 	}

@@ -248,16 +248,30 @@ func Flink(t testing.TB, cmd string) map[string]string {
 var bridgeJar string
 
 // BridgeJar builds the Flink bridge jar with scripts/build-bridge.sh (quick
-// when it is up to date) once per test process and returns its path.
+// when it is up to date) once per test process, and puts a copy beside the
+// binaries Build makes, where the runtime-flink plugin looks for it by
+// default. It returns the copy's path.
 func BridgeJar(t testing.TB) string {
 	t.Helper()
 	mu.Lock()
 	defer mu.Unlock()
-	if bridgeJar == "" {
-		script(t, "build-bridge.sh")
-		bridgeJar = filepath.Join(RepoRoot(t), "plugins", "runtime-flink", "bridge", "target", "adf-flink-bridge.jar")
+	if bridgeJar != "" {
+		return bridgeJar
 	}
-	return bridgeJar
+	script(t, "build-bridge.sh")
+	jar, err := os.ReadFile(filepath.Join(RepoRoot(t), "plugins", "runtime-flink", "bridge", "target", "adf-flink-bridge.jar"))
+	if err != nil {
+		t.Fatalf("scripts/build-bridge.sh made no jar: %v", err)
+	}
+	if err := ensureBinDir(); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "adf-flink-bridge.jar")
+	if err := os.WriteFile(p, jar, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bridgeJar = p
+	return p
 }
 
 // script runs scripts/NAME args... from the repository root and returns its

@@ -38,12 +38,8 @@ func Build(t testing.TB, pkg string) string {
 	if p, ok := built[pkg]; ok {
 		return p
 	}
-	if dir == "" {
-		d, err := os.MkdirTemp("", "adf-test-bin-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir = d
+	if err := ensureBinDir(); err != nil {
+		t.Fatal(err)
 	}
 	out := filepath.Join(dir, filepath.Base(pkg))
 	cmd := exec.Command("go", "build", "-o", out, "./"+pkg)
@@ -58,6 +54,19 @@ func Build(t testing.TB, pkg string) string {
 	}
 	built[pkg] = out
 	return out
+}
+
+// ensureBinDir creates the directory Build puts binaries in (mu held).
+func ensureBinDir() error {
+	if dir != "" {
+		return nil
+	}
+	d, err := os.MkdirTemp("", "adf-test-bin-")
+	if err != nil {
+		return err
+	}
+	dir = d
+	return nil
 }
 
 // PluginDir returns a fresh plugins directory holding the given plugin

@@ -20,6 +20,8 @@ import (
 	"github.com/activedataflow/adf/host/engine"
 	"github.com/activedataflow/adf/host/localrun"
 	"github.com/activedataflow/adf/host/redact"
+	"github.com/activedataflow/adf/host/registry"
+	"github.com/activedataflow/adf/host/runner"
 	"github.com/activedataflow/adf/sdk"
 	"github.com/activedataflow/adf/sdk/flow"
 )
@@ -82,7 +84,7 @@ A progress bar shows rows and rows/s on a terminal; otherwise a summary is print
 			}
 			f.Normalize()
 			if f.Runtime.Type != builtin.HostRuntime {
-				return fmt.Errorf("runtime %q: `adf run` runs flows in the host; submit flows for other runtimes through `adf serve`", f.Runtime.Type)
+				return runElsewhere(ctx, reg, f)
 			}
 			local, runID, err := localRun(g, f, fresh)
 			if err != nil {
@@ -167,6 +169,24 @@ A progress bar shows rows and rows/s on a terminal; otherwise a summary is print
 	cmd.Flags().BoolVar(&fresh, "fresh", false, "start a new run even if an interrupted run of this flow could resume")
 	cmd.Flags().DurationVar(&runTimeout, "run-timeout", envDuration("ADF_RUN_TIMEOUT", 0), "cancel and fail a run of a flow without a timeout of its own after this long; 0: none (env ADF_RUN_TIMEOUT)")
 	return cmd
+}
+
+// runElsewhere runs the flow once on its runtime plugin (Flink, ...) and
+// prints the same summary as a run in the host. The runtime keeps the run's
+// checkpoints; Ctrl-C cancels its job.
+func runElsewhere(ctx context.Context, reg *registry.Registry, f *flow.Flow) error {
+	runID := newRunID()
+	start := time.Now()
+	stats, err := runner.RunOnPlugin(ctx, reg, f, runID)
+	elapsed := time.Since(start)
+	status := "success"
+	if err != nil {
+		status = "failed"
+	}
+	fmt.Printf("flow %s run %s: %s in %s: %d rows read, %d written, %d rejected (%.0f rows/s); %d checkpoints, %d restarts (runtime %s)\n",
+		f.Name, runID, status, elapsed.Round(time.Millisecond), stats.RowsRead, stats.RowsWritten, stats.RowsRejected,
+		float64(stats.RowsRead)/elapsed.Seconds(), stats.Checkpoints, stats.Restarts, f.Runtime.Type)
+	return err
 }
 
 // localRun opens the flow's local run state and picks the run: the

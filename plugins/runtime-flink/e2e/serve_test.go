@@ -1,0 +1,174 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/activedataflow/adf/internal/testkit"
+)
+
+// server is one `adf serve` of a test.
+type server struct {
+	t    *testing.T
+	url  string
+	proc *testkit.Process
+}
+
+const adminToken, heartbeatToken = "admin-tok", "beat-tok"
+
+func startServe(t *testing.T, a *testkit.ADF) *server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	b := *a
+	b.Env = append(append([]string(nil), a.Env...), "ADF_ADMIN_TOKEN="+adminToken, "ADF_HEARTBEAT_TOKENS="+heartbeatToken)
+	s := &server{t: t, url: "http://" + addr, proc: b.Start(t, "serve", "--listen", addr, "--tick", "0", "--lease-ttl", "3s")}
+	testkit.WaitFor(t, time.Minute, "adf serve ready", func() bool {
+		resp, err := http.Get(s.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}, s.proc.Stderr)
+	t.Cleanup(func() { _ = s.proc.Signal(9) })
+	return s
+}
+
+// call sends method path with body (JSON) and the token, decoding the
+// answer into out; it returns the status code.
+func (s *server) call(method, path, token string, body, out any) int {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, s.url+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			s.t.Fatalf("%s %s: %v in %s", method, path, err, b)
+		}
+	}
+	if resp.StatusCode >= 300 {
+		s.t.Logf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	return resp.StatusCode
+}
+
+type run struct {
+	ID             int64  `json:"id"`
+	Status         string `json:"status"`
+	RecordsRead    int64  `json:"records_read"`
+	RecordsWritten int64  `json:"records_written"`
+	ErrorMessage   string `json:"error_message"`
+}
+
+func (s *server) waitRun(id int64, timeout time.Duration, status string) run {
+	s.t.Helper()
+	var r run
+	testkit.WaitFor(s.t, timeout, fmt.Sprintf("run %d %s", id, status), func() bool {
+		if code := s.call("GET", fmt.Sprintf("/v1/runs/%d", id), adminToken, nil, &r); code != 200 {
+			s.t.Fatalf("GET run %d: %d", id, code)
+		}
+		if r.Status == status {
+			return true
+		}
+		if r.Status == "failed" || r.Status == "cancelled" || r.Status == "success" {
+			s.t.Fatalf("run %d ended %s, want %s: %s\n%s", id, r.Status, status, r.ErrorMessage, s.proc.Stderr())
+		}
+		return false
+	}, s.proc.Stderr)
+	return r
+}
+
+// adf serve with a scheduled flow on runtime flink: the heartbeat creates
+// the run, the job runs on Flink and the run row ends success with the
+// job's counts. Cancelling a run of an unbounded flow cancels its Flink job.
+func TestServeRunsScheduledFlowOnFlink(t *testing.T) {
+	a := newADF(t)
+	s := startServe(t, a)
+	csv := filepath.Join(t.TempDir(), "orders.csv")
+	const n = 100_000
+	testkit.WriteOrdersCSV(t, csv, 0, n)
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	var rt map[string]any
+	if err := json.Unmarshal([]byte(flinkRuntime(t)), &rt); err != nil {
+		t.Fatal(err)
+	}
+	sched := map[string]any{"name": "sched-flink", "parallelism": 2, "schedule": map[string]any{"every": "1h"},
+		"source": map[string]any{"type": "file", "config": map[string]any{"path": csv}},
+		"sink":   map[string]any{"type": "file", "config": map[string]any{"path": out}},
+		"runtime": rt}
+	if code := s.call("POST", "/v1/flows", adminToken, sched, nil); code != 201 {
+		t.Fatalf("create flow: %d", code)
+	}
+	var beat struct {
+		RunIDs []int64 `json:"run_ids"`
+	}
+	if code := s.call("POST", "/v1/heartbeat", heartbeatToken, nil, &beat); code != 200 || len(beat.RunIDs) != 1 {
+		t.Fatalf("heartbeat: %d, runs %v", code, beat.RunIDs)
+	}
+	r := s.waitRun(beat.RunIDs[0], 5*time.Minute, "success")
+	if r.RecordsRead != n || r.RecordsWritten != n {
+		t.Fatalf("run row counts %d read, %d written; want %d each", r.RecordsRead, r.RecordsWritten, n)
+	}
+	if job := jobOfFlow(t, "sched-flink", time.Second); job.State != "FINISHED" {
+		t.Fatalf("Flink job %s is %s, want FINISHED", job.ID, job.State)
+	}
+
+	// An unbounded flow: rafka, continuous.
+	url := testkit.RedisURL(t)
+	rdb := redis.NewClient(mustRedisOptions(t, url))
+	t.Cleanup(func() { rdb.Close() })
+	topic := produce(t, rdb, 1000)
+	cont := map[string]any{"name": "cont-flink", "parallelism": 2,
+		"source":  map[string]any{"type": "rafka", "config": map[string]any{"url": url, "topic": topic, "group": "cont", "format": "json", "mode": "continuous"}},
+		"sink":    map[string]any{"type": "file", "config": map[string]any{"path": filepath.Join(t.TempDir(), "cont") + "/"}},
+		"runtime": rt}
+	if code := s.call("POST", "/v1/flows", adminToken, cont, nil); code != 201 {
+		t.Fatalf("create flow: %d", code)
+	}
+	var started run
+	if code := s.call("POST", "/v1/flows/cont-flink/runs", adminToken, nil, &started); code != 202 {
+		t.Fatalf("trigger: %d", code)
+	}
+	s.waitRun(started.ID, time.Minute, "in_progress")
+	job := jobOfFlow(t, "cont-flink", 2*time.Minute)
+	testkit.WaitFor(t, 2*time.Minute, "the Flink job running", func() bool { return jobState(t, job.ID) == "RUNNING" }, s.proc.Stderr)
+	if code := s.call("POST", fmt.Sprintf("/v1/runs/%d/cancel", started.ID), adminToken, nil, nil); code != 202 {
+		t.Fatalf("cancel: %d", code)
+	}
+	s.waitRun(started.ID, time.Minute, "cancelled")
+	testkit.WaitFor(t, time.Minute, "the Flink job cancelled", func() bool { return jobState(t, job.ID) == "CANCELED" }, s.proc.Stderr)
+}
