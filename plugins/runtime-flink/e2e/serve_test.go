@@ -127,8 +127,8 @@ func TestServeRunsScheduledFlowOnFlink(t *testing.T) {
 		t.Fatal(err)
 	}
 	sched := map[string]any{"name": "sched-flink", "parallelism": 2, "schedule": map[string]any{"every": "1h"},
-		"source": map[string]any{"type": "file", "config": map[string]any{"path": csv}},
-		"sink":   map[string]any{"type": "file", "config": map[string]any{"path": out}},
+		"source":  map[string]any{"type": "file", "config": map[string]any{"path": csv}},
+		"sink":    map[string]any{"type": "file", "config": map[string]any{"path": out}},
 		"runtime": rt}
 	if code := s.call("POST", "/v1/flows", adminToken, sched, nil); code != 201 {
 		t.Fatalf("create flow: %d", code)
