@@ -13,6 +13,18 @@ import (
 	"github.com/activedataflow/adf/sdk"
 )
 
+// TestMain removes the directories the helpers share between tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, d := range tempDirs {
+		os.RemoveAll(d)
+	}
+	os.Exit(code)
+}
+
+// tempDirs are removed when the tests end.
+var tempDirs []string
+
 const helloGo = "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n"
 
 var (
@@ -37,6 +49,7 @@ func helloBinary(t *testing.T, goos, goarch string) string {
 			t.Fatal(err)
 		}
 		binDir = d
+		tempDirs = append(tempDirs, d)
 		if err := os.WriteFile(filepath.Join(d, "main.go"), []byte(helloGo), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -91,6 +104,7 @@ func fakeBridgeJar(t *testing.T) string {
 			fakeErr = err.Error()
 			return
 		}
+		tempDirs = append(tempDirs, d)
 		classes := filepath.Join(d, "classes")
 		src := filepath.Join("testdata", "fakebridge", "io", "github", "activedataflow", "adf", "flink", "FlowJob.java")
 		if b, err := exec.Command("javac", "--release", "17", "-d", classes, "-cp", dist[0], src).CombinedOutput(); err != nil {

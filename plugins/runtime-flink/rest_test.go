@@ -68,7 +68,7 @@ func TestFlinkREST(t *testing.T) {
 	if err != nil {
 		t.Fatalf("submit: %v", err)
 	}
-	st := waitState(t, r, id, 60*time.Second, StateSuccess, StateFailed)
+	st := waitState(t, r, id, 120*time.Second, StateSuccess, StateFailed)
 	if st.State != StateSuccess || st.RecordsRead != 100 || st.RecordsWritten != 100 {
 		t.Fatalf("ok job: %+v", st)
 	}
@@ -93,7 +93,7 @@ func TestFlinkREST(t *testing.T) {
 	if err != nil {
 		t.Fatalf("submit: %v", err)
 	}
-	st = waitState(t, r, id, 60*time.Second, StateSuccess, StateFailed)
+	st = waitState(t, r, id, 120*time.Second, StateSuccess, StateFailed)
 	if st.State != StateFailed || !strings.HasPrefix(st.Message, `sink "postgres": invalid_config: relation "orders" does not exist`+"\n(Flink: org.apache.flink.runtime.JobException: Recovery is suppressed") || strings.Contains(st.Message, "\tat ") {
 		t.Fatalf("failed job: %+v", st)
 	}
@@ -103,11 +103,11 @@ func TestFlinkREST(t *testing.T) {
 	if err != nil {
 		t.Fatalf("submit: %v", err)
 	}
-	st = waitState(t, r, id, 60*time.Second, StateRunning)
+	st = waitState(t, r, id, 120*time.Second, StateRunning)
 	if err := r.Cancel(ctx, id); err != nil {
 		t.Fatalf("cancel: %v", err)
 	}
-	st = waitState(t, r, id, 60*time.Second, StateCancelled)
+	st = waitState(t, r, id, 120*time.Second, StateCancelled)
 	if err := r.Cancel(ctx, id); err != nil {
 		t.Fatalf("second cancel: %v", err)
 	}

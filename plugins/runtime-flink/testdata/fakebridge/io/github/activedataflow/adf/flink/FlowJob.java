@@ -8,6 +8,7 @@ import java.util.regex.Pattern;
 import org.apache.flink.api.common.accumulators.LongCounter;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.functions.RichMapFunction;
+import org.apache.flink.configuration.Configuration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
 
@@ -32,7 +33,14 @@ public class FlowJob {
     }
     Matcher m = Pattern.compile("\"name\"\\s*:\\s*\"([^\"]+)\"").matcher(spec);
     final String mode = m.find() ? m.group(1) : "ok";
-    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+    // Like the bridge: restarts as job.json says (here fixed-delay), so a
+    // job that finds no free slot on a busy test cluster tries again.
+    Matcher attempts = Pattern.compile("\"max_attempts\"\\s*:\\s*(\\d+)").matcher(spec);
+    Configuration conf = new Configuration();
+    conf.setString("restart-strategy.type", "fixed-delay");
+    conf.setString("restart-strategy.fixed-delay.attempts", attempts.find() ? attempts.group(1) : "10");
+    conf.setString("restart-strategy.fixed-delay.delay", "2 s");
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
     long n = mode.equals("slow") ? Long.MAX_VALUE : 100;
     env.fromSequence(1, n)
         .map(new Counting(mode))
