@@ -163,8 +163,9 @@ func TestTaskManagerKilledMidRun(t *testing.T) {
 	const n = 1_000_000
 	want := expectedOrders(testkit.WriteOrdersCSV(t, csv, 0, n))
 	flow := "orders-tm-kill"
+	old := jobIDs(t)
 	p := a.Start(t, "run", "--progress", "none", a.WriteFlow(t, flow, ordersFlow(flow, csv, dbURL, "orders", "append", flinkRuntime(t))))
-	job := jobOfFlow(t, flow, 2*time.Minute)
+	job := jobOfFlow(t, flow, old, 2*time.Minute)
 	testkit.WaitFor(t, 2*time.Minute, "a completed checkpoint", func() bool {
 		return completedCheckpoints(t, job.ID) >= 1
 	}, p.Stderr)

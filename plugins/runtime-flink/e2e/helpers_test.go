@@ -53,23 +53,32 @@ type flinkJob struct {
 // flinkGet decodes GET {flink}{path}.
 func flinkGet(t *testing.T, path string, out any) {
 	t.Helper()
+	if err := flinkTryGet(t, path, out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// flinkTryGet decodes GET {flink}{path}, or says why it could not.
+func flinkTryGet(t *testing.T, path string, out any) error {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, "GET", testkit.FlinkURL(t)+path, nil)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+		return fmt.Errorf("GET %s: %w", path, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %s", path, resp.Status)
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+		return fmt.Errorf("GET %s: %w", path, err)
 	}
+	return nil
 }
 
 // flinkJobs lists the cluster's jobs.
@@ -82,14 +91,25 @@ func flinkJobs(t *testing.T) []flinkJob {
 	return ov.Jobs
 }
 
+// jobIDs is the set of the cluster's jobs now.
+func jobIDs(t *testing.T) map[string]bool {
+	t.Helper()
+	ids := map[string]bool{}
+	for _, j := range flinkJobs(t) {
+		ids[j.ID] = true
+	}
+	return ids
+}
+
 // jobOfFlow finds the Flink job of a flow's run (the bridge names jobs
-// "adf: <flow> run <id>"), waiting up to timeout for it to appear.
-func jobOfFlow(t *testing.T, flow string, timeout time.Duration) flinkJob {
+// "adf: <flow> run <id>") that is not among old, waiting up to timeout for
+// it to appear.
+func jobOfFlow(t *testing.T, flow string, old map[string]bool, timeout time.Duration) flinkJob {
 	t.Helper()
 	var job flinkJob
 	testkit.WaitFor(t, timeout, "the Flink job of flow "+flow, func() bool {
 		for _, j := range flinkJobs(t) {
-			if strings.HasPrefix(j.Name, "adf: "+flow+" run ") {
+			if strings.HasPrefix(j.Name, "adf: "+flow+" run ") && !old[j.ID] {
 				job = j
 				return true
 			}
@@ -99,7 +119,8 @@ func jobOfFlow(t *testing.T, flow string, timeout time.Duration) flinkJob {
 	return job
 }
 
-// completedCheckpoints is the number of checkpoints Flink completed for a job.
+// completedCheckpoints is the number of checkpoints Flink completed for a
+// job; 0 while Flink cannot say yet (the job is still being scheduled).
 func completedCheckpoints(t *testing.T, jobID string) int {
 	t.Helper()
 	var cp struct {
@@ -107,7 +128,9 @@ func completedCheckpoints(t *testing.T, jobID string) int {
 			Completed int `json:"completed"`
 		} `json:"counts"`
 	}
-	flinkGet(t, "/jobs/"+jobID+"/checkpoints", &cp)
+	if err := flinkTryGet(t, "/jobs/"+jobID+"/checkpoints", &cp); err != nil {
+		return 0
+	}
 	return cp.Counts.Completed
 }
 

@@ -118,6 +118,7 @@ func (s *server) waitRun(id int64, timeout time.Duration, status string) run {
 func TestServeRunsScheduledFlowOnFlink(t *testing.T) {
 	a := newADF(t)
 	s := startServe(t, a)
+	old := jobIDs(t)
 	csv := filepath.Join(t.TempDir(), "orders.csv")
 	const n = 100_000
 	testkit.WriteOrdersCSV(t, csv, 0, n)
@@ -143,7 +144,7 @@ func TestServeRunsScheduledFlowOnFlink(t *testing.T) {
 	if r.RecordsRead != n || r.RecordsWritten != n {
 		t.Fatalf("run row counts %d read, %d written; want %d each", r.RecordsRead, r.RecordsWritten, n)
 	}
-	if job := jobOfFlow(t, "sched-flink", time.Second); job.State != "FINISHED" {
+	if job := jobOfFlow(t, "sched-flink", old, time.Second); job.State != "FINISHED" {
 		t.Fatalf("Flink job %s is %s, want FINISHED", job.ID, job.State)
 	}
 
@@ -164,7 +165,7 @@ func TestServeRunsScheduledFlowOnFlink(t *testing.T) {
 		t.Fatalf("trigger: %d", code)
 	}
 	s.waitRun(started.ID, time.Minute, "in_progress")
-	job := jobOfFlow(t, "cont-flink", 2*time.Minute)
+	job := jobOfFlow(t, "cont-flink", old, 2*time.Minute)
 	testkit.WaitFor(t, 2*time.Minute, "the Flink job running", func() bool { return jobState(t, job.ID) == "RUNNING" }, s.proc.Stderr)
 	if code := s.call("POST", fmt.Sprintf("/v1/runs/%d/cancel", started.ID), adminToken, nil, nil); code != 202 {
 		t.Fatalf("cancel: %d", code)
