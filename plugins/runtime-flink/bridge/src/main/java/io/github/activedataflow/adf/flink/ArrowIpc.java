@@ -28,6 +28,7 @@ public final class ArrowIpc {
                 }
                 if (size == 0) break; // end of stream
                 int meta = pos;
+                if (size < 0 || meta + (long) size > ipc.length) return -1; // truncated
                 // flatbuffer Message: root table offset
                 int table = meta + b.getInt(meta);
                 int vtable = table - b.getInt(table);
@@ -44,6 +45,7 @@ public final class ArrowIpc {
                     int loff = fieldOffset(b, rvt, rvsize, 0);
                     rows += loff == 0 ? 0 : b.getLong(rb + loff);
                 }
+                if (bodyLength < 0 || meta + (long) size + bodyLength > ipc.length) return -1; // truncated
                 pos = meta + size + (int) bodyLength;
             }
             return rows;
