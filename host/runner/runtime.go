@@ -55,28 +55,56 @@ func RunOnPlugin(ctx context.Context, reg *registry.Registry, f *flow.Flow, runI
 	if err := sdk.ErrorFromDiagnostics(sub.Diagnostics); err != nil {
 		return engine.Stats{}, fmt.Errorf("runtime %s: submit: %w", f.Runtime.Type, err)
 	}
+	return followJob(ctx, rt, f, cfg, sub.JobId)
+}
+
+// followJob polls a submitted job's status every second until it ends. A
+// job that failed or was cancelled on the runtime fails the run for good:
+// the runtime already restarted it as the flow's retry settings say (and a
+// new attempt would submit a second job). A status that cannot be read is
+// asked again until the flow's retry deadline has passed since the last
+// answer; the job is then cancelled and the run fails for good too (a new
+// job of the same run could publish again what the cancelled one had
+// committed). When ctx ends first, the job is cancelled.
+func followJob(ctx context.Context, rt adfv1.RuntimeClient, f *flow.Flow, cfg []byte, jobID string) (engine.Stats, error) {
+	deadline := flow.DefaultRetryDeadline
+	if f.RetryDeadline != nil {
+		deadline = time.Duration(*f.RetryDeadline)
+	}
+	cancelJob := func() {
+		_, _ = rt.Cancel(context.WithoutCancel(ctx), &adfv1.RuntimeCancel_Request{Type: f.Runtime.Type, Config: cfg, JobId: jobID})
+	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var stats engine.Stats
+	answered := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
-			_, _ = rt.Cancel(context.WithoutCancel(ctx), &adfv1.RuntimeCancel_Request{Type: f.Runtime.Type, Config: cfg, JobId: sub.JobId})
-			return engine.Stats{}, ctx.Err()
+			cancelJob()
+			return stats, ctx.Err()
 		case <-tick.C:
 		}
-		st, err := rt.Status(ctx, &adfv1.RuntimeStatus_Request{Type: f.Runtime.Type, Config: cfg, JobId: sub.JobId})
+		st, err := rt.Status(ctx, &adfv1.RuntimeStatus_Request{Type: f.Runtime.Type, Config: cfg, JobId: jobID})
+		if err == nil {
+			err = sdk.ErrorFromDiagnostics(st.Diagnostics)
+		}
 		if err != nil {
-			return engine.Stats{}, sdk.Transient(fmt.Errorf("runtime %s: status of job %s: %w", f.Runtime.Type, sub.JobId, err))
+			if engine.Retryable(err) && time.Since(answered) < deadline && ctx.Err() == nil {
+				continue
+			}
+			cancelJob()
+			return stats, &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("runtime %s: no status of job %s for %s; the job was cancelled", f.Runtime.Type, jobID, time.Since(answered).Round(time.Second)),
+				Detail: "check that the runtime is reachable from the host; the flow's retry_deadline bounds the wait", Err: err}
 		}
-		if err := sdk.ErrorFromDiagnostics(st.Diagnostics); err != nil {
-			return engine.Stats{}, fmt.Errorf("runtime %s: job %s: %w", f.Runtime.Type, sub.JobId, err)
-		}
-		stats := engine.Stats{RowsRead: st.RecordsRead, RowsWritten: st.RecordsWritten}
+		answered = time.Now()
+		stats = engine.Stats{RowsRead: st.RecordsRead, RowsWritten: st.RecordsWritten}
 		switch st.State {
 		case "success":
 			return stats, nil
 		case "failed", "cancelled":
-			return stats, fmt.Errorf("runtime %s: job %s %s: %s", f.Runtime.Type, sub.JobId, st.State, st.Message)
+			return stats, &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("runtime %s: job %s %s: %s", f.Runtime.Type, jobID, st.State, st.Message),
+				Detail: "the runtime restarted the job as the flow's max_restarts and retry_deadline allow; fix the cause and run the flow again"}
 		}
 	}
 }

@@ -3,12 +3,17 @@
 package testkit
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // RepoRoot is the module root directory.
@@ -56,17 +61,40 @@ func Build(t testing.TB, pkg string) string {
 	return out
 }
 
-// ensureBinDir creates the directory Build puts binaries in (mu held).
+// ensureBinDir creates the directory Build puts binaries in (mu held),
+// named for the test process. A test binary has no hook at its end to
+// remove it (its tests' cleanups run before the binaries' last use), so it
+// removes instead the directories of test processes that have ended.
 func ensureBinDir() error {
 	if dir != "" {
 		return nil
 	}
-	d, err := os.MkdirTemp("", "adf-test-bin-")
+	removeStaleBinDirs()
+	d, err := os.MkdirTemp("", fmt.Sprintf("adf-test-bin-%d-", os.Getpid()))
 	if err != nil {
 		return err
 	}
 	dir = d
 	return nil
+}
+
+// removeStaleBinDirs removes the binary directories of ended test
+// processes (by the pid in their names; unnamed ones of older test kits
+// once they are an hour old).
+func removeStaleBinDirs() {
+	old, _ := filepath.Glob(filepath.Join(os.TempDir(), "adf-test-bin-*"))
+	for _, d := range old {
+		rest := strings.TrimPrefix(filepath.Base(d), "adf-test-bin-")
+		pidText, _, named := strings.Cut(rest, "-")
+		if pid, err := strconv.Atoi(pidText); named && err == nil {
+			if syscall.Kill(pid, 0) == nil || errors.Is(syscall.Kill(pid, 0), syscall.EPERM) {
+				continue // still running
+			}
+		} else if fi, err := os.Stat(d); err != nil || time.Since(fi.ModTime()) < time.Hour {
+			continue
+		}
+		_ = os.RemoveAll(d)
+	}
 }
 
 // PluginDir returns a fresh plugins directory holding the given plugin
