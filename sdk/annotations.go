@@ -178,8 +178,44 @@ func AnnotatedFields(schema, config []byte) []AnnotatedField {
 		return nil
 	}
 	var out []AnnotatedField
-	walkAnnotated(s, v, "", false, &out, 0)
+	walkAnnotated(s, v, "", false, func(f AnnotatedField) (string, bool) {
+		out = append(out, f)
+		return "", false
+	}, 0)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Field < out[j].Field })
+	return out
+}
+
+// RewriteAnnotated returns config with the annotated string values that
+// replace changes (it returns the new value and true) replaced, for a host
+// that adapts a config before shipping it elsewhere (relative paths made
+// absolute). config is returned unchanged when nothing changes or when the
+// schema or config does not parse.
+func RewriteAnnotated(schema, config []byte, replace func(AnnotatedField) (string, bool)) []byte {
+	if len(schema) == 0 || len(config) == 0 {
+		return config
+	}
+	var s map[string]any
+	if err := json.Unmarshal(schema, &s); err != nil {
+		return config
+	}
+	var v any
+	if err := json.Unmarshal(config, &v); err != nil {
+		return config
+	}
+	changed := false
+	v = walkAnnotated(s, v, "", false, func(f AnnotatedField) (string, bool) {
+		nv, ok := replace(f)
+		changed = changed || ok
+		return nv, ok
+	}, 0)
+	if !changed {
+		return config
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return config
+	}
 	return out
 }
 
@@ -188,21 +224,25 @@ func flag(s map[string]any, k string) bool {
 	return b
 }
 
-func walkAnnotated(s map[string]any, v any, path string, secret bool, out *[]AnnotatedField, depth int) {
+// walkAnnotated calls visit for every annotated string of v (a decoded
+// JSON value) and returns v with the strings visit replaced.
+func walkAnnotated(s map[string]any, v any, path string, secret bool, visit func(AnnotatedField) (string, bool), depth int) any {
 	if depth > 64 {
-		return
+		return v
 	}
 	secret = secret || flag(s, SchemaSecret)
 	pathF, connect := flag(s, SchemaPath), flag(s, SchemaConnect)
 	switch x := v.(type) {
 	case string:
 		if secret || pathF || connect {
-			*out = append(*out, AnnotatedField{Field: path, Value: x, Secret: secret, Path: pathF, Connect: connect})
+			if nv, ok := visit(AnnotatedField{Field: path, Value: x, Secret: secret, Path: pathF, Connect: connect}); ok {
+				return nv
+			}
 		}
 	case []any:
 		items, _ := s["items"].(map[string]any)
 		for i, e := range x {
-			walkAnnotated(items, e, fmt.Sprintf("%s[%d]", path, i), secret, out, depth+1)
+			x[i] = walkAnnotated(items, e, fmt.Sprintf("%s[%d]", path, i), secret, visit, depth+1)
 		}
 	case map[string]any:
 		props, _ := s["properties"].(map[string]any)
@@ -231,7 +271,8 @@ func walkAnnotated(s map[string]any, v any, path string, secret bool, out *[]Ann
 					keySecret = true
 				}
 			}
-			walkAnnotated(sub, x[k], joinPath(path, k), keySecret, out, depth+1)
+			x[k] = walkAnnotated(sub, x[k], joinPath(path, k), keySecret, visit, depth+1)
 		}
 	}
+	return v
 }

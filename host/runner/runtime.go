@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/activedataflow/adf/host/engine"
+	"github.com/activedataflow/adf/host/redact"
 	"github.com/activedataflow/adf/host/registry"
 	adfv1 "github.com/activedataflow/adf/proto/adf/v1"
 	"github.com/activedataflow/adf/sdk"
@@ -31,7 +33,7 @@ func RunOnPlugin(ctx context.Context, reg *registry.Registry, f *flow.Flow, runI
 		return engine.Stats{}, sdk.Transient(err)
 	}
 	defer inst.Kill()
-	doc, err := json.Marshal(f)
+	doc, err := json.Marshal(absolutePaths(f, redact.RegistrySchemas(reg)))
 	if err != nil {
 		return engine.Stats{}, err
 	}
@@ -107,6 +109,35 @@ func followJob(ctx context.Context, rt adfv1.RuntimeClient, f *flow.Flow, cfg []
 				Detail: "the runtime restarted the job as the flow's max_restarts and retry_deadline allow; fix the cause and run the flow again"}
 		}
 	}
+}
+
+// absolutePaths returns a copy of f in which every relative file path its
+// components' configs name (the fields their schemas annotate as paths) is
+// made absolute against the host's working directory: a runtime runs the
+// flow in other processes, whose working directory is not the host's.
+func absolutePaths(f *flow.Flow, schema redact.Schemas) *flow.Flow {
+	g := *f
+	abs := func(kind sdk.Kind, c flow.Component) flow.Component {
+		c.Config = sdk.RewriteAnnotated(schema(kind, c.Type), c.Config, func(af sdk.AnnotatedField) (string, bool) {
+			if !af.Path || af.Value == "" || strings.Contains(af.Value, "://") || filepath.IsAbs(af.Value) {
+				return "", false
+			}
+			p, err := filepath.Abs(af.Value)
+			return p, err == nil
+		})
+		return c
+	}
+	g.Source = abs(sdk.KindSource, f.Source)
+	g.Transforms = make([]flow.Component, len(f.Transforms))
+	for i, t := range f.Transforms {
+		g.Transforms[i] = abs(sdk.KindTransform, t)
+	}
+	g.Sink = abs(sdk.KindSink, f.Sink)
+	if f.Runtime != nil {
+		rt := abs(sdk.KindRuntime, *f.Runtime)
+		g.Runtime = &rt
+	}
+	return &g
 }
 
 // TransformsExecutable is the executable that serves the host's built-in
