@@ -29,7 +29,6 @@ import java.util.ArrayDeque;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
@@ -44,8 +43,6 @@ public final class PluginProcess implements AutoCloseable {
     /** sdk.MaxMessageSize. */
     public static final int MAX_MESSAGE_SIZE = 256 << 20;
     private static final long HANDSHAKE_TIMEOUT_MS = 10_000;
-    private static final Map<String, Path> EXTRACTED = new ConcurrentHashMap<>();
-    private static Path extractDir;
     private static EpollEventLoopGroup group;
     private static int groupUsers;
 
@@ -326,7 +323,11 @@ public final class PluginProcess implements AutoCloseable {
         }
     }
 
-    /** Extracts adf/plugins/&lt;name&gt; once per JVM (per name and content). */
+    /**
+     * Extracts adf/plugins/&lt;name&gt; into one directory per user shared by every job of the
+     * JVM, named by content hash, so that jobs (each with its own class loader) reuse one copy
+     * instead of leaving a copy each in the temp directory. Copies unused for a day go.
+     */
     static Path extract(String name) {
         if (name == null || name.isEmpty() || name.contains("/") || name.contains("..")) {
             throw new AdfException("bad plugin executable name \"" + name + "\"");
@@ -349,28 +350,50 @@ public final class PluginProcess implements AutoCloseable {
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
-        return EXTRACTED.computeIfAbsent(name + "@" + hash, k -> {
+        synchronized (PluginProcess.class) {
             try {
                 Path dir = dir();
                 Path target = dir.resolve(name + "-" + hash);
+                if (Files.isRegularFile(target) && Files.size(target) == bytes.length) {
+                    Files.setLastModifiedTime(target, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis()));
+                    return target;
+                }
                 Path tmp = Files.createTempFile(dir, name, ".tmp");
                 Files.write(tmp, bytes);
                 Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwx------"));
                 Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-                target.toFile().deleteOnExit();
+                pruneUnused(dir, target);
                 return target;
             } catch (IOException e) {
                 throw new AdfException("cannot extract plugin " + name + ": " + e.getMessage(), e);
             }
-        });
+        }
     }
 
-    private static synchronized Path dir() throws IOException {
-        if (extractDir == null) {
-            extractDir = Files.createTempDirectory("adf-flink-plugins-",
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-            extractDir.toFile().deleteOnExit();
+    /** Removes the copies in dir (other than keep) not used for a day. */
+    private static void pruneUnused(Path dir, Path keep) {
+        long cutoff = System.currentTimeMillis() - TimeUnit.DAYS.toMillis(1);
+        try (var files = Files.list(dir)) {
+            files.filter(f -> !f.equals(keep)).forEach(f -> {
+                try {
+                    if (Files.getLastModifiedTime(f).toMillis() < cutoff) {
+                        Files.deleteIfExists(f);
+                    }
+                } catch (IOException ignored) {
+                    // Another JVM may be removing it too.
+                }
+            });
+        } catch (IOException ignored) {
+            // Pruning is best effort.
         }
-        return extractDir;
+    }
+
+    private static Path dir() throws IOException {
+        Path dir = Path.of(System.getProperty("java.io.tmpdir"), "adf-flink-plugins-" + System.getProperty("user.name"));
+        Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        if (!Files.getPosixFilePermissions(dir).equals(PosixFilePermissions.fromString("rwx------"))) {
+            throw new IOException(dir + " is open to other users (want mode 0700): remove it");
+        }
+        return dir;
     }
 }
