@@ -44,7 +44,7 @@ type RuntimeComponent struct {
 // RuntimeStatus is the state of a job on a runtime.
 type RuntimeStatus struct {
 	// State is pending, running, success, failed or cancelled.
-	State                       string
-	RecordsRead, RecordsWritten int64
-	Message                     string
+	State                                        string
+	RecordsRead, RecordsWritten, RecordsRejected int64
+	Message                                      string
 }

@@ -265,7 +265,7 @@ func (s *server) Status(ctx context.Context, req *adfv1.RuntimeStatus_Request) (
 	if err == nil {
 		st, err = rt.Status(ctx, req.JobId)
 	}
-	return &adfv1.RuntimeStatus_Response{State: st.State, RecordsRead: st.RecordsRead, RecordsWritten: st.RecordsWritten,
+	return &adfv1.RuntimeStatus_Response{State: st.State, RecordsRead: st.RecordsRead, RecordsWritten: st.RecordsWritten, RecordsRejected: st.RecordsRejected,
 		Message: st.Message, Diagnostics: Diagnostics(err)}, nil
 }
 

@@ -100,7 +100,7 @@ func followJob(ctx context.Context, rt adfv1.RuntimeClient, f *flow.Flow, cfg []
 				Detail: "check that the runtime is reachable from the host; the flow's retry_deadline bounds the wait", Err: err}
 		}
 		answered = time.Now()
-		stats = engine.Stats{RowsRead: st.RecordsRead, RowsWritten: st.RecordsWritten}
+		stats = engine.Stats{RowsRead: st.RecordsRead, RowsWritten: st.RecordsWritten, RowsRejected: st.RecordsRejected}
 		switch st.State {
 		case "success":
 			return stats, nil

@@ -238,8 +238,9 @@ func mapState(s string) string {
 
 // Accumulators the bridge counts rows in.
 const (
-	AccRowsRead    = "adf.rows_read"
-	AccRowsWritten = "adf.rows_written"
+	AccRowsRead     = "adf.rows_read"
+	AccRowsWritten  = "adf.rows_written"
+	AccRowsRejected = "adf.rows_rejected"
 )
 
 // Status implements sdk.Runtime.
@@ -257,7 +258,7 @@ func (r *runtime) Status(ctx context.Context, jobID string) (sdk.RuntimeStatus, 
 		if err != nil {
 			return sdk.RuntimeStatus{}, jobError(jobID, err)
 		}
-		st.RecordsRead, st.RecordsWritten = acc[AccRowsRead], acc[AccRowsWritten]
+		st.RecordsRead, st.RecordsWritten, st.RecordsRejected = acc[AccRowsRead], acc[AccRowsWritten], acc[AccRowsRejected]
 	}
 	switch {
 	case state == "SUSPENDED":

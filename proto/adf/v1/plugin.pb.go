@@ -4387,8 +4387,10 @@ type RuntimeStatus_Response struct {
 	RecordsWritten int64         `protobuf:"varint,3,opt,name=records_written,json=recordsWritten,proto3" json:"records_written,omitempty"`
 	Message        string        `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
 	Diagnostics    []*Diagnostic `protobuf:"bytes,5,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Rows the job rejected (on_error skip or dead_letter).
+	RecordsRejected int64 `protobuf:"varint,6,opt,name=records_rejected,json=recordsRejected,proto3" json:"records_rejected,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *RuntimeStatus_Response) Reset() {
@@ -4454,6 +4456,13 @@ func (x *RuntimeStatus_Response) GetDiagnostics() []*Diagnostic {
 		return x.Diagnostics
 	}
 	return nil
+}
+
+func (x *RuntimeStatus_Response) GetRecordsRejected() int64 {
+	if x != nil {
+		return x.RecordsRejected
+	}
+	return 0
 }
 
 type RuntimeCancel_Request struct {
@@ -4818,18 +4827,19 @@ const file_adf_v1_plugin_proto_rawDesc = "" +
 	"components\x1aW\n" +
 	"\bResponse\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x124\n" +
-	"\vdiagnostics\x18\x02 \x03(\v2\x12.adf.v1.DiagnosticR\vdiagnostics\"\x9c\x02\n" +
+	"\vdiagnostics\x18\x02 \x03(\v2\x12.adf.v1.DiagnosticR\vdiagnostics\"\xc7\x02\n" +
 	"\rRuntimeStatus\x1aL\n" +
 	"\aRequest\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
 	"\x06config\x18\x02 \x01(\fR\x06config\x12\x15\n" +
-	"\x06job_id\x18\x03 \x01(\tR\x05jobId\x1a\xbc\x01\n" +
+	"\x06job_id\x18\x03 \x01(\tR\x05jobId\x1a\xe7\x01\n" +
 	"\bResponse\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12!\n" +
 	"\frecords_read\x18\x02 \x01(\x03R\vrecordsRead\x12'\n" +
 	"\x0frecords_written\x18\x03 \x01(\x03R\x0erecordsWritten\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x124\n" +
-	"\vdiagnostics\x18\x05 \x03(\v2\x12.adf.v1.DiagnosticR\vdiagnostics\"\x9f\x01\n" +
+	"\vdiagnostics\x18\x05 \x03(\v2\x12.adf.v1.DiagnosticR\vdiagnostics\x12)\n" +
+	"\x10records_rejected\x18\x06 \x01(\x03R\x0frecordsRejected\"\x9f\x01\n" +
 	"\rRuntimeCancel\x1aL\n" +
 	"\aRequest\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
