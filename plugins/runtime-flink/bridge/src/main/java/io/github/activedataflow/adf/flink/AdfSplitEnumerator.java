@@ -27,7 +27,9 @@ final class AdfSplitEnumerator implements SplitEnumerator<AdfSplit, EnumState> {
     private final SplitEnumeratorContext<AdfSplit> ctx;
     private final EnumState restored;
     private final String label;
-    private final List<AdfSplit> pendingCarry = new ArrayList<>();
+    private final List<AdfSplit> pendingSplits = new ArrayList<>();
+    /** Events that came during a snapshot, handled after it (see snapshotState). */
+    private final java.util.ArrayDeque<Object> deferred = new java.util.ArrayDeque<>();
     private PluginProcess plugin;
     private Bidi<EnumeratorCommand, EnumeratorEvent> stream;
     private boolean closed;
@@ -37,7 +39,7 @@ final class AdfSplitEnumerator implements SplitEnumerator<AdfSplit, EnumState> {
         this.ctx = ctx;
         this.restored = restored;
         this.label = spec.label() + " (enumerator)";
-        if (restored != null) pendingCarry.addAll(restored.pendingCarry);
+        if (restored != null) pendingSplits.addAll(restored.pendingSplits);
     }
 
     @Override
@@ -56,7 +58,7 @@ final class AdfSplitEnumerator implements SplitEnumerator<AdfSplit, EnumState> {
             Object o = stream.take(WAIT_MS, "Started");
             if (handle(o)) break;
         }
-        LOG.info("{}: started (restored: {}, pending carry-over splits: {})", label, restored != null, pendingCarry.size());
+        LOG.info("{}: started (restored: {}, pending splits: {})", label, restored != null, pendingSplits.size());
     }
 
     private void send(EnumeratorCommand c) {
@@ -67,6 +69,7 @@ final class AdfSplitEnumerator implements SplitEnumerator<AdfSplit, EnumState> {
     private void drain() {
         if (closed || stream == null) return;
         Object o;
+        while ((o = deferred.poll()) != null) handle(o);
         while ((o = stream.poll()) != null) handle(o);
     }
 
@@ -115,11 +118,11 @@ final class AdfSplitEnumerator implements SplitEnumerator<AdfSplit, EnumState> {
     }
 
     private void assignCarry(int reader) {
-        if (pendingCarry.isEmpty() || !ctx.registeredReaders().containsKey(reader)) return;
+        if (pendingSplits.isEmpty() || !ctx.registeredReaders().containsKey(reader)) return;
         Map<Integer, List<AdfSplit>> m = new HashMap<>();
-        m.put(reader, new ArrayList<>(pendingCarry));
-        LOG.info("{}: re-assigning {} carry-over split(s) to reader {}", label, pendingCarry.size(), reader);
-        pendingCarry.clear();
+        m.put(reader, new ArrayList<>(pendingSplits));
+        LOG.info("{}: assigning {} pending split(s) to reader {}", label, pendingSplits.size(), reader);
+        pendingSplits.clear();
         ctx.assignSplits(new SplitsAssignment<>(m));
     }
 
@@ -143,21 +146,43 @@ final class AdfSplitEnumerator implements SplitEnumerator<AdfSplit, EnumState> {
         drain();
         EnumeratorCommand.AddSplitsBack.Builder b = EnumeratorCommand.AddSplitsBack.newBuilder().setReaderId(subtaskId);
         for (AdfSplit s : splits) {
-            if (s.isCarry()) pendingCarry.add(s);
+            if (s.isCarry()) pendingSplits.add(s);
             else b.addSplits(s.toProto());
         }
         if (b.getSplitsCount() > 0) send(EnumeratorCommand.newBuilder().setAddSplitsBack(b).build());
     }
 
+    /**
+     * The plugin's state covers every assignment it made before answering State. Flink, though,
+     * counts an assignment made while the enumerator snapshots as made after the checkpoint:
+     * after a failover it hands such splits back to the enumerator, while the reader, which got
+     * them before its own snapshot, restores them too, and they would be read twice. So
+     * assignments (and the NoMoreSplits after them) that come before State are held: they go
+     * into this checkpoint's state as pending splits (a restored enumerator assigns them
+     * again) and are sent to the readers after the snapshot, where Flink counts them as after
+     * the checkpoint (handed back to the enumerator on a failover, and not in the readers'
+     * state).
+     */
     @Override
     public EnumState snapshotState(long checkpointId) {
         drain();
         send(EnumeratorCommand.newBuilder().setSnapshotState(EnumeratorCommand.SnapshotState.newBuilder().setCheckpointId(checkpointId)).build());
+        List<AdfSplit> pending = new ArrayList<>(pendingSplits);
         while (true) {
             Object o = stream.take(WAIT_MS, "enumerator State of checkpoint " + checkpointId);
-            if (o instanceof EnumeratorEvent && ((EnumeratorEvent) o).hasState()
-                    && ((EnumeratorEvent) o).getState().getCheckpointId() == checkpointId) {
-                return new EnumState(((EnumeratorEvent) o).getState().getState().toByteArray(), new ArrayList<>(pendingCarry));
+            if (o instanceof EnumeratorEvent) {
+                EnumeratorEvent e = (EnumeratorEvent) o;
+                if (e.hasState() && e.getState().getCheckpointId() == checkpointId) {
+                    if (!deferred.isEmpty()) ctx.runInCoordinatorThread(this::drain);
+                    return new EnumState(e.getState().getState().toByteArray(), pending);
+                }
+                if (e.hasAssignSplits() || e.hasNoMoreSplits()) {
+                    if (e.hasAssignSplits()) {
+                        for (Split s : e.getAssignSplits().getSplitsList()) pending.add(AdfSplit.of(s));
+                    }
+                    deferred.add(o);
+                    continue;
+                }
             }
             handle(o);
         }

@@ -9,14 +9,14 @@ import java.util.ArrayList;
 import java.util.List;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
 
-/** The enumerator checkpoint: the plugin's enumerator state plus carry-over splits waiting for a reader. */
+/** The enumerator checkpoint: the plugin's enumerator state plus the splits waiting for a reader (carry-over splits handed back, and assignments held back by a snapshot). */
 public final class EnumState {
     public final byte[] pluginState;
-    public final List<AdfSplit> pendingCarry;
+    public final List<AdfSplit> pendingSplits;
 
-    public EnumState(byte[] pluginState, List<AdfSplit> pendingCarry) {
+    public EnumState(byte[] pluginState, List<AdfSplit> pendingSplits) {
         this.pluginState = pluginState == null ? new byte[0] : pluginState;
-        this.pendingCarry = pendingCarry;
+        this.pendingSplits = pendingSplits;
     }
 
     /** Envelope: [int plugin state length][plugin state][int n][n splits]. */
@@ -34,8 +34,8 @@ public final class EnumState {
             DataOutputStream o = new DataOutputStream(bo);
             o.writeInt(s.pluginState.length);
             o.write(s.pluginState);
-            o.writeInt(s.pendingCarry.size());
-            for (AdfSplit sp : s.pendingCarry) AdfSplit.Serializer.write(o, sp);
+            o.writeInt(s.pendingSplits.size());
+            for (AdfSplit sp : s.pendingSplits) AdfSplit.Serializer.write(o, sp);
             o.flush();
             return bo.toByteArray();
         }

@@ -62,8 +62,8 @@ class BridgeUnitTest {
         EnumState s = new EnumState(new byte[] {9, 8}, List.of(new AdfSplit(AdfSplit.CARRY_PREFIX + "0-3", new byte[] {1})));
         EnumState r = EnumState.Serializer.INSTANCE.deserialize(1, EnumState.Serializer.INSTANCE.serialize(s));
         assertArrayEquals(new byte[] {9, 8}, r.pluginState);
-        assertEquals(1, r.pendingCarry.size());
-        assertEquals(AdfSplit.CARRY_PREFIX + "0-3", r.pendingCarry.get(0).id);
+        assertEquals(1, r.pendingSplits.size());
+        assertEquals(AdfSplit.CARRY_PREFIX + "0-3", r.pendingSplits.get(0).id);
     }
 
     @Test
