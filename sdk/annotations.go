@@ -166,15 +166,8 @@ type AnnotatedField struct {
 // secret annotation on an object or list covers every string inside it. An
 // empty or unparsable schema or config yields nothing.
 func AnnotatedFields(schema, config []byte) []AnnotatedField {
-	if len(schema) == 0 || len(config) == 0 {
-		return nil
-	}
-	var s map[string]any
-	if err := json.Unmarshal(schema, &s); err != nil {
-		return nil
-	}
-	var v any
-	if err := json.Unmarshal(config, &v); err != nil {
+	s, v, ok := decodeAnnotated(schema, config)
+	if !ok {
 		return nil
 	}
 	var out []AnnotatedField
@@ -192,15 +185,8 @@ func AnnotatedFields(schema, config []byte) []AnnotatedField {
 // absolute). config is returned unchanged when nothing changes or when the
 // schema or config does not parse.
 func RewriteAnnotated(schema, config []byte, replace func(AnnotatedField) (string, bool)) []byte {
-	if len(schema) == 0 || len(config) == 0 {
-		return config
-	}
-	var s map[string]any
-	if err := json.Unmarshal(schema, &s); err != nil {
-		return config
-	}
-	var v any
-	if err := json.Unmarshal(config, &v); err != nil {
+	s, v, ok := decodeAnnotated(schema, config)
+	if !ok {
 		return config
 	}
 	changed := false
@@ -217,6 +203,18 @@ func RewriteAnnotated(schema, config []byte, replace func(AnnotatedField) (strin
 		return config
 	}
 	return out
+}
+
+// decodeAnnotated decodes a schema and a config; ok is false when either is
+// empty or does not parse.
+func decodeAnnotated(schema, config []byte) (s map[string]any, v any, ok bool) {
+	if len(schema) == 0 || len(config) == 0 {
+		return nil, nil, false
+	}
+	if json.Unmarshal(schema, &s) != nil || json.Unmarshal(config, &v) != nil {
+		return nil, nil, false
+	}
+	return s, v, true
 }
 
 func flag(s map[string]any, k string) bool {

@@ -500,10 +500,19 @@ func (s *Server) triggerRun(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, redactRun(run))
 }
 
-func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
+// runID reads the {id} of a run path, answering 400 when it is no number.
+func runID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
 		writeError(w, 400, "bad_request", "run id must be a number")
+		return 0, false
+	}
+	return id, true
+}
+
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
+	id, ok := runID(w, r)
+	if !ok {
 		return
 	}
 	run, err := s.Store.GetRun(r.Context(), id)
@@ -518,9 +527,8 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
 // at its host's next lease renewal (a runtime's job is cancelled with it).
 // It answers 202 with the run as it is now.
 func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		writeError(w, 400, "bad_request", "run id must be a number")
+	id, ok := runID(w, r)
+	if !ok {
 		return
 	}
 	if err := s.Store.RequestCancel(r.Context(), id, time.Now()); err != nil {
@@ -540,9 +548,8 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) rejected(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		writeError(w, 400, "bad_request", "run id must be a number")
+	id, ok := runID(w, r)
+	if !ok {
 		return
 	}
 	if _, err := s.Store.GetRun(r.Context(), id); err != nil {
