@@ -44,6 +44,8 @@ type JobSpec struct {
 	Restart RestartSpec `json:"restart"`
 	// Components names, for each component, its executable under adf/plugins/.
 	Components ComponentsSpec `json:"components"`
+	// Pause is the runtime config's pause (failure tests), if any.
+	Pause *PauseSpec `json:"pause,omitempty"`
 }
 
 // RestartSpec is the job's restart strategy.
@@ -94,6 +96,7 @@ func planJob(cfg *Config, job sdk.RuntimeJob, f *flow.Flow) (*jobPlan, error) {
 	if f.MaxRestarts != nil {
 		p.spec.Restart.MaxAttempts = *f.MaxRestarts
 	}
+	p.spec.Pause = cfg.Pause
 	type transform struct {
 		index int
 		name  string

@@ -50,6 +50,22 @@ type Config struct {
 	Parallelism int `json:"parallelism,omitempty" jsonschema:"minimum=1,maximum=1024,description=parallelism of the Flink job (default: the flow's parallelism or 1)"`
 	// RequestTimeout bounds each REST call.
 	RequestTimeout sdk.Duration `json:"request_timeout,omitempty" jsonschema:"description=how long one call to Flink's REST API may take (default 30s); the jar upload may take at least 10m and running the jar at least 2m"`
+	// Pause stops the sink at one step of its two-phase commit, for failure
+	// tests that kill a TaskManager exactly there.
+	Pause *PauseSpec `json:"pause,omitempty" jsonschema:"description=for failure tests only: the sink stops at a step of its two-phase commit (after the pre-commit of a checkpoint or before its commit) and writes a marker file, so that a test can kill the TaskManager exactly there"`
+}
+
+// PauseSpec is where the sink stops (Config.Pause). The bridge pauses once
+// per marker file: a restored sink that finds the marker goes on.
+type PauseSpec struct {
+	// At is after_flush (the pre-commit of the checkpoint is done, the
+	// checkpoint not complete) or before_commit (the checkpoint is complete,
+	// its commit not sent).
+	At string `json:"at" jsonschema:"required,enum=after_flush,enum=before_commit"`
+	// Checkpoint is the first checkpoint id the pause applies to.
+	Checkpoint int64 `json:"checkpoint" jsonschema:"required,minimum=1"`
+	// Marker is the file written when the sink stops, on the TaskManager.
+	Marker string `json:"marker" jsonschema:"required" adf:"path"`
 }
 
 // Defaults implements sdk.Defaulter.

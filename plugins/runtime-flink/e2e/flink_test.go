@@ -172,19 +172,7 @@ func TestTaskManagerKilledMidRun(t *testing.T) {
 	if st := jobState(t, job.ID); st != "RUNNING" {
 		t.Fatalf("job %s is %s before the kill: make the run longer", job.ID, st)
 	}
-	pids := strings.Fields(testkit.Flink(t, "taskmanager-pid")["Output"])
-	if len(pids) == 0 {
-		t.Fatal("no TaskManager pid")
-	}
-	for _, s := range pids {
-		pid, err := strconv.Atoi(s)
-		if err != nil {
-			t.Fatalf("TaskManager pid %q: %v", s, err)
-		}
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-			t.Fatalf("kill -9 %d: %v", pid, err)
-		}
-	}
+	pids := killTaskManagers(t)
 	killedAt := completedCheckpoints(t, job.ID)
 	t.Logf("killed TaskManager %v after %d completed checkpoints", pids, killedAt)
 	testkit.Flink(t, "restart-taskmanager")
@@ -208,6 +196,77 @@ func TestTaskManagerKilledMidRun(t *testing.T) {
 	sameRows(t, "orders after the TaskManager kill", tableRows(t, c, "orders", "customer"), want)
 	if left := count(t, c, `SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'adf:`+flow+`:%'`); left != 0 {
 		t.Fatalf("%d prepared transactions of the run are left", left)
+	}
+}
+
+// killTaskManagers kills every TaskManager JVM of the test cluster with
+// SIGKILL, by pid, and returns the pids.
+func killTaskManagers(t *testing.T) []string {
+	t.Helper()
+	pids := strings.Fields(testkit.Flink(t, "taskmanager-pid")["Output"])
+	if len(pids) == 0 {
+		t.Fatal("no TaskManager pid")
+	}
+	for _, s := range pids {
+		pid, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatalf("TaskManager pid %q: %v", s, err)
+		}
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill -9 %d: %v", pid, err)
+		}
+	}
+	return pids
+}
+
+// The TaskManager killed in each window of the sink's two-phase commit:
+// after the pre-commit of checkpoint 2 (its transaction prepared, the
+// checkpoint not complete: the restored job rolls it back and writes the
+// rows again) and after checkpoint 2 completed but before its commit (the
+// restored job commits it). The sink pauses at that step (the runtime's
+// pause setting) and the test kills the TaskManager there; the table then
+// holds every row once.
+func TestTaskManagerKilledInCommitWindows(t *testing.T) {
+	for _, at := range []string{"after_flush", "before_commit"} {
+		t.Run(at, func(t *testing.T) {
+			a := newADF(t)
+			dbURL := testkit.NewDatabase(t)
+			csv := filepath.Join(t.TempDir(), "orders.csv")
+			const n = 300_000
+			want := expectedOrders(testkit.WriteOrdersCSV(t, csv, 0, n))
+			marker := filepath.Join(t.TempDir(), "paused")
+			flow := "orders-" + strings.ReplaceAll(at, "_", "-")
+			testkit.BridgeJar(t)
+			runtime := fmt.Sprintf(`{"type": "flink", "config": {"url": %q, "pause": {"at": %q, "checkpoint": 2, "marker": %q}}}`, testkit.FlinkURL(t), at, marker)
+			doc := strings.Replace(ordersFlow(flow, csv, dbURL, "orders", "append", runtime), `"every": "1s"`, `"every": "500ms"`, 1)
+			old := jobIDs(t)
+			p := a.Start(t, "run", "--progress", "none", a.WriteFlow(t, flow, doc))
+			testkit.WaitFor(t, 3*time.Minute, "the sink paused "+at+" checkpoint 2", func() bool {
+				_, err := os.Stat(marker)
+				return err == nil
+			}, p.Stderr)
+			job := jobOfFlow(t, flow, old, time.Second)
+			c := pg(t, dbURL)
+			var gid string
+			if err := c.QueryRow(context.Background(), `SELECT gid FROM pg_prepared_xacts WHERE gid LIKE 'adf:`+flow+`:%' ORDER BY gid DESC LIMIT 1`).Scan(&gid); err != nil {
+				t.Fatalf("no prepared transaction of the run while the sink is paused %s: %v", at, err)
+			}
+			done := completedCheckpoints(t, job.ID)
+			t.Logf("paused %s: prepared %s, %d checkpoints complete", at, gid, done)
+			if at == "before_commit" && done < 2 {
+				t.Fatalf("paused before the commit of checkpoint 2, but Flink has completed only %d checkpoints", done)
+			}
+			pids := killTaskManagers(t)
+			t.Logf("killed TaskManager %v", pids)
+			testkit.Flink(t, "restart-taskmanager")
+			if res := p.Wait(t, 5*time.Minute); res.Code != 0 {
+				t.Fatalf("run after the TaskManager kill failed\n%s", res)
+			}
+			sameRows(t, "orders after the kill "+at, tableRows(t, c, "orders", "customer"), want)
+			if left := count(t, c, `SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'adf:`+flow+`:%'`); left != 0 {
+				t.Fatalf("%d prepared transactions of the run are left", left)
+			}
+		})
 	}
 }
 

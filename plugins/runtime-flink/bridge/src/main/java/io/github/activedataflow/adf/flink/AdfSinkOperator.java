@@ -14,6 +14,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -81,8 +82,39 @@ public final class AdfSinkOperator extends AbstractStreamOperator<Void> implemen
         }
     }
 
-    public AdfSinkOperator(ComponentSpec spec) {
+    /**
+     * A step of the two-phase commit where the sink stops, for tests that kill the TaskManager
+     * exactly there: after_flush (checkpoint N pre-committed, not complete) or before_commit
+     * (checkpoint N complete, its Commit not sent). The sink writes the marker file and waits;
+     * a sink that finds the marker (the restored one) goes on.
+     */
+    public static final class Pause implements java.io.Serializable {
+        private static final long serialVersionUID = 1L;
+        final String at;
+        final long checkpoint;
+        final String marker;
+
+        public Pause(String at, long checkpoint, String marker) {
+            this.at = at;
+            this.checkpoint = checkpoint;
+            this.marker = marker;
+        }
+    }
+
+    private final Pause pause;
+
+    public AdfSinkOperator(ComponentSpec spec, Pause pause) {
         this.spec = spec;
+        this.pause = pause;
+    }
+
+    private void maybePause(String at, long checkpointId) throws InterruptedException, IOException {
+        if (pause == null || !pause.at.equals(at) || checkpointId < pause.checkpoint || pause.marker.isEmpty()) return;
+        java.nio.file.Path marker = java.nio.file.Path.of(pause.marker);
+        if (Files.exists(marker)) return;
+        Files.writeString(marker, at + " " + checkpointId + " " + ProcessHandle.current().pid() + "\n");
+        LOG.warn("{}: paused {} checkpoint {} for a failure test (marker {})", spec.label(), at, checkpointId, marker);
+        while (true) Thread.sleep(60_000);
     }
 
     @Override
@@ -274,6 +306,7 @@ public final class AdfSinkOperator extends AbstractStreamOperator<Void> implemen
         send(SinkCommand.newBuilder().setFlush(SinkCommand.Flush.newBuilder().setCheckpointId(id).setFinal(endOfInput)).build());
         SinkEvent.Flushed f = await("Flushed of checkpoint " + id, SinkEvent.EventCase.FLUSHED, id).getFlushed();
         pending.put(id, new Pending(id, f.getCommittables().toByteArray(), f.getRowsWritten(), endOfInput));
+        maybePause("after_flush", id);
         ByteArrayOutputStream bo = new ByteArrayOutputStream();
         DataOutputStream o = new DataOutputStream(bo);
         o.writeInt(1);
@@ -303,6 +336,7 @@ public final class AdfSinkOperator extends AbstractStreamOperator<Void> implemen
         Iterator<Map.Entry<Long, Pending>> it = pending.headMap(checkpointId, true).entrySet().iterator();
         while (it.hasNext()) {
             Pending p = it.next().getValue();
+            maybePause("before_commit", p.id);
             commit(p, false);
             committedRows += p.rows;
             rowsWritten.add(p.rows);

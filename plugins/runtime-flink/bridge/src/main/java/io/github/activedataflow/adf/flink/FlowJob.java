@@ -48,7 +48,7 @@ public final class FlowJob {
                     .name("adf transform " + i + " " + t.type).uid("adf-transform-" + i).setParallelism(spec.parallelism);
         }
         s.rebalance()
-                .transform("adf sink " + spec.sink.type, BasicTypeInfo.VOID_TYPE_INFO, new AdfSinkOperator(spec.sink))
+                .transform("adf sink " + spec.sink.type, BasicTypeInfo.VOID_TYPE_INFO, new AdfSinkOperator(spec.sink, spec.pause))
                 .uid("adf-sink").setParallelism(1).setMaxParallelism(1);
         env.execute("adf: " + spec.flowName + " run " + spec.runId);
     }

@@ -24,6 +24,8 @@ public final class JobSpec {
     public final ComponentSpec source;
     public final List<ComponentSpec> transforms = new ArrayList<>();
     public final ComponentSpec sink;
+    /** Where the sink pauses for a failure test (the runtime config's pause), or null. */
+    public final AdfSinkOperator.Pause pause;
 
     private JobSpec(JsonNode root) throws IOException {
         JsonNode flow = need(root, "flow");
@@ -53,6 +55,8 @@ public final class JobSpec {
         for (ComponentSpec t : transforms) {
             if (t.executable.isEmpty()) throw new IOException(RESOURCE + ": components.transforms needs one executable per flow transform");
         }
+        JsonNode pz = root.path("pause");
+        pause = pz.isObject() ? new AdfSinkOperator.Pause(pz.path("at").asText(""), pz.path("checkpoint").asLong(1), pz.path("marker").asText("")) : null;
     }
 
     private ComponentSpec component(String role, JsonNode c, String exe) throws IOException {
