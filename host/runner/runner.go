@@ -444,9 +444,26 @@ func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64) (engine
 	}
 	ctx, cancel := engine.WithRunTimeout(ctx, f, r.opts.RunTimeout)
 	defer cancel()
-	stats, err := RunOnPlugin(ctx, r.opts.Registry, f, strconv.FormatInt(runID, 10))
+	run, err := r.opts.Store.GetRun(ctx, runID)
+	if err != nil {
+		return engine.Stats{}, err
+	}
+	// The runtime's run id names the run across stores (the runtime derives
+	// its job id from it, and several ADF installations may share a
+	// cluster): the store's run id and when the run was scheduled.
+	key := fmt.Sprintf("%d-%d", runID, run.ScheduledFor.UnixMicro())
+	stats, err := RunOnPlugin(ctx, r.opts.Registry, f, key, PluginRun{
+		JobID:     run.RuntimeJobID,
+		Submitted: func(jobID string) error { return r.opts.Store.SetRuntimeJob(context.WithoutCancel(ctx), runID, jobID) },
+		Detach:    r.stop,
+	})
 	if terr := engine.TimedOut(ctx); terr != nil {
 		err = terr
+	}
+	if errors.Is(err, ErrDetached) {
+		// The host is stopping; the job goes on and the run's next
+		// attempt follows it.
+		err = errSuspended
 	}
 	return stats, err
 }

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,10 +21,28 @@ import (
 	"github.com/activedataflow/adf/sdk/flow"
 )
 
-// RunOnPlugin runs a flow on a runtime plugin (flink, ...): validate, submit,
-// then follow the job's status every second until it ends. When ctx ends
-// first, the job is cancelled. adf serve and adf run both use it.
-func RunOnPlugin(ctx context.Context, reg *registry.Registry, f *flow.Flow, runID string) (engine.Stats, error) {
+// PluginRun says how RunOnPlugin treats a run's job.
+type PluginRun struct {
+	// JobID is the job an earlier attempt of the run submitted: it is
+	// followed instead of submitting another.
+	JobID string
+	// Submitted records a new job's id before it is followed.
+	Submitted func(jobID string) error
+	// Detach, when it closes, stops following the job and leaves it running
+	// (RunOnPlugin then returns ErrDetached): the host is stopping, and the
+	// host that resumes the run follows the job again.
+	Detach <-chan struct{}
+}
+
+// ErrDetached is returned when PluginRun.Detach stopped the following of a
+// job that goes on.
+var ErrDetached = errors.New("stopped following the runtime's job, which goes on")
+
+// RunOnPlugin runs a flow on a runtime plugin (flink, ...): validate, submit
+// (or take up the job of an earlier attempt), then follow the job's status
+// every second until it ends. When ctx ends first, the job is cancelled.
+// adf serve and adf run both use it.
+func RunOnPlugin(ctx context.Context, reg *registry.Registry, f *flow.Flow, runID string, pr PluginRun) (engine.Stats, error) {
 	ent, err := reg.Lookup(sdk.KindRuntime, f.Runtime.Type)
 	if err != nil {
 		return engine.Stats{}, err
@@ -43,6 +62,9 @@ func RunOnPlugin(ctx context.Context, reg *registry.Registry, f *flow.Flow, runI
 	}
 	rt := inst.Runtime()
 	cfg := []byte(f.Runtime.Config)
+	if pr.JobID != "" {
+		return followJob(ctx, rt, f, cfg, pr.JobID, pr.Detach)
+	}
 	v, err := rt.Validate(ctx, &adfv1.RuntimeValidate_Request{Type: f.Runtime.Type, Config: cfg, Flow: doc, Components: comps})
 	if err != nil {
 		return engine.Stats{}, sdk.Transient(fmt.Errorf("runtime %s: %w", f.Runtime.Type, err))
@@ -57,7 +79,14 @@ func RunOnPlugin(ctx context.Context, reg *registry.Registry, f *flow.Flow, runI
 	if err := sdk.ErrorFromDiagnostics(sub.Diagnostics); err != nil {
 		return engine.Stats{}, fmt.Errorf("runtime %s: submit: %w", f.Runtime.Type, err)
 	}
-	return followJob(ctx, rt, f, cfg, sub.JobId)
+	if pr.Submitted != nil {
+		if err := pr.Submitted(sub.JobId); err != nil {
+			// Unrecorded, a resumed run would submit it again: better no job.
+			_, _ = rt.Cancel(context.WithoutCancel(ctx), &adfv1.RuntimeCancel_Request{Type: f.Runtime.Type, Config: cfg, JobId: sub.JobId})
+			return engine.Stats{}, sdk.Transient(fmt.Errorf("runtime %s: job %s was cancelled: %w", f.Runtime.Type, sub.JobId, err))
+		}
+	}
+	return followJob(ctx, rt, f, cfg, sub.JobId, pr.Detach)
 }
 
 // followJob polls a submitted job's status every second until it ends. A
@@ -68,7 +97,7 @@ func RunOnPlugin(ctx context.Context, reg *registry.Registry, f *flow.Flow, runI
 // answer; the job is then cancelled and the run fails for good too (a new
 // job of the same run could publish again what the cancelled one had
 // committed). When ctx ends first, the job is cancelled.
-func followJob(ctx context.Context, rt adfv1.RuntimeClient, f *flow.Flow, cfg []byte, jobID string) (engine.Stats, error) {
+func followJob(ctx context.Context, rt adfv1.RuntimeClient, f *flow.Flow, cfg []byte, jobID string, detach <-chan struct{}) (engine.Stats, error) {
 	deadline := flow.DefaultRetryDeadline
 	if f.RetryDeadline != nil {
 		deadline = time.Duration(*f.RetryDeadline)
@@ -85,6 +114,8 @@ func followJob(ctx context.Context, rt adfv1.RuntimeClient, f *flow.Flow, cfg []
 		case <-ctx.Done():
 			cancelJob()
 			return stats, ctx.Err()
+		case <-detach:
+			return stats, ErrDetached
 		case <-tick.C:
 		}
 		st, err := rt.Status(ctx, &adfv1.RuntimeStatus_Request{Type: f.Runtime.Type, Config: cfg, JobId: jobID})

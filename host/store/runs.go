@@ -41,6 +41,9 @@ type Run struct {
 	ErrorBacktrace  string          `json:"error_backtrace,omitempty"`
 	Config          json.RawMessage `json:"config,omitempty"`
 	ConfigVersion   int             `json:"config_version"`
+	// RuntimeJobID is the job a runtime (Flink) runs the run as; empty for
+	// runs in the host.
+	RuntimeJobID string `json:"runtime_job_id,omitempty"`
 }
 
 // Enqueue inserts the jobs of the given runs in the caller's transaction,
@@ -48,18 +51,20 @@ type Run struct {
 type Enqueue func(ctx context.Context, tx *sql.Tx, runIDs []int64) error
 
 const runSelect = `SELECT id, flow_id, flow_name, status, trigger, scheduled_for, started_at, ended_at, attempt,
-	records_read, records_written, records_rejected, bytes_written, error_message, error_backtrace, config, config_version
+	records_read, records_written, records_rejected, bytes_written, error_message, error_backtrace, config, config_version,
+	runtime_job_id
 	FROM data_flow_runs`
 
 func scanRun(r rowScanner) (*Run, error) {
 	var run Run
 	var sched, started, ended nullTime
-	var msg, trace sql.NullString
+	var msg, trace, job sql.NullString
 	var cfg []byte
 	if err := r.Scan(&run.ID, &run.FlowID, &run.FlowName, &run.Status, &run.Trigger, &sched, &started, &ended, &run.Attempt,
-		&run.RecordsRead, &run.RecordsWritten, &run.RecordsRejected, &run.BytesWritten, &msg, &trace, &cfg, &run.ConfigVersion); err != nil {
+		&run.RecordsRead, &run.RecordsWritten, &run.RecordsRejected, &run.BytesWritten, &msg, &trace, &cfg, &run.ConfigVersion, &job); err != nil {
 		return nil, err
 	}
+	run.RuntimeJobID = job.String
 	run.ScheduledFor, run.StartedAt, run.EndedAt = sched.T, started.ptr(), ended.ptr()
 	run.ErrorMessage, run.ErrorBacktrace = msg.String, trace.String
 	if len(cfg) > 0 {
@@ -357,6 +362,15 @@ func nullStr(s string) any {
 		return nil
 	}
 	return s
+}
+
+// SetRuntimeJob records the job a runtime runs the run as, so that a host
+// resuming the run follows that job.
+func (s *Store) SetRuntimeJob(ctx context.Context, runID int64, jobID string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE data_flow_runs SET runtime_job_id = $2 WHERE id = $1`, runID, jobID); err != nil {
+		return fmt.Errorf("record runtime job %s of run %d: %w", jobID, runID, err)
+	}
+	return nil
 }
 
 // GetRun returns a run, or ErrNotFound.

@@ -234,8 +234,12 @@ func (c *client) upload(ctx context.Context, jarPath, name string) (string, erro
 }
 
 // run starts the uploaded jar and returns the job id.
-func (c *client) run(ctx context.Context, jarID string, parallelism int) (string, error) {
-	req, _ := json.Marshal(map[string]any{"entryClass": EntryClass, "parallelism": parallelism})
+func (c *client) run(ctx context.Context, jarID string, parallelism int, jobID string) (string, error) {
+	body := map[string]any{"entryClass": EntryClass, "parallelism": parallelism}
+	if jobID != "" {
+		body["jobId"] = jobID
+	}
+	req, _ := json.Marshal(body)
 	var r struct {
 		JobID string `json:"jobid"`
 	}

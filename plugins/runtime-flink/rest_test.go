@@ -202,7 +202,7 @@ func TestRESTAnswers(t *testing.T) {
 	if err := r.checkCluster(ctx); err != nil {
 		t.Fatalf("2.1: %v", err)
 	}
-	_, err = r.api.run(ctx, "x_job.jar", 1)
+	_, err = r.api.run(ctx, "x_job.jar", 1, "")
 	want := "Internal server error.\norg.apache.flink.runtime.rest.handler.RestHandlerException: Could not execute application.\nCaused by: java.util.concurrent.CompletionException: org.apache.flink.util.FlinkRuntimeException: Could not execute application.\nCaused by: java.lang.IllegalArgumentException: adf: job.json: no source"
 	if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "JarRunHandler.java") || errCode(err) != sdk.CodeInternal {
 		t.Fatalf("run error: [%s] %v", errCode(err), err)

@@ -3,6 +3,8 @@ package flink
 import (
 	"archive/zip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -171,6 +173,20 @@ func (r *runtime) Submit(ctx context.Context, job sdk.RuntimeJob) (string, error
 	if err != nil {
 		return "", err
 	}
+	// A run has one job, whose id follows from the run: a host that
+	// resumes a run whose submission it cannot know the outcome of (the
+	// submitting host died) finds the job instead of starting another.
+	jobID := ""
+	if job.RunID != "" {
+		jobID = runJobID(f.Name, job.RunID)
+		_, err := r.api.jobState(ctx, jobID)
+		if err == nil {
+			return jobID, nil
+		}
+		if se := (*sdk.Error)(nil); !errors.As(err, &se) || se.Code != sdk.CodeNotFound {
+			return "", err
+		}
+	}
 	tmp, err := os.CreateTemp("", "adf-flink-job-*.jar")
 	if err != nil {
 		return "", &sdk.Error{Code: sdk.CodeIO, Summary: fmt.Sprintf("creating the job jar: %v", err), Err: err}
@@ -194,7 +210,14 @@ func (r *runtime) Submit(ctx context.Context, job sdk.RuntimeJob) (string, error
 	}
 	// Best effort: the job has its own copy of the jar.
 	defer func() { _ = r.api.deleteJar(context.WithoutCancel(ctx), jarID) }()
-	return r.api.run(ctx, jarID, p.spec.Parallelism)
+	return r.api.run(ctx, jarID, p.spec.Parallelism, jobID)
+}
+
+// runJobID is the Flink job id of a flow's run: 32 hex digits derived from
+// the flow name and the run id.
+func runJobID(flowName, runID string) string {
+	sum := sha256.Sum256([]byte("adf\x00" + flowName + "\x00" + runID))
+	return hex.EncodeToString(sum[:16])
 }
 
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_.-]`)

@@ -177,7 +177,7 @@ A progress bar shows rows and rows/s on a terminal; otherwise a summary is print
 func runElsewhere(ctx context.Context, reg *registry.Registry, f *flow.Flow) error {
 	runID := newRunID()
 	start := time.Now()
-	stats, err := runner.RunOnPlugin(ctx, reg, f, runID)
+	stats, err := runner.RunOnPlugin(ctx, reg, f, runID, runner.PluginRun{})
 	elapsed := time.Since(start)
 	status := "success"
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -172,4 +174,52 @@ func TestServeRunsScheduledFlowOnFlink(t *testing.T) {
 	}
 	s.waitRun(started.ID, time.Minute, "cancelled")
 	testkit.WaitFor(t, time.Minute, "the Flink job cancelled", func() bool { return jobState(t, job.ID) == "CANCELED" }, s.proc.Stderr)
+}
+
+// A host killed (SIGKILL) while its run's Flink job runs: the host that
+// resumes the run, once the dead host's lease expired, follows the same job
+// (no second submission), and the run ends success with the job's counts
+// and every row once in the table.
+func TestServeResumesFlinkRunOfDeadHost(t *testing.T) {
+	a := newADF(t)
+	dbURL := testkit.NewDatabase(t)
+	csv := filepath.Join(t.TempDir(), "orders.csv")
+	const n = 2_000_000
+	want := expectedOrders(testkit.WriteOrdersCSV(t, csv, 0, n))
+	var f map[string]any
+	if err := json.Unmarshal([]byte(ordersFlow("dead-host", csv, dbURL, "orders", "append", flinkRuntime(t))), &f); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, a)
+	old := jobIDs(t)
+	if code := s.call("POST", "/v1/flows", adminToken, f, nil); code != 201 {
+		t.Fatalf("create flow: %d", code)
+	}
+	var started run
+	if code := s.call("POST", "/v1/flows/dead-host/runs", adminToken, nil, &started); code != 202 {
+		t.Fatalf("trigger: %d", code)
+	}
+	job := jobOfFlow(t, "dead-host", old, 2*time.Minute)
+	testkit.WaitFor(t, 2*time.Minute, "the Flink job running", func() bool { return jobState(t, job.ID) == "RUNNING" }, s.proc.Stderr)
+	if err := s.proc.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	s.proc.Wait(t, 30*time.Second)
+	t.Logf("killed adf serve (pid %d) while job %s runs", s.proc.Pid(), job.ID)
+
+	s2 := startServe(t, a)
+	r := s2.waitRun(started.ID, 5*time.Minute, "success")
+	if r.RecordsRead != n || r.RecordsWritten != int64(len(want)) {
+		t.Fatalf("run row counts %d read, %d written; want %d and %d", r.RecordsRead, r.RecordsWritten, n, len(want))
+	}
+	var jobs []flinkJob
+	for _, j := range flinkJobs(t) {
+		if strings.HasPrefix(j.Name, "adf: dead-host run ") && !old[j.ID] {
+			jobs = append(jobs, j)
+		}
+	}
+	if len(jobs) != 1 || jobs[0].ID != job.ID {
+		t.Fatalf("Flink jobs of the run: %v, want only %s: the resuming host submitted again", jobs, job.ID)
+	}
+	sameRows(t, "orders", tableRows(t, pg(t, dbURL), "orders", "customer"), want)
 }
