@@ -176,11 +176,17 @@ func TestServeRunsScheduledFlowOnFlink(t *testing.T) {
 	testkit.WaitFor(t, time.Minute, "the Flink job cancelled", func() bool { return jobState(t, job.ID) == "CANCELED" }, s.proc.Stderr)
 }
 
-// A host killed (SIGKILL) while its run's Flink job runs: the host that
-// resumes the run, once the dead host's lease expired, follows the same job
-// (no second submission), and the run ends success with the job's counts
-// and every row once in the table.
+// A host killed (SIGKILL) or stopped (SIGTERM) while its run's Flink job
+// runs: the job goes on (a stopping host leaves it running), the host that
+// resumes the run follows the same job (no second submission), and the run
+// ends success with the job's counts and every row once in the table.
 func TestServeResumesFlinkRunOfDeadHost(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) { resumeFlinkRun(t, sig) })
+	}
+}
+
+func resumeFlinkRun(t *testing.T, sig syscall.Signal) {
 	a := newADF(t)
 	dbURL := testkit.NewDatabase(t)
 	csv := filepath.Join(t.TempDir(), "orders.csv")
@@ -201,11 +207,14 @@ func TestServeResumesFlinkRunOfDeadHost(t *testing.T) {
 	}
 	job := jobOfFlow(t, "dead-host", old, 2*time.Minute)
 	testkit.WaitFor(t, 2*time.Minute, "the Flink job running", func() bool { return jobState(t, job.ID) == "RUNNING" }, s.proc.Stderr)
-	if err := s.proc.Signal(syscall.SIGKILL); err != nil {
+	if err := s.proc.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
-	s.proc.Wait(t, 30*time.Second)
-	t.Logf("killed adf serve (pid %d) while job %s runs", s.proc.Pid(), job.ID)
+	s.proc.Wait(t, time.Minute)
+	if st := jobState(t, job.ID); st != "RUNNING" && st != "FINISHED" {
+		t.Fatalf("after %s of adf serve the Flink job is %s, want it going on", sig, st)
+	}
+	t.Logf("sent %s to adf serve (pid %d) while job %s runs", sig, s.proc.Pid(), job.ID)
 
 	s2 := startServe(t, a)
 	r := s2.waitRun(started.ID, 5*time.Minute, "success")
