@@ -300,3 +300,27 @@ func exports(out []byte) map[string]string {
 	}
 	return env
 }
+
+// LockFlink holds a lock on the test Flink cluster until the test ends:
+// shared for a test that only runs jobs, exclusive for one that kills or
+// restarts the cluster's TaskManagers (test packages run in parallel
+// processes; a TaskManager kill must not hit another test's jobs).
+func LockFlink(t testing.TB, exclusive bool) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "adf-flink-tests.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		t.Fatalf("lock the test Flink cluster: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	})
+}

@@ -3,6 +3,7 @@ package flink
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -49,22 +50,45 @@ func waitState(t *testing.T, r *runtime, id string, timeout time.Duration, want 
 	return st
 }
 
+// listJobs lists the cluster's job ids.
+func listJobs(t *testing.T, r *runtime) []string {
+	t.Helper()
+	var ov struct {
+		Jobs []struct {
+			ID string `json:"jid"`
+		} `json:"jobs"`
+	}
+	if _, err := r.api.do(context.Background(), http.MethodGet, "/jobs/overview", 0, nil, 0, "", &ov); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, 0, len(ov.Jobs))
+	for _, j := range ov.Jobs {
+		ids = append(ids, j.ID)
+	}
+	return ids
+}
+
 // TestFlinkREST runs jobs of a stand-in bridge on the local Flink cluster:
 // Validate, Submit, Status (rows from the accumulators, the root exception
 // of a failed job), Cancel.
 func TestFlinkREST(t *testing.T) {
+	testkit.LockFlink(t, false)
 	url := testkit.FlinkURL(t)
 	dir := t.TempDir()
 	hello := helloBinary(t, "linux", "amd64")
 	comps := components(copyAs(t, hello, dir, "adf-plugin-file"), copyAs(t, hello, dir, "adf-transforms"), copyAs(t, hello, dir, "adf-plugin-sql"))
 	r := newTestRuntime(t, url, fakeBridgeJar(t))
 	ctx := context.Background()
+	// A run's job id follows from the flow and the run id, and the cluster
+	// outlives test runs: every run of the test has run ids of its own.
+	run := func(n int) string { return fmt.Sprintf("%d-%d", time.Now().UnixNano(), n) }
 
 	if err := r.Validate(ctx, sdk.RuntimeJob{Flow: flowDoc("ok", ""), Components: comps}); err != nil {
 		t.Fatalf("validate: %v", err)
 	}
 
-	id, err := r.Submit(ctx, sdk.RuntimeJob{Flow: flowDoc("ok", `, "parallelism": 2`), RunID: "7", Components: comps})
+	okRun := run(7)
+	id, err := r.Submit(ctx, sdk.RuntimeJob{Flow: flowDoc("ok", `, "parallelism": 2`), RunID: okRun, Components: comps})
 	if err != nil {
 		t.Fatalf("submit: %v", err)
 	}
@@ -80,16 +104,22 @@ func TestFlinkREST(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range jars.Files {
-		if strings.HasPrefix(f.Name, "adf-ok-run7") {
+		if strings.HasPrefix(f.Name, safeName("adf-ok-run"+okRun)) {
 			t.Fatalf("jar %s left on the cluster", f.Name)
 		}
+	}
+	// Submitting the run again (a host resuming it) finds its job.
+	jobsBefore := len(listJobs(t, r))
+	again, err := r.Submit(ctx, sdk.RuntimeJob{Flow: flowDoc("ok", `, "parallelism": 2`), RunID: okRun, Components: comps})
+	if err != nil || again != id || len(listJobs(t, r)) != jobsBefore {
+		t.Fatalf("second submit of the run: job %s (%v), want %s and no new job", again, err, id)
 	}
 	// Cancelling a finished job is no error.
 	if err := r.Cancel(ctx, id); err != nil {
 		t.Fatalf("cancel of a finished job: %v", err)
 	}
 
-	id, err = r.Submit(ctx, sdk.RuntimeJob{Flow: flowDoc("fail", `, "max_restarts": 0`), RunID: "8", Components: comps})
+	id, err = r.Submit(ctx, sdk.RuntimeJob{Flow: flowDoc("fail", `, "max_restarts": 0`), RunID: run(8), Components: comps})
 	if err != nil {
 		t.Fatalf("submit: %v", err)
 	}
@@ -99,7 +129,7 @@ func TestFlinkREST(t *testing.T) {
 	}
 	t.Logf("failed job message: %s", st.Message)
 
-	id, err = r.Submit(ctx, sdk.RuntimeJob{Flow: flowDoc("slow", ""), RunID: "9", Components: comps})
+	id, err = r.Submit(ctx, sdk.RuntimeJob{Flow: flowDoc("slow", ""), RunID: run(9), Components: comps})
 	if err != nil {
 		t.Fatalf("submit: %v", err)
 	}

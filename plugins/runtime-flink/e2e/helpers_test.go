@@ -28,9 +28,11 @@ const (
 )
 
 // newADF is an adf installation with the file, sql, rafka and flink
-// plugins, and adf-transforms beside adf (where the host looks for it).
+// plugins, and adf-transforms beside adf (where the host looks for it). The
+// test holds the test cluster to itself: some tests kill its TaskManager.
 func newADF(t *testing.T) *testkit.ADF {
 	t.Helper()
+	testkit.LockFlink(t, true)
 	testkit.Build(t, transformsPkg)
 	return testkit.NewADF(t, testkit.FilePlugin, sqlPlugin, rafkaPlugin, flinkPlugin)
 }
