@@ -28,7 +28,7 @@ type SourceConfig struct {
 	Schema    []format.Column `json:"schema,omitempty" jsonschema:"description=explicit columns [{name\\, type}] with type int64\\, float64\\, bool\\, string\\, timestamp or date; default: inferred"`
 	InferRows int             `json:"infer_rows,omitempty" jsonschema:"minimum=1,description=rows sampled to infer the schema (default 1000)"`
 	Nulls     []string        `json:"null_values,omitempty" jsonschema:"description=CSV values read as null (default: the empty string)"`
-	SplitSize int64           `json:"split_size,omitempty" jsonschema:"minimum=1024,description=bytes per byte-range split of large CSV and JSON-lines files (default 64 MiB)"`
+	SplitSize int64           `json:"split_size,omitempty" jsonschema:"minimum=1024,description=bytes per byte-range split of CSV and JSON-lines files (default: each file in two splits per reader\\, each of 4 MiB to 64 MiB)"`
 	BatchSize int             `json:"batch_size,omitempty" jsonschema:"minimum=1,description=rows per Arrow batch (default 8192)"`
 	Mode      string          `json:"mode,omitempty" jsonschema:"enum=bounded,enum=continuous,description=bounded reads the files present at start; continuous keeps discovering new files (default bounded)"`
 	Discover  sdk.Duration    `json:"discover_interval,omitempty" jsonschema:"description=continuous mode: how often to look for new files (default 10s\\, at least 100ms)"`
@@ -37,7 +37,6 @@ type SourceConfig struct {
 // Defaults implements sdk.Defaulter.
 func (c *SourceConfig) Defaults() {
 	c.InferRows = 1000
-	c.SplitSize = 64 << 20
 	c.BatchSize = 8192
 	c.Mode = "bounded"
 	c.Discover = sdk.Duration(10e9)

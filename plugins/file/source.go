@@ -201,6 +201,25 @@ func listFiles(cfg *SourceConfig) ([]string, error) {
 	return out, nil
 }
 
+// Bounds of the default split size.
+const (
+	minAutoSplit = 4 << 20
+	maxAutoSplit = 64 << 20
+)
+
+// splitSize is the byte-range size of a file's splits: the config's
+// split_size, or by default the file cut into two splits per reader (every
+// reader gets work, and a faster one takes more), no smaller than 4 MiB
+// (splitting smaller files costs more than it gives) and no larger than
+// 64 MiB (a reader's memory and its checkpoint position stay bounded).
+func (e *enumerator) splitSize(fileSize int64) int64 {
+	if e.cfg.SplitSize > 0 {
+		return e.cfg.SplitSize
+	}
+	p := int64(max(1, e.ctx.Parallelism()))
+	return min(max((fileSize+2*p-1)/(2*p), minAutoSplit), maxAutoSplit)
+}
+
 // plan infers a file's schema (unless given) and cuts it into splits.
 func (e *enumerator) plan(path string) ([]*Split, error) {
 	f, err := os.Open(path)
@@ -239,9 +258,9 @@ func (e *enumerator) plan(path string) ([]*Split, error) {
 	var ranges []format.Range
 	switch fmtName {
 	case FormatCSV:
-		ranges, err = format.PlanCSVRanges(f, st.Size(), e.cfg.SplitSize, e.cfg.csvOptions())
+		ranges, err = format.PlanCSVRanges(f, st.Size(), e.splitSize(st.Size()), e.cfg.csvOptions())
 	case FormatJSONL:
-		ranges, err = format.PlanRanges(f, st.Size(), e.cfg.SplitSize, false)
+		ranges, err = format.PlanRanges(f, st.Size(), e.splitSize(st.Size()), false)
 	default:
 		if st.Size() > 0 {
 			ranges = []format.Range{{Start: 0, End: st.Size(), StartLine: 1}}
