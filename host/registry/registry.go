@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	adfv1 "github.com/activedataflow/adf/proto/adf/v1"
 	"github.com/activedataflow/adf/sdk"
@@ -251,7 +253,9 @@ func (r *Registry) describe(ctx context.Context, path string, p *pin) (*adfv1.Ma
 	defer cancel()
 	resp, err := inst.Plugin().Describe(dctx, &adfv1.Describe_Request{HostProtocolVersion: sdk.ProtocolVersion})
 	if err != nil {
-		if ctx.Err() == nil && dctx.Err() != nil {
+		// gRPC may report the deadline from its own timer a moment before
+		// dctx's fires, so the status code counts as much as dctx.Err().
+		if ctx.Err() == nil && (dctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded) {
 			return nil, &sdk.Error{Code: sdk.CodeUnavailable, Err: err,
 				Summary: fmt.Sprintf("plugin %s started but did not describe itself within %s", path, describeTimeout),
 				Detail:  "it is skipped; report it to its authors, or remove it from the plugins directory"}
