@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# ADF's headline benchmarks, end to end: every side is a whole process (the
+# `adf` binary with its plugin processes, or the yardstick tool), run with
+# default configs unless a line says otherwise, the two sides alternating
+# A B A B ... ROUNDS times; every output is verified after every run. Prints
+# a table of medians, min-max and the ratio of the medians.
+#
+#   scripts/bench/run.sh [pg] [jsonl] [rafka] [iceberg] [startup]
+#                        (all by default; ROWS=1000000 ROUNDS=5)
+#
+# pg       CSV -> PostgreSQL table with a primary key: `adf run` vs psql \copy
+#          (text COPY of the same file). Verified: count, sum(id), distinct
+#          ids, and an md5 over every row equal to psql's load.
+# jsonl    CSV -> JSON lines with 1, 2 and 4 readers: `adf run` (one output
+#          file) vs the baseline tool (scripts/bench/baseline: arrow-go CSV
+#          reader + JSON writer, as many goroutines, a file each).
+#          Verified: lines and sum(id). Also 2 readers vs 1 and 4 vs 1.
+# rafka    a 4-partition topic -> `adf run` of the rafka source
+#          (available_now, 2 readers) into the discard sink vs the baseline's
+#          pipelined XREADGROUP + XACK with 2 consumers. Verified: entries
+#          read, nothing pending.
+# iceberg  CSV -> Iceberg (SQLite catalog, local warehouse) vs the
+#          baseline's arrow-go CSV reader + pqarrow (zstd), parallelism 1
+#          and 2 both sides. Verified: rows, sum(id), distinct ids (an iceberg-go
+#          scan: scripts/bench/iceberg-sum).
+# startup  a one-row CSV -> JSON-lines flow: `adf run` vs the baseline tool
+#          converting the same file (a Go process start).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/go-toolchain.sh
+ROWS="${ROWS:-1000000}"
+ROUNDS="${ROUNDS:-5}"
+WHICH="${*:-pg jsonl rafka iceberg startup}"
+WORK="$(mktemp -d /tmp/adf-bench.XXXXXX)"
+trap 'rm -rf "$WORK"' EXIT
+. scripts/bench/lib.sh
+
+eval "$(./scripts/services.sh start)"
+echo "building..." >&2
+./scripts/build-plugins.sh >/dev/null
+go build -o "$WORK/baseline" ./scripts/bench/baseline
+go build -o "$WORK/iceberg-sum" ./scripts/bench/iceberg-sum
+CSV="$WORK/orders.csv"
+echo "generating $ROWS rows ($CSV)..." >&2
+gen_orders "$CSV" "$ROWS"
+WANT_SUM=$(( ROWS * (ROWS + 1) / 2 ))
+DB="$ADF_TEST_DATABASE_URL"
+# One data directory for every run, as a user's: the store and caches persist.
+export ADF_PLUGIN_DIR="$PWD/plugins" ADF_DATA_DIR="$WORK/data" ADF_FILE_ROOTS="$WORK"
+adf() { bin/adf run --progress none "$@"; }
+
+flow() { # flow NAME PARALLELISM SOURCE_YAML SINK_YAML -> path of the flow file
+  cat >"$WORK/$1.yaml" <<YAML
+name: $1
+parallelism: $2
+source: $3
+sink: $4
+YAML
+  echo "$WORK/$1.yaml"
+}
+
+bench_pg() {
+  psql -q "$DB" -c "DROP TABLE IF EXISTS bench_pg; CREATE TABLE bench_pg (id bigint PRIMARY KEY, name text, amount double precision, ts timestamptz)"
+  local f digest="" got
+  f=$(flow bench_pg 1 "{type: file, config: {path: \"$CSV\"}}" "{type: postgres, config: {url: \"$DB\", table: bench_pg, mode: append}}")
+  check() {
+    got=$(psql -qtA "$DB" -c "SELECT count(*) || ' ' || sum(id) || ' ' || count(DISTINCT id) || ' ' || md5(string_agg(id || ',' || name || ',' || amount || ',' || ts, E'\n' ORDER BY id)) FROM bench_pg")
+    want_eq "bench_pg (count sum distinct)" "${got% *}" "$ROWS $WANT_SUM $ROWS"
+    [ -z "$digest" ] && digest=${got##* }
+    want_eq "bench_pg md5 of every row" "${got##* }" "$digest"
+    psql -q "$DB" -c "TRUNCATE bench_pg"
+  }
+  for i in $(seq 1 "$ROUNDS"); do
+    echo "pg round $i" >&2
+    timed pg.psql psql -q "$DB" -c "\\copy bench_pg FROM '$CSV' WITH (FORMAT csv, HEADER true)"
+    check
+    timed pg.adf adf "$f"
+    check
+  done
+  table_header "$ROWS rows; A/B > 1: A faster"
+  rate_row "CSV -> PostgreSQL (primary key), defaults" "$ROWS" pg.adf pg.psql
+}
+
+bench_jsonl() {
+  local p f
+  for p in 1 2 4; do
+    flow "bench_jsonl_$p" "$p" "{type: file, config: {path: \"$CSV\"}}" "{type: file, config: {path: \"$WORK/out.jsonl\"}}" >/dev/null
+  done
+  for i in $(seq 1 "$ROUNDS"); do
+    for p in 1 2 4; do
+      echo "jsonl round $i, parallelism $p" >&2
+      timed "jsonl.adf-p$p" adf "$WORK/bench_jsonl_$p.yaml"
+      want_eq "adf JSON lines (rows sum)" "$("$WORK/baseline" jsonl-sum "$WORK/out.jsonl")" "$ROWS $WANT_SUM"
+      rm -f "$WORK/out.jsonl"
+      timed "jsonl.arrow-p$p" "$WORK/baseline" csv-jsonl -p "$p" "$CSV" "$WORK/out"
+      want_eq "baseline JSON lines (rows sum)" "$("$WORK/baseline" jsonl-sum "$WORK/out")" "$ROWS $WANT_SUM"
+      rm -rf "$WORK/out"
+    done
+  done
+  table_header "$ROWS rows; A/B > 1: A faster"
+  for p in 1 2 4; do
+    rate_row "CSV -> JSON lines, parallelism $p" "$ROWS" "jsonl.adf-p$p" "jsonl.arrow-p$p"
+  done
+  rate_row "CSV -> JSON lines, adf 2 readers vs 1" "$ROWS" jsonl.adf-p2 jsonl.adf-p1
+  rate_row "CSV -> JSON lines, adf 4 readers vs 1" "$ROWS" jsonl.adf-p4 jsonl.adf-p1
+}
+
+bench_rafka() {
+  local topic="bench-$$" url="$ADF_TEST_REDIS_URL" f got
+  echo "producing $ROWS messages into $topic (4 partitions) with adf run..." >&2
+  f=$(flow bench_rafka_produce 1 "{type: file, config: {path: \"$CSV\"}}" "{type: rafka, config: {url: \"$url\", topic: \"$topic\", partitions: 4, key_column: id}}")
+  adf "$f" >/dev/null
+  pending() { # pending GROUP -> entries pending in the group over all partitions
+    local n=0 p k
+    for p in 0 1 2 3; do
+      k=$(redis-cli -u "$url" XPENDING "rafka:{$topic}:$p" "$1" | head -1)
+      n=$((n + k))
+    done
+    echo "$n"
+  }
+  for i in $(seq 1 "$ROUNDS"); do
+    echo "rafka round $i" >&2
+    f=$(flow "bench_rafka_$i" 2 "{type: rafka, config: {url: \"$url\", topic: \"$topic\", group: adf-$i, mode: available_now}}" "{type: discard}")
+    timed rafka.adf adf "$f"
+    got=$(grep -o '[0-9]* rows read, [0-9]* written' "$WORK/last.log")
+    want_eq "adf rafka run" "$got" "$ROWS rows read, $ROWS written"
+    want_eq "entries pending for adf-$i" "$(pending "adf-$i")" 0
+    timed rafka.raw "$WORK/baseline" rafka-raw -url "$url" -topic "$topic" -group "raw-$i" -consumers 2
+    want_eq "raw consumer" "$(cat "$WORK/last.log")" "$ROWS"
+    want_eq "entries pending for raw-$i" "$(pending "raw-$i")" 0
+  done
+  redis-cli -u "$url" --scan --pattern "rafka:{$topic}:*" | xargs -r redis-cli -u "$url" DEL >/dev/null
+  table_header "$ROWS entries; A/B > 1: A faster"
+  rate_row "rafka -> discard, 2 readers vs 2 consumers" "$ROWS" rafka.adf rafka.raw
+}
+
+bench_iceberg() {
+  local p d f
+  for i in $(seq 1 "$ROUNDS"); do
+    for p in 1 2; do
+      echo "iceberg round $i, parallelism $p" >&2
+      d="$WORK/ice"
+      rm -rf "$d" && mkdir -p "$d"
+      f=$(flow "bench_iceberg_$p" "$p" "{type: file, config: {path: \"$CSV\"}}" "{type: iceberg, config: {catalog_uri: \"sqlite://$d/catalog.db\", warehouse: \"file://$d/warehouse\", table: bench.orders}}")
+      timed "iceberg.adf-p$p" adf "$f"
+      want_eq "Iceberg table (rows sum distinct)" "$("$WORK/iceberg-sum" "$d/catalog.db" "file://$d/warehouse" bench.orders)" "$ROWS $WANT_SUM $ROWS"
+      rm -rf "$WORK/out"
+      timed "iceberg.pqarrow-p$p" "$WORK/baseline" csv-parquet -p "$p" "$CSV" "$WORK/out"
+      want_eq "pqarrow files" "$(ls "$WORK/out" | wc -l)" "$p"
+      rm -rf "$WORK/out"
+    done
+  done
+  table_header "$ROWS rows; A/B > 1: A faster"
+  for p in 1 2; do
+    rate_row "CSV -> Iceberg vs pqarrow, parallelism $p" "$ROWS" "iceberg.adf-p$p" "iceberg.pqarrow-p$p"
+  done
+}
+
+bench_startup() {
+  local f
+  printf 'id,name,amount,ts\n1,one,1.50,2026-01-01T00:00:00Z\n' >"$WORK/one.csv"
+  f=$(flow bench_one 1 "{type: file, config: {path: \"$WORK/one.csv\"}}" "{type: file, config: {path: \"$WORK/one.jsonl\"}}")
+  adf "$f" >/dev/null # the first run of a data directory fills its caches
+  for i in $(seq 1 $((ROUNDS * 2))); do
+    rm -f "$WORK/one.jsonl"
+    timed startup.adf adf "$f"
+    want_eq "one-row output" "$("$WORK/baseline" jsonl-sum "$WORK/one.jsonl")" "1 1"
+    rm -rf "$WORK/out"
+    timed startup.go "$WORK/baseline" csv-jsonl -p 1 "$WORK/one.csv" "$WORK/out"
+    want_eq "one-row baseline output" "$("$WORK/baseline" jsonl-sum "$WORK/out")" "1 1"
+  done
+  table_header "one row; A/B > 1: A faster"
+  time_row "start-up: one-row CSV -> JSON lines" startup.adf startup.go
+}
+
+for b in $WHICH; do
+  case "$b" in
+    pg | jsonl | rafka | iceberg | startup) "bench_$b" ;;
+    *) echo "unknown benchmark '$b' (pg, jsonl, rafka, iceberg, startup)" >&2; exit 2 ;;
+  esac
+done
+
+echo >&2
+echo "$(nproc) cores, $(free -g | awk '/^Mem:/ { print $2 }') GiB, $(go version | cut -d' ' -f3), $(date -u +%Y-%m-%d)"
+echo
+cat "$WORK/table"
