@@ -229,6 +229,10 @@ func parseStrict(k kind, s string, c *cell) bool {
 			return false
 		}
 	case kindFloat64:
+		if v, ok := shortDecimal(s); ok {
+			c.null, c.raw, c.f = false, false, v
+			return true
+		}
 		if !canonicalDecimal(s) {
 			return false
 		}
@@ -298,6 +302,58 @@ func canonicalDecimal(s string) bool {
 		}
 	}
 	return !(neg && zero)
+}
+
+// pow10 holds the powers of ten that float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// shortDecimal is the fast path of parseStrict for float64: a canonical
+// decimal (-?(0|[1-9][0-9]*)(.[0-9]+)?) of at most 15 digits besides
+// leading zeros, not negative zero. Any such text holds as a float64
+// unchanged (15 significant digits always survive the round trip, so no
+// shorter text formats to the same float64), and its value is the digits
+// as an integer (below 2^53, exact) divided by a power of ten (exact up to
+// 10^22): one correctly rounded division, the value ParseFloat returns.
+// Other texts return false and take the general path.
+func shortDecimal(s string) (float64, bool) {
+	neg := len(s) > 0 && s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	if len(s) == 0 || len(s) > 23 || (s[0] == '0' && len(s) > 1 && s[1] != '.') {
+		return 0, false
+	}
+	var mant uint64
+	digits, frac := 0, -1
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case ch >= '0' && ch <= '9':
+			mant = mant*10 + uint64(ch-'0')
+			if mant != 0 {
+				digits++
+			}
+			if frac >= 0 {
+				frac++
+			}
+		case ch == '.' && frac < 0 && i > 0 && i+1 < len(s):
+			frac = 0
+		default:
+			return 0, false
+		}
+	}
+	if digits > 15 || (neg && mant == 0) {
+		return 0, false
+	}
+	if frac < 0 {
+		frac = 0
+	}
+	v := float64(mant) / pow10[frac]
+	if neg {
+		v = -v
+	}
+	return v, true
 }
 
 // zonedTimestamp reports whether the timestamp text s ends in a zone and has
