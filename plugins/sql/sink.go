@@ -56,8 +56,12 @@ type sink struct {
 	conn *pgxpool.Conn
 	tx   pgx.Tx
 
-	group    *encoded // batches encoded, not yet loaded
-	batches  int      // batches written by this sink
+	group *encoded // batches encoded, not yet loaded
+	// spare is the group whose load finished, kept for its buffers: a
+	// group grown from nothing again spends more on copying its growing
+	// buffer than on encoding.
+	spare    *encoded
+	batches  int // batches written by this sink
 	inflight *load
 	rows     int64
 	bytes    int64
@@ -76,6 +80,7 @@ func newSink(cfg *SinkConfig) *sink { return &sink{cfg: cfg} }
 // load is one group of batches being written in the background.
 type load struct {
 	done    chan struct{}
+	group   *encoded
 	rows    int64
 	rejects []sdk.Rejected
 	err     error
@@ -337,6 +342,13 @@ type rowRef struct {
 
 func (e *encoded) n() int { return len(e.refs) }
 
+// reset empties the group for reuse, keeping its buffers' capacity.
+func (e *encoded) reset() *encoded {
+	e.release()
+	e.recs, e.data, e.offs, e.refs = e.recs[:0], e.data[:0], e.offs[:0], e.refs[:0]
+	return e
+}
+
 func (e *encoded) release() {
 	for _, r := range e.recs {
 		r.Release()
@@ -424,7 +436,10 @@ func (s *sink) Write(ctx context.Context, rec arrow.RecordBatch) error {
 		}
 	}
 	if s.group == nil {
-		s.group = &encoded{}
+		s.group, s.spare = s.spare, nil
+		if s.group == nil {
+			s.group = &encoded{}
+		}
 	}
 	s.batches++
 	for _, r := range s.encode(s.group, rec, s.batches) {
@@ -454,7 +469,7 @@ func (s *sink) launch(ctx context.Context) error {
 		return err
 	}
 	s.bytes += int64(len(g.data))
-	l := &load{done: make(chan struct{})}
+	l := &load{done: make(chan struct{}), group: g}
 	s.inflight = l
 	go func() {
 		defer close(l.done)
@@ -472,6 +487,7 @@ func (s *sink) wait() error {
 	}
 	<-l.done
 	s.inflight = nil
+	s.spare = l.group.reset()
 	s.rows += l.rows
 	for _, r := range l.rejects {
 		if err := s.init.Reject(r); err != nil {
