@@ -77,6 +77,8 @@ func Serve(p Plugin) {
 		JSONFormat: true,
 	})
 	go exitWithParent(logger)
+	stopProfile := StartCPUProfile("adf-plugin-" + p.Name)
+	defer stopProfile()
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake(),
 		Plugins:         plugin.PluginSet{PluginSetName: &GRPCPlugin{Plugin: &p, Logger: logger}},

@@ -19,6 +19,7 @@ import (
 	"github.com/activedataflow/adf/host/engine"
 	"github.com/activedataflow/adf/host/redact"
 	"github.com/activedataflow/adf/host/registry"
+	"github.com/activedataflow/adf/sdk"
 )
 
 // globals are the flags every command shares.
@@ -114,7 +115,9 @@ func newRoot() *cobra.Command {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	stopProfile := sdk.StartCPUProfile("adf")
 	err := newRoot().ExecuteContext(ctx)
+	stopProfile()
 	if err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {
