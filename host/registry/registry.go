@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -89,14 +90,20 @@ type Registry struct {
 	refused []Problem
 	// locked is set when the scan found a plugins.lock.
 	locked bool
+	// cacheDir holds the manifest cache (WithManifestCache); empty: none.
+	cacheDir string
 }
 
 // New returns an empty registry for dir; call Scan to fill it.
-func New(dir string, log hclog.Logger) *Registry {
+func New(dir string, log hclog.Logger, opts ...Option) *Registry {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Registry{dir: dir, log: log, index: map[key]Entry{}, builtins: map[key]Entry{}}
+	r := &Registry{dir: dir, log: log, index: map[key]Entry{}, builtins: map[key]Entry{}}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
 // Dir is the plugins directory.
@@ -117,8 +124,10 @@ func (r *Registry) AddBuiltin(kind sdk.Kind, typ, description string, schema []b
 const describeTimeout = 10 * time.Second
 
 // Scan (re)discovers the plugins in the directory: each adf-plugin-* binary is
-// launched, asked for its manifest and stopped. A binary that fails is
-// recorded as a Problem and skipped; a type provided twice is a conflict: the
+// launched, asked for its manifest and stopped, unless the manifest cache
+// (WithManifestCache) has the manifest of that very binary: then nothing is
+// started. A binary that fails is recorded as a Problem and skipped (and
+// tried again by the next scan); a type provided twice is a conflict: the
 // first binary in name order keeps it and the other is reported.
 //
 // Only trusted binaries are run: none from a directory writable by group or
@@ -148,7 +157,14 @@ func (r *Registry) Scan(ctx context.Context) error {
 		pin  *pin
 		err  error
 	}
+	var cache *manifestCache
+	if len(problems) == 0 {
+		// (A refused directory leaves the cache as it is: its binaries are
+		// not gone.)
+		cache = r.openCache()
+	}
 	results := make([]result, len(paths))
+	var cached atomic.Int32
 	forEachPath(paths, func(i int, p string) {
 		res := result{path: p}
 		res.err = checkTrusted("plugin binary", p)
@@ -160,10 +176,19 @@ func (r *Registry) Scan(ctx context.Context) error {
 			}
 		}
 		if res.err == nil {
-			res.m, res.err = r.describe(ctx, p, res.pin)
+			var hit bool
+			res.m, hit, res.err = r.manifest(ctx, cache, p, res.pin)
+			if hit {
+				cached.Add(1)
+			}
 		}
 		results[i] = res
 	})
+	if cache != nil && ctx.Err() == nil {
+		// A cancelled scan may have failed binaries that work: it must not
+		// forget them.
+		cache.save()
+	}
 
 	index := map[key]Entry{}
 	for k, e := range r.builtins {
@@ -205,6 +230,9 @@ func (r *Registry) Scan(ctx context.Context) error {
 		lockState = r.lockPath()
 	}
 	r.log.Info("plugins loaded", "dir", abs, "plugins", len(plugins), "problems", len(problems), "lock", lockState)
+	if cache != nil {
+		r.log.Debug("plugin manifests", "cache", cache.path, "binaries", len(paths), "from_cache", cached.Load())
+	}
 	return nil
 }
 
