@@ -21,16 +21,17 @@ eval "$(./scripts/flink-local.sh start)"
 ./scripts/build-bridge.sh >/dev/null
 WORK="$(mktemp -d /tmp/adf-bench-flink.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
+. scripts/bench/lib.sh
 
 echo "generating $ROWS rows..." >&2
-awk -v n="$ROWS" 'BEGIN { print "id,name,amount,ts"; for (i = 1; i <= n; i++) printf "%d,name %d,%d.%02d,2026-01-01T00:%02d:%02dZ\n", i, i % 977, i % 100000, i % 100, (i / 60) % 60, i % 60 }' > "$WORK/orders.csv"
+gen_orders "$WORK/orders.csv" "$ROWS"
 WANT_SUM=$(( ROWS * (ROWS + 1) / 2 ))
 DB="$ADF_TEST_DATABASE_URL"
 psql -q "$DB" -c "DROP TABLE IF EXISTS bench_flink; CREATE TABLE bench_flink (id bigint PRIMARY KEY, name text, amount double precision, ts timestamptz)"
 
-for side in A B; do
+for side in host flink; do
   runtime="{type: host}"
-  [ "$side" = B ] && runtime="{type: flink, config: {url: \"$ADF_FLINK_URL\"}}"
+  [ "$side" = flink ] && runtime="{type: flink, config: {url: \"$ADF_FLINK_URL\"}}"
   cat > "$WORK/$side.yaml" <<YAML
 name: bench_flink
 parallelism: 2
@@ -40,38 +41,20 @@ runtime: $runtime
 YAML
 done
 
-run() { # run SIDE -> prints seconds
-  local side=$1 data t0 t1
-  data="$(mktemp -d "$WORK/data.XXXXXX")"
-  t0=$(date +%s.%N)
-  ADF_PLUGIN_DIR="$PWD/plugins" ADF_DATA_DIR="$data" ADF_FILE_ROOTS="$WORK" bin/adf run --progress none "$WORK/$side.yaml" >"$WORK/last.log" 2>&1 ||
-    { cat "$WORK/last.log" >&2; exit 1; }
-  t1=$(date +%s.%N)
-  rm -rf "$data"
-  echo "$t0 $t1" | awk '{ printf "%.3f\n", $2 - $1 }'
-}
+adf() { ADF_PLUGIN_DIR="$PWD/plugins" ADF_DATA_DIR="$WORK/data" ADF_FILE_ROOTS="$WORK" bin/adf run --progress none "$@"; }
 verify() {
-  local got
-  got=$(psql -qtA "$DB" -c "SELECT count(*) || ' ' || sum(id) FROM bench_flink")
-  [ "$got" = "$ROWS $WANT_SUM" ] || { echo "PostgreSQL table holds '$got', want '$ROWS $WANT_SUM'" >&2; exit 1; }
+  want_eq "PostgreSQL table (count sum)" "$(psql -qtA "$DB" -c "SELECT count(*) || ' ' || sum(id) FROM bench_flink")" "$ROWS $WANT_SUM"
   psql -q "$DB" -c "TRUNCATE bench_flink"
 }
 
-declare -A times
 for i in $(seq 1 "$ROUNDS"); do
-  for side in A B; do
-    s=$(run "$side")
+  echo "round $i" >&2
+  for side in host flink; do
+    timed "flink.$side" adf "$WORK/$side.yaml"
     verify
-    times[$side]+="$s "
-    echo "round $i $side: ${s}s" >&2
   done
 done
 
-stats() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.3f %.3f %.3f", m, a[1], a[NR] }'; }
-read -r ma mina maxa <<<"$(echo "${times[A]}" | stats)"
-read -r mb minb maxb <<<"$(echo "${times[B]}" | stats)"
-printf '\n%-40s %-28s %-28s %s\n' "flow ($ROWS rows, parallelism 2)" "A: host rows/s" "B: flink rows/s" "B/A"
-awk -v n="$ROWS" -v ma="$ma" -v mina="$mina" -v maxa="$maxa" -v mb="$mb" -v minb="$minb" -v maxb="$maxb" 'BEGIN {
-  printf "%-40s %-28s %-28s %.2f\n", "CSV -> PostgreSQL append",
-    sprintf("%.0fk (%.0fk-%.0fk)", n / ma / 1000, n / maxa / 1000, n / mina / 1000),
-    sprintf("%.0fk (%.0fk-%.0fk)", n / mb / 1000, n / maxb / 1000, n / minb / 1000), ma / mb }'
+table_header "$ROWS rows, parallelism 2; A/B > 1: A faster"
+rate_row "CSV -> PostgreSQL append, Flink vs host" "$ROWS" flink.flink flink.host
+cat "$WORK/table"

@@ -16,6 +16,7 @@ ROUNDS="${ROUNDS:-5}"
 eval "$(./scripts/services.sh start)"
 WORK="$(mktemp -d /tmp/adf-bench-2pc.XXXXXX)"
 trap 'git worktree remove --force "$WORK/base-src" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+. scripts/bench/lib.sh
 
 build() { # build SRC_DIR OUT_DIR
   mkdir -p "$2/plugins"
@@ -29,7 +30,7 @@ build "$WORK/base-src" "$WORK/A"
 build "$PWD" "$WORK/B"
 
 echo "generating $ROWS rows..." >&2
-awk -v n="$ROWS" 'BEGIN { print "id,name,amount,ts"; for (i = 1; i <= n; i++) printf "%d,name %d,%d.%02d,2026-01-01T00:%02d:%02dZ\n", i, i % 977, i % 100000, i % 100, (i / 60) % 60, i % 60 }' > "$WORK/orders.csv"
+gen_orders "$WORK/orders.csv" "$ROWS"
 WANT_SUM=$(( ROWS * (ROWS + 1) / 2 ))
 DB="$ADF_TEST_DATABASE_URL"
 psql -q "$DB" -c "DROP TABLE IF EXISTS bench_2pc; CREATE TABLE bench_2pc (id bigint PRIMARY KEY, name text, amount double precision, ts timestamptz)"
@@ -45,51 +46,31 @@ source: {type: file, config: {path: "$WORK/orders.csv"}}
 sink: {type: file, config: {path: "$WORK/out.jsonl"}}
 YAML
 
-run() { # run SIDE FLOW -> prints seconds
-  local side=$1 flow=$2 data
-  data="$(mktemp -d "$WORK/data.XXXXXX")"
-  local t0 t1
-  t0=$(date +%s.%N)
-  ADF_PLUGIN_DIR="$WORK/$side/plugins" ADF_DATA_DIR="$data" "$WORK/$side/adf" run --progress none "$WORK/$flow.yaml" >"$WORK/last.log" 2>&1 ||
-    { cat "$WORK/last.log" >&2; exit 1; }
-  t1=$(date +%s.%N)
-  rm -rf "$data"
-  echo "$t0 $t1" | awk '{ printf "%.3f\n", $2 - $1 }'
+run() { # run SIDE FLOW
+  ADF_PLUGIN_DIR="$WORK/$1/plugins" ADF_DATA_DIR="$WORK/data-$1" ADF_FILE_ROOTS="$WORK" "$WORK/$1/adf" run --progress none "$WORK/$2.yaml"
 }
 verify_pg() {
-  local got
-  got=$(psql -qtA "$DB" -c "SELECT count(*) || ' ' || sum(id) FROM bench_2pc")
-  [ "$got" = "$ROWS $WANT_SUM" ] || { echo "PostgreSQL table holds '$got', want '$ROWS $WANT_SUM'" >&2; exit 1; }
+  want_eq "PostgreSQL table (count sum)" "$(psql -qtA "$DB" -c "SELECT count(*) || ' ' || sum(id) FROM bench_2pc")" "$ROWS $WANT_SUM"
   psql -q "$DB" -c "TRUNCATE bench_2pc"
 }
 verify_jsonl() {
-  local got
-  got=$(awk -F'"id":' '{ split($2, a, ","); s += a[1]; n++ } END { printf "%d %.0f", n, s }' "$WORK/out.jsonl")
-  [ "$got" = "$ROWS $WANT_SUM" ] || { echo "JSON lines hold '$got', want '$ROWS $WANT_SUM'" >&2; exit 1; }
+  want_eq "JSON lines (rows sum)" "$(awk -F'"id":' '{ split($2, a, ","); s += a[1]; n++ } END { printf "%d %.0f", n, s }' "$WORK/out.jsonl")" "$ROWS $WANT_SUM"
   rm -f "$WORK/out.jsonl"
 }
 
-declare -A times
 for flow in pg jsonl; do
   for i in $(seq 1 "$ROUNDS"); do
+    echo "$flow round $i" >&2
     for side in A B; do
-      s=$(run "$side" "$flow")
+      name=one-phase
+      [ "$side" = B ] && name=two-phase
+      timed "$flow.$name" run "$side" "$flow"
       "verify_$flow"
-      times[$flow.$side]+="$s "
-      echo "$flow round $i $side: ${s}s" >&2
     done
   done
 done
 
-stats() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.3f %.3f %.3f", m, a[1], a[NR] }'; }
-printf '\n%-26s %-26s %-26s %s\n' "flow ($ROWS rows)" "A: $BASE rows/s" "B: two-phase rows/s" "B/A"
-for flow in pg jsonl; do
-  read -r ma mina maxa <<<"$(echo "${times[$flow.A]}" | stats)"
-  read -r mb minb maxb <<<"$(echo "${times[$flow.B]}" | stats)"
-  label="CSV -> PostgreSQL append"
-  [ "$flow" = jsonl ] && label="CSV -> JSON lines"
-  awk -v l="$label" -v n="$ROWS" -v ma="$ma" -v mina="$mina" -v maxa="$maxa" -v mb="$mb" -v minb="$minb" -v maxb="$maxb" 'BEGIN {
-    printf "%-26s %-26s %-26s %.2f\n", l,
-      sprintf("%.0fk (%.0fk-%.0fk)", n / ma / 1000, n / maxa / 1000, n / mina / 1000),
-      sprintf("%.0fk (%.0fk-%.0fk)", n / mb / 1000, n / maxb / 1000, n / minb / 1000), ma / mb }'
-done
+table_header "$ROWS rows; one-phase: $BASE; A/B > 1: A faster"
+rate_row "CSV -> PostgreSQL append" "$ROWS" pg.two-phase pg.one-phase
+rate_row "CSV -> JSON lines" "$ROWS" jsonl.two-phase jsonl.one-phase
+cat "$WORK/table"
