@@ -36,9 +36,9 @@ func Register(reg *registry.Registry) error {
 }
 
 // Registry builds the registry of a plugins directory: the built-ins plus
-// every plugin found there.
-func Registry(ctx context.Context, dir string, log hclog.Logger) (*registry.Registry, error) {
-	reg := registry.New(dir, log)
+// every plugin found there. opts configure it (registry.WithManifestCache).
+func Registry(ctx context.Context, dir string, log hclog.Logger, opts ...registry.Option) (*registry.Registry, error) {
+	reg := registry.New(dir, log, opts...)
 	if err := Register(reg); err != nil {
 		return nil, err
 	}

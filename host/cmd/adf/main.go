@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -26,6 +27,9 @@ import (
 type globals struct {
 	pluginDir string
 	dataDir   string
+	// dataDirGiven is set when --data-dir or ADF_DATA_DIR names the data
+	// directory (rather than the default ./adf-data).
+	dataDirGiven bool
 	// fault is the fault-injection point of ADF_FAULT (tests only).
 	fault    *engine.Fault
 	logLevel string
@@ -42,14 +46,35 @@ func envOr(k, def string) string {
 }
 
 // registry scans the plugins; their config schemas then drive what the
-// host redacts (host/redact).
+// host redacts (host/redact). Their manifests are cached (see
+// manifestCacheDir), so that only new or changed binaries are started to
+// describe themselves.
 func (g *globals) registry(ctx context.Context) (*registry.Registry, error) {
-	reg, err := builtin.Registry(ctx, g.pluginDir, g.log)
+	reg, err := builtin.Registry(ctx, g.pluginDir, g.log, registry.WithManifestCache(g.manifestCacheDir()))
 	if err != nil {
 		return nil, err
 	}
 	redact.SetSchemas(redact.RegistrySchemas(reg))
 	return reg, nil
+}
+
+// manifestCacheDir is where the registry caches the plugins' manifests (in
+// registry.ManifestCacheDir under it): the data directory when one is given
+// (--data-dir, ADF_DATA_DIR), beside the run state and the SQLite store;
+// otherwise the user's cache directory ($XDG_CACHE_HOME/adf, by default
+// ~/.cache/adf), so that a command such as `adf plugins list` run anywhere
+// does not create ./adf-data. Empty (no cache: every binary describes
+// itself, as before) when there is no such directory either.
+func (g *globals) manifestCacheDir() string {
+	if g.dataDirGiven {
+		return g.dataDir
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		g.log.Debug("no plugin manifest cache", "error", err)
+		return ""
+	}
+	return filepath.Join(dir, "adf")
 }
 
 // confinement sets the process's confinement policy (host/confine): the
@@ -90,6 +115,7 @@ func newRoot() *cobra.Command {
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			g.log = hclog.New(&hclog.LoggerOptions{Name: "adf", Level: hclog.LevelFromString(g.logLevel), Output: redact.Writer(os.Stderr)})
 			os.Setenv("ADF_LOG_LEVEL", g.logLevel)
+			g.dataDirGiven = os.Getenv("ADF_DATA_DIR") != "" || cmd.Flags().Changed("data-dir")
 			// ADF_FAULT kills a process at one checkpoint-protocol point: the
 			// fault-injection tests use it (docs/architecture.md).
 			if v := os.Getenv("ADF_FAULT"); v != "" {
