@@ -7,8 +7,9 @@ package registry
 //
 // The cache is a performance aid, never a source of truth: a file that is
 // missing, unreadable, damaged, of another format or protocol version, or
-// that others could have written is ignored (and written anew), and an
-// entry is used only for the very binary it was made from. Entries are
+// that others could have written is ignored (and written anew; in a
+// directory others could write no cache is used at all), and an entry is
+// used only for the very binary it was made from. Entries are
 // keyed by the binary's absolute path and checked against its stat (size,
 // mtime, ctime, device and inode, as go's os.Stat follows a symlink: the
 // file that runs) and the SHA-256 of its contents:
@@ -16,9 +17,10 @@ package registry
 //   - the stat matches, and was taken well after the file last changed:
 //     the entry is used as is, without reading the binary (hashing the
 //     bundled plugins, ~240 MB, would cost more than starting them);
-//   - the stat differs (the file was touched, copied over, rebuilt): the
-//     binary is hashed; the entry is used, with the new stat, only if the
-//     hash is the one recorded;
+//   - the stat differs (the file was touched, copied over, rebuilt), or
+//     was taken too soon after the file changed (racyWindow): the binary
+//     is hashed; the entry is used, with the new stat, only if the hash is
+//     the one recorded;
 //   - otherwise the binary is started and described, as without a cache.
 //
 // Under a plugins.lock the pinned checksum must also be the recorded one,
@@ -94,7 +96,8 @@ type cacheFile struct {
 	// Protocol is the host's plugin protocol version, which it sends with
 	// Describe: a plugin may answer another host differently.
 	Protocol int `json:"protocol"`
-	// Dir is the plugins directory (absolute), for whoever looks.
+	// Dir is the plugins directory (absolute): a file of another one is
+	// ignored.
 	Dir     string       `json:"dir"`
 	Entries []cacheEntry `json:"entries"`
 }
@@ -242,7 +245,7 @@ func (r *Registry) openCache() *manifestCache {
 		return c
 	}
 	var f cacheFile
-	if err := json.Unmarshal(data, &f); err != nil || f.Format != cacheFormat || f.Protocol != sdk.ProtocolVersion {
+	if err := json.Unmarshal(data, &f); err != nil || f.Format != cacheFormat || f.Protocol != sdk.ProtocolVersion || f.Dir != abs {
 		r.log.Info("plugin manifest cache ignored: damaged or of another version", "path", path, "error", err)
 		c.rewrite = true
 		return c
