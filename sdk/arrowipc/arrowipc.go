@@ -16,6 +16,13 @@ import (
 // Encode serialises rec as an IPC stream. It does not release rec.
 func Encode(rec arrow.RecordBatch) ([]byte, error) {
 	var buf bytes.Buffer
+	// Room for the buffers (each padded to 8 bytes) and the messages up
+	// front: growing from nothing copies a large batch several times over.
+	size := 4096
+	for _, col := range rec.Columns() {
+		size += dataSize(col.Data())
+	}
+	buf.Grow(min(size, 64<<20)) // a slice's buffers may be far larger than it
 	w := ipc.NewWriter(&buf, ipc.WithSchema(rec.Schema()))
 	if err := w.Write(rec); err != nil {
 		return nil, fmt.Errorf("encode arrow batch: %w", err)
@@ -24,6 +31,21 @@ func Encode(rec arrow.RecordBatch) ([]byte, error) {
 		return nil, fmt.Errorf("encode arrow batch: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// dataSize is the bytes of d's buffers and its children's, each padded to
+// the 8 bytes IPC aligns them to.
+func dataSize(d arrow.ArrayData) int {
+	n := 0
+	for _, b := range d.Buffers() {
+		if b != nil {
+			n += (b.Len() + 7) &^ 7
+		}
+	}
+	for _, c := range d.Children() {
+		n += dataSize(c)
+	}
+	return n
 }
 
 // EncodeSchema serialises a schema alone (an IPC stream with no batches).
