@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -225,15 +227,35 @@ func diagErr(what string, d *adfv1.Diagnostic) error {
 	return fmt.Errorf("%s: %w", what, sdk.ErrorFromDiagnostic(d))
 }
 
-func (a *attempt) launch(role string, ent registry.Entry) (*registry.Instance, error) {
-	inst, err := a.e.opts.Registry.Launch(a.ctx, ent)
-	if err != nil {
-		return nil, transient(fmt.Errorf("%s: %w", role, err))
+// launchAll starts the attempt's plugin processes, all at once: a start
+// is mostly waiting for a process to run and print its handshake. Every
+// process started is the attempt's to stop, also when another failed.
+func (a *attempt) launchAll(roles []string, ents []registry.Entry) ([]*registry.Instance, error) {
+	insts := make([]*registry.Instance, len(ents))
+	errs := make([]error, len(ents))
+	var wg sync.WaitGroup
+	for i := range ents {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			insts[i], errs[i] = a.e.opts.Registry.Launch(a.ctx, ents[i])
+		}()
 	}
-	a.instances = append(a.instances, inst)
-	a.e.emit(Event{Kind: "plugin_started", Role: role, Pid: inst.Pid()})
-	a.log.Debug("plugin started", "role", role, "pid", inst.Pid(), "plugin", ent.Plugin.Name)
-	return inst, nil
+	wg.Wait()
+	for i, inst := range insts {
+		if inst == nil {
+			continue
+		}
+		a.instances = append(a.instances, inst)
+		a.e.emit(Event{Kind: "plugin_started", Role: roles[i], Pid: inst.Pid()})
+		a.log.Debug("plugin started", "role", roles[i], "pid", inst.Pid(), "plugin", ents[i].Plugin.Name)
+	}
+	for i, err := range errs {
+		if err != nil {
+			return nil, transient(fmt.Errorf("%s: %w", roles[i], err))
+		}
+	}
+	return insts, nil
 }
 
 func (a *attempt) cleanup() {
@@ -269,22 +291,22 @@ func (a *attempt) start() error {
 	if a.cp != nil {
 		a.log.Info("resuming from checkpoint", "checkpoint", a.cp.ID, "rows_read", a.cp.Stats.RowsRead, "final", a.cp.Final)
 	}
-	srcInst, err := a.launch("source", a.plan.source)
+	roles := []string{"source", "sink"}
+	ents := []registry.Entry{a.plan.source, a.plan.sink}
+	for _, st := range a.plan.stages {
+		if st.builtin == nil && !slices.Contains(roles, "transform:"+st.typ) {
+			roles, ents = append(roles, "transform:"+st.typ), append(ents, st.plugin)
+		}
+	}
+	insts, err := a.launchAll(roles, ents)
 	if err != nil {
 		return err
 	}
-	sinkInst, err := a.launch("sink", a.plan.sink)
-	if err != nil {
-		return err
-	}
+	srcInst, sinkInst := insts[0], insts[1]
 	a.srcPid, a.sinkPid = srcInst.Pid(), sinkInst.Pid()
 	transforms := map[string]*registry.Instance{}
-	for _, st := range a.plan.stages {
-		if st.builtin == nil && transforms[st.typ] == nil {
-			if transforms[st.typ], err = a.launch("transform:"+st.typ, st.plugin); err != nil {
-				return err
-			}
-		}
+	for i, role := range roles[2:] {
+		transforms[strings.TrimPrefix(role, "transform:")] = insts[2+i]
 	}
 
 	// Enumerator.
