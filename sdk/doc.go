@@ -36,4 +36,10 @@
 // told a checkpoint is complete (NotifyCheckpointComplete) only after the
 // sink committed it, and again for a restored checkpoint: that is when to
 // acknowledge upstream.
+//
+// The process: Serve sets the garbage collector to GOGC=400 with a soft
+// memory limit of 1 GiB (unless GOGC or GOMEMLIMIT are set; the host
+// passes both on), since a plugin's live heap is a few batches and Go's
+// default collects every few batches. With ADF_CPUPROFILE_DIR set the
+// plugin writes a CPU profile of its life there (StartCPUProfile).
 package sdk

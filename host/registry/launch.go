@@ -59,7 +59,8 @@ func (r *Registry) Launch(ctx context.Context, e Entry) (*Instance, error) {
 
 // passEnv are the host variables a plugin process inherits; everything else
 // (credentials of the host, tokens) stays out of its environment.
-var passEnv = []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG", "ADF_LOG_LEVEL", "ADF_DATA_DIR", sdk.ProfileDirEnv}
+var passEnv = []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG", "ADF_LOG_LEVEL", "ADF_DATA_DIR", sdk.ProfileDirEnv,
+	"GOGC", "GOMEMLIMIT"}
 
 // launch starts the binary at path; with p, only if its checksum is p's.
 func launch(ctx context.Context, path string, log hclog.Logger, p *pin) (*Instance, error) {
