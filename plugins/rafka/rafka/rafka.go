@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -190,25 +191,68 @@ type ID struct {
 	Ms, Seq uint64
 }
 
-// ParseID parses "ms-seq" (or "ms", sequence 0).
+// ParseID parses "ms-seq" (or "ms", sequence 0): decimal digits only, each
+// part at most 2^64-1.
 func ParseID(s string) (ID, error) {
-	ms, seq, found := strings.Cut(s, "-")
-	var id ID
-	var err error
-	if id.Ms, err = strconv.ParseUint(ms, 10, 64); err != nil {
-		return ID{}, fmt.Errorf("rafka: bad stream id %q", s)
+	if id, ok := parseID(s); ok {
+		return id, nil
 	}
-	if found {
-		if id.Seq, err = strconv.ParseUint(seq, 10, 64); err != nil {
-			return ID{}, fmt.Errorf("rafka: bad stream id %q", s)
+	return ID{}, fmt.Errorf("rafka: bad stream id %q", s)
+}
+
+// ParseIDBytes is ParseID of an id's bytes (as a raw Redis reply holds it).
+// It does not allocate unless the id is bad.
+func ParseIDBytes(b []byte) (ID, error) {
+	if id, ok := parseID(b); ok {
+		return id, nil
+	}
+	return ID{}, fmt.Errorf("rafka: bad stream id %q", b)
+}
+
+func parseID[T string | []byte](s T) (ID, bool) {
+	i := 0
+	for i < len(s) && s[i] != '-' {
+		i++
+	}
+	ms, ok := parseDecimal(s[:i])
+	if !ok {
+		return ID{}, false
+	}
+	if i == len(s) {
+		return ID{Ms: ms}, true
+	}
+	seq, ok := parseDecimal(s[i+1:])
+	if !ok {
+		return ID{}, false
+	}
+	return ID{Ms: ms, Seq: seq}, true
+}
+
+// parseDecimal is strconv.ParseUint(s, 10, 64) without its error value:
+// one or more decimal digits, at most 2^64-1.
+func parseDecimal[T string | []byte](s T) (uint64, bool) {
+	if len(s) == 0 {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		d := uint64(s[i] - '0')
+		if d > 9 || n > (math.MaxUint64-d)/10 {
+			return 0, false
 		}
+		n = n*10 + d
 	}
-	return id, nil
+	return n, true
 }
 
 // String renders the id as Redis does.
-func (id ID) String() string {
-	return strconv.FormatUint(id.Ms, 10) + "-" + strconv.FormatUint(id.Seq, 10)
+func (id ID) String() string { return string(id.Append(nil)) }
+
+// Append appends the id as Redis renders it ("ms-seq") to dst.
+func (id ID) Append(dst []byte) []byte {
+	dst = strconv.AppendUint(dst, id.Ms, 10)
+	dst = append(dst, '-')
+	return strconv.AppendUint(dst, id.Seq, 10)
 }
 
 // Compare returns -1, 0 or 1 as id is before, equal to or after o.
@@ -231,14 +275,14 @@ func (id ID) Time() time.Time { return time.UnixMilli(int64(id.Ms)).UTC() }
 
 // CompareIDs compares two entry ids; an unparseable id sorts first.
 func CompareIDs(a, b string) int {
-	x, errA := ParseID(a)
-	y, errB := ParseID(b)
+	x, okA := parseID(a)
+	y, okB := parseID(b)
 	switch {
-	case errA != nil && errB != nil:
+	case !okA && !okB:
 		return 0
-	case errA != nil:
+	case !okA:
 		return -1
-	case errB != nil:
+	case !okB:
 		return 1
 	}
 	return x.Compare(y)
