@@ -41,7 +41,8 @@ type rsplit struct {
 	// restored split never goes beyond them, even once Position moved on.
 	restoredPos     string
 	restoredClaimed []string
-	readPos         string // newest own id read (queued or emitted)
+	readPos         string   // newest own id read (queued or emitted)
+	readID          rafka.ID // readPos parsed (when readPos is set)
 	hist            string // next id of the history read
 	claimCursor     string
 	nextClaim       time.Time
@@ -77,16 +78,16 @@ func (s *rsplit) restoredDone() bool { return s.phase == phaseDone && s.doneAt <
 type emitItem struct {
 	s       *rsplit
 	rec     arrow.RecordBatch
-	newPos  string   // Position after this item ("" = unchanged)
-	ids     []string // ids to acknowledge (own consumer)
-	claimed []string // ids claimed from others, emitted here
-	finish  bool     // report the split finished after this item
+	newPos  string     // Position after this item ("" = unchanged)
+	ids     []rafka.ID // ids to acknowledge (own consumer)
+	claimed []string   // ids claimed from others, emitted here
+	finish  bool       // report the split finished after this item
 }
 
 // ackBatch is what one checkpoint acknowledges.
 type ackBatch struct {
 	checkpoint int64
-	ids        map[string][]string // stream key -> ids
+	ids        map[string][]rafka.ID // stream key -> ids
 	claimed    map[*rsplit][]string
 }
 
@@ -95,9 +96,11 @@ type reader struct {
 	cfg *SourceConfig
 	ctx sdk.SourceReaderContext
 	rdb *redis.Client
-	// rd runs the reads (XREADGROUP, XAUTOCLAIM) without go-redis's own
-	// retries: see newReadClient and resync.
+	// rd runs XAUTOCLAIM without go-redis's own retries: see
+	// newReadClient and resync. rc runs the XREADGROUPs (rawConn: the
+	// reader reads their replies itself; never retried blindly either).
 	rd       *redis.Client
+	rc       *rawConn
 	dec      *decoder
 	consumer string
 	claimer  string
@@ -112,6 +115,9 @@ type reader struct {
 	acks   []*ackBatch
 	noMore bool
 	asked  bool
+	// rep is the reply of the last XREADGROUP (reused for every read),
+	// claimRep the last XAUTOCLAIM's.
+	rep, claimRep xreply
 
 	failingSince time.Time
 	backoff      time.Duration
@@ -127,12 +133,13 @@ func newReader(s *source, ctx sdk.SourceReaderContext) (*reader, error) {
 		rdb.Close()
 		return nil, err
 	}
-	return &reader{cfg: s.cfg, ctx: ctx, rdb: rdb, rd: rd, consumer: s.cfg.Consumer, claimer: s.cfg.Consumer + ".claimed",
+	return &reader{cfg: s.cfg, ctx: ctx, rdb: rdb, rd: rd, rc: newRawConn(s.cfg.URL),
+		consumer: s.cfg.Consumer, claimer: s.cfg.Consumer + ".claimed",
 		cur: newAckBatch()}, nil
 }
 
 func newAckBatch() *ackBatch {
-	return &ackBatch{ids: map[string][]string{}, claimed: map[*rsplit][]string{}}
+	return &ackBatch{ids: map[string][]rafka.ID{}, claimed: map[*rsplit][]string{}}
 }
 
 // Start implements sdk.SourceReader.
@@ -157,7 +164,10 @@ func (r *reader) AddSplits(splits []sdk.Split) error {
 		if hist == "" {
 			hist = "0"
 		}
-		rs := &rsplit{sp: sp, key: sp.key(), hist: hist, readPos: sp.Position, claimCursor: "0-0",
+		// An unparseable position (never written by this plugin) leaves
+		// readID at 0-0: no entry is taken for one read already.
+		readID, _ := rafka.ParseID(sp.Position)
+		rs := &rsplit{sp: sp, key: sp.key(), hist: hist, readPos: sp.Position, readID: readID, claimCursor: "0-0",
 			restoredPos: sp.Position, restoredClaimed: append([]string(nil), sp.Claimed...),
 			acked: sp.Position == "" && len(sp.Claimed) == 0}
 		if sp.Finished {
@@ -314,7 +324,11 @@ func (r *reader) emit(out sdk.ReaderOutput) (bool, error) {
 		if len(it.claimed) > 0 {
 			it.s.sp.Claimed = append(it.s.sp.Claimed, it.claimed...)
 			r.cur.claimed[it.s] = append(r.cur.claimed[it.s], it.claimed...)
-			r.cur.ids[it.s.key] = append(r.cur.ids[it.s.key], it.claimed...)
+			for _, c := range it.claimed {
+				// Ids from a reply, parsed there already.
+				id, _ := rafka.ParseID(c)
+				r.cur.ids[it.s.key] = append(r.cur.ids[it.s.key], id)
+			}
 		}
 		if it.finish {
 			r.remove(it.s)
@@ -371,17 +385,16 @@ func (r *reader) recover(ctx context.Context, s *rsplit, out sdk.ReaderOutput) e
 	if err := r.ackRestored(ctx, s); err != nil {
 		return err
 	}
-	msgs, err := r.readGroup(ctx, r.consumer, []string{s.key, s.hist}, -1)
-	if err != nil {
+	if err := r.readGroup(ctx, r.consumer, []string{s.key, s.hist}, -1); err != nil {
 		return err
 	}
-	if len(msgs) == 0 || len(msgs[0].Messages) == 0 {
+	m := r.rep.stream(s.key)
+	if len(m) == 0 {
 		s.phase, s.hist = phaseClaimed, "0"
 		return nil
 	}
-	m := msgs[0].Messages
-	s.hist = m[len(m)-1].ID
-	return r.queueBatch(s, m, false, out)
+	s.hist = string(r.rep.rawID(&m[len(m)-1]))
+	return r.queueBatch(s, &r.rep, m, false, out)
 }
 
 // ackRestored acknowledges what the state a split was added with covers:
@@ -446,30 +459,29 @@ func without(ids, drop []string) []string {
 // claimedHistory re-reads entries this flow claimed from other consumers
 // earlier (pending under the claimer name) that no checkpoint covers.
 func (r *reader) claimedHistory(ctx context.Context, s *rsplit, out sdk.ReaderOutput) error {
-	msgs, err := r.readGroup(ctx, r.claimer, []string{s.key, s.hist}, -1)
-	if err != nil {
+	if err := r.readGroup(ctx, r.claimer, []string{s.key, s.hist}, -1); err != nil {
 		return err
 	}
-	if len(msgs) == 0 || len(msgs[0].Messages) == 0 {
+	m := r.rep.stream(s.key)
+	if len(m) == 0 {
 		s.phase = phaseLive
 		return nil
 	}
-	m := msgs[0].Messages
-	s.hist = m[len(m)-1].ID
+	s.hist = string(r.rep.rawID(&m[len(m)-1]))
 	// After a resync the claimer's pending list also holds the claimed
 	// entries this reader emitted (or queued) and no completed checkpoint
 	// acknowledged yet: they are not read again.
 	known := r.claimedKnown(s)
-	keep := m[:0:0]
+	keep := m[:0]
 	for _, e := range m {
-		if !known[e.ID] {
+		if !known[string(r.rep.rawID(&e))] {
 			keep = append(keep, e)
 		}
 	}
 	if len(keep) == 0 {
 		return nil
 	}
-	return r.queueBatch(s, keep, true, out)
+	return r.queueBatch(s, &r.rep, keep, true, out)
 }
 
 // claimedKnown is the set of claimed entries of s emitted or queued and not
@@ -521,7 +533,10 @@ func (r *reader) autoclaim(ctx context.Context, s *rsplit, out sdk.ReaderOutput)
 			return nil
 		}
 	}
-	return r.queueBatch(s, msgs, true, out)
+	if err := replyOf(s.key, msgs, &r.claimRep); err != nil {
+		return err
+	}
+	return r.queueBatch(s, &r.claimRep, r.claimRep.entries, true, out)
 }
 
 // live reads new entries of every live split in one XREADGROUP.
@@ -537,18 +552,15 @@ func (r *reader) live(ctx context.Context, out sdk.ReaderOutput) error {
 	if r.cfg.Mode == ModeAvailableNow {
 		block = -1
 	}
-	res, err := r.readGroup(ctx, r.consumer, streams, block)
-	if err != nil {
+	if err := r.readGroup(ctx, r.consumer, streams, block); err != nil {
 		return err
 	}
-	got := map[string][]redis.XMessage{}
-	for _, st := range res {
-		got[st.Stream] = st.Messages
-	}
 	for _, s := range append([]*rsplit(nil), r.splits...) {
-		msgs := got[s.key]
+		msgs := r.rep.stream(s.key)
+		last := s.sp.Position
 		if len(msgs) > 0 {
-			if err := r.queueBatch(s, msgs, false, out); err != nil {
+			last = string(r.rep.rawID(&msgs[len(msgs)-1]))
+			if err := r.queueBatch(s, &r.rep, msgs, false, out); err != nil {
 				return err
 			}
 		}
@@ -557,10 +569,6 @@ func (r *reader) live(ctx context.Context, out sdk.ReaderOutput) error {
 		}
 		// available_now: finished when the position reached the last id
 		// at start, or when nothing new is left for the group.
-		last := s.sp.Position
-		if len(msgs) > 0 {
-			last = msgs[len(msgs)-1].ID
-		}
 		if len(msgs) == 0 || (last != "" && rafka.CompareIDs(last, s.sp.End) >= 0) {
 			r.queue = append(r.queue, &emitItem{s: s, finish: true})
 			s.phase = phaseDone // no more reads
@@ -570,45 +578,54 @@ func (r *reader) live(ctx context.Context, out sdk.ReaderOutput) error {
 	return nil
 }
 
-// readGroup runs XREADGROUP; no data is an empty result, not an error.
-func (r *reader) readGroup(ctx context.Context, consumer string, streams []string, block time.Duration) ([]redis.XStream, error) {
-	res, err := r.rd.XReadGroup(ctx, &redis.XReadGroupArgs{Group: r.cfg.Group, Consumer: consumer, Streams: streams,
-		Count: int64(r.cfg.BatchSize), Block: block}).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
+// readGroup runs XREADGROUP into r.rep; no data is an empty reply, not an
+// error.
+func (r *reader) readGroup(ctx context.Context, consumer string, streams []string, block time.Duration) error {
+	if err := r.rc.xreadgroup(ctx, r.cfg.Group, consumer, r.cfg.BatchSize, block, streams, r.cfg.Headers, &r.rep); err != nil {
+		return fmt.Errorf("XREADGROUP %s: %w", streams[0], err)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("XREADGROUP %s: %w", streams[0], err)
-	}
-	return res, nil
+	return nil
 }
 
-// queueBatch decodes msgs of split s into a batch and queues it. Entries at
-// or before the newest id read were read already (a Redis that lost recent
-// writes delivers them again): they are only acknowledged.
-func (r *reader) queueBatch(s *rsplit, msgs []redis.XMessage, claimed bool, out sdk.ReaderOutput) error {
+// queueBatch decodes the entries ents of reply rep, read from split s, into
+// a batch and queues it. Entries at or before the newest id read were read
+// already (a Redis that lost recent writes delivers them again): they are
+// only acknowledged.
+func (r *reader) queueBatch(s *rsplit, rep *xreply, ents []xentry, claimed bool, out sdk.ReaderOutput) error {
 	it := &emitItem{s: s}
-	keep := msgs[:0:0]
-	for _, m := range msgs {
-		if !claimed && s.readPos != "" && rafka.CompareIDs(m.ID, s.readPos) <= 0 {
-			it.ids = append(it.ids, m.ID)
-			continue
+	keep := ents
+	if claimed {
+		it.claimed = make([]string, len(ents))
+		for i := range ents {
+			it.claimed[i] = string(rep.rawID(&ents[i]))
 		}
-		keep = append(keep, m)
-		if claimed {
-			it.claimed = append(it.claimed, m.ID)
-		} else {
-			it.ids = append(it.ids, m.ID)
+	} else {
+		it.ids = make([]rafka.ID, len(ents))
+		old := 0
+		for i := range ents {
+			it.ids[i] = ents[i].id
+			if s.readPos != "" && ents[i].id.Compare(s.readID) <= 0 {
+				old++
+			}
 		}
-	}
-	if !claimed && len(msgs) > 0 {
-		last := msgs[len(msgs)-1].ID
-		if s.readPos == "" || rafka.CompareIDs(last, s.readPos) > 0 {
-			it.newPos, s.readPos = last, last
+		last := &ents[len(ents)-1]
+		if s.readPos == "" || last.id.Compare(s.readID) > 0 {
+			it.newPos = string(rep.rawID(last))
+		}
+		if old > 0 {
+			keep = make([]xentry, 0, len(ents)-old)
+			for _, e := range ents {
+				if e.id.Compare(s.readID) > 0 {
+					keep = append(keep, e)
+				}
+			}
+		}
+		if it.newPos != "" {
+			s.readPos, s.readID = it.newPos, last.id
 		}
 	}
 	if len(keep) > 0 {
-		rec, err := r.dec.decode(s.sp, keep, out.Reject)
+		rec, err := r.dec.decode(s.sp, rep, keep, out.Reject)
 		if err != nil {
 			return err
 		}
@@ -719,10 +736,12 @@ func (r *reader) ackCompleted(ctx context.Context, checkpointID int64) error {
 	}
 	pipe := r.rdb.Pipeline()
 	n := 0
+	var text []byte
+	strs := make([]string, 0, ackChunk)
 	for _, a := range due {
 		for key, ids := range a.ids {
-			for i := 0; i < len(ids); i += 2000 {
-				pipe.XAck(ctx, key, r.cfg.Group, ids[i:min(i+2000, len(ids))]...)
+			for i := 0; i < len(ids); i += ackChunk {
+				pipe.XAck(ctx, key, r.cfg.Group, idStrings(ids[i:min(i+ackChunk, len(ids))], &text, strs[:0])...)
 				n++
 			}
 		}
@@ -739,6 +758,39 @@ func (r *reader) ackCompleted(ctx context.Context, checkpointID int64) error {
 	}
 	r.acks = later
 	return nil
+}
+
+// ackChunk is the number of ids per XACK.
+const ackChunk = 2000
+
+// idStrings renders ids as strings into strs: all of them in one string
+// (one allocation), of which each id is a part.
+func idStrings(ids []rafka.ID, text *[]byte, strs []string) []string {
+	b := (*text)[:0]
+	for _, id := range ids {
+		b = id.Append(b)
+	}
+	*text = b
+	all := string(b)
+	at := 0
+	for _, id := range ids {
+		n := idLen(id)
+		strs = append(strs, all[at:at+n])
+		at += n
+	}
+	return strs
+}
+
+// idLen is the length of the id rendered.
+func idLen(id rafka.ID) int { return decimalLen(id.Ms) + 1 + decimalLen(id.Seq) }
+
+func decimalLen(v uint64) int {
+	n := 1
+	for v >= 10 {
+		v /= 10
+		n++
+	}
+	return n
 }
 
 // releaseDone drops the finished splits that checkpoint checkpointID's
@@ -775,5 +827,5 @@ func (r *reader) Close() error {
 		}
 	}
 	r.queue = nil
-	return errors.Join(r.rd.Close(), r.rdb.Close())
+	return errors.Join(r.rc.Close(), r.rd.Close(), r.rdb.Close())
 }
