@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"sync"
@@ -11,12 +12,15 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/activedataflow/adf/plugins/rafka/rafka"
 )
 
-// rawConn is a Redis connection on which the reader writes its
-// XREADGROUPs and reads their replies itself: a reply is read into one
-// buffer and parsed in place, where go-redis would make a string and a map
-// per entry.
+// rawConn is a Redis connection on which the reader writes its bulk
+// commands (XREADGROUP, the XACK of a completed checkpoint) and reads their
+// replies itself: a reply is copied into one buffer and parsed in place,
+// where go-redis would make a string (and for XREADGROUP a map) per field of
+// every entry, and an XACK's ids are rendered straight into the command.
 //
 // go-redis still dials and initializes the connection, so every option of
 // the URL applies as on the plugin's other connections: a client of its own
@@ -44,6 +48,10 @@ type rawConn struct {
 // rawTimeout bounds a call's wait for Redis beyond its BLOCK, as
 // ReadTimeout does on the plugin's go-redis clients.
 const rawTimeout = 10 * time.Second
+
+// rawWriteChunk: a long command (an XACK of many ids) is written in pieces
+// of about this size, so Redis starts on it while the rest is rendered.
+const rawWriteChunk = 256 << 10
 
 func newRawConn(url string) *rawConn { return &rawConn{url: url} }
 
@@ -323,6 +331,65 @@ func (c *rawConn) recvXRead(ctx context.Context, block time.Duration, keepFields
 			_ = c.Close()
 		}
 		return err
+	}
+	return nil
+}
+
+// xack is one XACK of a pipeline: the ids of one stream.
+type xack struct {
+	key string
+	ids []rafka.ID
+}
+
+// xacks acknowledges the ids, pipelined: one XACK per at most ackChunk
+// ids of a stream, every command written before the replies are read.
+// The first error reply is returned.
+func (c *rawConn) xacks(ctx context.Context, group string, acks []xack) error {
+	if err := c.connect(ctx); err != nil {
+		return err
+	}
+	defer c.watch(ctx)()
+	c.wb = c.wb[:0]
+	cmds := 0
+	for _, a := range acks {
+		for i := 0; i < len(a.ids); i += ackChunk {
+			ids := a.ids[i:min(i+ackChunk, len(a.ids))]
+			c.wb = appendArrayLen(c.wb, 3+len(ids))
+			c.wb = appendBulk(c.wb, "XACK")
+			c.wb = appendBulk(c.wb, a.key)
+			c.wb = appendBulk(c.wb, group)
+			for _, id := range ids {
+				c.scratch = id.Append(c.scratch[:0])
+				c.wb = appendBulk(c.wb, c.scratch)
+				if len(c.wb) >= rawWriteChunk {
+					if err := c.flush(ctx, rawTimeout); err != nil {
+						return c.fail(ctx, err)
+					}
+				}
+			}
+			cmds++
+		}
+	}
+	if err := c.flush(ctx, rawTimeout); err != nil {
+		return c.fail(ctx, err)
+	}
+	var buf replyBuf
+	var first error
+	for i := 0; i < cmds; i++ {
+		buf.b = buf.b[:0]
+		if err := c.readReply(ctx, &buf, rawTimeout); err != nil {
+			return c.fail(ctx, err)
+		}
+		if first == nil && (buf.b[0] == '-' || buf.b[0] == '!') {
+			r := respReader{b: buf.b}
+			typ, at, n, err := r.line()
+			if first = err; err == nil {
+				first = r.errorReply(typ, at, n)
+			}
+		}
+	}
+	if first != nil {
+		return fmt.Errorf("XACK: %w", first)
 	}
 	return nil
 }

@@ -97,10 +97,11 @@ type reader struct {
 	ctx sdk.SourceReaderContext
 	rdb *redis.Client
 	// rd runs XAUTOCLAIM without go-redis's own retries: see
-	// newReadClient and resync. rc runs the XREADGROUPs (rawConn: the
-	// reader reads their replies itself; never retried blindly either).
+	// newReadClient and resync. rc runs the XREADGROUPs, ac the XACKs of
+	// completed checkpoints (rawConn: the reader reads their replies
+	// itself; never retried blindly either).
 	rd       *redis.Client
-	rc       *rawConn
+	rc, ac   *rawConn
 	dec      *decoder
 	consumer string
 	claimer  string
@@ -133,7 +134,7 @@ func newReader(s *source, ctx sdk.SourceReaderContext) (*reader, error) {
 		rdb.Close()
 		return nil, err
 	}
-	return &reader{cfg: s.cfg, ctx: ctx, rdb: rdb, rd: rd, rc: newRawConn(s.cfg.URL),
+	return &reader{cfg: s.cfg, ctx: ctx, rdb: rdb, rd: rd, rc: newRawConn(s.cfg.URL), ac: newRawConn(s.cfg.URL),
 		consumer: s.cfg.Consumer, claimer: s.cfg.Consumer + ".claimed",
 		cur: newAckBatch()}, nil
 }
@@ -734,21 +735,28 @@ func (r *reader) ackCompleted(ctx context.Context, checkpointID int64) error {
 	if len(due) == 0 {
 		return nil
 	}
-	pipe := r.rdb.Pipeline()
+	var acks []xack
 	n := 0
-	var text []byte
-	strs := make([]string, 0, ackChunk)
 	for _, a := range due {
 		for key, ids := range a.ids {
-			for i := 0; i < len(ids); i += ackChunk {
-				pipe.XAck(ctx, key, r.cfg.Group, idStrings(ids[i:min(i+ackChunk, len(ids))], &text, strs[:0])...)
-				n++
+			if len(ids) > 0 {
+				acks = append(acks, xack{key: key, ids: ids})
+				n += len(ids)
 			}
 		}
 	}
-	if n > 0 {
-		if _, err := pipe.Exec(ctx); err != nil {
-			return fmt.Errorf("XACK of %d batches: %w", n, err)
+	if len(acks) > 0 {
+		// XACK is idempotent: a call that failed on the connection is
+		// repeated on a new one, twice at most (as go-redis retries the
+		// plugin's other idempotent calls).
+		var err error
+		for try := 0; try < 3; try++ {
+			if err = r.ac.xacks(ctx, r.cfg.Group, acks); err == nil || ctx.Err() != nil || errors.As(err, new(replyError)) {
+				break
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("XACK of %d entries: %w", n, err)
 		}
 	}
 	for _, a := range due {
@@ -762,36 +770,6 @@ func (r *reader) ackCompleted(ctx context.Context, checkpointID int64) error {
 
 // ackChunk is the number of ids per XACK.
 const ackChunk = 2000
-
-// idStrings renders ids as strings into strs: all of them in one string
-// (one allocation), of which each id is a part.
-func idStrings(ids []rafka.ID, text *[]byte, strs []string) []string {
-	b := (*text)[:0]
-	for _, id := range ids {
-		b = id.Append(b)
-	}
-	*text = b
-	all := string(b)
-	at := 0
-	for _, id := range ids {
-		n := idLen(id)
-		strs = append(strs, all[at:at+n])
-		at += n
-	}
-	return strs
-}
-
-// idLen is the length of the id rendered.
-func idLen(id rafka.ID) int { return decimalLen(id.Ms) + 1 + decimalLen(id.Seq) }
-
-func decimalLen(v uint64) int {
-	n := 1
-	for v >= 10 {
-		v /= 10
-		n++
-	}
-	return n
-}
 
 // releaseDone drops the finished splits that checkpoint checkpointID's
 // completion leaves nothing to acknowledge for. Called after the XACKs
@@ -827,5 +805,5 @@ func (r *reader) Close() error {
 		}
 	}
 	r.queue = nil
-	return errors.Join(r.rc.Close(), r.rd.Close(), r.rdb.Close())
+	return errors.Join(r.rc.Close(), r.ac.Close(), r.rd.Close(), r.rdb.Close())
 }

@@ -304,8 +304,8 @@ func TestBufPool(t *testing.T) {
 
 // rawConn against the real Redis: the handshake applies the URL (protocol
 // 2 or 3, database, user and password), XREADGROUP through it returns what
-// go-redis's XRANGE returns, byte for byte; an error reply is a
-// redis.Error.
+// go-redis's XRANGE returns, byte for byte; XACK acknowledges; an error
+// reply is a redis.Error.
 func TestRawConnAgainstRedis(t *testing.T) {
 	ctx := context.Background()
 	base := testkit.RedisURL(t)
@@ -357,6 +357,7 @@ func TestRawConnAgainstRedis(t *testing.T) {
 		}
 		c := newRawConn(url)
 		var got []redis.XMessage
+		var ids []rafka.ID
 		var rep xreply
 		for {
 			if err := c.xreadgroup(ctx, group, "c", 64, -1, []string{key, ">"}, true, &rep); err != nil {
@@ -372,6 +373,7 @@ func TestRawConnAgainstRedis(t *testing.T) {
 					m.Values[string(rep.bytes(f.nameAt, f.nameLen))] = string(rep.bytes(f.valAt, f.valLen))
 				}
 				got = append(got, m)
+				ids = append(ids, e.id)
 			}
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -380,10 +382,19 @@ func TestRawConnAgainstRedis(t *testing.T) {
 		if n, _ := rdb.XPending(ctx, key, group).Result(); n.Count != int64(len(want)) {
 			t.Fatalf("%s: %d pending, want %d", url, n.Count, len(want))
 		}
+		if err := c.xacks(ctx, group, []xack{{key: key, ids: ids}}); err != nil {
+			t.Fatalf("%s: XACK: %v", url, err)
+		}
+		if n, _ := rdb.XPending(ctx, key, group).Result(); n.Count != 0 {
+			t.Fatalf("%s: %d pending after XACK", url, n.Count)
+		}
 		// An error reply leaves the connection usable.
 		err := c.xreadgroup(ctx, "no-such-group", "c", 1, -1, []string{key, ">"}, false, &rep)
 		if !redis.HasErrorPrefix(err, "NOGROUP") {
 			t.Fatalf("%s: read in a missing group: %v", url, err)
+		}
+		if err := c.xacks(ctx, "no-such-group", []xack{{key: key, ids: ids[:1]}}); err != nil {
+			t.Fatalf("%s: XACK in a missing group: %v (Redis answers 0)", url, err)
 		}
 		if err := c.xreadgroup(ctx, group, "c", 1, time.Second, []string{key, "0"}, false, &rep); err != nil || len(rep.streams) != 1 {
 			t.Fatalf("%s: history read after the errors: %v, %+v", url, err, rep.streams)
