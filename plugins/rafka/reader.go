@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -97,11 +98,11 @@ type reader struct {
 	ctx sdk.SourceReaderContext
 	rdb *redis.Client
 	// rd runs XAUTOCLAIM without go-redis's own retries: see
-	// newReadClient and resync. rc runs the XREADGROUPs, ac the XACKs of
-	// completed checkpoints (rawConn: the reader reads their replies
-	// itself; never retried blindly either).
-	rd       *redis.Client
-	rc, ac   *rawConn
+	// newReadClient and resync. rc runs the reads of new entries, hc the
+	// history reads, ac the XACKs of completed checkpoints (rawConn: the
+	// reader reads their replies itself; never retried blindly either).
+	rd         *redis.Client
+	rc, hc, ac *rawConn
 	dec      *decoder
 	consumer string
 	claimer  string
@@ -119,6 +120,9 @@ type reader struct {
 	// rep is the reply of the last XREADGROUP (reused for every read),
 	// claimRep the last XAUTOCLAIM's.
 	rep, claimRep xreply
+	// ahead: the splits of the XREADGROUP ... > read ahead on rc, whose
+	// reply the next live read takes (nil: none in flight). See live.
+	ahead []*rsplit
 
 	failingSince time.Time
 	backoff      time.Duration
@@ -134,7 +138,7 @@ func newReader(s *source, ctx sdk.SourceReaderContext) (*reader, error) {
 		rdb.Close()
 		return nil, err
 	}
-	return &reader{cfg: s.cfg, ctx: ctx, rdb: rdb, rd: rd, rc: newRawConn(s.cfg.URL), ac: newRawConn(s.cfg.URL),
+	return &reader{cfg: s.cfg, ctx: ctx, rdb: rdb, rd: rd, rc: newRawConn(s.cfg.URL), hc: newRawConn(s.cfg.URL), ac: newRawConn(s.cfg.URL),
 		consumer: s.cfg.Consumer, claimer: s.cfg.Consumer + ".claimed",
 		cur: newAckBatch()}, nil
 }
@@ -284,6 +288,13 @@ func (r *reader) reportDone(out sdk.ReaderOutput) error {
 // finds them. The history read is idempotent, so a resync for a call that
 // never reached Redis costs one round trip per split.
 func (r *reader) resync() {
+	if r.ahead != nil {
+		// The read ahead may have failed, or may not: its reply is
+		// dropped with the connection, and its entries are re-read
+		// from the pending list like those of any lost reply.
+		_ = r.rc.Close()
+		r.ahead = nil
+	}
 	for _, s := range r.splits {
 		if s.phase == phaseDone {
 			continue
@@ -386,7 +397,7 @@ func (r *reader) recover(ctx context.Context, s *rsplit, out sdk.ReaderOutput) e
 	if err := r.ackRestored(ctx, s); err != nil {
 		return err
 	}
-	if err := r.readGroup(ctx, r.consumer, []string{s.key, s.hist}, -1); err != nil {
+	if err := r.readHistory(ctx, r.consumer, []string{s.key, s.hist}); err != nil {
 		return err
 	}
 	m := r.rep.stream(s.key)
@@ -460,7 +471,7 @@ func without(ids, drop []string) []string {
 // claimedHistory re-reads entries this flow claimed from other consumers
 // earlier (pending under the claimer name) that no checkpoint covers.
 func (r *reader) claimedHistory(ctx context.Context, s *rsplit, out sdk.ReaderOutput) error {
-	if err := r.readGroup(ctx, r.claimer, []string{s.key, s.hist}, -1); err != nil {
+	if err := r.readHistory(ctx, r.claimer, []string{s.key, s.hist}); err != nil {
 		return err
 	}
 	m := r.rep.stream(s.key)
@@ -541,36 +552,68 @@ func (r *reader) autoclaim(ctx context.Context, s *rsplit, out sdk.ReaderOutput)
 }
 
 // live reads new entries of every live split in one XREADGROUP.
+//
+// In available_now mode it reads ahead: as soon as a reply is in, and
+// before it is decoded and emitted, the next XREADGROUP ... > of the splits
+// that go on is sent on the same connection, so Redis serves it while this
+// one is decoded; the next live call takes its reply. Entries read ahead
+// are in the consumer's pending list but not emitted: no snapshot covers
+// them, so a restore re-reads them (history read after the position), and
+// after a failed call resync drops the read ahead with its connection and
+// re-reads them the same way.
 func (r *reader) live(ctx context.Context, out sdk.ReaderOutput) error {
-	streams := make([]string, 0, 2*len(r.splits))
-	for _, s := range r.splits {
-		streams = append(streams, s.key)
-	}
-	for range r.splits {
-		streams = append(streams, ">")
-	}
 	block := r.cfg.Block.D()
 	if r.cfg.Mode == ModeAvailableNow {
 		block = -1
 	}
-	if err := r.readGroup(ctx, r.consumer, streams, block); err != nil {
-		return err
+	splits := r.ahead
+	r.ahead = nil
+	if splits == nil {
+		splits = r.splits
+		if err := r.rc.sendXReadGroup(ctx, r.cfg.Group, r.consumer, r.cfg.BatchSize, block, r.streams(splits)); err != nil {
+			return fmt.Errorf("XREADGROUP %s: %w", splits[0].key, err)
+		}
 	}
-	for _, s := range append([]*rsplit(nil), r.splits...) {
-		msgs := r.rep.stream(s.key)
-		last := s.sp.Position
-		if len(msgs) > 0 {
-			last = string(r.rep.rawID(&msgs[len(msgs)-1]))
+	splits = append([]*rsplit(nil), splits...)
+	if err := r.rc.recvXRead(ctx, block, r.cfg.Headers, &r.rep); err != nil {
+		return fmt.Errorf("XREADGROUP %s: %w", splits[0].key, err)
+	}
+	// available_now: a split is finished when its position reached the
+	// last id at start, or when nothing new is left for the group.
+	finished := make([]bool, len(splits))
+	if r.cfg.Mode == ModeAvailableNow {
+		var next []*rsplit
+		for i, s := range splits {
+			msgs := r.rep.stream(s.key)
+			last := s.sp.Position
+			if len(msgs) > 0 {
+				last = string(r.rep.rawID(&msgs[len(msgs)-1]))
+			}
+			if finished[i] = len(msgs) == 0 || (last != "" && rafka.CompareIDs(last, s.sp.End) >= 0); !finished[i] {
+				next = append(next, s)
+			}
+		}
+		// Splits that went live after this read was sent join the next.
+		for _, s := range r.splits {
+			if s.phase == phaseLive && !slices.Contains(splits, s) {
+				next = append(next, s)
+			}
+		}
+		if len(next) > 0 {
+			// A failure here closed the connection; the next read
+			// connects again, and this reply is handled regardless.
+			if err := r.rc.sendXReadGroup(ctx, r.cfg.Group, r.consumer, r.cfg.BatchSize, block, r.streams(next)); err == nil {
+				r.ahead = next
+			}
+		}
+	}
+	for i, s := range splits {
+		if msgs := r.rep.stream(s.key); len(msgs) > 0 {
 			if err := r.queueBatch(s, &r.rep, msgs, false, out); err != nil {
 				return err
 			}
 		}
-		if r.cfg.Mode != ModeAvailableNow {
-			continue
-		}
-		// available_now: finished when the position reached the last id
-		// at start, or when nothing new is left for the group.
-		if len(msgs) == 0 || (last != "" && rafka.CompareIDs(last, s.sp.End) >= 0) {
+		if finished[i] {
 			r.queue = append(r.queue, &emitItem{s: s, finish: true})
 			s.phase = phaseDone // no more reads
 			r.remove(s)
@@ -579,10 +622,21 @@ func (r *reader) live(ctx context.Context, out sdk.ReaderOutput) error {
 	return nil
 }
 
-// readGroup runs XREADGROUP into r.rep; no data is an empty reply, not an
-// error.
-func (r *reader) readGroup(ctx context.Context, consumer string, streams []string, block time.Duration) error {
-	if err := r.rc.xreadgroup(ctx, r.cfg.Group, consumer, r.cfg.BatchSize, block, streams, r.cfg.Headers, &r.rep); err != nil {
+// streams is the STREAMS arguments of a read of new entries of splits.
+func (r *reader) streams(splits []*rsplit) []string {
+	streams := make([]string, 0, 2*len(splits))
+	for _, s := range splits {
+		streams = append(streams, s.key)
+	}
+	for range splits {
+		streams = append(streams, ">")
+	}
+	return streams
+}
+
+// readHistory runs XREADGROUP of pending entries into r.rep.
+func (r *reader) readHistory(ctx context.Context, consumer string, streams []string) error {
+	if err := r.hc.xreadgroup(ctx, r.cfg.Group, consumer, r.cfg.BatchSize, -1, streams, r.cfg.Headers, &r.rep); err != nil {
 		return fmt.Errorf("XREADGROUP %s: %w", streams[0], err)
 	}
 	return nil
@@ -805,5 +859,5 @@ func (r *reader) Close() error {
 		}
 	}
 	r.queue = nil
-	return errors.Join(r.rc.Close(), r.ac.Close(), r.rd.Close(), r.rdb.Close())
+	return errors.Join(r.rc.Close(), r.hc.Close(), r.ac.Close(), r.rd.Close(), r.rdb.Close())
 }
