@@ -18,7 +18,7 @@ import (
 
 // rawConn is a Redis connection on which the reader writes its bulk
 // commands (XREADGROUP, the XACK of a completed checkpoint) and reads their
-// replies itself: a reply is copied into one buffer and parsed in place,
+// replies itself: a reply is read into one buffer and parsed in place,
 // where go-redis would make a string (and for XREADGROUP a map) per field of
 // every entry, and an XACK's ids are rendered straight into the command.
 //
@@ -35,9 +35,9 @@ import (
 // call connects again. Nothing is retried here: the caller decides (an
 // XREADGROUP ... > must never be repeated blindly, see newReadClient).
 type rawConn struct {
-	url     string
-	cl      *redis.Client
-	nc      net.Conn
+	url string
+	cl  *redis.Client
+	nc  net.Conn
 	// carry: bytes read past the end of the last reply (the start of
 	// the next pipelined one).
 	carry   []byte

@@ -44,7 +44,7 @@ type rsplit struct {
 	restoredClaimed []string
 	readPos         string   // newest own id read (queued or emitted)
 	readID          rafka.ID // readPos parsed (when readPos is set)
-	hist            string // next id of the history read
+	hist            string   // next id of the history read
 	claimCursor     string
 	nextClaim       time.Time
 	// doneAt is, for a split finished by this reader, the first checkpoint
@@ -103,9 +103,9 @@ type reader struct {
 	// reader reads their replies itself; never retried blindly either).
 	rd         *redis.Client
 	rc, hc, ac *rawConn
-	dec      *decoder
-	consumer string
-	claimer  string
+	dec        *decoder
+	consumer   string
+	claimer    string
 
 	splits []*rsplit
 	// done are the finished splits whose entries a completed checkpoint

@@ -88,10 +88,10 @@ func TestParseXReadRESP2(t *testing.T) {
 	reply := resp([]any{
 		[]any{"rafka:{t}:0", []any{
 			[]any{"1-0", []any{"key", "k1", "value", "v1"}},
-			[]any{"1-1", []any{"value", binary, "h", "x"}},   // no key, a header, binary-safe value
-			[]any{"2-0", []any{"key", "", "value", ""}},      // empty key and value are not null
-			[]any{"3-0", nil},                                // deleted while pending
-			[]any{"4-0", []any{"key", "a", "key", "b"}},      // a field twice: the last counts; no value
+			[]any{"1-1", []any{"value", binary, "h", "x"}}, // no key, a header, binary-safe value
+			[]any{"2-0", []any{"key", "", "value", ""}},    // empty key and value are not null
+			[]any{"3-0", nil}, // deleted while pending
+			[]any{"4-0", []any{"key", "a", "key", "b"}}, // a field twice: the last counts; no value
 			[]any{"18446744073709551615-18446744073709551615", []any{"value", "max"}},
 		}},
 		[]any{"rafka:{t}:2", []any{}},
