@@ -314,7 +314,6 @@ func TestRawConnAgainstRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	rdb := redis.NewClient(opts)
-	defer rdb.Close()
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	tag := hex.EncodeToString(b)
@@ -324,8 +323,11 @@ func TestRawConnAgainstRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		rdb.Do(ctx, "ACL", "DELUSER", user)
+		if err := rdb.Do(ctx, "ACL", "DELUSER", user).Err(); err != nil {
+			t.Errorf("ACL DELUSER %s: %v", user, err)
+		}
 		rdb.Del(ctx, key)
+		rdb.Close()
 	})
 	values := []string{"", "plain", "\x00\x01\xff\r\n\r\n", strings.Repeat("x", 100_000), "$5\r\nfake\r\n"}
 	for i := 0; i < 300; i++ {
