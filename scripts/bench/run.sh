@@ -22,7 +22,7 @@
 # iceberg  CSV -> Iceberg (SQLite catalog, local warehouse) vs the
 #          baseline's arrow-go CSV reader + pqarrow (zstd), parallelism 1
 #          and 2 both sides. Verified: rows, sum(id), distinct ids (an iceberg-go
-#          scan: scripts/bench/iceberg-sum).
+#          scan: scripts/bench/iceberg-sum); the Parquet files: rows, sum(id).
 # startup  a one-row CSV -> JSON-lines flow: `adf run` vs the baseline tool
 #          converting the same file (a Go process start).
 set -euo pipefail
@@ -146,7 +146,7 @@ bench_iceberg() {
       want_eq "Iceberg table (rows sum distinct)" "$("$WORK/iceberg-sum" "$d/catalog.db" "file://$d/warehouse" bench.orders)" "$ROWS $WANT_SUM $ROWS"
       rm -rf "$WORK/out"
       timed "iceberg.pqarrow-p$p" "$WORK/baseline" csv-parquet -p "$p" "$CSV" "$WORK/out"
-      want_eq "pqarrow files" "$(ls "$WORK/out" | wc -l)" "$p"
+      want_eq "pqarrow files (rows sum)" "$("$WORK/baseline" parquet-sum "$WORK/out")" "$ROWS $WANT_SUM"
       rm -rf "$WORK/out"
     done
   done

@@ -7,6 +7,7 @@
 //	baseline rafka-raw   -consumers N -url U -topic T -group G
 //	                                          pipelined XREADGROUP + XACK over the topic's partitions
 //	baseline jsonl-sum   PATH...              prints "rows sum(id)" of JSON-lines files
+//	baseline parquet-sum DIR                  prints "rows sum(id)" of the Parquet files in DIR
 //
 // Each parallel side cuts its input into N byte ranges at line starts (the
 // benchmark's CSV has no quoted line breaks) and writes one output file per
@@ -30,15 +31,17 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/csv"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/redis/go-redis/v9"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: baseline csv-jsonl|csv-parquet|rafka-raw|jsonl-sum ...")
+		fmt.Fprintln(os.Stderr, "usage: baseline csv-jsonl|csv-parquet|rafka-raw|jsonl-sum|parquet-sum ...")
 		os.Exit(2)
 	}
 	cmd, args := os.Args[1], os.Args[2:]
@@ -50,6 +53,8 @@ func main() {
 		err = rafkaRaw(args)
 	case "jsonl-sum":
 		err = jsonlSum(args)
+	case "parquet-sum":
+		err = parquetSum(args)
 	default:
 		err = fmt.Errorf("unknown command %q", cmd)
 	}
@@ -166,36 +171,45 @@ func csvReader(path string, r byteRange) (*csv.Reader, *os.File, error) {
 	return csv.NewReader(bufio.NewReaderSize(sr, 1<<20), ordersSchema, csv.WithChunk(8192)), f, nil
 }
 
+// recordWriter writes Arrow records to one output file; Close finishes it.
+type recordWriter interface {
+	Write(arrow.RecordBatch) error
+	Close() error
+}
+
+// jsonLinesWriter is arrow-go's JSON writer over a buffered file.
+type jsonLinesWriter struct {
+	f *os.File
+	w *bufio.Writer
+}
+
+func (j *jsonLinesWriter) Write(rec arrow.RecordBatch) error { return array.RecordToJSON(rec, j.w) }
+
+func (j *jsonLinesWriter) Close() error {
+	if err := j.w.Flush(); err != nil {
+		j.f.Close()
+		return err
+	}
+	return j.f.Close()
+}
+
 func toJSONLines(in string, r byteRange, out string) error {
-	rd, f, err := csvReader(in, r)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	defer rd.Release()
-	o, err := os.Create(out)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(o, 1<<20)
-	for rd.Next() {
-		if err := array.RecordToJSON(rd.RecordBatch(), w); err != nil {
-			o.Close()
-			return err
-		}
-	}
-	if err := rd.Err(); err != nil {
-		o.Close()
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		o.Close()
-		return err
-	}
-	return o.Close()
+	return convertRange(in, r, out, func(f *os.File) (recordWriter, error) {
+		return &jsonLinesWriter{f: f, w: bufio.NewWriterSize(f, 1<<20)}, nil
+	})
 }
 
 func toParquet(in string, r byteRange, out string) error {
+	return convertRange(in, r, out, func(f *os.File) (recordWriter, error) {
+		// pqarrow's FileWriter closes f with itself.
+		return pqarrow.NewFileWriter(ordersSchema, f,
+			parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd)), pqarrow.DefaultWriterProps())
+	})
+}
+
+// convertRange reads one range of the CSV file in and writes its records
+// to a new file out through the writer open makes.
+func convertRange(in string, r byteRange, out string, open func(*os.File) (recordWriter, error)) error {
 	rd, f, err := csvReader(in, r)
 	if err != nil {
 		return err
@@ -206,23 +220,22 @@ func toParquet(in string, r byteRange, out string) error {
 	if err != nil {
 		return err
 	}
-	pw, err := pqarrow.NewFileWriter(ordersSchema, o,
-		parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd)), pqarrow.DefaultWriterProps())
+	w, err := open(o)
 	if err != nil {
 		o.Close()
 		return err
 	}
 	for rd.Next() {
-		if err := pw.Write(rd.RecordBatch()); err != nil {
-			pw.Close()
+		if err := w.Write(rd.RecordBatch()); err != nil {
+			w.Close()
 			return err
 		}
 	}
 	if err := rd.Err(); err != nil {
-		pw.Close()
+		w.Close()
 		return err
 	}
-	return pw.Close() // closes o
+	return w.Close()
 }
 
 // rafkaRaw consumes every partition of a rafka topic as a new consumer
@@ -367,6 +380,55 @@ func jsonlSum(args []string) error {
 				return err
 			}
 		}
+	}
+	fmt.Println(rows, sum)
+	return nil
+}
+
+// parquetSum reads every *.parquet file of a directory with pqarrow and
+// prints the number of rows and the sum of their "id" column.
+func parquetSum(args []string) error {
+	if len(args) != 1 {
+		return errors.New("want DIR")
+	}
+	files, err := filepath.Glob(filepath.Join(args[0], "*.parquet"))
+	if err != nil {
+		return err
+	}
+	var rows, sum int64
+	for _, path := range files {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		pf, err := file.NewParquetReader(f)
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 65536}, memory.DefaultAllocator)
+		if err != nil {
+			pf.Close()
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		tbl, err := fr.ReadTable(context.Background())
+		pf.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		idx := tbl.Schema().FieldIndices("id")
+		if len(idx) != 1 {
+			tbl.Release()
+			return fmt.Errorf("%s: no id column", path)
+		}
+		for _, chunk := range tbl.Column(idx[0]).Data().Chunks() {
+			ids := chunk.(*array.Int64)
+			for i := 0; i < ids.Len(); i++ {
+				sum += ids.Value(i)
+			}
+		}
+		rows += tbl.NumRows()
+		tbl.Release()
 	}
 	fmt.Println(rows, sum)
 	return nil
