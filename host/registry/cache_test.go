@@ -41,19 +41,6 @@ func counted(t *testing.T, dir, name, real string, size int) string {
 	return marker
 }
 
-// launches is how many times a counted script was started.
-func launches(t *testing.T, marker string) int {
-	t.Helper()
-	data, err := os.ReadFile(marker)
-	if os.IsNotExist(err) {
-		return 0
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Count(string(data), "started\n")
-}
-
 func scanCached(t *testing.T, dir, cacheDir string) *registry.Registry {
 	t.Helper()
 	reg := registry.New(dir, nil, registry.WithManifestCache(cacheDir))
@@ -112,8 +99,8 @@ func TestManifestCacheWarmScanStartsNothing(t *testing.T) {
 	stuckRuns := counted(t, dir, "adf-plugin-stuck", testkit.Build(t, stuckPlugin), 0)
 
 	cold := scanCached(t, dir, cacheDir)
-	if launches(t, fileRuns) != 1 || launches(t, stuckRuns) != 1 {
-		t.Fatalf("cold scan: %d and %d launches, want each binary described once", launches(t, fileRuns), launches(t, stuckRuns))
+	if testkit.Starts(t, fileRuns) != 1 || testkit.Starts(t, stuckRuns) != 1 {
+		t.Fatalf("cold scan: %d and %d launches, want each binary described once", testkit.Starts(t, fileRuns), testkit.Starts(t, stuckRuns))
 	}
 	want := components(cold)
 	if len(want) != 3 || len(cold.Problems()) != 0 {
@@ -136,8 +123,8 @@ func TestManifestCacheWarmScanStartsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	warm := scanCached(t, dir, cacheDir)
-	if launches(t, fileRuns) != 1 || launches(t, stuckRuns) != 1 {
-		t.Errorf("warm scan started plugins: %d and %d launches", launches(t, fileRuns), launches(t, stuckRuns))
+	if testkit.Starts(t, fileRuns) != 1 || testkit.Starts(t, stuckRuns) != 1 {
+		t.Errorf("warm scan started plugins: %d and %d launches", testkit.Starts(t, fileRuns), testkit.Starts(t, stuckRuns))
 	}
 	if got := components(warm); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("warm scan components %v, want %v", got, want)
@@ -163,7 +150,7 @@ func TestManifestCacheWarmScanStartsNothing(t *testing.T) {
 	if err := warm.ValidateConfig(ctx(t), e, []byte(`{"path": "x.csv"}`)); err != nil {
 		t.Errorf("ValidateConfig through the cached entry: %v", err)
 	}
-	if n := launches(t, fileRuns); n != 2 {
+	if n := testkit.Starts(t, fileRuns); n != 2 {
 		t.Errorf("file plugin started %d times, want 2 (the cold scan and the validation)", n)
 	}
 
@@ -172,13 +159,13 @@ func TestManifestCacheWarmScanStartsNothing(t *testing.T) {
 	if err := os.Chtimes(filepath.Join(dir, "adf-plugin-stuck"), later, later); err != nil {
 		t.Fatal(err)
 	}
-	if got := components(scanCached(t, dir, cacheDir)); launches(t, stuckRuns) != 1 || strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("after touching a binary: %d launches, components %v; want 1 and %v", launches(t, stuckRuns), got, want)
+	if got := components(scanCached(t, dir, cacheDir)); testkit.Starts(t, stuckRuns) != 1 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("after touching a binary: %d launches, components %v; want 1 and %v", testkit.Starts(t, stuckRuns), got, want)
 	}
 
 	// Without a cache every binary describes itself, as before.
 	scan(t, dir)
-	if launches(t, stuckRuns) != 2 {
+	if testkit.Starts(t, stuckRuns) != 2 {
 		t.Errorf("a scan without a cache did not describe the binaries")
 	}
 }
@@ -210,13 +197,13 @@ func TestManifestCacheBinaryReplaced(t *testing.T) {
 	if got := components(reg); len(got) != 2 || !strings.HasPrefix(got[0], "sink file file ") || !strings.HasPrefix(got[1], "source file file ") {
 		t.Errorf("after the replacement: components %v, want the file source and sink", got)
 	}
-	if launches(t, fileRuns) != 1 || launches(t, stuckRuns) != 1 {
-		t.Errorf("launches: new binary %d, old %d; want 1 each", launches(t, fileRuns), launches(t, stuckRuns))
+	if testkit.Starts(t, fileRuns) != 1 || testkit.Starts(t, stuckRuns) != 1 {
+		t.Errorf("launches: new binary %d, old %d; want 1 each", testkit.Starts(t, fileRuns), testkit.Starts(t, stuckRuns))
 	}
 	// And that is what is cached now.
 	scanCached(t, dir, cacheDir)
-	if launches(t, fileRuns) != 1 {
-		t.Errorf("the replacement's manifest was not cached: %d launches", launches(t, fileRuns))
+	if testkit.Starts(t, fileRuns) != 1 {
+		t.Errorf("the replacement's manifest was not cached: %d launches", testkit.Starts(t, fileRuns))
 	}
 }
 
@@ -263,12 +250,12 @@ func TestManifestCacheFileIgnoredAndRewritten(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			c.damage()
-			n := launches(t, runs)
+			n := testkit.Starts(t, runs)
 			reg := scanCached(t, dir, cacheDir)
 			if got := components(reg); strings.Join(got, "\n") != strings.Join(want, "\n") || len(reg.Problems()) != 0 {
 				t.Errorf("with a cache file %s: components %v, problems %v; want %v", c.comment, got, reg.Problems(), want)
 			}
-			if launches(t, runs) != n+1 {
+			if testkit.Starts(t, runs) != n+1 {
 				t.Errorf("with a cache file %s the binary was not described", c.comment)
 			}
 			if got := cachedPaths(t, path); len(got) != 1 {
@@ -278,7 +265,7 @@ func TestManifestCacheFileIgnoredAndRewritten(t *testing.T) {
 				t.Errorf("rewritten cache file: %v, %v; want mode 0600", fi.Mode(), err)
 			}
 			scanCached(t, dir, cacheDir)
-			if launches(t, runs) != n+1 {
+			if testkit.Starts(t, runs) != n+1 {
 				t.Errorf("the rewritten cache file is not used")
 			}
 		})
@@ -307,8 +294,8 @@ func TestManifestCacheUnderLock(t *testing.T) {
 	// launches verify.
 	lock(sha256.Sum256(data))
 	reg := scanCached(t, dir, cacheDir)
-	if got := components(reg); strings.Join(got, "\n") != strings.Join(want, "\n") || launches(t, runs) != 1 {
-		t.Fatalf("under a matching lock: components %v, %d launches; want %v from the cache", got, launches(t, runs), want)
+	if got := components(reg); strings.Join(got, "\n") != strings.Join(want, "\n") || testkit.Starts(t, runs) != 1 {
+		t.Fatalf("under a matching lock: components %v, %d launches; want %v from the cache", got, testkit.Starts(t, runs), want)
 	}
 	if ps := reg.Plugins(); len(ps) != 1 || ps[0].SHA256 != fmt.Sprintf("%x", sha256.Sum256(data)) {
 		t.Errorf("plugins %+v, want the pinned checksum", ps)
@@ -325,7 +312,7 @@ func TestManifestCacheUnderLock(t *testing.T) {
 	if _, err := reg.Lookup(sdk.KindSource, "file"); err == nil {
 		t.Error("the cached manifest provided a type the lock refuses")
 	}
-	if launches(t, runs) != 1 {
+	if testkit.Starts(t, runs) != 1 {
 		t.Errorf("a binary the lock refuses was run")
 	}
 }
@@ -340,16 +327,16 @@ func TestManifestCacheFailuresAreRetried(t *testing.T) {
 		testkit.Build(t, testkit.FilePlugin)+"\n", 0o755)
 	for i := 1; i <= 2; i++ {
 		reg := scanCached(t, dir, cacheDir)
-		if len(reg.Plugins()) != 0 || len(reg.Problems()) != 1 || launches(t, marker) != i {
-			t.Fatalf("scan %d of a failing binary: plugins %v, problems %v, %d launches; want it tried and failed", i, reg.Plugins(), reg.Problems(), launches(t, marker))
+		if len(reg.Plugins()) != 0 || len(reg.Problems()) != 1 || testkit.Starts(t, marker) != i {
+			t.Fatalf("scan %d of a failing binary: plugins %v, problems %v, %d launches; want it tried and failed", i, reg.Plugins(), reg.Problems(), testkit.Starts(t, marker))
 		}
 	}
 	writeFile(t, flag, "", 0o644)
-	if reg := scanCached(t, dir, cacheDir); len(reg.Plugins()) != 1 || launches(t, marker) != 3 {
-		t.Fatalf("once it works: plugins %v, problems %v, %d launches", reg.Plugins(), reg.Problems(), launches(t, marker))
+	if reg := scanCached(t, dir, cacheDir); len(reg.Plugins()) != 1 || testkit.Starts(t, marker) != 3 {
+		t.Fatalf("once it works: plugins %v, problems %v, %d launches", reg.Plugins(), reg.Problems(), testkit.Starts(t, marker))
 	}
-	if reg := scanCached(t, dir, cacheDir); len(reg.Plugins()) != 1 || launches(t, marker) != 3 {
-		t.Errorf("the binary that works now was not cached: %d launches", launches(t, marker))
+	if reg := scanCached(t, dir, cacheDir); len(reg.Plugins()) != 1 || testkit.Starts(t, marker) != 3 {
+		t.Errorf("the binary that works now was not cached: %d launches", testkit.Starts(t, marker))
 	}
 }
 

@@ -113,3 +113,18 @@ func PluginDir(t testing.TB, pkgs ...string) string {
 
 // FilePlugin is the package of the bundled file plugin.
 const FilePlugin = "plugins/file/cmd/adf-plugin-file"
+
+// Starts is how many times a counting wrapper script started: such a
+// script appends the line "started" to marker each time it runs (0 when
+// it never ran).
+func Starts(t testing.TB, marker string) int {
+	t.Helper()
+	data, err := os.ReadFile(marker)
+	if os.IsNotExist(err) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(data), "started\n")
+}

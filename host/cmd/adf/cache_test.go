@@ -47,18 +47,6 @@ func countedPlugin(t *testing.T, dir, name, pkg string) (marker string) {
 	return marker
 }
 
-func launchCount(t *testing.T, marker string) int {
-	t.Helper()
-	data, err := os.ReadFile(marker)
-	if os.IsNotExist(err) {
-		return 0
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Count(string(data), "started\n")
-}
-
 // cacheFile is the manifest cache file of e's plugins directory.
 func cacheFile(t *testing.T, e *env) string {
 	t.Helper()
@@ -79,8 +67,8 @@ func TestRunStartsOnlyTheFlowsPlugins(t *testing.T) {
 	stuck := countedPlugin(t, e.pluginDir, "adf-plugin-stuck", stuckPkg)
 
 	r := e.run(t, "plugins", "list")
-	if r.code != 0 || !stuckListed.MatchString(r.stdout) || !fileListed.MatchString(r.stdout) || launchCount(t, stuck) != 1 {
-		t.Fatalf("adf plugins list: want both plugins, the stuck one described once (%d)\n%s", launchCount(t, stuck), r)
+	if r.code != 0 || !stuckListed.MatchString(r.stdout) || !fileListed.MatchString(r.stdout) || testkit.Starts(t, stuck) != 1 {
+		t.Fatalf("adf plugins list: want both plugins, the stuck one described once (%d)\n%s", testkit.Starts(t, stuck), r)
 	}
 	path := cacheFile(t, e)
 	if fi, err := os.Stat(path); err != nil || fi.Mode() != 0o600 {
@@ -92,7 +80,7 @@ func TestRunStartsOnlyTheFlowsPlugins(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("adf run\n%s", r)
 	}
-	if n := launchCount(t, stuck); n != 1 {
+	if n := testkit.Starts(t, stuck); n != 1 {
 		t.Errorf("adf run started the plugin its flow does not use (%d launches)", n)
 	}
 	if want := fmt.Sprintf("adf: plugin manifests: cache=%s binaries=2 from_cache=2\n", path); !strings.Contains(r.stderr, want) {
@@ -113,8 +101,8 @@ func TestRunStartsOnlyTheFlowsPlugins(t *testing.T) {
 
 	// Listed still, from the cache.
 	r = e.run(t, "plugins", "list")
-	if r.code != 0 || !stuckListed.MatchString(r.stdout) || launchCount(t, stuck) != 1 {
-		t.Errorf("adf plugins list with a warm cache: want the stuck plugin listed and not started (%d)\n%s", launchCount(t, stuck), r)
+	if r.code != 0 || !stuckListed.MatchString(r.stdout) || testkit.Starts(t, stuck) != 1 {
+		t.Errorf("adf plugins list with a warm cache: want the stuck plugin listed and not started (%d)\n%s", testkit.Starts(t, stuck), r)
 	}
 }
 
@@ -204,12 +192,12 @@ func TestFailedPluginIsTriedAgain(t *testing.T) {
 	}
 	for i := 1; i <= 2; i++ {
 		r := e.run(t, "plugins", "list")
-		if r.code != 0 || !strings.Contains(r.stdout, "skipped "+flaky+": ") || launchCount(t, marker) != i {
-			t.Fatalf("adf plugins list %d: want the failing binary tried (launches: %d) and skipped\n%s", i, launchCount(t, marker), r)
+		if r.code != 0 || !strings.Contains(r.stdout, "skipped "+flaky+": ") || testkit.Starts(t, marker) != i {
+			t.Fatalf("adf plugins list %d: want the failing binary tried (launches: %d) and skipped\n%s", i, testkit.Starts(t, marker), r)
 		}
 	}
 	write(t, e.work, "works", "")
-	if r := e.run(t, "plugins", "list"); r.code != 0 || !fileListed.MatchString(r.stdout) || launchCount(t, marker) != 3 {
+	if r := e.run(t, "plugins", "list"); r.code != 0 || !fileListed.MatchString(r.stdout) || testkit.Starts(t, marker) != 3 {
 		t.Errorf("adf plugins list once the binary works: want its types\n%s", r)
 	}
 }
