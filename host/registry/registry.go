@@ -281,9 +281,7 @@ func (r *Registry) describe(ctx context.Context, path string, p *pin) (*adfv1.Ma
 	defer cancel()
 	resp, err := inst.Plugin().Describe(dctx, &adfv1.Describe_Request{HostProtocolVersion: sdk.ProtocolVersion})
 	if err != nil {
-		// gRPC may report the deadline from its own timer a moment before
-		// dctx's fires, so the status code counts as much as dctx.Err().
-		if ctx.Err() == nil && (dctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded) {
+		if timedOut(ctx, dctx, err) {
 			return nil, &sdk.Error{Code: sdk.CodeUnavailable, Err: err,
 				Summary: fmt.Sprintf("plugin %s started but did not describe itself within %s", path, describeTimeout),
 				Detail:  "it is skipped; report it to its authors, or remove it from the plugins directory"}
@@ -298,6 +296,14 @@ func (r *Registry) describe(ctx context.Context, path string, p *pin) (*adfv1.Ma
 		return nil, fmt.Errorf("plugin %s speaks protocol %d, the host speaks %d: rebuild it against this SDK", path, m.ProtocolVersion, sdk.ProtocolVersion)
 	}
 	return m, nil
+}
+
+// timedOut reports whether a call made under rctx, a deadline derived
+// from ctx, failed with err because rctx's deadline passed (not because ctx
+// ended). gRPC may report the deadline from its own timer a moment before
+// rctx's fires, so the status code counts as much as rctx.Err().
+func timedOut(ctx, rctx context.Context, err error) bool {
+	return ctx.Err() == nil && (rctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded)
 }
 
 // Plugins lists the discovered plugins.

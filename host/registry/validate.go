@@ -35,7 +35,7 @@ func (r *Registry) CheckConfig(ctx context.Context, e Entry, config []byte) (war
 	defer cancel()
 	resp, err := inst.Plugin().ValidateConfig(rctx, &adfv1.ValidateConfig_Request{Kind: sdk.KindToProto(e.Kind), Type: e.Type, Config: config})
 	if err != nil {
-		if ctx.Err() == nil && rctx.Err() != nil {
+		if timedOut(ctx, rctx, err) {
 			return nil, &sdk.Error{Code: sdk.CodeUnavailable, Err: err,
 				Summary: fmt.Sprintf("plugin %s did not validate the %s %q config within %s", e.Plugin.Name, e.Kind, e.Type, ValidateTimeout),
 				Detail:  "its checks of what the config names may be stuck on a named pipe or an unreachable network file system; report it to the plugin's authors"}
