@@ -1,0 +1,284 @@
+package format
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// DefaultRowGroupSize is the rows per row group the Parquet writer uses by
+// default.
+const DefaultRowGroupSize = 128 * 1024
+
+// ParquetInfo is what planning needs of a Parquet file: its Arrow schema
+// (the stored ARROW:schema when the writer kept one, else the one derived
+// from the Parquet schema) and the compressed size of each row group.
+type ParquetInfo struct {
+	Schema        *arrow.Schema
+	RowGroupBytes []int64
+	RowGroupRows  []int64
+}
+
+// ReadParquetInfo reads a Parquet file's footer.
+func ReadParquetInfo(path string) (*ParquetInfo, error) {
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		return nil, err
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := fr.Schema()
+	if err != nil {
+		return nil, err
+	}
+	info := &ParquetInfo{Schema: sc}
+	for i := 0; i < pf.NumRowGroups(); i++ {
+		md := pf.MetaData().RowGroup(i)
+		info.RowGroupBytes = append(info.RowGroupBytes, md.TotalByteSize())
+		info.RowGroupRows = append(info.RowGroupRows, md.NumRows())
+	}
+	return info, nil
+}
+
+// SchemaSignature renders an Arrow schema's field names, types and
+// nullability (not its metadata), to compare the schemas of two files.
+func SchemaSignature(s *arrow.Schema) string {
+	out := ""
+	for i, f := range s.Fields() {
+		if i > 0 {
+			out += ", "
+		}
+		out += f.Name + ": " + f.Type.String()
+		if !f.Nullable {
+			out += " not null"
+		}
+	}
+	return out
+}
+
+// parquetReader reads row groups [rg, end) of a Parquet file, resuming at
+// row `row` of row group rg. Its position is (row group, rows of it read).
+type parquetReader struct {
+	pf        *file.Reader
+	fr        *pqarrow.FileReader
+	rg, end   int
+	row       int64
+	batchSize int
+	rr        pqarrow.RecordReader
+	err       error
+}
+
+// NewParquetReader returns a RecordReader over row groups [rgStart, rgEnd)
+// of the Parquet file at path, starting at row group rg, row row of it
+// (the Position of an earlier reader), in batches of at most batchSize rows
+// that never span row groups.
+func NewParquetReader(path string, rg, rgEnd int, row int64, batchSize int, mem memory.Allocator) (RecordReader, error) {
+	if batchSize <= 0 {
+		batchSize = DefaultBatchSize
+	}
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		return nil, err
+	}
+	if rgEnd > pf.NumRowGroups() {
+		pf.Close()
+		return nil, fmt.Errorf("parquet: the file has %d row groups, the split names row groups up to %d (was the file replaced?)", pf.NumRowGroups(), rgEnd)
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(batchSize)}, mem)
+	if err != nil {
+		pf.Close()
+		return nil, err
+	}
+	return &parquetReader{pf: pf, fr: fr, rg: rg, end: rgEnd, row: row, batchSize: batchSize}, nil
+}
+
+// Next implements RecordReader.
+func (p *parquetReader) Next() (arrow.RecordBatch, []Rejected, error) {
+	if p.err != nil {
+		return nil, nil, p.err
+	}
+	for p.rg < p.end {
+		if p.rr == nil {
+			rr, err := p.fr.GetRecordReader(context.Background(), nil, []int{p.rg})
+			if err != nil {
+				p.err = fmt.Errorf("parquet: row group %d: %w", p.rg, err)
+				return nil, nil, p.err
+			}
+			if p.row > 0 {
+				if err := rr.SeekToRow(p.row); err != nil {
+					rr.Release()
+					p.err = fmt.Errorf("parquet: row group %d: seek to row %d: %w", p.rg, p.row, err)
+					return nil, nil, p.err
+				}
+			}
+			p.rr = rr
+		}
+		rec, err := p.rr.Read()
+		if rec != nil && rec.NumRows() > 0 {
+			rec.Retain()
+			p.row += rec.NumRows()
+			return rec, nil, nil
+		}
+		if err != nil && err != io.EOF {
+			p.err = fmt.Errorf("parquet: row group %d: %w", p.rg, err)
+			return nil, nil, p.err
+		}
+		p.rr.Release()
+		p.rr = nil
+		p.rg++
+		p.row = 0
+	}
+	return nil, nil, io.EOF
+}
+
+// Position implements RecordReader: the row group and the rows of it read.
+func (p *parquetReader) Position() (int64, int64) { return int64(p.rg), p.row }
+
+// Close releases the reader and closes the file.
+func (p *parquetReader) Close() error {
+	if p.rr != nil {
+		p.rr.Release()
+		p.rr = nil
+	}
+	return p.pf.Close()
+}
+
+// ParquetOptions configure the Parquet writer.
+type ParquetOptions struct {
+	// Compression is zstd, snappy or none.
+	Compression string
+	// RowGroupSize is the rows per row group (DefaultRowGroupSize if <= 0).
+	RowGroupSize int64
+}
+
+// ValidCompression tells the compression names the writer knows.
+func ValidCompression(c string) bool {
+	switch c {
+	case "zstd", "snappy", "none", "":
+		return true
+	}
+	return false
+}
+
+// ParquetWriter writes one Parquet file. Rows are buffered into row groups
+// of RowGroupSize rows; Close completes the file (its last row group and the
+// footer). The Arrow schema is stored in the file (ARROW:schema), so that
+// readers get back timestamps' units and zones exactly.
+type ParquetWriter struct {
+	cw   countingWriter
+	opts ParquetOptions
+	fw   *pqarrow.FileWriter
+	sc   *arrow.Schema
+}
+
+// NewParquetWriter returns a writer of a Parquet file to w.
+func NewParquetWriter(w io.Writer, opts ParquetOptions) *ParquetWriter {
+	if opts.RowGroupSize <= 0 {
+		opts.RowGroupSize = DefaultRowGroupSize
+	}
+	return &ParquetWriter{cw: countingWriter{w: w}, opts: opts}
+}
+
+func (p *ParquetWriter) codec() compress.Compression {
+	switch p.opts.Compression {
+	case "snappy":
+		return compress.Codecs.Snappy
+	case "none":
+		return compress.Codecs.Uncompressed
+	}
+	return compress.Codecs.Zstd
+}
+
+// Write implements Writer. The bytes reported are those that reached the
+// underlying writer, which lag behind the rows while a row group fills.
+func (p *ParquetWriter) Write(rec arrow.RecordBatch) (int64, error) {
+	start := p.cw.n
+	if p.fw == nil {
+		props := parquet.NewWriterProperties(parquet.WithCompression(p.codec()), parquet.WithMaxRowGroupLength(p.opts.RowGroupSize),
+			parquet.WithAllocator(memory.DefaultAllocator))
+		fw, err := pqarrow.NewFileWriter(rec.Schema(), &p.cw, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+		if err != nil {
+			return 0, fmt.Errorf("parquet writer: %w", err)
+		}
+		p.fw, p.sc = fw, rec.Schema()
+	} else if !p.sc.Equal(rec.Schema()) {
+		return 0, fmt.Errorf("parquet writer: the batch's schema (%s) differs from the file's (%s); a Parquet file holds one schema",
+			SchemaSignature(rec.Schema()), SchemaSignature(p.sc))
+	}
+	if err := p.fw.WriteBuffered(rec); err != nil {
+		return p.cw.n - start, fmt.Errorf("parquet writer: %w", err)
+	}
+	return p.cw.n - start, nil
+}
+
+// Started tells whether a row was written (the file has a schema).
+func (p *ParquetWriter) Started() bool { return p.fw != nil }
+
+// Close writes the last row group and the footer, and returns the bytes
+// written by it. It does not close the underlying writer.
+func (p *ParquetWriter) Close() (int64, error) {
+	if p.fw == nil {
+		return 0, nil
+	}
+	start := p.cw.n
+	err := p.fw.Close()
+	p.fw = nil
+	if err != nil {
+		return p.cw.n - start, fmt.Errorf("parquet writer: %w", err)
+	}
+	return p.cw.n - start, nil
+}
+
+// CopyParquet appends every row of the Parquet file at path to w.
+func CopyParquet(w *ParquetWriter, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	pf, err := file.NewParquetReader(f)
+	if err != nil {
+		return fmt.Errorf("parquet: read %s: %w", path, err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 64 << 10}, memory.DefaultAllocator)
+	if err != nil {
+		return fmt.Errorf("parquet: read %s: %w", path, err)
+	}
+	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
+	if err != nil {
+		return fmt.Errorf("parquet: read %s: %w", path, err)
+	}
+	defer rr.Release()
+	for {
+		rec, err := rr.Read()
+		if rec != nil && rec.NumRows() > 0 {
+			if _, werr := w.Write(rec); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("parquet: read %s: %w", path, err)
+		}
+		if rec == nil {
+			return nil
+		}
+	}
+}
