@@ -33,7 +33,7 @@ func (c *SourceConfig) Check(ctx context.Context) []*sdk.Error {
 			return []*sdk.Error{c.waiting(missingInput(c.Path))}
 		}
 		return []*sdk.Error{c.waiting(&sdk.Error{Code: sdk.CodeNotFound, Field: "path", Summary: fmt.Sprintf("directory %s holds no input files", c.Path),
-			Detail: "files are taken by extension (.csv, .tsv, .json, .jsonl, .ndjson; hidden ones skipped) unless format is set"})}
+			Detail: "files are taken by extension (.csv, .tsv, .json, .jsonl, .ndjson, .parquet, .pq; hidden ones skipped) unless format is set"})}
 	}
 	var out []*sdk.Error
 	for _, p := range files {

@@ -13,22 +13,23 @@ import (
 
 // Formats.
 const (
-	FormatCSV   = "csv"
-	FormatJSON  = "json"
-	FormatJSONL = "jsonl"
+	FormatCSV     = "csv"
+	FormatJSON    = "json"
+	FormatJSONL   = "jsonl"
+	FormatParquet = "parquet"
 )
 
 // SourceConfig configures the file source.
 type SourceConfig struct {
 	Path      string          `json:"path" jsonschema:"required,description=a file\\, a directory (every file in it) or a glob such as data/*.csv" adf:"path"`
-	Format    string          `json:"format,omitempty" jsonschema:"enum=csv,enum=json,enum=jsonl,description=file format; default from the file extension (.csv\\, .json\\, .jsonl/.ndjson)"`
+	Format    string          `json:"format,omitempty" jsonschema:"enum=csv,enum=json,enum=jsonl,enum=parquet,description=file format; default from the file extension (.csv\\, .json\\, .jsonl/.ndjson\\, .parquet)"`
 	Header    *bool           `json:"header,omitempty" jsonschema:"description=CSV: the first line names the columns (default true)"`
 	Delimiter string          `json:"delimiter,omitempty" jsonschema:"description=CSV field delimiter\\, one character (default \\,)"`
 	Multiline bool            `json:"multiline,omitempty" jsonschema:"description=deprecated\\, no effect: quoted CSV fields may always hold line breaks (RFC 4180)\\, and such files are still split into byte ranges"`
 	Schema    []format.Column `json:"schema,omitempty" jsonschema:"description=explicit columns [{name\\, type}] with type int64\\, float64\\, bool\\, string\\, timestamp or date; default: inferred"`
 	InferRows int             `json:"infer_rows,omitempty" jsonschema:"minimum=1,description=rows sampled to infer the schema (default 1000)"`
 	Nulls     []string        `json:"null_values,omitempty" jsonschema:"description=CSV values read as null (default: the empty string)"`
-	SplitSize int64           `json:"split_size,omitempty" jsonschema:"minimum=1024,description=bytes per byte-range split of CSV and JSON-lines files (default: each file in two splits per reader\\, each of 4 MiB to 64 MiB)"`
+	SplitSize int64           `json:"split_size,omitempty" jsonschema:"minimum=1024,description=bytes per byte-range split of CSV and JSON-lines files (default: each file in two splits per reader\\, each of 4 MiB to 64 MiB); Parquet: consecutive row groups are joined into splits of about this many bytes (default: one split per row group)"`
 	BatchSize int             `json:"batch_size,omitempty" jsonschema:"minimum=1,description=rows per Arrow batch (default 8192)"`
 	Mode      string          `json:"mode,omitempty" jsonschema:"enum=bounded,enum=continuous,description=bounded reads the files present at start; continuous keeps discovering new files (default bounded)"`
 	Discover  sdk.Duration    `json:"discover_interval,omitempty" jsonschema:"description=continuous mode: how often to look for new files (default 10s\\, at least 100ms)"`
@@ -57,7 +58,10 @@ func (c *SourceConfig) Validate() error {
 		errs = append(errs, e)
 	}
 	if c.Format == "" && formatOf(c.Path) == "" && !hasGlob(c.Path) && filepath.Ext(c.Path) != "" {
-		errs = append(errs, sdk.ConfigError("format", "cannot tell the format of %q from its extension; set format: csv, json or jsonl", c.Path))
+		errs = append(errs, sdk.ConfigError("format", "cannot tell the format of %q from its extension; set format: csv, json, jsonl or parquet", c.Path))
+	}
+	if len(c.Schema) > 0 && (c.Format == FormatParquet || (c.Format == "" && formatOf(c.Path) == FormatParquet)) {
+		errs = append(errs, sdk.ConfigError("schema", "Parquet files carry their own schema; remove schema"))
 	}
 	if c.Discover.D() < MinDiscoverInterval {
 		errs = append(errs, sdk.ConfigError("discover_interval", "must be at least %s (got %s)", MinDiscoverInterval, c.Discover.D()))
@@ -110,13 +114,20 @@ func (c *SourceConfig) formatFor(path string) string {
 // SinkConfig configures the file sink.
 type SinkConfig struct {
 	Path      string `json:"path" jsonschema:"required,description=output file; or a directory (ending in /) that receives one part file per checkpoint" adf:"path"`
-	Format    string `json:"format,omitempty" jsonschema:"enum=csv,enum=jsonl,description=output format; default from the extension (.csv\\, else jsonl)"`
+	Format    string `json:"format,omitempty" jsonschema:"enum=csv,enum=jsonl,enum=parquet,description=output format; default from the extension (.csv\\, .parquet\\, else jsonl)"`
 	Header    *bool  `json:"header,omitempty" jsonschema:"description=CSV: write a header line (default true)"`
 	Delimiter string `json:"delimiter,omitempty" jsonschema:"description=CSV field delimiter (default \\,)"`
+	// Compression and RowGroupSize configure Parquet output.
+	Compression  string `json:"compression,omitempty" jsonschema:"enum=zstd,enum=snappy,enum=none,description=Parquet: column compression (default zstd)"`
+	RowGroupSize int64  `json:"row_group_size,omitempty" jsonschema:"minimum=1,description=Parquet: rows per row group (default 131072); a row group also ends with each part file"`
 }
 
 // Defaults implements sdk.Defaulter.
-func (c *SinkConfig) Defaults() { c.Delimiter = "," }
+func (c *SinkConfig) Defaults() {
+	c.Delimiter = ","
+	c.Compression = "zstd"
+	c.RowGroupSize = format.DefaultRowGroupSize
+}
 
 // Validate implements sdk.Validator.
 func (c *SinkConfig) Validate() error {
@@ -127,13 +138,22 @@ func (c *SinkConfig) Validate() error {
 	if e := checkDelimiter(c.Delimiter); e != nil {
 		errs = append(errs, e)
 	}
+	if !format.ValidCompression(c.Compression) {
+		errs = append(errs, sdk.ConfigError("compression", "unknown compression %q (use zstd, snappy or none)", c.Compression))
+	}
+	if c.RowGroupSize < 1 {
+		errs = append(errs, sdk.ConfigError("row_group_size", "must be at least 1 row (got %d)", c.RowGroupSize))
+	}
 	if len(errs) > 0 {
 		return errs
 	}
 	if c.Format == "" {
 		c.Format = FormatJSONL
-		if formatOf(strings.TrimSuffix(c.Path, "/")) == FormatCSV {
+		switch formatOf(strings.TrimSuffix(c.Path, "/")) {
+		case FormatCSV:
 			c.Format = FormatCSV
+		case FormatParquet:
+			c.Format = FormatParquet
 		}
 	}
 	return nil
@@ -147,6 +167,8 @@ func formatOf(path string) string {
 		return FormatJSON
 	case ".jsonl", ".ndjson":
 		return FormatJSONL
+	case ".parquet", ".pq":
+		return FormatParquet
 	}
 	return ""
 }

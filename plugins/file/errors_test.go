@@ -126,7 +126,7 @@ func TestSourceErrorCodes(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "notes.txt"), "x")
 	_, _, _, err = startSource(t, fmt.Sprintf(`{"path": %q}`, dir))
 	checkError(t, "directory without input files", err, sdk.Error{Code: sdk.CodeNotFound, Field: "path", Summary: "directory " + dir + " holds no input files",
-		Detail: "files are taken by extension (.csv, .tsv, .json, .jsonl, .ndjson; hidden ones skipped) unless format is set"})
+		Detail: "files are taken by extension (.csv, .tsv, .json, .jsonl, .ndjson, .parquet, .pq; hidden ones skipped) unless format is set"})
 
 	// Planned, then removed before a reader opens it.
 	in := filepath.Join(dir, "in.csv")

@@ -274,7 +274,7 @@ func TestConfigCheck(t *testing.T) {
 		{sdk.KindSource, fmt.Sprintf(`{"path": %q, "mode": "continuous"}`, filepath.Join(dir, "in", "*.csv")),
 			[]string{fmt.Sprintf("not_found path: no input files match %q (directory %s does not exist; check the path%s; in continuous mode the run waits for files to appear)", filepath.Join(dir, "in", "*.csv"), filepath.Join(dir, "in"), rel)}},
 		{sdk.KindSource, fmt.Sprintf(`{"path": %q}`, filepath.Join(dir, "empty")),
-			[]string{"not_found path: directory " + filepath.Join(dir, "empty") + " holds no input files (files are taken by extension (.csv, .tsv, .json, .jsonl, .ndjson; hidden ones skipped) unless format is set)"}},
+			[]string{"not_found path: directory " + filepath.Join(dir, "empty") + " holds no input files (files are taken by extension (.csv, .tsv, .json, .jsonl, .ndjson, .parquet, .pq; hidden ones skipped) unless format is set)"}},
 		{sdk.KindSink, fmt.Sprintf(`{"path": %q}`, filepath.Join(dir, "out.jsonl")), nil},
 		{sdk.KindSink, fmt.Sprintf(`{"path": %q}`, filepath.Join(dir, "new", "out.jsonl")), nil},
 		{sdk.KindSink, fmt.Sprintf(`{"path": %q}`, filepath.Join(dir, "parts")+"/"), nil},

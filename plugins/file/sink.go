@@ -52,7 +52,8 @@ type sink struct {
 	file    *os.File
 	buf     *bufio.Writer
 	w       format.Writer
-	header  bool // the CSV header is already in the output
+	pw      *format.ParquetWriter // s.w when the format is Parquet
+	header  bool                  // the CSV header is already in the output
 	rows    int64
 	bytes   int64
 	partTmp string // directory mode: the in-progress part
@@ -65,6 +66,8 @@ type sink struct {
 	// flushed: a Flush of this sink returned, so a checkpoint may name its
 	// temp file.
 	flushed bool
+	// flushID is the checkpoint being flushed.
+	flushID int64
 }
 
 // sinkState is FlushResult.State: what a restored sink continues from.
@@ -86,6 +89,10 @@ type sinkState struct {
 	// committed; they stay in the committables of later checkpoints until a
 	// Commit has published them, so none is stranded if a Commit is skipped.
 	Pending []part `json:"pending,omitempty"`
+	// Segments: single-file Parquet: the complete Parquet files, one per
+	// checkpoint with rows, beside the output (names within its
+	// directory), that the final Flush merges into the temp file.
+	Segments []string `json:"segments,omitempty"`
 }
 
 // committables is FlushResult.Committables: what Commit publishes.
@@ -105,6 +112,9 @@ type publish struct {
 	// Size is the temp file's synced length, which tells a finished rename
 	// from a lost temp file when the Commit is repeated.
 	Size int64 `json:"size"`
+	// Segments are Parquet segments merged into Temp, removed once it is
+	// published.
+	Segments []string `json:"segments,omitempty"`
 }
 
 // part is a pending part file and its published name, both within the
@@ -126,11 +136,16 @@ func newSink(cfg *SinkConfig) (*sink, error) {
 }
 
 func (s *sink) ext() string {
-	if s.cfg.Format == FormatCSV {
+	switch s.cfg.Format {
+	case FormatCSV:
 		return ".csv"
+	case FormatParquet:
+		return ".parquet"
 	}
 	return ".jsonl"
 }
+
+func (s *sink) parquet() bool { return s.cfg.Format == FormatParquet }
 
 // ioError is an sdk.Error wrapping err, classified by fileErrorCode
 // (not_found, permission_denied, else io).
@@ -183,6 +198,11 @@ func (s *sink) Open(_ context.Context, init sdk.SinkInit) error {
 	}
 	if err := s.removeStaleTemps(); err != nil {
 		return err
+	}
+	for _, seg := range s.state.Segments {
+		if _, err := os.Stat(filepath.Join(filepath.Dir(path), seg)); err != nil && !s.state.Final {
+			return dataLoss("restore file sink: Parquet segment %s of checkpoint %d is missing", filepath.Join(filepath.Dir(path), seg), s.state.CheckpointID)
+		}
 	}
 	if s.state.Final || s.state.Published {
 		// The restored checkpoint is the run's last: its Commit (which
@@ -298,7 +318,7 @@ func (s *sink) removeStaleTemps() error {
 	for _, e := range entries {
 		name := e.Name()
 		rest, ok := strings.CutPrefix(name, prefix)
-		if !ok || name == keep || !staleTempRE.MatchString(rest) || !e.Type().IsRegular() {
+		if !ok || name == keep || !staleTempRE.MatchString(rest) || !e.Type().IsRegular() || slices.Contains(s.state.Segments, name) {
 			continue
 		}
 		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -314,7 +334,9 @@ func (s *sink) removeStaleTemps() error {
 
 // staleTempRE matches what follows tempPrefix in a temp file's name:
 // <run>.<nonce>.tmp, or <run>.tmp as versions before the nonce named them.
-var staleTempRE = regexp.MustCompile(`^[^.]+(\.[0-9a-f]{16})?\.tmp$`)
+// Parquet output adds <run>.<nonce>.tmp.seg-<checkpoint> (a checkpoint's
+// segment; those the restored state names are kept) and .tmp.merge.
+var staleTempRE = regexp.MustCompile(`^[^.]+(\.[0-9a-f]{16})?\.tmp(\.seg-[0-9]+|\.merge)?$`)
 
 // reopenTemp opens the restored temp file and truncates it to the restored
 // checkpoint's length, dropping what later, unsaved checkpoints appended. A
@@ -492,12 +514,35 @@ func safeName(s string) string {
 }
 
 func (s *sink) writer(out io.Writer) format.Writer {
+	if s.parquet() {
+		s.pw = format.NewParquetWriter(out, s.parquetOptions())
+		return s.pw
+	}
 	if s.cfg.Format == FormatCSV {
 		d, _ := utf8.DecodeRuneInString(s.cfg.Delimiter)
 		header := (s.cfg.Header == nil || *s.cfg.Header) && !s.header
 		return format.NewCSVWriter(out, d, header)
 	}
 	return format.NewJSONLinesWriter(out)
+}
+
+func (s *sink) parquetOptions() format.ParquetOptions {
+	return format.ParquetOptions{Compression: s.cfg.Compression, RowGroupSize: s.cfg.RowGroupSize}
+}
+
+// closeParquet completes the Parquet file being written (its last row
+// group and footer), so that it can be synced.
+func (s *sink) closeParquet(name string) error {
+	if s.pw == nil {
+		return nil
+	}
+	n, err := s.pw.Close()
+	s.bytes += n
+	s.pw, s.w = nil, nil
+	if err != nil {
+		return ioError(err, "check the output file system (space, permissions)", "complete Parquet file %s", name)
+	}
+	return nil
 }
 
 // Write implements sdk.Sink.
@@ -533,14 +578,15 @@ func (s *sink) Write(_ context.Context, rec arrow.RecordBatch) error {
 // Flush implements sdk.Sink: the pre-commit. Everything written is synced;
 // nothing becomes visible before Commit.
 func (s *sink) Flush(_ context.Context, checkpointID int64, final bool) (sdk.FlushResult, error) {
-	res := sdk.FlushResult{RowsWritten: s.rows, BytesWritten: s.bytes}
 	var c committables
 	var err error
+	s.flushID = checkpointID
 	if s.dirMode {
 		c, err = s.flushPart(checkpointID)
 	} else {
 		c, err = s.flushFile(final)
 	}
+	res := sdk.FlushResult{RowsWritten: s.rows, BytesWritten: s.bytes}
 	if err != nil {
 		return res, err
 	}
@@ -576,7 +622,10 @@ func (s *sink) flushFile(final bool) (committables, error) {
 	if s.finished {
 		// Flushed final before (this attempt, or the restored checkpoint):
 		// the same rename publishes it.
-		return committables{Publish: &publish{Temp: s.state.Temp, Output: s.cfg.Path, Size: s.state.Committed}}, nil
+		return committables{Publish: &publish{Temp: s.state.Temp, Output: s.cfg.Path, Size: s.state.Committed, Segments: slices.Clone(s.state.Segments)}}, nil
+	}
+	if s.parquet() {
+		return s.flushParquetFile(final)
 	}
 	if err := s.sync(s.state.Temp); err != nil {
 		return committables{}, err
@@ -609,11 +658,125 @@ func (s *sink) flushFile(final bool) (committables, error) {
 	return committables{Publish: &publish{Temp: s.state.Temp, Output: s.cfg.Path, Size: off}}, nil
 }
 
+// flushParquetFile is flushFile for Parquet, which cannot be appended to
+// once its footer is written. A checkpoint with rows completes the temp
+// file and renames it to the checkpoint's segment (the state lists the
+// segments, and a restore deletes those of later checkpoints); the temp
+// file starts over empty, so the state's length stays 0. The final Flush
+// merges the segments and its own rows into the temp file (or, without
+// segments, just completes it), which Commit renames over the output.
+func (s *sink) flushParquetFile(final bool) (committables, error) {
+	dir := filepath.Dir(s.state.Temp)
+	if err := s.closeParquet(s.state.Temp); err != nil {
+		return committables{}, err
+	}
+	if err := s.sync(s.state.Temp); err != nil {
+		return committables{}, err
+	}
+	off, err := s.file.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return committables{}, ioError(err, "check the output file system", "read the length of temp output %s", s.state.Temp)
+	}
+	if !s.dirSynced {
+		if err := syncDir(dir); err != nil {
+			return committables{}, err
+		}
+		s.dirSynced = true
+	}
+	if !final {
+		if off == 0 {
+			return committables{}, nil
+		}
+		if err := s.file.Close(); err != nil {
+			return committables{}, ioError(err, "check the output file system", "close temp output %s", s.state.Temp)
+		}
+		s.file = nil
+		seg := filepath.Base(s.state.Temp) + ".seg-" + strconv.FormatInt(s.flushID, 10)
+		if err := os.Rename(s.state.Temp, filepath.Join(dir, seg)); err != nil {
+			return committables{}, ioError(err, "check the output directory", "rename %s to Parquet segment %s", s.state.Temp, seg)
+		}
+		f, err := os.OpenFile(s.state.Temp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
+		if err != nil {
+			return committables{}, ioError(err, "check that the output directory is writable", "create temp output %s", s.state.Temp)
+		}
+		if err := syncDir(dir); err != nil {
+			f.Close()
+			return committables{}, err
+		}
+		s.file, s.buf = f, bufio.NewWriterSize(f, 1<<20)
+		s.state.Segments = append(s.state.Segments, seg)
+		s.state.Committed = 0
+		return committables{}, nil
+	}
+	if err := s.file.Close(); err != nil {
+		return committables{}, ioError(err, "check the output file system", "close temp output %s", s.state.Temp)
+	}
+	s.file, s.buf = nil, nil
+	if len(s.state.Segments) > 0 {
+		if off, err = s.mergeSegments(off > 0); err != nil {
+			return committables{}, err
+		}
+	}
+	s.state.Committed = off
+	s.finished = true
+	s.state.Final = true
+	return committables{Publish: &publish{Temp: s.state.Temp, Output: s.cfg.Path, Size: off, Segments: slices.Clone(s.state.Segments)}}, nil
+}
+
+// mergeSegments writes the segments, then the temp file when withTemp,
+// into a new file renamed over the temp file, and returns its length.
+func (s *sink) mergeSegments(withTemp bool) (int64, error) {
+	dir := filepath.Dir(s.state.Temp)
+	merge := s.state.Temp + ".merge"
+	f, err := os.OpenFile(merge, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return 0, ioError(err, "check that the output directory is writable", "create %s", merge)
+	}
+	defer f.Close()
+	buf := bufio.NewWriterSize(f, 1<<20)
+	pw := format.NewParquetWriter(buf, s.parquetOptions())
+	srcs := make([]string, 0, len(s.state.Segments)+1)
+	for _, seg := range s.state.Segments {
+		srcs = append(srcs, filepath.Join(dir, seg))
+	}
+	if withTemp {
+		srcs = append(srcs, s.state.Temp)
+	}
+	for _, src := range srcs {
+		if err := format.CopyParquet(pw, src); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return 0, dataLoss("merge Parquet segment %s into %s: it is missing", src, s.cfg.Path)
+			}
+			return 0, ioError(err, "check the output file system", "merge Parquet segment %s into %s", src, s.state.Temp)
+		}
+	}
+	if _, err := pw.Close(); err != nil {
+		return 0, ioError(err, "check the output file system (space, permissions)", "write %s", merge)
+	}
+	if err := buf.Flush(); err != nil {
+		return 0, ioError(err, "check the output file system (space, permissions)", "write %s", merge)
+	}
+	if err := f.Sync(); err != nil {
+		return 0, ioError(err, "check the output file system", "sync %s", merge)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return 0, ioError(err, "check the output file system", "stat %s", merge)
+	}
+	if err := os.Rename(merge, s.state.Temp); err != nil {
+		return 0, ioError(err, "check the output directory", "rename %s to %s", merge, s.state.Temp)
+	}
+	return st.Size(), syncDir(dir)
+}
+
 // flushPart closes the checkpoint's in-progress part, syncs it and renames
 // it to the checkpoint's pending name. The committables list every pending
 // part no Commit has published yet.
 func (s *sink) flushPart(checkpointID int64) (committables, error) {
 	if s.file != nil {
+		if err := s.closeParquet(s.partTmp); err != nil {
+			return committables{}, err
+		}
 		if err := s.sync(s.partTmp); err != nil {
 			return committables{}, err
 		}
@@ -629,7 +792,7 @@ func (s *sink) flushPart(checkpointID int64) (committables, error) {
 		if err := syncDir(s.cfg.Path); err != nil {
 			return committables{}, err
 		}
-		s.file, s.buf, s.w, s.partTmp = nil, nil, nil, ""
+		s.file, s.buf, s.w, s.pw, s.partTmp = nil, nil, nil, nil, ""
 		s.state.Pending = append(s.state.Pending, p)
 	}
 	if len(s.state.Pending) == 0 {
@@ -652,6 +815,9 @@ func (s *sink) Commit(_ context.Context, req sdk.CommitRequest) error {
 	}
 	if c.Publish != nil {
 		if err := commitFile(*c.Publish); err != nil {
+			return err
+		}
+		if err := removeSegments(filepath.Dir(c.Publish.Output), c.Publish.Segments); err != nil {
 			return err
 		}
 	}
@@ -697,6 +863,19 @@ func commitFile(p publish) error {
 		return ioError(err, "check the output directory's permissions", "publish %s (rename from %s)", p.Output, p.Temp)
 	}
 	return syncDir(filepath.Dir(p.Output))
+}
+
+// removeSegments deletes Parquet segments merged into a published file.
+func removeSegments(dir string, segs []string) error {
+	if len(segs) == 0 {
+		return nil
+	}
+	for _, seg := range segs {
+		if err := os.Remove(filepath.Join(dir, seg)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return ioError(err, "remove it by hand, or check the directory's permissions", "remove merged Parquet segment %s", filepath.Join(dir, seg))
+		}
+	}
+	return syncDir(dir)
 }
 
 // commitParts renames pending parts to their final names, skipping those

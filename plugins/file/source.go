@@ -20,6 +20,11 @@ import (
 
 // Split is one file, or one byte range of a file (FLIP-27 FileSourceSplit).
 // Offset and Line are the reader's position inside the range.
+//
+// A Parquet split is a range of row groups [Start, End) of a file; its
+// position is Offset, the row group being read, and Line, the rows of it
+// already emitted. StartLine is unused and Schema empty (the file carries
+// its own).
 type Split struct {
 	Path      string        `json:"path"`
 	Format    string        `json:"format"`
@@ -62,6 +67,10 @@ func (s *source) DecodeSplit(_ string, data []byte) (sdk.Split, error) {
 type enumState struct {
 	Pending []*Split `json:"pending"`
 	Seen    []string `json:"seen"`
+	// ParquetFirst and ParquetSchema are the first Parquet file planned and
+	// its schema's signature, which every later one must match.
+	ParquetFirst  string `json:"parquet_first,omitempty"`
+	ParquetSchema string `json:"parquet_schema,omitempty"`
 }
 
 // CreateEnumerator implements sdk.Source.
@@ -75,7 +84,8 @@ func (s *source) RestoreEnumerator(ctx sdk.SplitEnumeratorContext, state []byte)
 	if err := json.Unmarshal(state, &st); err != nil {
 		return nil, fmt.Errorf("restore file enumerator: %w", err)
 	}
-	e := &enumerator{cfg: s.cfg, ctx: ctx, seen: map[string]bool{}, waiting: map[int]bool{}, pending: st.Pending, restored: true}
+	e := &enumerator{cfg: s.cfg, ctx: ctx, seen: map[string]bool{}, waiting: map[int]bool{}, pending: st.Pending, restored: true,
+		pqFirst: st.ParquetFirst, pqSchema: st.ParquetSchema}
 	for _, p := range st.Seen {
 		e.seen[p] = true
 	}
@@ -95,6 +105,8 @@ type enumerator struct {
 	seen     map[string]bool
 	waiting  map[int]bool
 	restored bool
+	// pqFirst and pqSchema: see enumState.
+	pqFirst, pqSchema string
 }
 
 // Start implements sdk.SplitEnumerator.
@@ -108,7 +120,7 @@ func (e *enumerator) Start(ctx context.Context) error {
 				return missingInput(e.cfg.Path)
 			}
 			return &sdk.Error{Code: sdk.CodeNotFound, Field: "path", Summary: fmt.Sprintf("directory %s holds no input files", e.cfg.Path),
-				Detail: "files are taken by extension (.csv, .tsv, .json, .jsonl, .ndjson; hidden ones skipped) unless format is set"}
+				Detail: "files are taken by extension (.csv, .tsv, .json, .jsonl, .ndjson, .parquet, .pq; hidden ones skipped) unless format is set"}
 		}
 	}
 	if e.cfg.Mode == "continuous" {
@@ -233,7 +245,10 @@ func (e *enumerator) plan(path string) ([]*Split, error) {
 	}
 	fmtName := e.cfg.formatFor(path)
 	if fmtName == "" {
-		return nil, sdk.ConfigError("format", "cannot tell the format of %s from its extension; set format: csv, json or jsonl", path)
+		return nil, sdk.ConfigError("format", "cannot tell the format of %s from its extension; set format: csv, json, jsonl or parquet", path)
+	}
+	if fmtName == FormatParquet {
+		return e.planParquet(path, st.Size())
 	}
 	schema := format.Schema(e.cfg.Schema)
 	if len(schema) == 0 {
@@ -273,6 +288,37 @@ func (e *enumerator) plan(path string) ([]*Split, error) {
 	for _, r := range ranges {
 		out = append(out, &Split{Path: path, Format: fmtName, Start: r.Start, End: r.End, StartLine: r.StartLine,
 			Offset: r.Start, Line: r.StartLine, Size: st.Size(), Schema: schema})
+	}
+	return out, nil
+}
+
+// planParquet cuts a Parquet file into splits of whole row groups: one per
+// row group, or with split_size consecutive row groups of about that many
+// bytes. Every file must have the schema of the first one.
+func (e *enumerator) planParquet(path string, size int64) ([]*Split, error) {
+	info, err := format.ReadParquetInfo(path)
+	if err != nil {
+		return nil, &sdk.Error{Code: sdk.CodeBadRecord, Summary: fmt.Sprintf("read the Parquet footer of %s: %v", path, err),
+			Detail: "the file is not a complete Parquet file (was it still being written?)", Err: err}
+	}
+	sig := format.SchemaSignature(info.Schema)
+	if e.pqFirst == "" {
+		e.pqFirst, e.pqSchema = path, sig
+	} else if sig != e.pqSchema {
+		return nil, &sdk.Error{Code: sdk.CodeInvalidConfig, Field: "path",
+			Summary: fmt.Sprintf("Parquet files with different schemas: %s has (%s), %s has (%s)", e.pqFirst, e.pqSchema, path, sig),
+			Detail:  "every file of a source must have the same columns and types; read them with separate sources, or narrow path"}
+	}
+	var out []*Split
+	start, bytes := 0, int64(0)
+	for i, n := range info.RowGroupBytes {
+		bytes += n
+		last := i == len(info.RowGroupBytes)-1
+		if e.cfg.SplitSize <= 0 || bytes >= e.cfg.SplitSize || last {
+			out = append(out, &Split{Path: path, Format: FormatParquet, Start: int64(start), End: int64(i + 1),
+				Offset: int64(start), Size: size})
+			start, bytes = i+1, 0
+		}
 	}
 	return out, nil
 }
@@ -322,7 +368,7 @@ func (e *enumerator) AddReader(context.Context, int) error { return nil }
 
 // SnapshotState implements sdk.SplitEnumerator.
 func (e *enumerator) SnapshotState(context.Context, int64) ([]byte, error) {
-	st := enumState{Pending: e.pending, Seen: make([]string, 0, len(e.seen))}
+	st := enumState{Pending: e.pending, Seen: make([]string, 0, len(e.seen)), ParquetFirst: e.pqFirst, ParquetSchema: e.pqSchema}
 	for p := range e.seen {
 		st.Seen = append(st.Seen, p)
 	}
@@ -408,6 +454,8 @@ func (r *reader) open(sp *Split) error {
 	switch sp.Format {
 	case FormatCSV:
 		rr, err = format.NewCSVReader(f, rng, sp.Offset, sp.Line, sp.Schema, r.cfg.csvOptions(), r.cfg.BatchSize, r.mem)
+	case FormatParquet:
+		rr, err = format.NewParquetReader(sp.Path, int(sp.Offset), int(sp.End), sp.Line, r.cfg.BatchSize, r.mem)
 	case FormatJSON:
 		rr, err = format.NewJSONArrayReader(f, sp.Size, sp.Offset, sp.Line, sp.Schema, r.cfg.BatchSize, r.mem)
 	default:
