@@ -1,0 +1,453 @@
+package file_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/activedataflow/adf/internal/testkit"
+	"github.com/activedataflow/adf/sdk"
+	"github.com/activedataflow/adf/sdk/sdktest"
+)
+
+// The Parquet tests check ADF's files against an independent reader and
+// writer: pyarrow (Apache Arrow's Python library, on Arrow C++'s Parquet
+// implementation). The tests install it themselves when missing: a virtual
+// environment in /var/tmp/adf-pyarrow-venv (override with
+// ADF_PYARROW_VENV) with pip install pyarrow from PyPI. CI needs python3
+// (with venv) and access to PyPI on the first run; later runs reuse it.
+
+func pyarrowVenv() string {
+	if v := os.Getenv("ADF_PYARROW_VENV"); v != "" {
+		return v
+	}
+	return "/var/tmp/adf-pyarrow-venv"
+}
+
+// ensurePyArrow returns the venv's python with pyarrow importable,
+// installing it under a file lock (parallel test processes) when missing.
+func ensurePyArrow(t *testing.T) string {
+	t.Helper()
+	venv := pyarrowVenv()
+	py := filepath.Join(venv, "bin", "python")
+	ok := func() bool { return exec.Command(py, "-c", "import pyarrow.parquet").Run() == nil }
+	if ok() {
+		return py
+	}
+	if err := os.MkdirAll(filepath.Dir(venv), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := os.OpenFile(venv+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if ok() {
+		return py
+	}
+	start := time.Now()
+	if _, err := os.Stat(py); err != nil {
+		if out, err := exec.Command("python3", "-m", "venv", venv).CombinedOutput(); err != nil {
+			t.Fatalf("python3 -m venv %s: %v\n%s (the pyarrow cross-check needs python3 with the venv module)", venv, err, out)
+		}
+	}
+	if out, err := exec.Command(filepath.Join(venv, "bin", "pip"), "install", "--quiet", "pyarrow").CombinedOutput(); err != nil {
+		t.Fatalf("pip install pyarrow: %v\n%s (the pyarrow cross-check needs access to PyPI once)", err, out)
+	}
+	if !ok() {
+		t.Fatalf("pyarrow still not importable from %s after installing it", py)
+	}
+	t.Logf("installed pyarrow into %s in %v", venv, time.Since(start).Round(time.Second))
+	return py
+}
+
+// python runs script with args and returns its standard output.
+func python(t *testing.T, script string, args ...string) string {
+	t.Helper()
+	py := ensurePyArrow(t)
+	cmd := exec.Command(py, append([]string{"-c", script}, args...)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python: %v\n%s", err, stderr.String())
+	}
+	return string(out)
+}
+
+// pyOrders reads order rows (id, name, amount, ts) from Parquet files with
+// pyarrow and prints them in testkit's canonical form, then the schema of
+// the first file and its row group count as a last JSON line.
+const pyOrders = `
+import json, sys
+import pyarrow.parquet as pq
+info = None
+for p in sys.argv[1:]:
+    f = pq.ParquetFile(p)
+    if info is None:
+        info = {"schema": [[fl.name, str(fl.type)] for fl in f.schema_arrow], "row_groups": f.num_row_groups,
+                "codec": f.metadata.row_group(0).column(0).compression if f.num_row_groups else ""}
+    t = f.read()
+    for r in t.to_pylist():
+        print("%d|%s|%.2f|%s" % (r["id"], r["name"], r["amount"], r["ts"].strftime("%Y-%m-%dT%H:%M:%SZ")))
+print(json.dumps(info))
+`
+
+type pqInfo struct {
+	Schema    [][2]string `json:"schema"`
+	RowGroups int         `json:"row_groups"`
+	Codec     string      `json:"codec"`
+}
+
+// readOrdersParquet reads the files with pyarrow.
+func readOrdersParquet(t *testing.T, paths ...string) ([]string, pqInfo) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(python(t, pyOrders, paths...)), "\n")
+	var info pqInfo
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &info); err != nil {
+		t.Fatalf("pyarrow info %q: %v", lines[len(lines)-1], err)
+	}
+	return lines[:len(lines)-1], info
+}
+
+var ordersParquetSchema = [][2]string{{"id", "int64"}, {"name", "string"}, {"amount", "double"}, {"ts", "timestamp[us, tz=UTC]"}}
+
+// TestParquetSinkFromCSV: 200k CSV rows through adf run into one Parquet
+// file, read back by pyarrow row by row, with the schema, the row groups
+// of row_group_size and the codec.
+func TestParquetSinkFromCSV(t *testing.T) {
+	a := fileADF(t)
+	in := filepath.Join(a.Work, "orders.csv")
+	want := testkit.Canon(testkit.WriteOrdersCSV(t, in, 1, 200000))
+	for _, tc := range []struct{ name, extra, codec string }{
+		{"zstd", "", "ZSTD"},
+		{"snappy", `, "compression": "snappy"`, "SNAPPY"},
+		{"none", `, "compression": "none"`, "UNCOMPRESSED"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(a.Work, tc.name, "orders.parquet")
+			doc := fmt.Sprintf(`{"name": "pq-%s", "parallelism": 2, "source": {"type": "file", "config": {"path": %q, "split_size": 1048576}},
+"sink": {"type": "file", "config": {"path": %q, "row_group_size": 50000%s}}}`, tc.name, in, out, tc.extra)
+			res := a.Run(t, "run", "--progress", "none", a.WriteFlow(t, "pq-"+tc.name, doc))
+			if res.Code != 0 {
+				t.Fatalf("adf run failed\n%s", res)
+			}
+			got, info := readOrdersParquet(t, out)
+			testkit.SameRows(t, got, want)
+			if !slices.Equal(info.Schema, ordersParquetSchema) {
+				t.Errorf("schema %q, want %q", info.Schema, ordersParquetSchema)
+			}
+			if info.RowGroups != 4 || info.Codec != tc.codec {
+				t.Errorf("%d row groups compressed %s, want 4 of 50000 rows, %s", info.RowGroups, info.Codec, tc.codec)
+			}
+			noHidden(t, filepath.Dir(out))
+		})
+	}
+}
+
+// noHidden fails if dir holds hidden (temp, pending, segment) files.
+func noHidden(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("%s left in %s", e.Name(), dir)
+		}
+	}
+}
+
+// pyWriteTyped writes argv[1] with pyarrow: every type the task names,
+// nulls in each column, in row groups of argv[3] rows, argv[2] rows.
+const pyWriteTyped = `
+import sys, datetime, decimal
+import pyarrow as pa, pyarrow.parquet as pq
+n, rg = int(sys.argv[2]), int(sys.argv[3])
+base = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+def nul(i, v):
+    return None if i % 7 == 3 else v
+t = pa.table({
+    "id": pa.array(range(n), pa.int64()),
+    "f": pa.array([nul(i, i / 8) for i in range(n)], pa.float64()),
+    "s": pa.array([nul(i, "s%d é,\"x\"" % i) for i in range(n)], pa.string()),
+    "ts": pa.array([nul(i, base + datetime.timedelta(microseconds=i * 1001)) for i in range(n)], pa.timestamp("us", tz="UTC")),
+    "tsn": pa.array([i * 1000000007 for i in range(n)], pa.timestamp("ns", tz="Europe/Paris")),
+    "d": pa.array([nul(i, decimal.Decimal(i * 37 - 5000) / 100) for i in range(n)], pa.decimal128(12, 2)),
+    "l": pa.array([nul(i, list(range(i % 4))) for i in range(n)], pa.list_(pa.int64())),
+    "st": pa.array([nul(i, {"a": i, "b": "b%d" % (i % 3)}) for i in range(n)], pa.struct([("a", pa.int64()), ("b", pa.string())])),
+    "day": pa.array([datetime.date(2026, 1, 1) + datetime.timedelta(days=i % 400) for i in range(n)], pa.date32()),
+})
+pq.write_table(t, sys.argv[1], row_group_size=rg)
+print(pq.ParquetFile(sys.argv[1]).num_row_groups)
+`
+
+// pyCompare reads argv[1] (pyarrow's file) and the Parquet files after it
+// (ADF's), sorted by id, and prints "same" when schema and values are equal.
+const pyCompare = `
+import sys
+import pyarrow as pa, pyarrow.parquet as pq
+want = pq.read_table(sys.argv[1])
+got = pa.concat_tables([pq.read_table(p) for p in sys.argv[2:]]).sort_by("id")
+if not got.schema.equals(want.schema, check_metadata=False):
+    print("schema differs:\n%s\n--- want ---\n%s" % (got.schema, want.schema)); sys.exit(0)
+if got.num_rows != want.num_rows:
+    print("%d rows, want %d" % (got.num_rows, want.num_rows)); sys.exit(0)
+for name in want.column_names:
+    g, w = got.column(name).combine_chunks(), want.column(name).combine_chunks()
+    if not g.equals(w):
+        for i in range(len(w)):
+            if g[i] != w[i]:
+                print("column %s row %d: %r, want %r" % (name, i, g[i], w[i])); sys.exit(0)
+print("same")
+`
+
+// TestParquetSourceFromPyArrow: a file pyarrow wrote (int64, float64,
+// strings with nulls, timestamps in µs UTC and ns Europe/Paris, decimal128,
+// list<int64>, struct, date32) in several row groups is read by the source
+// with parallelism 3 and written back to Parquet by the sink; pyarrow finds
+// the same schema and the same values.
+func TestParquetSourceFromPyArrow(t *testing.T) {
+	a := fileADF(t)
+	in := filepath.Join(a.Work, "typed.parquet")
+	if rg := strings.TrimSpace(python(t, pyWriteTyped, in, "25000", "4000")); rg != "7" {
+		t.Fatalf("pyarrow wrote %s row groups, want 7", rg)
+	}
+	for _, tc := range []struct{ name, out string }{{"file", "out.parquet"}, {"dir", "parts/"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.MkdirAll(filepath.Join(a.Work, tc.name), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(a.Work, tc.name, tc.out)
+			if tc.name == "dir" {
+				out += "/"
+			}
+			doc := fmt.Sprintf(`{"name": "typed-%s", "parallelism": 3, "source": {"type": "file", "config": {"path": %q, "batch_size": 1500}},
+"sink": {"type": "file", "config": {"path": %q, "format": "parquet"}}, "checkpoint": {"every": "50ms"}}`, tc.name, in, out)
+			res := a.Run(t, "run", "--progress", "none", a.WriteFlow(t, "typed-"+tc.name, doc))
+			if res.Code != 0 {
+				t.Fatalf("adf run failed\n%s", res)
+			}
+			if s := res.Summary(t); s.Read != 25000 || s.Written != 25000 {
+				t.Fatalf("summary %+v\n%s", s, res)
+			}
+			outs := []string{out}
+			if tc.name == "dir" {
+				outs, _ = filepath.Glob(filepath.Join(out, "part-*.parquet"))
+				if len(outs) == 0 {
+					t.Fatalf("no part-*.parquet in %s", out)
+				}
+				noHidden(t, out)
+			} else {
+				noHidden(t, filepath.Dir(out))
+			}
+			if got := strings.TrimSpace(python(t, pyCompare, append([]string{in}, outs...)...)); got != "same" {
+				t.Fatal(got)
+			}
+		})
+	}
+}
+
+// TestParquetSourceJSONLines: the typed file into JSON lines: the values as
+// the JSON-lines writer renders them (decimals as strings, timestamps in
+// UTC, lists as arrays, structs as objects).
+func TestParquetSourceJSONLines(t *testing.T) {
+	a := fileADF(t)
+	in := filepath.Join(a.Work, "typed.parquet")
+	python(t, pyWriteTyped, in, "8", "3")
+	out := filepath.Join(a.Work, "out.jsonl")
+	doc := fmt.Sprintf(`{"name": "typed-jsonl", "source": {"type": "file", "config": {"path": %q}},
+"sink": {"type": "file", "config": {"path": %q}}}`, in, out)
+	if res := a.Run(t, "run", "--progress", "none", a.WriteFlow(t, "typed-jsonl", doc)); res.Code != 0 {
+		t.Fatalf("adf run failed\n%s", res)
+	}
+	got := fileLines(t, out)
+	slices.Sort(got)
+	for _, want := range []string{
+		`{"id":0,"f":0,"s":"s0 é,\"x\"","ts":"2026-01-01T00:00:00Z","tsn":"1970-01-01T00:00:00Z","d":"-50","l":[],"st":{"a":0,"b":"b0"},"day":"2026-01-01"}`,
+		`{"id":3,"f":null,"s":null,"ts":null,"tsn":"1970-01-01T00:00:03.000000021Z","d":null,"l":null,"st":null,"day":"2026-01-04"}`,
+		`{"id":5,"f":0.625,"s":"s5 é,\"x\"","ts":"2026-01-01T00:00:00.005005Z","tsn":"1970-01-01T00:00:05.000000035Z","d":"-48.15","l":[0],"st":{"a":5,"b":"b2"},"day":"2026-01-06"}`,
+	} {
+		if !slices.Contains(got, want) {
+			t.Errorf("output lacks\n%s\ngot:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+	if len(got) != 8 {
+		t.Errorf("%d lines, want 8", len(got))
+	}
+}
+
+// pyWriteIDs writes argv[1] with ids [argv[2], argv[2]+argv[3]) in row
+// groups of argv[4] rows.
+const pyWriteIDs = `
+import sys
+import pyarrow as pa, pyarrow.parquet as pq
+first, n, rg = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+pq.write_table(pa.table({"id": pa.array(range(first, first + n), pa.int64()),
+    "name": pa.array(["n%d" % i for i in range(first, first + n)])}), sys.argv[1], row_group_size=rg)
+`
+
+// TestParquetSourceRowGroupSplits: two files of 10 and 7 row groups read by
+// 2 to 4 readers through a glob: every row exactly once.
+func TestParquetSourceRowGroupSplits(t *testing.T) {
+	a := fileADF(t)
+	dir := filepath.Join(a.Work, "in")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	python(t, pyWriteIDs, filepath.Join(dir, "a.parquet"), "0", "100000", "10000")
+	python(t, pyWriteIDs, filepath.Join(dir, "b.parquet"), "100000", "35000", "5000")
+	const n = 135000
+	for par := 2; par <= 4; par++ {
+		out := filepath.Join(a.Work, fmt.Sprintf("out%d.jsonl", par))
+		doc := fmt.Sprintf(`{"name": "rg%d", "parallelism": %d, "source": {"type": "file", "config": {"path": %q, "batch_size": 3000}},
+"sink": {"type": "file", "config": {"path": %q}}, "checkpoint": {"every": "20ms"}}`, par, par, filepath.Join(dir, "*.parquet"), out)
+		res := a.Run(t, "run", "--progress", "none", a.WriteFlow(t, fmt.Sprintf("rg%d", par), doc))
+		if res.Code != 0 {
+			t.Fatalf("adf run failed\n%s", res)
+		}
+		seen := make(map[int64]bool, n)
+		var sum int64
+		for _, l := range fileLines(t, out) {
+			var row struct {
+				ID   int64  `json:"id"`
+				Name string `json:"name"`
+			}
+			if err := json.Unmarshal([]byte(l), &row); err != nil {
+				t.Fatal(err)
+			}
+			if seen[row.ID] {
+				t.Fatalf("parallelism %d: id %d twice", par, row.ID)
+			}
+			if row.Name != fmt.Sprintf("n%d", row.ID) {
+				t.Fatalf("row %q", l)
+			}
+			seen[row.ID] = true
+			sum += row.ID
+		}
+		if len(seen) != n || sum != int64(n)*(n-1)/2 {
+			t.Fatalf("parallelism %d: %d distinct ids summing to %d, want %d summing to %d", par, len(seen), sum, n, int64(n)*(n-1)/2)
+		}
+	}
+}
+
+// TestParquetSourceConformance: the SDK's FLIP-27 checks (splits encode and
+// decode, a mid-run checkpoint restores without loss or repeats) over
+// row-group splits, resumed inside a row group (batch_size below the row
+// group size).
+func TestParquetSourceConformance(t *testing.T) {
+	dir := t.TempDir()
+	python(t, pyWriteIDs, filepath.Join(dir, "a.parquet"), "0", "20000", "3000")
+	python(t, pyWriteIDs, filepath.Join(dir, "b.parquet"), "20000", "10", "4")
+	cfg := fmt.Sprintf(`{"path": %q, "batch_size": 700}`, dir)
+	sdktest.TestSource(t, component(t, sdk.KindSource), sdktest.SourceOptions{Config: []byte(cfg), Parallelism: 3, ExpectRows: 20010})
+}
+
+// TestParquetSourceSchemaMismatch: a file whose schema differs from the
+// first one's fails the run, naming both files and both schemas.
+func TestParquetSourceSchemaMismatch(t *testing.T) {
+	a := fileADF(t)
+	dir := filepath.Join(a.Work, "in")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	python(t, pyWriteIDs, filepath.Join(dir, "a.parquet"), "0", "10", "5")
+	python(t, `
+import sys
+import pyarrow as pa, pyarrow.parquet as pq
+pq.write_table(pa.table({"id": pa.array([1.5], pa.float64())}), sys.argv[1])
+`, filepath.Join(dir, "b.parquet"))
+	doc := fmt.Sprintf(`{"name": "mismatch", "source": {"type": "file", "config": {"path": %q}},
+"sink": {"type": "file", "config": {"path": %q}}}`, dir, filepath.Join(a.Work, "out.jsonl"))
+	res := a.Run(t, "run", "--progress", "none", a.WriteFlow(t, "mismatch", doc))
+	if res.Code == 0 {
+		t.Fatalf("adf run succeeded\n%s", res)
+	}
+	for _, want := range []string{"different schemas", filepath.Join(dir, "a.parquet"), filepath.Join(dir, "b.parquet"), "id: float64"} {
+		if !strings.Contains(res.Stderr+res.Stdout, want) {
+			t.Errorf("output lacks %q\n%s", want, res)
+		}
+	}
+}
+
+// TestParquetSinkFaults: the Parquet sink, single file and directory, is
+// killed at points of the checkpoint protocol; the run restarts and the
+// output holds every row exactly once, with no hidden file left.
+func TestParquetSinkFaults(t *testing.T) {
+	a := fileADF(t)
+	in := filepath.Join(a.Work, "orders.csv")
+	want := testkit.Canon(testkit.WriteOrdersCSV(t, in, 1, 60000))
+	for _, tc := range []struct{ fault, out string }{
+		{"saved@2:sink", "out.parquet"},
+		{"precommitted@3:sink", "out.parquet"},
+		{"committing@final:sink", "out.parquet"},
+		{"saved@2:sink", "parts/"},
+		{"committing@final:sink", "parts/"},
+	} {
+		name := strings.NewReplacer("@", "-", ":", "-", "/", "", ".", "-").Replace(tc.fault + "-" + tc.out)
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(a.Work, name)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(dir, tc.out)
+			if strings.HasSuffix(tc.out, "/") {
+				out += "/"
+			}
+			doc := fmt.Sprintf(`{"name": %q, "parallelism": 2, "source": {"type": "file", "config": {"path": %q, "split_size": 262144, "batch_size": 2000}},
+"sink": {"type": "file", "config": {"path": %q, "format": "parquet", "row_group_size": 10000}}, "checkpoint": {"every": "20ms"}, "max_restarts": 5}`, name, in, out)
+			fa := *a
+			fa.Env = append(slices.Clone(a.Env), "ADF_FAULT="+tc.fault)
+			res := fa.Run(t, "run", "--progress", "none", fa.WriteFlow(t, name, doc))
+			if res.Code != 0 {
+				t.Fatalf("adf run failed\n%s", res)
+			}
+			if !strings.Contains(res.Stderr, "fault injection: killing a process") {
+				t.Fatalf("fault %s never fired\n%s", tc.fault, res)
+			}
+			outs := []string{out}
+			noHidden(t, filepath.Dir(out))
+			if strings.HasSuffix(out, "/") {
+				outs, _ = filepath.Glob(filepath.Join(out, "part-*.parquet"))
+				noHidden(t, out)
+			}
+			got, info := readOrdersParquet(t, outs...)
+			testkit.SameRows(t, got, want)
+			if !slices.Equal(info.Schema, ordersParquetSchema) {
+				t.Errorf("schema %q, want %q", info.Schema, ordersParquetSchema)
+			}
+		})
+	}
+}
+
+// TestParquetConfig: Parquet keys are validated with field paths.
+func TestParquetConfig(t *testing.T) {
+	tests := []struct {
+		kind sdk.Kind
+		cfg  string
+		want []string
+	}{
+		{sdk.KindSink, `{"path": "out.parquet", "compression": "lz4"}`, []string{`compression: value must be one of 'zstd', 'snappy', 'none'`}},
+		{sdk.KindSink, `{"path": "out/", "format": "parquet", "row_group_size": 0}`, []string{`row_group_size: minimum: got 0, want 1`}},
+		{sdk.KindSink, `{"path": "out.parquet", "compression": "snappy", "row_group_size": 1000}`, nil},
+		{sdk.KindSource, `{"path": "in.parquet", "schema": [{"name": "a", "type": "int64"}]}`, []string{`schema: Parquet files carry their own schema; remove schema`}},
+		{sdk.KindSource, `{"path": "in.pq"}`, nil},
+	}
+	for _, tc := range tests {
+		if got := configErrors(t, tc.kind, tc.cfg); !slices.Equal(got, tc.want) {
+			t.Errorf("%s %s:\n got %q\nwant %q", tc.kind, tc.cfg, got, tc.want)
+		}
+	}
+}
