@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite: installs (apt-get, when missing) and starts PostgreSQL
 # and Redis on loopback ports (scripts/services.sh) and a local Apache Flink
-# cluster (scripts/flink-local.sh, from PyPI, in the background while the
-# rest builds), builds the host, every plugin and the Flink bridge jar
+# cluster (scripts/flink-local.sh, from PyPI) and a MinIO S3 server
+# (scripts/minio.sh, built once with go install into a cache outside the
+# repository), both in the background while the rest builds, builds the host, every plugin and the Flink bridge jar
 # (scripts/build-bridge.sh, Maven), then runs `go vet`, govulncheck
 # (scripts/vulncheck.sh: no known vulnerability in code the project calls)
 # and `go test ./...` (unit and integration tests against real plugin
-# processes, PostgreSQL, Redis and Flink), then fuzzes each fuzz target for
+# processes, PostgreSQL, Redis, Flink and MinIO), then fuzzes each fuzz target for
 # 10s (scripts/fuzz.sh).
 # Extra arguments go to `go test` (e.g. -run TestName -v).
 set -euo pipefail
@@ -17,6 +18,9 @@ eval "$(./scripts/services.sh start)"
 flink_out="$(mktemp)"
 ./scripts/flink-local.sh start >"$flink_out" 2>"$flink_out.log" &
 flink_pid=$!
+minio_out="$(mktemp)"
+./scripts/minio.sh start >"$minio_out" 2>"$minio_out.log" &
+minio_pid=$!
 ./scripts/build-plugins.sh
 ./scripts/build-bridge.sh
 go vet ./...
@@ -24,6 +28,9 @@ go vet ./...
 wait "$flink_pid" || { cat "$flink_out.log" >&2; echo "scripts/flink-local.sh start failed" >&2; exit 1; }
 eval "$(cat "$flink_out")"
 rm -f "$flink_out" "$flink_out.log"
+wait "$minio_pid" || { cat "$minio_out.log" >&2; echo "scripts/minio.sh start failed" >&2; exit 1; }
+eval "$(cat "$minio_out")"
+rm -f "$minio_out" "$minio_out.log"
 go test -timeout 20m -count=1 "$@" ./...
 # A short fuzzing pass of every fuzz target (their seed corpora ran above).
 [ $# -gt 0 ] || ./scripts/fuzz.sh
