@@ -21,6 +21,8 @@ import (
 // empty for PostgreSQL and REST catalogs) and a local warehouse.
 type warehouse struct {
 	dir, db, uri, wh string
+	// props are catalog_properties (the S3 warehouse's endpoint and keys).
+	props map[string]string
 }
 
 func newWarehouse(t testing.TB) *warehouse {
@@ -33,6 +35,9 @@ func newWarehouse(t testing.TB) *warehouse {
 // config renders a component config with the catalog keys and extra ones.
 func (w *warehouse) config(tbl string, extra map[string]any) []byte {
 	m := map[string]any{"catalog_uri": w.uri, "warehouse": w.wh, "table": tbl}
+	if w.props != nil {
+		m["catalog_properties"] = w.props
+	}
 	for k, v := range extra {
 		m[k] = v
 	}
@@ -45,6 +50,9 @@ func (w *warehouse) open(t testing.TB, tbl string) (*table.Table, func()) {
 	t.Helper()
 	ctx := context.Background()
 	props := map[string]string{"type": "sql", "uri": "file:" + w.db, sqlcat.DriverKey: "sqlite", sqlcat.DialectKey: "sqlite", "warehouse": w.wh}
+	for k, v := range w.props {
+		props[k] = v
+	}
 	switch {
 	case strings.HasPrefix(w.uri, "postgres"):
 		props["uri"], props[sqlcat.DriverKey], props[sqlcat.DialectKey] = w.uri, "pgx", "postgres"

@@ -95,6 +95,13 @@ func checkWithPyIceberg(t *testing.T, w *warehouse, tbl string, orders []testkit
 		cat = w.uri
 	}
 	cmd := exec.Command(py, filepath.Join("testdata", "pyiceberg_check.py"), cat, w.wh, tbl, "default")
+	if w.props != nil {
+		props, err := json.Marshal(w.props)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Env = append(os.Environ(), "ADF_PYICEBERG_PROPS="+string(props))
+	}
 	out, err := cmd.Output()
 	if err != nil {
 		var stderr []byte

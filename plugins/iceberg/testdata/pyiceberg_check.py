@@ -3,7 +3,9 @@
 Usage: python pyiceberg_check.py CATALOG WAREHOUSE_URI NAMESPACE.TABLE CATALOG_NAME
 
 CATALOG is the SQLite catalog's file (pyiceberg's SQL catalog) or the URI
-http(s)://... of a REST catalog (pyiceberg's REST client). Loads the table
+http(s)://... of a REST catalog (pyiceberg's REST client); the environment
+variable ADF_PYICEBERG_PROPS may hold more catalog properties as a JSON
+object (an S3 warehouse's s3.endpoint and keys). Loads the table
 through that catalog, scans it with
 pyarrow and prints one JSON object: row count, schema (name, type, required)
 and, per column, a checksum of the values, so the Go test can compare them
@@ -11,6 +13,7 @@ with what it wrote.
 """
 import hashlib
 import json
+import os
 import sys
 
 from pyiceberg.catalog.rest import RestCatalog
@@ -19,10 +22,11 @@ from pyiceberg.catalog.sql import SqlCatalog
 
 def main() -> None:
     where, warehouse, ident, name = sys.argv[1:5]
+    props = json.loads(os.environ.get("ADF_PYICEBERG_PROPS") or "{}")
     if where.startswith(("http://", "https://")):
-        cat = RestCatalog(name, uri=where, warehouse=warehouse)
+        cat = RestCatalog(name, uri=where, warehouse=warehouse, **props)
     else:
-        cat = SqlCatalog(name, uri=f"sqlite:///{where}", warehouse=warehouse)
+        cat = SqlCatalog(name, uri=f"sqlite:///{where}", warehouse=warehouse, **props)
     tbl = cat.load_table(ident)
     arrow = tbl.scan().to_arrow()
     out = {
