@@ -1,6 +1,7 @@
 package file_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -189,6 +190,7 @@ t = pa.table({
     "l": pa.array([nul(i, list(range(i % 4))) for i in range(n)], pa.list_(pa.int64())),
     "st": pa.array([nul(i, {"a": i, "b": "b%d" % (i % 3)}) for i in range(n)], pa.struct([("a", pa.int64()), ("b", pa.string())])),
     "day": pa.array([datetime.date(2026, 1, 1) + datetime.timedelta(days=i % 400) for i in range(n)], pa.date32()),
+    "cat": pa.array([nul(i, "c%d" % (i % 5)) for i in range(n)], pa.string()).dictionary_encode(),
 })
 pq.write_table(t, sys.argv[1], row_group_size=rg)
 print(pq.ParquetFile(sys.argv[1]).num_row_groups)
@@ -216,7 +218,7 @@ print("same")
 
 // TestParquetSourceFromPyArrow: a file pyarrow wrote (int64, float64,
 // strings with nulls, timestamps in µs UTC and ns Europe/Paris, decimal128,
-// list<int64>, struct, date32) in several row groups is read by the source
+// list<int64>, struct, date32, dictionary<int32, string>) in several row groups is read by the source
 // with parallelism 3 and written back to Parquet by the sink; pyarrow finds
 // the same schema and the same values.
 func TestParquetSourceFromPyArrow(t *testing.T) {
@@ -276,9 +278,9 @@ func TestParquetSourceJSONLines(t *testing.T) {
 	got := fileLines(t, out)
 	slices.Sort(got)
 	for _, want := range []string{
-		`{"id":0,"f":0,"s":"s0 é,\"x\"","ts":"2026-01-01T00:00:00Z","tsn":"1970-01-01T00:00:00Z","d":"-50","l":[],"st":{"a":0,"b":"b0"},"day":"2026-01-01"}`,
-		`{"id":3,"f":null,"s":null,"ts":null,"tsn":"1970-01-01T00:00:03.000000021Z","d":null,"l":null,"st":null,"day":"2026-01-04"}`,
-		`{"id":5,"f":0.625,"s":"s5 é,\"x\"","ts":"2026-01-01T00:00:00.005005Z","tsn":"1970-01-01T00:00:05.000000035Z","d":"-48.15","l":[0],"st":{"a":5,"b":"b2"},"day":"2026-01-06"}`,
+		`{"id":0,"f":0,"s":"s0 é,\"x\"","ts":"2026-01-01T00:00:00Z","tsn":"1970-01-01T00:00:00Z","d":"-50","l":[],"st":{"a":0,"b":"b0"},"day":"2026-01-01","cat":"c0"}`,
+		`{"id":3,"f":null,"s":null,"ts":null,"tsn":"1970-01-01T00:00:03.000000021Z","d":null,"l":null,"st":null,"day":"2026-01-04","cat":null}`,
+		`{"id":5,"f":0.625,"s":"s5 é,\"x\"","ts":"2026-01-01T00:00:00.005005Z","tsn":"1970-01-01T00:00:05.000000035Z","d":"-48.15","l":[0],"st":{"a":5,"b":"b2"},"day":"2026-01-06","cat":"c0"}`,
 	} {
 		if !slices.Contains(got, want) {
 			t.Errorf("output lacks\n%s\ngot:\n%s", want, strings.Join(got, "\n"))
@@ -449,5 +451,83 @@ func TestParquetConfig(t *testing.T) {
 		if got := configErrors(t, tc.kind, tc.cfg); !slices.Equal(got, tc.want) {
 			t.Errorf("%s %s:\n got %q\nwant %q", tc.kind, tc.cfg, got, tc.want)
 		}
+	}
+}
+
+// fakeEnumCtx records what an enumerator assigns.
+type fakeEnumCtx struct {
+	par      int
+	assigned []string
+	noMore   bool
+}
+
+func (f *fakeEnumCtx) AssignSplit(s sdk.Split, _ int) error {
+	f.assigned = append(f.assigned, s.SplitID())
+	return nil
+}
+func (f *fakeEnumCtx) AssignSplits(m map[int][]sdk.Split) error {
+	for id, ss := range m {
+		for _, s := range ss {
+			_ = f.AssignSplit(s, id)
+		}
+	}
+	return nil
+}
+func (f *fakeEnumCtx) SignalNoMoreSplits(int) error                                { f.noMore = true; return nil }
+func (f *fakeEnumCtx) RegisteredReaders() []int                                    { return []int{0} }
+func (f *fakeEnumCtx) Parallelism() int                                            { return f.par }
+func (f *fakeEnumCtx) CallPeriodically(time.Duration, func(context.Context) error) {}
+
+// planSplits returns the ids of the splits the source's enumerator hands
+// out for cfg, in order.
+func planSplits(t *testing.T, cfg string) []string {
+	t.Helper()
+	src, err := component(t, sdk.KindSource).NewSourceFromConfig([]byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := &fakeEnumCtx{par: 2}
+	en, err := src.CreateEnumerator(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := en.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; !ctx.noMore; i++ {
+		if i > 1000 {
+			t.Fatal("enumerator never signals no more splits")
+		}
+		if err := en.HandleSplitRequest(context.Background(), 0, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ctx.assigned
+}
+
+// TestParquetSourceSplitPlan: one split per row group by default;
+// split_size joins consecutive row groups.
+func TestParquetSourceSplitPlan(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.parquet")
+	python(t, pyWriteIDs, a, "0", "10000", "2500")
+	got := planSplits(t, fmt.Sprintf(`{"path": %q}`, dir))
+	want := []string{a + ":0-1", a + ":1-2", a + ":2-3", a + ":3-4"}
+	if !slices.Equal(got, want) {
+		t.Errorf("splits %q, want %q", got, want)
+	}
+	// split_size just over the largest row group: two row groups per
+	// split (the smallest is more than half the largest).
+	info := strings.TrimSpace(python(t, `
+import sys, pyarrow.parquet as pq
+md = pq.ParquetFile(sys.argv[1]).metadata
+print(max(md.row_group(i).total_byte_size for i in range(md.num_row_groups)))
+`, a))
+	var rgBytes int64
+	fmt.Sscan(info, &rgBytes)
+	got = planSplits(t, fmt.Sprintf(`{"path": %q, "split_size": %d}`, dir, rgBytes+1))
+	want = []string{a + ":0-2", a + ":2-4"}
+	if !slices.Equal(got, want) {
+		t.Errorf("split_size %d: splits %q, want %q", rgBytes+1, got, want)
 	}
 }
