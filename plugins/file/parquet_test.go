@@ -531,3 +531,35 @@ print(max(md.row_group(i).total_byte_size for i in range(md.num_row_groups)))
 		t.Errorf("split_size %d: splits %q, want %q", rgBytes+1, got, want)
 	}
 }
+
+// TestSinkConformanceParquet: the SDK's two-phase sink checks for Parquet
+// output, a single file and a directory of parts.
+func TestSinkConformanceParquet(t *testing.T) {
+	t.Run("file", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "sub", "out.parquet")
+		sdktest.TestSink(t, component(t, sdk.KindSink), sdktest.SinkOptions{
+			Config: []byte(fmt.Sprintf(`{"path": %q, "row_group_size": 300}`, out)),
+			ReadBack: func(t *testing.T) []string {
+				return readOutput(t, out, func() []string { return readParquetRows(t, out) })
+			},
+			Reset: removeOutput(out),
+		})
+		noHidden(t, filepath.Dir(out))
+	})
+	t.Run("directory", func(t *testing.T) {
+		out := t.TempDir() + "/parts/"
+		sdktest.TestSink(t, component(t, sdk.KindSink), sdktest.SinkOptions{
+			Config: []byte(fmt.Sprintf(`{"path": %q, "format": "parquet", "compression": "snappy"}`, out)),
+			ReadBack: func(t *testing.T) []string {
+				parts, _ := filepath.Glob(filepath.Join(out, "part-*.parquet"))
+				slices.Sort(parts)
+				var rows []string
+				for _, p := range parts {
+					rows = append(rows, readParquetRows(t, p)...)
+				}
+				return rows
+			},
+		})
+		noHidden(t, out)
+	})
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/activedataflow/adf/sdk"
 )
@@ -71,17 +72,20 @@ type harness struct {
 	out  string // the output file, or the directory
 	dir  bool
 	csv  bool
+	pq   bool // Parquet
 	run  string
 	flow string // default flow/x
 }
 
 var sinkModes = []struct {
-	name     string
-	dir, csv bool
+	name         string
+	dir, csv, pq bool
 }{
-	{"file", false, false},
-	{"csv", false, true},
-	{"directory", true, false},
+	{"file", false, false, false},
+	{"csv", false, true, false},
+	{"directory", true, false, false},
+	{"parquet", false, false, true},
+	{"parquet-directory", true, false, true},
 }
 
 // forEachMode runs test for a single JSON-lines file, a single CSV file and
@@ -89,9 +93,13 @@ var sinkModes = []struct {
 func forEachMode(t *testing.T, test func(t *testing.T, h *harness)) {
 	for _, m := range sinkModes {
 		t.Run(m.name, func(t *testing.T) {
-			h := &harness{t: t, dir: m.dir, csv: m.csv, run: "run-1"}
+			h := &harness{t: t, dir: m.dir, csv: m.csv, pq: m.pq, run: "run-1"}
 			base := t.TempDir()
 			switch {
+			case m.dir && m.pq:
+				h.out = filepath.Join(base, "pq-parts") + "/"
+			case m.pq:
+				h.out = filepath.Join(base, "out.parquet")
 			case m.dir:
 				h.out = filepath.Join(base, "parts") + "/"
 			case m.csv:
@@ -106,7 +114,11 @@ func forEachMode(t *testing.T, test func(t *testing.T, h *harness)) {
 
 func (h *harness) newSink() sdk.Sink {
 	h.t.Helper()
-	s, err := component(h.t, sdk.KindSink).NewSinkFromConfig([]byte(fmt.Sprintf(`{"path": %q}`, h.out)))
+	cfg := fmt.Sprintf(`{"path": %q}`, h.out)
+	if h.pq {
+		cfg = fmt.Sprintf(`{"path": %q, "format": "parquet", "row_group_size": 70}`, h.out)
+	}
+	s, err := component(h.t, sdk.KindSink).NewSinkFromConfig([]byte(cfg))
 	if err != nil {
 		h.t.Fatalf("create sink: %v", err)
 	}
@@ -235,7 +247,7 @@ func (h *harness) expectParts(ids ...int64) {
 	}
 	var want []string
 	for _, id := range ids {
-		want = append(want, filepath.Join(h.out, fmt.Sprintf("part-%s-%06d.jsonl", h.run, id)))
+		want = append(want, filepath.Join(h.out, fmt.Sprintf("part-%s-%06d%s", h.run, id, h.ext())))
 	}
 	if got := h.published(); !slices.Equal(got, want) {
 		h.t.Fatalf("published parts %v, want %v", got, want)
@@ -270,6 +282,10 @@ func (h *harness) expectRows(batches ...int) {
 		if err != nil {
 			h.t.Fatal(err)
 		}
+		if h.pq {
+			got = append(got, readParquetRows(h.t, f)...)
+			continue
+		}
 		if i := bytes.IndexByte(data, 0); i >= 0 {
 			h.t.Fatalf("%s holds a NUL byte at offset %d of %d", f, i, len(data))
 		}
@@ -285,6 +301,44 @@ func (h *harness) expectRows(batches ...int) {
 	if left := h.hidden(); len(left) > 0 {
 		h.t.Fatalf("hidden files left after the final commit: %v", left)
 	}
+}
+
+func (h *harness) ext() string {
+	switch {
+	case h.pq:
+		return ".parquet"
+	case h.csv:
+		return ".csv"
+	}
+	return ".jsonl"
+}
+
+// readParquetRows renders a Parquet file of id and name rows as readJSONL
+// does (read in process with pqarrow; the pyarrow tests check the files
+// independently).
+func readParquetRows(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tbl, err := pqarrow.ReadTable(context.Background(), f, nil, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	defer tbl.Release()
+	tr := array.NewTableReader(tbl, 1000)
+	defer tr.Release()
+	var out []string
+	for tr.Next() {
+		rec := tr.RecordBatch()
+		ids, names := rec.Column(0).(*array.Int64), rec.Column(1).(*array.String)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			out = append(out, fmt.Sprintf("%d\x1f%s", ids.Value(i), names.Value(i)))
+		}
+	}
+	return out
 }
 
 // csvRows renders CSV output with its header exactly once.
@@ -615,13 +669,13 @@ func TestSinkCloseKeepsFlushedData(t *testing.T) {
 // without a flow in their names and look-alike names stay.
 func TestSinkOpenRemovesStaleFilesOfEarlierRuns(t *testing.T) {
 	forEachMode(t, func(t *testing.T, h *harness) {
-		old := &harness{t: t, dir: h.dir, csv: h.csv, out: h.out, run: "old"}
+		old := &harness{t: t, dir: h.dir, csv: h.csv, pq: h.pq, out: h.out, run: "old"}
 		s1 := old.open(nil)
 		old.write(s1, 0)
 		old.flush(s1, 1, false)
 		old.write(s1, 1) // directory mode: an in-progress part
 		// The old run fails for good without Close (a killed process).
-		otherFlow := &harness{t: t, dir: h.dir, csv: h.csv, out: h.out, run: "r", flow: "other"}
+		otherFlow := &harness{t: t, dir: h.dir, csv: h.csv, pq: h.pq, out: h.out, run: "r", flow: "other"}
 		o1 := otherFlow.open(nil)
 		otherFlow.write(o1, 5)
 		otherFlow.flush(o1, 1, false)
@@ -644,7 +698,13 @@ func TestSinkOpenRemovesStaleFilesOfEarlierRuns(t *testing.T) {
 				want = append(want, p)
 			}
 		}
-		if n := len(h.hidden()) - len(want); n != len(stale)+map[bool]int{true: 2, false: 1}[h.dir] {
+		// The old run's files: its temp file (and, Parquet, the segment of
+		// checkpoint 1), or its pending and in-progress parts.
+		oldFiles := map[bool]int{true: 2, false: 1}[h.dir]
+		if h.pq && !h.dir {
+			oldFiles = 2
+		}
+		if n := len(h.hidden()) - len(want); n != len(stale)+oldFiles {
 			t.Fatalf("the old run left %v", h.hidden())
 		}
 		s2 := h.open(nil) // run-1 of flow/x, fresh
@@ -658,7 +718,9 @@ func TestSinkOpenRemovesStaleFilesOfEarlierRuns(t *testing.T) {
 		h.close(s2)
 		var rows []string
 		for _, f := range h.published() {
-			if h.csv {
+			if h.pq {
+				rows = append(rows, readParquetRows(t, f)...)
+			} else if h.csv {
 				data, _ := os.ReadFile(f)
 				rows = append(rows, csvRows(t, data)...)
 			} else {
