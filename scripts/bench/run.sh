@@ -5,7 +5,7 @@
 # A B A B ... ROUNDS times; every output is verified after every run. Prints
 # a table of medians, min-max and the ratio of the medians.
 #
-#   scripts/bench/run.sh [pg] [jsonl] [rafka] [iceberg] [startup]
+#   scripts/bench/run.sh [pg] [jsonl] [rafka] [iceberg] [parquet] [startup]
 #                        (all by default; ROWS=1000000 ROUNDS=5)
 #
 # pg       CSV -> PostgreSQL table with a primary key: `adf run` vs psql \copy
@@ -23,6 +23,11 @@
 #          baseline's arrow-go CSV reader + pqarrow (zstd), parallelism 1
 #          and 2 both sides. Verified: rows, sum(id), distinct ids (an iceberg-go
 #          scan: scripts/bench/iceberg-sum); the Parquet files: rows, sum(id).
+# parquet  CSV -> Parquet (local, zstd): `adf run` with parallelism 1 and 2 vs
+#          pyarrow.csv.read_csv + pyarrow.parquet.write_table on 1 thread and
+#          on its thread pool (scripts/bench/pyarrow_csv_parquet.py, pyarrow
+#          from PyPI in a venv, /var/tmp/adf-pyarrow-venv). Verified: rows
+#          and sum(id) of both files.
 # startup  a one-row CSV -> JSON-lines flow: `adf run` vs the baseline tool
 #          converting the same file (a Go process start).
 set -euo pipefail
@@ -30,7 +35,7 @@ cd "$(dirname "$0")/../.."
 . scripts/go-toolchain.sh
 ROWS="${ROWS:-1000000}"
 ROUNDS="${ROUNDS:-5}"
-WHICH="${*:-pg jsonl rafka iceberg startup}"
+WHICH="${*:-pg jsonl rafka iceberg parquet startup}"
 WORK="$(mktemp -d /tmp/adf-bench.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 . scripts/bench/lib.sh
@@ -48,6 +53,9 @@ DB="$ADF_TEST_DATABASE_URL"
 # One data directory for every run, as a user's: the store and caches persist.
 export ADF_PLUGIN_DIR="$PWD/plugins" ADF_DATA_DIR="$WORK/data" ADF_FILE_ROOTS="$WORK"
 adf() { bin/adf run --progress none "$@"; }
+# The first command of a data directory starts every plugin once to cache
+# what it provides; a user pays that once, not per run.
+bin/adf plugins list >/dev/null
 
 flow() { # flow NAME PARALLELISM SOURCE_YAML SINK_YAML -> path of the flow file
   cat >"$WORK/$1.yaml" <<YAML
@@ -156,11 +164,43 @@ bench_iceberg() {
   done
 }
 
+pyarrow_python() { # the venv's python with pyarrow, installed when missing
+  local venv="${ADF_PYARROW_VENV:-/var/tmp/adf-pyarrow-venv}"
+  if ! "$venv/bin/python" -c "import pyarrow.csv, pyarrow.parquet" 2>/dev/null; then
+    echo "installing pyarrow into $venv..." >&2
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install --quiet pyarrow >&2
+  fi
+  echo "$venv/bin/python"
+}
+
+bench_parquet() {
+  local p py
+  py=$(pyarrow_python)
+  for p in 1 2; do
+    flow "bench_parquet_$p" "$p" "{type: file, config: {path: \"$CSV\"}}" "{type: file, config: {path: \"$WORK/pq/adf.parquet\"}}" >/dev/null
+  done
+  for i in $(seq 1 "$ROUNDS"); do
+    for p in 1 2; do
+      echo "parquet round $i, parallelism $p" >&2
+      rm -rf "$WORK/pq" && mkdir -p "$WORK/pq"
+      timed "parquet.adf-p$p" adf "$WORK/bench_parquet_$p.yaml"
+      want_eq "adf Parquet (rows sum)" "$("$WORK/baseline" parquet-sum "$WORK/pq")" "$ROWS $WANT_SUM"
+      rm -rf "$WORK/pq" && mkdir -p "$WORK/pq"
+      timed "parquet.pyarrow-t$p" "$py" scripts/bench/pyarrow_csv_parquet.py "$CSV" "$WORK/pq/pyarrow.parquet" "$p"
+      want_eq "pyarrow Parquet (rows sum)" "$("$WORK/baseline" parquet-sum "$WORK/pq")" "$ROWS $WANT_SUM"
+    done
+  done
+  table_header "$ROWS rows; A/B > 1: A faster"
+  rate_row "CSV -> Parquet, 1 reader vs pyarrow 1 thread" "$ROWS" parquet.adf-p1 parquet.pyarrow-t1
+  rate_row "CSV -> Parquet, 2 readers vs pyarrow pool" "$ROWS" parquet.adf-p2 parquet.pyarrow-t2
+}
+
 bench_startup() {
   local f
   printf 'id,name,amount,ts\n1,one,1.50,2026-01-01T00:00:00Z\n' >"$WORK/one.csv"
   f=$(flow bench_one 1 "{type: file, config: {path: \"$WORK/one.csv\"}}" "{type: file, config: {path: \"$WORK/one.jsonl\"}}")
-  adf "$f" >/dev/null # the first run of a data directory fills its caches
+  adf "$f" >/dev/null # a first run, untimed
   for i in $(seq 1 $((ROUNDS * 2))); do
     rm -f "$WORK/one.jsonl"
     timed startup.adf adf "$f"
@@ -175,8 +215,8 @@ bench_startup() {
 
 for b in $WHICH; do
   case "$b" in
-    pg | jsonl | rafka | iceberg | startup) "bench_$b" ;;
-    *) echo "unknown benchmark '$b' (pg, jsonl, rafka, iceberg, startup)" >&2; exit 2 ;;
+    pg | jsonl | rafka | iceberg | parquet | startup) "bench_$b" ;;
+    *) echo "unknown benchmark '$b' (pg, jsonl, rafka, iceberg, parquet, startup)" >&2; exit 2 ;;
   esac
 done
 
