@@ -148,6 +148,11 @@ func (e *enumerator) discover(ctx context.Context) error {
 			return err
 		}
 		splits, err := e.plan(path)
+		if errors.Is(err, errIncompleteParquet) && e.cfg.Mode == "continuous" {
+			// Probably still being written: looked at again by the next
+			// discovery, not marked seen.
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -292,6 +297,9 @@ func (e *enumerator) plan(path string) ([]*Split, error) {
 	return out, nil
 }
 
+// errIncompleteParquet: a Parquet file's footer cannot be read.
+var errIncompleteParquet = errors.New("incomplete Parquet file")
+
 // planParquet cuts a Parquet file into splits of whole row groups: one per
 // row group, or with split_size consecutive row groups of about that many
 // bytes. Every file must have the schema of the first one.
@@ -299,7 +307,7 @@ func (e *enumerator) planParquet(path string, size int64) ([]*Split, error) {
 	info, err := format.ReadParquetInfo(path)
 	if err != nil {
 		return nil, &sdk.Error{Code: sdk.CodeBadRecord, Summary: fmt.Sprintf("read the Parquet footer of %s: %v", path, err),
-			Detail: "the file is not a complete Parquet file (was it still being written?)", Err: err}
+			Detail: "the file is not a complete Parquet file (was it still being written?)", Err: fmt.Errorf("%w: %w", errIncompleteParquet, err)}
 	}
 	sig := format.SchemaSignature(info.Schema)
 	if e.pqFirst == "" {
