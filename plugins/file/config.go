@@ -120,6 +120,8 @@ type SinkConfig struct {
 	// Compression and RowGroupSize configure Parquet output.
 	Compression  string `json:"compression,omitempty" jsonschema:"enum=zstd,enum=snappy,enum=none,description=Parquet: column compression (default zstd)"`
 	RowGroupSize int64  `json:"row_group_size,omitempty" jsonschema:"minimum=1,description=Parquet: rows per row group (default 131072); a row group also ends with each part file"`
+	// PartitionBy names the columns whose values pick a row's subdirectory.
+	PartitionBy []string `json:"partition_by,omitempty" jsonschema:"description=directory output (path ending in /): write each row under <col>=<value>/ subdirectories (Hive style) of these columns' values"`
 }
 
 // Defaults implements sdk.Defaulter.
@@ -140,6 +142,18 @@ func (c *SinkConfig) Validate() error {
 	}
 	if !format.ValidCompression(c.Compression) {
 		errs = append(errs, sdk.ConfigError("compression", "unknown compression %q (use zstd, snappy or none)", c.Compression))
+	}
+	if len(c.PartitionBy) > 0 && !strings.HasSuffix(c.Path, "/") {
+		errs = append(errs, sdk.ConfigError("partition_by", "needs a directory output: end path in / (got %q)", c.Path))
+	}
+	seenCol := map[string]bool{}
+	for i, col := range c.PartitionBy {
+		if col == "" {
+			errs = append(errs, sdk.ConfigError(fmt.Sprintf("partition_by[%d]", i), "must name a column"))
+		} else if seenCol[col] {
+			errs = append(errs, sdk.ConfigError(fmt.Sprintf("partition_by[%d]", i), "column %q is named twice", col))
+		}
+		seenCol[col] = true
 	}
 	if c.RowGroupSize < 1 {
 		errs = append(errs, sdk.ConfigError("row_group_size", "must be at least 1 row (got %d)", c.RowGroupSize))

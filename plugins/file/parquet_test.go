@@ -446,6 +446,7 @@ func TestParquetConfig(t *testing.T) {
 		{sdk.KindSink, `{"path": "out.parquet", "compression": "snappy", "row_group_size": 1000}`, nil},
 		{sdk.KindSource, `{"path": "in.parquet", "schema": [{"name": "a", "type": "int64"}]}`, []string{`schema: Parquet files carry their own schema; remove schema`}},
 		{sdk.KindSource, `{"path": "in.pq"}`, nil},
+		{sdk.KindSink, `{"path": "out.parquet", "partition_by": ["a", "a", ""]}`, []string{`partition_by: needs a directory output: end path in / (got "out.parquet")`, `partition_by[1]: column "a" is named twice`, `partition_by[2]: must name a column`}},
 	}
 	for _, tc := range tests {
 		if got := configErrors(t, tc.kind, tc.cfg); !slices.Equal(got, tc.want) {
@@ -602,5 +603,79 @@ func TestParquetSourceContinuousWaitsForFooter(t *testing.T) {
 	en, _ = src.CreateEnumerator(&fakeEnumCtx{par: 1})
 	if err := en.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "Parquet footer") {
 		t.Fatalf("bounded source on a broken file: %v", err)
+	}
+}
+
+// pyPartitions reads a partitioned output directory argv[1] with pyarrow:
+// every part file's rows, checking that each row's partition column
+// (argv[2]) holds the value its directory names (URI-decoded), then the
+// rows in canonical order form; a last JSON line lists the directories.
+const pyPartitions = `
+import json, os, sys, urllib.parse
+import pyarrow.parquet as pq
+root, col = sys.argv[1], sys.argv[2]
+dirs = []
+for d, subdirs, files in sorted(os.walk(root)):
+    parts = [f for f in files if f.startswith("part-") and f.endswith(".parquet")]
+    if not parts:
+        continue
+    rel = os.path.relpath(d, root)
+    dirs.append(rel)
+    k, v = rel.split("=", 1)
+    assert k == col, rel
+    v = urllib.parse.unquote(v)
+    for f in parts:
+        for r in pq.read_table(os.path.join(d, f)).to_pylist():
+            if r[col] != v:
+                print("BAD %s row %r in directory %s" % (f, r, rel))
+            print("%d|%s|%.2f|%s" % (r["id"], r["name"], r["amount"], r["ts"].strftime("%Y-%m-%dT%H:%M:%SZ")))
+print(json.dumps(sorted(dirs)))
+`
+
+// TestParquetSinkPartitionBy: orders partitioned by name (values with a
+// comma, quotes, a non-ASCII letter) into name=<value>/ directories, the
+// sink killed once: pyarrow finds every row exactly once, each in the
+// directory of its value, and no hidden file is left.
+func TestParquetSinkPartitionBy(t *testing.T) {
+	a := fileADF(t)
+	in := filepath.Join(a.Work, "orders.csv")
+	want := testkit.Canon(testkit.WriteOrdersCSV(t, in, 1, 60000))
+	for _, fault := range []string{"", "saved@2:sink", "precommitted@3:sink", "committing@final:sink"} {
+		name := "part" + strings.NewReplacer("@", "-", ":", "-").Replace(fault)
+		t.Run(name, func(t *testing.T) {
+			out := filepath.Join(a.Work, name) + "/"
+			doc := fmt.Sprintf(`{"name": %q, "parallelism": 2, "source": {"type": "file", "config": {"path": %q, "split_size": 262144, "batch_size": 2000}},
+"sink": {"type": "file", "config": {"path": %q, "format": "parquet", "partition_by": ["name"]}}, "checkpoint": {"every": "20ms"}, "max_restarts": 5}`, name, in, out)
+			fa := *a
+			if fault != "" {
+				fa.Env = append(slices.Clone(a.Env), "ADF_FAULT="+fault)
+			}
+			res := fa.Run(t, "run", "--progress", "none", fa.WriteFlow(t, name, doc))
+			if res.Code != 0 {
+				t.Fatalf("adf run failed\n%s", res)
+			}
+			if fault != "" && !strings.Contains(res.Stderr, "fault injection: killing a process") {
+				t.Fatalf("fault %s never fired\n%s", fault, res)
+			}
+			lines := strings.Split(strings.TrimSpace(python(t, pyPartitions, out, "name")), "\n")
+			var dirs []string
+			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &dirs); err != nil {
+				t.Fatal(err)
+			}
+			wantDirs := []string{"name=alice", "name=bob", "name=say%20%22hi%22", "name=smith%2C%20jr", "name=zo%C3%AB"}
+			if !slices.Equal(dirs, wantDirs) {
+				t.Errorf("partition directories %q, want %q", dirs, wantDirs)
+			}
+			rows := lines[:len(lines)-1]
+			for _, l := range rows {
+				if strings.HasPrefix(l, "BAD") {
+					t.Fatal(l)
+				}
+			}
+			testkit.SameRows(t, rows, want)
+			for _, d := range append([]string{"."}, wantDirs...) {
+				noHidden(t, filepath.Join(out, d))
+			}
+		})
 	}
 }

@@ -52,8 +52,9 @@ type sink struct {
 	file    *os.File
 	buf     *bufio.Writer
 	w       format.Writer
-	pw      *format.ParquetWriter // s.w when the format is Parquet
-	header  bool                  // the CSV header is already in the output
+	pw      *format.ParquetWriter  // s.w when the format is Parquet
+	parts   map[string]*partWriter // partition_by: in-progress parts by partition directory
+	header  bool                   // the CSV header is already in the output
 	rows    int64
 	bytes   int64
 	partTmp string // directory mode: the in-progress part
@@ -383,9 +384,23 @@ func (s *sink) reopenTemp() error {
 // checkpoints after the restored one, and legacy temp parts. Pending parts
 // of the restored checkpoint and earlier ones stay: its Commit follows.
 func (s *sink) discardUnsavedParts(restored int64) error {
-	entries, err := os.ReadDir(s.cfg.Path)
+	dirs, err := s.partitionDirs()
 	if err != nil {
 		return ioError(err, "check that the output directory is readable", "list output directory %s", s.cfg.Path)
+	}
+	for _, d := range dirs {
+		if err := s.discardUnsavedPartsIn(filepath.Join(s.cfg.Path, d), restored); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// discardUnsavedPartsIn is discardUnsavedParts for one directory.
+func (s *sink) discardUnsavedPartsIn(dir string, restored int64) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return ioError(err, "check that the output directory is readable", "list output directory %s", dir)
 	}
 	run, flow := safe(s.init.RunID), safeName(s.init.Flow)
 	removed := false
@@ -409,15 +424,15 @@ func (s *sink) discardUnsavedParts(restored int64) error {
 		if !drop {
 			continue
 		}
-		if err := os.Remove(filepath.Join(s.cfg.Path, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return ioError(err, "remove it by hand, or check the directory's permissions", "discard unsaved part %s", filepath.Join(s.cfg.Path, name))
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return ioError(err, "remove it by hand, or check the directory's permissions", "discard unsaved part %s", filepath.Join(dir, name))
 		}
 		removed = true
 	}
 	if removed {
 		// The deletions must not come back after a crash while new parts
 		// take the later checkpoint ids' place.
-		return syncDir(s.cfg.Path)
+		return syncDir(dir)
 	}
 	return nil
 }
@@ -550,6 +565,9 @@ func (s *sink) Write(_ context.Context, rec arrow.RecordBatch) error {
 	if s.finished {
 		return &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("write %s after the final checkpoint", s.cfg.Path),
 			Detail: "the run's last checkpoint was flushed; report this as a host bug"}
+	}
+	if len(s.cfg.PartitionBy) > 0 {
+		return s.writePartitioned(rec)
 	}
 	if s.dirMode && s.file == nil {
 		// The nonce keeps the in-progress parts of two attempts apart
@@ -773,6 +791,13 @@ func (s *sink) mergeSegments(withTemp bool) (int64, error) {
 // it to the checkpoint's pending name. The committables list every pending
 // part no Commit has published yet.
 func (s *sink) flushPart(checkpointID int64) (committables, error) {
+	if len(s.parts) > 0 {
+		parts, err := s.flushPartitions(checkpointID)
+		if err != nil {
+			return committables{}, err
+		}
+		s.state.Pending = append(s.state.Pending, parts...)
+	}
 	if s.file != nil {
 		if err := s.closeParquet(s.partTmp); err != nil {
 			return committables{}, err
@@ -881,7 +906,11 @@ func removeSegments(dir string, segs []string) error {
 // commitParts renames pending parts to their final names, skipping those
 // renamed by an earlier Commit.
 func commitParts(dir string, parts []part) error {
+	subdirs := map[string]bool{}
 	for _, p := range parts {
+		if d := filepath.Dir(p.Final); d != "." {
+			subdirs[d] = true
+		}
 		pending, final := filepath.Join(dir, p.Pending), filepath.Join(dir, p.Final)
 		err := os.Rename(pending, final)
 		if err == nil {
@@ -896,6 +925,11 @@ func commitParts(dir string, parts []part) error {
 			return ioError(err, "check the output directory", "stat part %s", final)
 		}
 		return dataLoss("publish part %s of checkpoint %d: pending part %s is missing", final, p.CheckpointID, pending)
+	}
+	for _, d := range sortedKeys(subdirs) {
+		if err := syncDir(filepath.Join(dir, d)); err != nil {
+			return err
+		}
 	}
 	return syncDir(dir)
 }
@@ -923,6 +957,9 @@ func syncDir(dir string) error {
 // the run afresh and never flushed) is this sink's own and is removed. An
 // in-progress part is this instance's own.
 func (s *sink) Close(context.Context) error {
+	if err := s.closePartitions(); err != nil {
+		return ioError(err, "nothing after the last checkpoint is kept; check the output file system", "close %s", s.cfg.Path)
+	}
 	if s.file == nil {
 		return nil
 	}
