@@ -609,7 +609,8 @@ func TestParquetSourceContinuousWaitsForFooter(t *testing.T) {
 // pyPartitions reads a partitioned output directory argv[1] with pyarrow:
 // every part file's rows, checking that each row's partition column
 // (argv[2]) holds the value its directory names (URI-decoded), then the
-// rows in canonical order form; a last JSON line lists the directories.
+// rows in canonical order form; a last JSON line lists the directories and
+// what pyarrow.dataset with Hive partitioning reads of the whole tree.
 const pyPartitions = `
 import json, os, sys, urllib.parse
 import pyarrow.parquet as pq
@@ -629,7 +630,9 @@ for d, subdirs, files in sorted(os.walk(root)):
             if r[col] != v:
                 print("BAD %s row %r in directory %s" % (f, r, rel))
             print("%d|%s|%.2f|%s" % (r["id"], r["name"], r["amount"], r["ts"].strftime("%Y-%m-%dT%H:%M:%SZ")))
-print(json.dumps(sorted(dirs)))
+import pyarrow.dataset as ds
+hive = ds.dataset(root, format="parquet", partitioning="hive").to_table()
+print(json.dumps({"dirs": sorted(dirs), "hive_rows": hive.num_rows, "hive_names": sorted(set(hive.column(col).to_pylist()))}))
 `
 
 // TestParquetSinkPartitionBy: orders partitioned by name (values with a
@@ -658,9 +661,17 @@ func TestParquetSinkPartitionBy(t *testing.T) {
 				t.Fatalf("fault %s never fired\n%s", fault, res)
 			}
 			lines := strings.Split(strings.TrimSpace(python(t, pyPartitions, out, "name")), "\n")
-			var dirs []string
-			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &dirs); err != nil {
+			var info struct {
+				Dirs      []string `json:"dirs"`
+				HiveRows  int      `json:"hive_rows"`
+				HiveNames []string `json:"hive_names"`
+			}
+			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &info); err != nil {
 				t.Fatal(err)
+			}
+			dirs := info.Dirs
+			if wantNames := []string{"alice", "bob", `say "hi"`, "smith, jr", "zoë"}; info.HiveRows != len(want) || !slices.Equal(info.HiveNames, wantNames) {
+				t.Errorf("pyarrow.dataset (hive) read %d rows with names %q, want %d with %q", info.HiveRows, info.HiveNames, len(want), wantNames)
 			}
 			wantDirs := []string{"name=alice", "name=bob", "name=say%20%22hi%22", "name=smith%2C%20jr", "name=zo%C3%AB"}
 			if !slices.Equal(dirs, wantDirs) {
