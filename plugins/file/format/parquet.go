@@ -112,6 +112,11 @@ func (p *parquetReader) Next() (arrow.RecordBatch, []Rejected, error) {
 		return nil, nil, p.err
 	}
 	for p.rg < p.end {
+		if p.rr == nil && p.row >= p.pf.MetaData().RowGroup(p.rg).NumRows() {
+			// Resumed at the end of a row group.
+			p.rg, p.row = p.rg+1, 0
+			continue
+		}
 		if p.rr == nil {
 			rr, err := p.fr.GetRecordReader(context.Background(), nil, []int{p.rg})
 			if err != nil {
@@ -131,6 +136,12 @@ func (p *parquetReader) Next() (arrow.RecordBatch, []Rejected, error) {
 		if rec != nil && rec.NumRows() > 0 {
 			rec.Retain()
 			p.row += rec.NumRows()
+			if p.row >= p.pf.MetaData().RowGroup(p.rg).NumRows() {
+				// The row group is done: the position names the next one.
+				p.rr.Release()
+				p.rr = nil
+				p.rg, p.row = p.rg+1, 0
+			}
 			return rec, nil, nil
 		}
 		if err != nil && err != io.EOF {
