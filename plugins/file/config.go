@@ -33,6 +33,8 @@ type SourceConfig struct {
 	BatchSize int             `json:"batch_size,omitempty" jsonschema:"minimum=1,description=rows per Arrow batch (default 8192)"`
 	Mode      string          `json:"mode,omitempty" jsonschema:"enum=bounded,enum=continuous,description=bounded reads the files present at start; continuous keeps discovering new files (default bounded)"`
 	Discover  sdk.Duration    `json:"discover_interval,omitempty" jsonschema:"description=continuous mode: how often to look for new files (default 10s\\, at least 100ms)"`
+	// S3 configures s3:// paths.
+	S3 *S3Config `json:"s3,omitempty" jsonschema:"description=s3:// paths: endpoint\\, region\\, use_path_style\\, access_key_id and secret_access_key (default: the AWS credential chain)"`
 }
 
 // Defaults implements sdk.Defaulter.
@@ -57,10 +59,15 @@ func (c *SourceConfig) Validate() error {
 	if e := checkDelimiter(c.Delimiter); e != nil {
 		errs = append(errs, e)
 	}
-	if c.Format == "" && formatOf(c.Path) == "" && !hasGlob(c.Path) && filepath.Ext(c.Path) != "" {
+	if isURL(c.Path) {
+		if _, err := parseObjURL(c.Path); err != nil {
+			errs = append(errs, err.(*sdk.Error))
+		}
+	}
+	if kp := keyPath(c.Path); c.Format == "" && formatOf(kp) == "" && !hasGlob(kp) && filepath.Ext(kp) != "" {
 		errs = append(errs, sdk.ConfigError("format", "cannot tell the format of %q from its extension; set format: csv, json, jsonl or parquet", c.Path))
 	}
-	if len(c.Schema) > 0 && (c.Format == FormatParquet || (c.Format == "" && formatOf(c.Path) == FormatParquet)) {
+	if len(c.Schema) > 0 && (c.Format == FormatParquet || (c.Format == "" && formatOf(keyPath(c.Path)) == FormatParquet)) {
 		errs = append(errs, sdk.ConfigError("schema", "Parquet files carry their own schema; remove schema"))
 	}
 	if c.Discover.D() < MinDiscoverInterval {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"gocloud.dev/blob"
 
 	"github.com/activedataflow/adf/plugins/file/format"
 	"github.com/activedataflow/adf/sdk"
@@ -107,6 +108,87 @@ type enumerator struct {
 	restored bool
 	// pqFirst and pqSchema: see enumState.
 	pqFirst, pqSchema string
+	// obj and bucket: an object-store path (nil for a local one).
+	obj    *objURL
+	bucket *blob.Bucket
+	sizes  map[string]int64 // object sizes of the last listing
+}
+
+// openBucket opens the bucket of an object-store path once.
+func (e *enumerator) openBucket(ctx context.Context) error {
+	if e.bucket != nil {
+		return nil
+	}
+	o, err := parseObjURL(e.cfg.Path)
+	if err != nil {
+		return err
+	}
+	b, err := openBucket(ctx, o, e.cfg.S3)
+	if err != nil {
+		return err
+	}
+	e.obj, e.bucket = o, b
+	return nil
+}
+
+// list lists the input: local files, or objects.
+func (e *enumerator) list(ctx context.Context) ([]string, error) {
+	if !isURL(e.cfg.Path) {
+		return listFiles(e.cfg)
+	}
+	if err := e.openBucket(ctx); err != nil {
+		return nil, err
+	}
+	objs, err := listObjects(ctx, e.bucket, e.obj, e.cfg.Format != "", 0)
+	if err != nil {
+		return nil, err
+	}
+	e.sizes = map[string]int64{}
+	names := make([]string, 0, len(objs))
+	for _, o := range objs {
+		names = append(names, o.Name)
+		e.sizes[o.Name] = o.Size
+	}
+	return names, nil
+}
+
+// input is an opened input file or object.
+type input struct {
+	ra    io.ReaderAt
+	size  int64
+	close func()
+	// rs is the object reader (nil for a local file).
+	rs *rangeReaderAt
+}
+
+// openInput opens a local file, or an object for ranged reads.
+func (e *enumerator) openInput(ctx context.Context, path string) (*input, error) {
+	if e.obj == nil {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fileError(err, "", "open input %s", path)
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, fileError(err, "", "stat input %s", path)
+		}
+		return &input{ra: f, size: st.Size(), close: func() { f.Close() }}, nil
+	}
+	key, err := objectKey(path)
+	if err != nil {
+		return nil, err
+	}
+	size, ok := e.sizes[path]
+	if !ok {
+		attrs, err := e.bucket.Attributes(ctx, key)
+		if err != nil {
+			return nil, objError(err, "look up input %s", path)
+		}
+		size = attrs.Size
+	}
+	rs := newRangeReaderAt(ctx, e.bucket, key, size)
+	return &input{ra: rs, size: size, close: func() {}, rs: rs}, nil
 }
 
 // Start implements sdk.SplitEnumerator.
@@ -116,6 +198,10 @@ func (e *enumerator) Start(ctx context.Context) error {
 			return err
 		}
 		if len(e.seen) == 0 && e.cfg.Mode != "continuous" {
+			if isURL(e.cfg.Path) {
+				return &sdk.Error{Code: sdk.CodeNotFound, Field: "path", Summary: fmt.Sprintf("no input object matches %s", stripQuery(e.cfg.Path)),
+					Detail: "a glob is matched on keys; a key that is no object is a prefix whose objects are taken by extension (.csv, .tsv, .json, .jsonl, .ndjson, .parquet, .pq; hidden ones skipped) unless format is set"}
+			}
 			if hasGlob(e.cfg.Path) {
 				return missingInput(e.cfg.Path)
 			}
@@ -136,7 +222,7 @@ func (e *enumerator) Start(ctx context.Context) error {
 
 // discover finds files not seen before and plans their splits.
 func (e *enumerator) discover(ctx context.Context) error {
-	files, err := listFiles(e.cfg)
+	files, err := e.list(ctx)
 	if err != nil {
 		return err
 	}
@@ -147,7 +233,7 @@ func (e *enumerator) discover(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		splits, err := e.plan(path)
+		splits, err := e.plan(ctx, path)
 		if errors.Is(err, errIncompleteParquet) && e.cfg.Mode == "continuous" {
 			// Probably still being written: looked at again by the next
 			// discovery, not marked seen.
@@ -238,26 +324,23 @@ func (e *enumerator) splitSize(fileSize int64) int64 {
 }
 
 // plan infers a file's schema (unless given) and cuts it into splits.
-func (e *enumerator) plan(path string) ([]*Split, error) {
-	f, err := os.Open(path)
+func (e *enumerator) plan(ctx context.Context, path string) ([]*Split, error) {
+	in, err := e.openInput(ctx, path)
 	if err != nil {
-		return nil, fileError(err, "", "open input %s", path)
+		return nil, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fileError(err, "", "stat input %s", path)
-	}
-	fmtName := e.cfg.formatFor(path)
+	defer in.close()
+	f, size := in.ra, in.size
+	fmtName := e.cfg.formatFor(keyPath(path))
 	if fmtName == "" {
 		return nil, sdk.ConfigError("format", "cannot tell the format of %s from its extension; set format: csv, json, jsonl or parquet", path)
 	}
 	if fmtName == FormatParquet {
-		return e.planParquet(path, st.Size())
+		return e.planParquet(path, size, in.rs)
 	}
 	schema := format.Schema(e.cfg.Schema)
 	if len(schema) == 0 {
-		head := io.NewSectionReader(f, 0, st.Size())
+		head := io.NewSectionReader(f, 0, size)
 		switch fmtName {
 		case FormatCSV:
 			schema, err = format.InferCSV(head, e.cfg.csvOptions(), e.cfg.InferRows)
@@ -278,12 +361,12 @@ func (e *enumerator) plan(path string) ([]*Split, error) {
 	var ranges []format.Range
 	switch fmtName {
 	case FormatCSV:
-		ranges, err = format.PlanCSVRanges(f, st.Size(), e.splitSize(st.Size()), e.cfg.csvOptions())
+		ranges, err = format.PlanCSVRanges(f, size, e.splitSize(size), e.cfg.csvOptions())
 	case FormatJSONL:
-		ranges, err = format.PlanRanges(f, st.Size(), e.splitSize(st.Size()), false)
+		ranges, err = format.PlanRanges(f, size, e.splitSize(size), false)
 	default:
-		if st.Size() > 0 {
-			ranges = []format.Range{{Start: 0, End: st.Size(), StartLine: 1}}
+		if size > 0 {
+			ranges = []format.Range{{Start: 0, End: size, StartLine: 1}}
 		}
 	}
 	if err != nil {
@@ -292,7 +375,7 @@ func (e *enumerator) plan(path string) ([]*Split, error) {
 	out := make([]*Split, 0, len(ranges))
 	for _, r := range ranges {
 		out = append(out, &Split{Path: path, Format: fmtName, Start: r.Start, End: r.End, StartLine: r.StartLine,
-			Offset: r.Start, Line: r.StartLine, Size: st.Size(), Schema: schema})
+			Offset: r.Start, Line: r.StartLine, Size: size, Schema: schema})
 	}
 	return out, nil
 }
@@ -303,8 +386,14 @@ var errIncompleteParquet = errors.New("incomplete Parquet file")
 // planParquet cuts a Parquet file into splits of whole row groups: one per
 // row group, or with split_size consecutive row groups of about that many
 // bytes. Every file must have the schema of the first one.
-func (e *enumerator) planParquet(path string, size int64) ([]*Split, error) {
-	info, err := format.ReadParquetInfo(path)
+func (e *enumerator) planParquet(path string, size int64, obj *rangeReaderAt) ([]*Split, error) {
+	var info *format.ParquetInfo
+	var err error
+	if obj != nil {
+		info, err = format.ReadParquetInfoFrom(obj)
+	} else {
+		info, err = format.ReadParquetInfo(path)
+	}
 	if err != nil {
 		return nil, &sdk.Error{Code: sdk.CodeBadRecord, Summary: fmt.Sprintf("read the Parquet footer of %s: %v", path, err),
 			Detail: "the file is not a complete Parquet file (was it still being written?)", Err: fmt.Errorf("%w: %w", errIncompleteParquet, err)}
@@ -388,7 +477,12 @@ func (e *enumerator) SnapshotState(context.Context, int64) ([]byte, error) {
 func (e *enumerator) NotifyCheckpointComplete(context.Context, int64) error { return nil }
 
 // Close implements sdk.SplitEnumerator.
-func (e *enumerator) Close() error { return nil }
+func (e *enumerator) Close() error {
+	if e.bucket != nil {
+		return e.bucket.Close()
+	}
+	return nil
+}
 
 // reader reads its splits one after another.
 type reader struct {
@@ -398,6 +492,31 @@ type reader struct {
 	cur    *Split
 	file   *os.File
 	rr     format.RecordReader
+	// bucket: an object-store path's bucket, opened at the first split.
+	bucket *blob.Bucket
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// openObject opens a split's object for ranged reads.
+func (r *reader) openObject(sp *Split) (*rangeReaderAt, error) {
+	if r.bucket == nil {
+		o, err := parseObjURL(r.cfg.Path)
+		if err != nil {
+			return nil, err
+		}
+		r.ctx, r.cancel = context.WithCancel(context.Background())
+		b, err := openBucket(r.ctx, o, r.cfg.S3)
+		if err != nil {
+			return nil, err
+		}
+		r.bucket = b
+	}
+	key, err := objectKey(sp.Path)
+	if err != nil {
+		return nil, err
+	}
+	return newRangeReaderAt(r.ctx, r.bucket, key, sp.Size), nil
 }
 
 // Start implements sdk.SourceReader.
@@ -449,6 +568,9 @@ func (r *reader) PollNext(_ context.Context, out sdk.ReaderOutput) (sdk.InputSta
 }
 
 func (r *reader) open(sp *Split) error {
+	if isURL(r.cfg.Path) {
+		return r.openObj(sp)
+	}
 	f, err := os.Open(sp.Path)
 	if err != nil {
 		detail := ""
@@ -477,6 +599,31 @@ func (r *reader) open(sp *Split) error {
 	return nil
 }
 
+// openObj is open for an object: the same readers over ranged reads.
+func (r *reader) openObj(sp *Split) error {
+	ra, err := r.openObject(sp)
+	if err != nil {
+		return err
+	}
+	rng := format.Range{Start: sp.Start, End: sp.End, StartLine: sp.StartLine}
+	var rr format.RecordReader
+	switch sp.Format {
+	case FormatCSV:
+		rr, err = format.NewCSVReader(ra, rng, sp.Offset, sp.Line, sp.Schema, r.cfg.csvOptions(), r.cfg.BatchSize, r.mem)
+	case FormatParquet:
+		rr, err = format.NewParquetReaderFrom(ra, int(sp.Offset), int(sp.End), sp.Line, r.cfg.BatchSize, r.mem)
+	case FormatJSON:
+		rr, err = format.NewJSONArrayReader(ra, sp.Size, sp.Offset, sp.Line, sp.Schema, r.cfg.BatchSize, r.mem)
+	default:
+		rr, err = format.NewJSONLinesReader(ra, rng, sp.Offset, sp.Line, sp.Schema, r.cfg.BatchSize, r.mem)
+	}
+	if err != nil {
+		return readError(err, "read %s", sp.Path)
+	}
+	r.cur, r.file, r.rr = sp, nil, rr
+	return nil
+}
+
 func (r *reader) closeCurrent() {
 	if c, ok := r.rr.(io.Closer); ok {
 		c.Close()
@@ -500,6 +647,11 @@ func (r *reader) NotifyCheckpointComplete(context.Context, int64) error { return
 func (r *reader) Close() error {
 	if r.cur != nil {
 		r.closeCurrent()
+	}
+	if r.bucket != nil {
+		r.cancel()
+		r.bucket.Close()
+		r.bucket = nil
 	}
 	return nil
 }

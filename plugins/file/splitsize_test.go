@@ -1,6 +1,7 @@
 package file
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,7 +54,7 @@ func TestDefaultSplitSizeFitsTheFlow(t *testing.T) {
 	cfg := &SourceConfig{Path: path}
 	cfg.Defaults()
 	e := &enumerator{cfg: cfg, ctx: readers{n: 2}}
-	splits, err := e.plan(path)
+	splits, err := e.plan(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,21 @@ func ReadParquetInfo(path string) (*ParquetInfo, error) {
 		return nil, err
 	}
 	defer pf.Close()
+	return parquetInfo(pf)
+}
+
+// ReadParquetInfoFrom reads the footer of the Parquet file r (an object
+// read with ranged reads, say).
+func ReadParquetInfoFrom(r parquet.ReaderAtSeeker) (*ParquetInfo, error) {
+	pf, err := file.NewParquetReader(r)
+	if err != nil {
+		return nil, err
+	}
+	defer pf.Close()
+	return parquetInfo(pf)
+}
+
+func parquetInfo(pf *file.Reader) (*ParquetInfo, error) {
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
 	if err != nil {
 		return nil, err
@@ -94,6 +109,25 @@ func NewParquetReader(path string, rg, rgEnd int, row int64, batchSize int, mem 
 	if err != nil {
 		return nil, err
 	}
+	return newParquetReader(pf, rg, rgEnd, row, batchSize, mem)
+}
+
+// NewParquetReaderFrom is NewParquetReader over r instead of a local file.
+func NewParquetReaderFrom(r parquet.ReaderAtSeeker, rg, rgEnd int, row int64, batchSize int, mem memory.Allocator) (RecordReader, error) {
+	if batchSize <= 0 {
+		batchSize = DefaultBatchSize
+	}
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	pf, err := file.NewParquetReader(r)
+	if err != nil {
+		return nil, err
+	}
+	return newParquetReader(pf, rg, rgEnd, row, batchSize, mem)
+}
+
+func newParquetReader(pf *file.Reader, rg, rgEnd int, row int64, batchSize int, mem memory.Allocator) (RecordReader, error) {
 	if rgEnd > pf.NumRowGroups() {
 		pf.Close()
 		return nil, fmt.Errorf("parquet: the file has %d row groups, the split names row groups up to %d (was the file replaced?)", pf.NumRowGroups(), rgEnd)
