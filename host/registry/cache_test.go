@@ -44,6 +44,7 @@ func counted(t *testing.T, dir, name, real string, size int) string {
 func scanCached(t *testing.T, dir, cacheDir string) *registry.Registry {
 	t.Helper()
 	reg := registry.New(dir, nil, registry.WithManifestCache(cacheDir))
+	t.Cleanup(reg.Close) // processes kept after a validation
 	if err := reg.Scan(ctx(t)); err != nil {
 		t.Fatalf("Scan: %v", err)
 	}

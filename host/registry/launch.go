@@ -39,7 +39,8 @@ const (
 	pipeGrace    = 2 * time.Second
 )
 
-// Launch starts a new process of the plugin that provides e. The binary
+// Launch starts a process of the plugin that provides e (or hands over one
+// that has just validated a config and is idle, see CheckConfig). The binary
 // must still be trusted as at the scan: its directory and file writable by
 // their owner only, owned by this user or root, and, under a plugins.lock,
 // still of the locked checksum (go-plugin verifies it before it runs the
@@ -53,6 +54,9 @@ func (r *Registry) Launch(ctx context.Context, e Entry) (*Instance, error) {
 	}
 	if err := checkTrusted("plugin binary", e.Plugin.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
+	}
+	if inst := r.parking.take(e.Plugin.Path); inst != nil {
+		return inst, nil
 	}
 	return launch(ctx, e.Plugin.Path, r.log, e.Plugin.pin)
 }

@@ -90,6 +90,8 @@ type Registry struct {
 	refused []Problem
 	// locked is set when the scan found a plugins.lock.
 	locked bool
+	// parking keeps processes that validated a config for the next Launch.
+	parking parking
 	// cacheDir holds the manifest cache (WithManifestCache); empty: none.
 	cacheDir string
 }

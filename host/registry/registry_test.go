@@ -39,6 +39,7 @@ func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 func scan(t *testing.T, dir string) *registry.Registry {
 	t.Helper()
 	reg := registry.New(dir, nil)
+	t.Cleanup(reg.Close) // processes kept after a validation
 	if err := reg.Scan(ctx(t)); err != nil {
 		t.Fatalf("Scan: %v", err)
 	}
@@ -197,6 +198,7 @@ func TestLookupMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(reg.Close)
 
 	cases := []struct {
 		kind      sdk.Kind
@@ -351,6 +353,7 @@ func TestMissingPluginsDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(reg.Close)
 	var got []string
 	for _, e := range reg.Entries() {
 		if !e.Builtin() {

@@ -30,11 +30,11 @@ func (r *Registry) CheckConfig(ctx context.Context, e Entry, config []byte) (war
 	if err != nil {
 		return nil, err
 	}
-	defer inst.Kill()
 	rctx, cancel := context.WithTimeout(ctx, ValidateTimeout)
 	defer cancel()
 	resp, err := inst.Plugin().ValidateConfig(rctx, &adfv1.ValidateConfig_Request{Kind: sdk.KindToProto(e.Kind), Type: e.Type, Config: config})
 	if err != nil {
+		inst.Kill()
 		if timedOut(ctx, rctx, err) {
 			return nil, &sdk.Error{Code: sdk.CodeUnavailable, Err: err,
 				Summary: fmt.Sprintf("plugin %s did not validate the %s %q config within %s", e.Plugin.Name, e.Kind, e.Type, ValidateTimeout),
@@ -42,5 +42,13 @@ func (r *Registry) CheckConfig(ctx context.Context, e Entry, config []byte) (war
 		}
 		return nil, fmt.Errorf("validate %s %q with plugin %s: %w", e.Kind, e.Type, e.Plugin.Name, err)
 	}
-	return sdk.WarningsFromDiagnostics(resp.Diagnostics), sdk.ErrorFromDiagnostics(resp.Diagnostics)
+	warnings, err = sdk.WarningsFromDiagnostics(resp.Diagnostics), sdk.ErrorFromDiagnostics(resp.Diagnostics)
+	if err != nil {
+		inst.Kill()
+		return warnings, err
+	}
+	// The process answered and is idle: the run that usually follows a
+	// validation takes it rather than start another.
+	r.parking.park(e.Plugin.Path, inst)
+	return warnings, nil
 }
