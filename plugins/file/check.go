@@ -21,6 +21,9 @@ const checkFiles = 10
 // lists and opens (never a named pipe, whose open would block); a
 // directory is walked until its first few input files.
 func (c *SourceConfig) Check(ctx context.Context) []*sdk.Error {
+	if isURL(c.Path) {
+		return nil // object stores are looked at by the run
+	}
 	files, err := c.someFiles(ctx)
 	var se *sdk.Error
 	switch {
@@ -126,6 +129,9 @@ func (c *SourceConfig) someFiles(ctx context.Context) ([]string, error) {
 // create the output's directory (its parent is missing too) or when
 // something that is not a directory is in its place.
 func (c *SinkConfig) Check(context.Context) []*sdk.Error {
+	if isURL(c.Path) {
+		return nil
+	}
 	dir := filepath.Dir(c.Path)
 	if strings.HasSuffix(c.Path, "/") {
 		dir = filepath.Clean(c.Path)

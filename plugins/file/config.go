@@ -129,6 +129,8 @@ type SinkConfig struct {
 	RowGroupSize int64  `json:"row_group_size,omitempty" jsonschema:"minimum=1,description=Parquet: rows per row group (default 131072); a row group also ends with each part file"`
 	// PartitionBy names the columns whose values pick a row's subdirectory.
 	PartitionBy []string `json:"partition_by,omitempty" jsonschema:"description=directory output (path ending in /): write each row under <col>=<value>/ subdirectories (Hive style) of these columns' values"`
+	// S3 configures s3:// paths.
+	S3 *S3Config `json:"s3,omitempty" jsonschema:"description=s3:// paths: endpoint\\, region\\, use_path_style\\, access_key_id and secret_access_key (default: the AWS credential chain)"`
 }
 
 // Defaults implements sdk.Defaulter.
@@ -150,6 +152,15 @@ func (c *SinkConfig) Validate() error {
 	if !format.ValidCompression(c.Compression) {
 		errs = append(errs, sdk.ConfigError("compression", "unknown compression %q (use zstd, snappy or none)", c.Compression))
 	}
+	if isURL(c.Path) {
+		if _, err := parseObjURL(c.Path); err != nil {
+			errs = append(errs, err.(*sdk.Error))
+		} else if !strings.HasSuffix(keyPath(c.Path), "/") {
+			errs = append(errs, sdk.ConfigError("path", "on an object store the sink writes a directory only: end the path in / (got %q); single-file output to an object store is not supported yet", stripQuery(c.Path)))
+		} else if len(c.PartitionBy) > 0 {
+			errs = append(errs, sdk.ConfigError("partition_by", "is not supported yet on an object store (%s)", stripQuery(c.Path)))
+		}
+	}
 	if len(c.PartitionBy) > 0 && !strings.HasSuffix(c.Path, "/") {
 		errs = append(errs, sdk.ConfigError("partition_by", "needs a directory output: end path in / (got %q)", c.Path))
 	}
@@ -170,7 +181,7 @@ func (c *SinkConfig) Validate() error {
 	}
 	if c.Format == "" {
 		c.Format = FormatJSONL
-		switch formatOf(strings.TrimSuffix(c.Path, "/")) {
+		switch formatOf(strings.TrimSuffix(keyPath(c.Path), "/")) {
 		case FormatCSV:
 			c.Format = FormatCSV
 		case FormatParquet:

@@ -22,7 +22,12 @@ func Plugin() sdk.Plugin {
 				func(cfg *SourceConfig) (sdk.Source, error) { return newSource(cfg) }),
 			sdk.NewSink("file", "CSV or JSON-lines output, exactly once: a single file is written to a hidden temp file and renamed into place when the run's last checkpoint is saved; a directory (path ending in /) gets one part file per checkpoint, renamed into place once that checkpoint is saved",
 				sdk.Capabilities{Bounded: true, Unbounded: true, Checkpointing: true, ExactlyOnce: true, Delivery: sdk.DeliveryExactlyOnce},
-				func(cfg *SinkConfig) (sdk.Sink, error) { return newSink(cfg) }),
+				func(cfg *SinkConfig) (sdk.Sink, error) {
+					if isURL(cfg.Path) {
+						return newObjSink(cfg)
+					}
+					return newSink(cfg)
+				}),
 		},
 	}
 }

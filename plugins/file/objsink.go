@@ -1,0 +1,267 @@
+package file
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
+
+	"github.com/activedataflow/adf/plugins/file/format"
+	"github.com/activedataflow/adf/sdk"
+)
+
+// objSink is the file sink on an object store, directory output only (the
+// path ends in /): one part object per checkpoint, exactly once.
+//
+// Rows are uploaded to a hidden temporary key under the prefix,
+// .<flow>~part-<run>-<nonce><ext>.tmp (gocloud's writer uploads in parts;
+// nothing is visible under that key before the upload completes). Flush
+// completes the upload (the pre-commit) and lists the temporary object in
+// the state and the committables. Commit copies it to its final key,
+// part-<run>-<checkpoint><ext>, and deletes it; a repeated Commit finds the
+// final key present and the temporary one gone, and succeeds. Open deletes
+// every temporary object of the flow that the restored checkpoint does not
+// name: those of checkpoints after it, of attempts that never flushed and
+// of earlier runs.
+type objSink struct {
+	cfg    *SinkConfig
+	obj    *objURL
+	bucket *blob.Bucket
+	init   sdk.SinkInit
+	state  objSinkState
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	bw     *blob.Writer // the temporary object being uploaded
+	cw     *countWriter
+	temp   string // its key
+	w      format.Writer
+	pw     *format.ParquetWriter
+	rows   int64
+	header bool
+}
+
+// objSinkState is FlushResult.State of objSink.
+type objSinkState struct {
+	CheckpointID int64 `json:"checkpoint_id,omitempty"`
+	// Pending: temporary objects flushed and not yet known to be
+	// published; they stay in later checkpoints' committables until then.
+	Pending []objPart `json:"pending,omitempty"`
+}
+
+// objPart is a flushed temporary object and its final key.
+type objPart struct {
+	CheckpointID int64  `json:"checkpoint_id"`
+	Temp         string `json:"temp"`
+	Final        string `json:"final"`
+	Size         int64  `json:"size"`
+}
+
+// objCommittables is FlushResult.Committables of objSink.
+type objCommittables struct {
+	Parts []objPart `json:"object_parts"`
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w interface{ Write([]byte) (int, error) }
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func newObjSink(cfg *SinkConfig) (*objSink, error) { return &objSink{cfg: cfg}, nil }
+
+func (s *objSink) ext() string { return (&sink{cfg: s.cfg}).ext() }
+
+// prefix is the output prefix (the key ending in /, or "" for a bucket's
+// root).
+func (s *objSink) prefix() string { return s.obj.Key }
+
+// tempPrefix starts the keys of this flow's temporary objects.
+func (s *objSink) tempPrefix() string {
+	return s.prefix() + "." + safeName(s.init.Flow) + flowTagSep + "part-"
+}
+
+// Open implements sdk.Sink.
+func (s *objSink) Open(ctx context.Context, init sdk.SinkInit) error {
+	s.init = init
+	if len(init.RestoredState) > 0 {
+		if err := json.Unmarshal(init.RestoredState, &s.state); err != nil {
+			return &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("restore file sink %s: bad checkpoint state: %v", stripQuery(s.cfg.Path), err),
+				Detail: "the checkpoint was not written by this plugin; start the run without it", Err: err}
+		}
+	}
+	o, err := parseObjURL(s.cfg.Path)
+	if err != nil {
+		return err
+	}
+	s.obj = o
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if s.bucket, err = openBucket(ctx, o, s.cfg.S3); err != nil {
+		return err
+	}
+	return s.discardUnreferenced(ctx)
+}
+
+// discardUnreferenced deletes this flow's temporary objects that the
+// restored state does not name.
+func (s *objSink) discardUnreferenced(ctx context.Context) error {
+	keep := map[string]bool{}
+	for _, p := range s.state.Pending {
+		keep[p.Temp] = true
+	}
+	it := s.bucket.List(&blob.ListOptions{Prefix: s.tempPrefix()})
+	for {
+		obj, err := it.Next(ctx)
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return objError(err, "list %s", s.obj.objectName(s.tempPrefix()))
+		}
+		if obj.IsDir || keep[obj.Key] || !strings.HasSuffix(obj.Key, ".tmp") {
+			continue
+		}
+		if err := s.bucket.Delete(ctx, obj.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+			return objError(err, "discard unsaved temporary object %s", s.obj.objectName(obj.Key))
+		}
+	}
+}
+
+// Write implements sdk.Sink.
+func (s *objSink) Write(_ context.Context, rec arrow.RecordBatch) error {
+	if s.bw == nil {
+		nonce := make([]byte, 8)
+		_, _ = rand.Read(nonce)
+		s.temp = s.tempPrefix() + safe(s.init.RunID) + "-" + hex.EncodeToString(nonce) + s.ext() + ".tmp"
+		bw, err := s.bucket.NewWriter(s.ctx, s.temp, nil)
+		if err != nil {
+			return objError(err, "create temporary object %s", s.obj.objectName(s.temp))
+		}
+		s.bw, s.cw, s.header = bw, &countWriter{w: bw}, false
+		if s.cfg.Format == FormatParquet {
+			s.pw = format.NewParquetWriter(s.cw, (&sink{cfg: s.cfg}).parquetOptions())
+			s.w = s.pw
+		} else {
+			s.w = (&sink{cfg: s.cfg}).writer(s.cw)
+		}
+	}
+	if _, err := s.w.Write(rec); err != nil {
+		return objError(err, "write %s", s.obj.objectName(s.temp))
+	}
+	s.rows += rec.NumRows()
+	return nil
+}
+
+// Flush implements sdk.Sink: the pre-commit completes the temporary
+// object's upload.
+func (s *objSink) Flush(_ context.Context, checkpointID int64, _ bool) (sdk.FlushResult, error) {
+	res := sdk.FlushResult{RowsWritten: s.rows}
+	if s.bw != nil {
+		if s.pw != nil {
+			if _, err := s.pw.Close(); err != nil {
+				return res, objError(err, "complete Parquet object %s", s.obj.objectName(s.temp))
+			}
+		}
+		if err := s.bw.Close(); err != nil {
+			return res, objError(err, "upload temporary object %s", s.obj.objectName(s.temp))
+		}
+		res.BytesWritten = s.cw.n
+		s.state.Pending = append(s.state.Pending, objPart{CheckpointID: checkpointID, Temp: s.temp,
+			Final: s.prefix() + (&sink{cfg: s.cfg, init: s.init}).finalName(checkpointID), Size: s.cw.n})
+		s.bw, s.cw, s.w, s.pw, s.temp = nil, nil, nil, nil, ""
+	}
+	s.rows = 0
+	s.state.CheckpointID = checkpointID
+	var err error
+	if res.State, err = json.Marshal(s.state); err != nil {
+		return res, &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("encode file sink state: %v", err), Err: err}
+	}
+	if len(s.state.Pending) > 0 {
+		if res.Committables, err = json.Marshal(objCommittables{Parts: slices.Clone(s.state.Pending)}); err != nil {
+			return res, &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("encode file sink committables: %v", err), Err: err}
+		}
+	}
+	return res, nil
+}
+
+// Commit implements sdk.Committer: copy each temporary object to its final
+// key, then delete it. Idempotent.
+func (s *objSink) Commit(ctx context.Context, req sdk.CommitRequest) error {
+	if len(req.Committables) == 0 {
+		return nil
+	}
+	var c objCommittables
+	if err := json.Unmarshal(req.Committables, &c); err != nil {
+		return &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("commit checkpoint %d of file sink %s: bad committables: %v", req.CheckpointID, stripQuery(s.cfg.Path), err), Err: err}
+	}
+	for _, p := range c.Parts {
+		if err := s.publish(ctx, p); err != nil {
+			return err
+		}
+	}
+	s.state.Pending = slices.DeleteFunc(s.state.Pending, func(p objPart) bool {
+		return slices.ContainsFunc(c.Parts, func(q objPart) bool { return q.Temp == p.Temp })
+	})
+	return nil
+}
+
+// publish copies one temporary object to its final key and deletes it.
+func (s *objSink) publish(ctx context.Context, p objPart) error {
+	attrs, err := s.bucket.Attributes(ctx, p.Temp)
+	switch {
+	case gcerrors.Code(err) == gcerrors.NotFound:
+		fin, ferr := s.bucket.Attributes(ctx, p.Final)
+		if ferr == nil && fin.Size == p.Size {
+			return nil // published by an earlier Commit
+		}
+		if ferr != nil && gcerrors.Code(ferr) != gcerrors.NotFound {
+			return objError(ferr, "look up part %s", s.obj.objectName(p.Final))
+		}
+		return dataLoss("publish part %s of checkpoint %d: temporary object %s is missing", s.obj.objectName(p.Final), p.CheckpointID, s.obj.objectName(p.Temp))
+	case err != nil:
+		return objError(err, "look up temporary object %s", s.obj.objectName(p.Temp))
+	case attrs.Size != p.Size:
+		return dataLoss("publish part %s of checkpoint %d: temporary object %s holds %d bytes, %d were flushed", s.obj.objectName(p.Final), p.CheckpointID, s.obj.objectName(p.Temp), attrs.Size, p.Size)
+	}
+	if err := s.bucket.Copy(ctx, p.Final, p.Temp, nil); err != nil {
+		return objError(err, "publish part %s (copy from %s)", s.obj.objectName(p.Final), s.obj.objectName(p.Temp))
+	}
+	if err := s.bucket.Delete(ctx, p.Temp); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+		return objError(err, "delete published temporary object %s", s.obj.objectName(p.Temp))
+	}
+	return nil
+}
+
+// Close implements sdk.Sink: an upload not flushed is aborted (nothing
+// after the last checkpoint is kept).
+func (s *objSink) Close(context.Context) error {
+	if s.cancel != nil {
+		s.cancel() // aborts an unfinished upload
+	}
+	if s.bw != nil {
+		_ = s.bw.Close()
+		s.bw = nil
+	}
+	if s.bucket != nil {
+		err := s.bucket.Close()
+		s.bucket = nil
+		if err != nil {
+			return objError(err, "close bucket of %s", stripQuery(s.cfg.Path))
+		}
+	}
+	return nil
+}
