@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -188,4 +189,53 @@ func TestS3SinkFaults(t *testing.T) {
 			testkit.SameRows(t, s3Rows(t, a, s, bucket, prefix, "."+tc.format), want)
 		})
 	}
+}
+
+// TestS3SourceContinuous: a continuous source on an S3 glob picks up an
+// object put while the flow runs; a stop (SIGINT) ends the run cleanly
+// and the output holds both objects' rows exactly once.
+func TestS3SourceContinuous(t *testing.T) {
+	s := testkit.MinIO(t)
+	bucket := s.NewBucket(t)
+	a := fileADF(t)
+	put := func(name string, first, n int) []string {
+		local := filepath.Join(a.Work, name)
+		rows := testkit.Canon(testkit.WriteOrdersCSV(t, local, first, n))
+		data, err := os.ReadFile(local)
+		if err != nil {
+			t.Fatal(err)
+		}
+		putObject(t, s, bucket, "in/"+name, data)
+		return rows
+	}
+	want := put("a.csv", 1, 1000)
+	out := filepath.Join(a.Work, "out") + "/"
+	src := fmt.Sprintf("s3://%s/in/*.csv%s", bucket, s3Query(s))
+	doc := fmt.Sprintf(`{"name": "s3-cont", "parallelism": 2, "source": {"type": "file", "config": {"path": %q, "mode": "continuous", "discover_interval": "200ms", %s}},
+"sink": {"type": "file", "config": {"path": %q}}, "checkpoint": {"every": "100ms"}}`, src, s3Keys(s), out)
+	p := a.Start(t, "run", "--progress", "none", a.WriteFlow(t, "s3-cont", doc))
+	rows := func() []string {
+		parts, _ := filepath.Glob(filepath.Join(out, "part-*.jsonl"))
+		var all []string
+		for _, part := range parts {
+			all = append(all, testkit.ReadOrdersJSONL(t, part)...)
+		}
+		return all
+	}
+	waitRows := func(n int) {
+		t.Helper()
+		testkit.WaitFor(t, 60*time.Second, fmt.Sprintf("%d rows published", n), func() bool { return len(rows()) >= n },
+			func() string { return fmt.Sprintf("%d rows published\n%s", len(rows()), p.Stderr()) })
+	}
+	waitRows(1000)
+	want = append(want, put("b.csv", 1001, 500)...)
+	waitRows(1500)
+	if err := p.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	res := p.Wait(t, time.Minute)
+	if res.Code != 0 {
+		t.Fatalf("adf run failed\n%s", res)
+	}
+	testkit.SameRows(t, rows(), want)
 }
