@@ -60,8 +60,8 @@ func (c *SourceConfig) Validate() error {
 		errs = append(errs, e)
 	}
 	if isURL(c.Path) {
-		if _, err := parseObjURL(c.Path); err != nil {
-			errs = append(errs, err.(*sdk.Error))
+		if e := checkObjURL(c.Path, c.S3); e != nil {
+			errs = append(errs, e)
 		}
 	}
 	if kp := keyPath(c.Path); c.Format == "" && formatOf(kp) == "" && !hasGlob(kp) && filepath.Ext(kp) != "" {
@@ -153,8 +153,8 @@ func (c *SinkConfig) Validate() error {
 		errs = append(errs, sdk.ConfigError("compression", "unknown compression %q (use zstd, snappy or none)", c.Compression))
 	}
 	if isURL(c.Path) {
-		if _, err := parseObjURL(c.Path); err != nil {
-			errs = append(errs, err.(*sdk.Error))
+		if e := checkObjURL(c.Path, c.S3); e != nil {
+			errs = append(errs, e)
 		} else if !strings.HasSuffix(keyPath(c.Path), "/") {
 			errs = append(errs, sdk.ConfigError("path", "on an object store the sink writes a directory only: end the path in / (got %q); single-file output to an object store is not supported yet", stripQuery(c.Path)))
 		} else if len(c.PartitionBy) > 0 {

@@ -136,32 +136,9 @@ func openBucket(ctx context.Context, o *objURL, s3c *S3Config) (*blob.Bucket, er
 // openS3 builds the S3 client from the config keys, the URL's parameters
 // and the AWS defaults.
 func openS3(ctx context.Context, o *objURL, c *S3Config) (*blob.Bucket, error) {
-	var cfg S3Config
-	if c != nil {
-		cfg = *c
-	}
-	for k, v := range o.Query {
-		val := v[len(v)-1]
-		switch k {
-		case "endpoint":
-			if cfg.Endpoint == "" {
-				cfg.Endpoint = val
-			}
-		case "region":
-			if cfg.Region == "" {
-				cfg.Region = val
-			}
-		case "use_path_style":
-			if cfg.UsePathStyle == nil {
-				b, err := strconv.ParseBool(val)
-				if err != nil {
-					return nil, sdk.ConfigError("path", "URL parameter use_path_style=%q is not true or false", val)
-				}
-				cfg.UsePathStyle = &b
-			}
-		default:
-			return nil, sdk.ConfigError("path", "unknown URL parameter %q of an s3:// path (known: endpoint, region, use_path_style; credentials go in the s3 config keys)", k)
-		}
+	cfg, err := s3Options(o, c)
+	if err != nil {
+		return nil, err
 	}
 	var opts []func(*awsconfig.LoadOptions) error
 	if cfg.Region != "" {
@@ -404,4 +381,57 @@ func (r *rangeReaderAt) Seek(offset int64, whence int) (int64, error) {
 	}
 	r.pos = offset
 	return offset, nil
+}
+
+// s3Options merges the s3 config keys with the URL's query parameters (a
+// key set in the config wins); an unknown parameter is a config error.
+func s3Options(o *objURL, c *S3Config) (S3Config, error) {
+	var cfg S3Config
+	if c != nil {
+		cfg = *c
+	}
+	for k, v := range o.Query {
+		val := v[len(v)-1]
+		switch k {
+		case "endpoint":
+			if cfg.Endpoint == "" {
+				cfg.Endpoint = val
+			}
+		case "region":
+			if cfg.Region == "" {
+				cfg.Region = val
+			}
+		case "use_path_style":
+			if cfg.UsePathStyle == nil {
+				b, err := strconv.ParseBool(val)
+				if err != nil {
+					return cfg, sdk.ConfigError("path", "URL parameter use_path_style=%q is not true or false", val)
+				}
+				cfg.UsePathStyle = &b
+			}
+		default:
+			return cfg, sdk.ConfigError("path", "unknown URL parameter %q of an s3:// path (known: endpoint, region, use_path_style; credentials go in the s3 config keys)", k)
+		}
+	}
+	return cfg, nil
+}
+
+// checkObjURL validates an object-store path and, for s3://, its query
+// parameters.
+func checkObjURL(p string, c *S3Config) *sdk.Error {
+	if c != nil && (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
+		return sdk.ConfigError("s3", "set both access_key_id and secret_access_key, or neither (for the AWS credential chain)")
+	}
+	o, err := parseObjURL(p)
+	if err == nil && o.Scheme == "s3" {
+		_, err = s3Options(o, c)
+	}
+	if err != nil {
+		var e *sdk.Error
+		if errors.As(err, &e) {
+			return e
+		}
+		return sdk.ConfigError("path", "%v", err)
+	}
+	return nil
 }

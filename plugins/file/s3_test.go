@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/activedataflow/adf/internal/testkit"
+	"github.com/activedataflow/adf/sdk"
 )
 
 // The tests in this file run flows against MinIO (testkit.MinIO): s3://
@@ -238,4 +239,42 @@ func TestS3SourceContinuous(t *testing.T) {
 		t.Fatalf("adf run failed\n%s", res)
 	}
 	testkit.SameRows(t, rows(), want)
+}
+
+// TestObjectStoreConfig: object-store paths are validated (the sink
+// writes directories only there; s3:// parameters are known ones), the
+// format comes from the key, not the query, and the credentials are
+// secrets.
+func TestObjectStoreConfig(t *testing.T) {
+	tests := []struct {
+		kind sdk.Kind
+		cfg  string
+		want []string
+	}{
+		{sdk.KindSource, `{"path": "s3://b/in/*.csv?endpoint=http://127.0.0.1:9000&use_path_style=true&region=us-east-1"}`, nil},
+		{sdk.KindSource, `{"path": "s3://b/in/data.parquet?endpoint=http://127.0.0.1:9000", "schema": [{"name": "a", "type": "int64"}]}`, []string{"schema: Parquet files carry their own schema; remove schema"}},
+		{sdk.KindSource, `{"path": "s3://b/in/*.csv?bogus=1"}`, []string{`path: unknown URL parameter "bogus" of an s3:// path (known: endpoint, region, use_path_style; credentials go in the s3 config keys)`}},
+		{sdk.KindSource, `{"path": "s3://b/in/*.csv?use_path_style=maybe"}`, []string{`path: URL parameter use_path_style="maybe" is not true or false`}},
+		{sdk.KindSource, `{"path": "s3:///in/*.csv"}`, []string{`path: URL "s3:///in/*.csv" names no bucket (write s3://bucket/prefix/...)`}},
+		{sdk.KindSource, `{"path": "s3://b/in/", "s3": {"access_key_id": "AK"}}`, []string{`s3: set both access_key_id and secret_access_key, or neither (for the AWS credential chain)`}},
+		{sdk.KindSource, `{"path": "gs://b/in/x.jsonl"}`, nil},
+		{sdk.KindSink, `{"path": "s3://b/out/?endpoint=http://127.0.0.1:9000"}`, nil},
+		{sdk.KindSink, `{"path": "s3://b/out.csv?endpoint=http://127.0.0.1:9000"}`, []string{`path: on an object store the sink writes a directory only: end the path in / (got "s3://b/out.csv"); single-file output to an object store is not supported yet`}},
+		{sdk.KindSink, `{"path": "azblob://c/out/", "partition_by": ["a"]}`, []string{`partition_by: is not supported yet on an object store (azblob://c/out/)`}},
+	}
+	for _, tc := range tests {
+		if got := configErrors(t, tc.kind, tc.cfg); !slices.Equal(got, tc.want) {
+			t.Errorf("%s %s:\n got %q\nwant %q", tc.kind, tc.cfg, got, tc.want)
+		}
+	}
+	for _, kind := range []sdk.Kind{sdk.KindSource, sdk.KindSink} {
+		cfg := `{"path": "s3://b/out/", "s3": {"endpoint": "http://127.0.0.1:9000", "access_key_id": "AK", "secret_access_key": "SK"}}`
+		secret := map[string]bool{}
+		for _, f := range sdk.AnnotatedFields(component(t, kind).ConfigSchema(), []byte(cfg)) {
+			secret[f.Field] = f.Secret
+		}
+		if !secret["s3.access_key_id"] || !secret["s3.secret_access_key"] || secret["s3.endpoint"] {
+			t.Errorf("%s: secret fields %v, want s3.access_key_id and s3.secret_access_key only", kind, secret)
+		}
+	}
 }
