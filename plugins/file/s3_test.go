@@ -18,6 +18,7 @@ import (
 
 	"github.com/activedataflow/adf/internal/testkit"
 	"github.com/activedataflow/adf/sdk"
+	"github.com/activedataflow/adf/sdk/sdktest"
 )
 
 // The tests in this file run flows against MinIO (testkit.MinIO): s3://
@@ -277,4 +278,55 @@ func TestObjectStoreConfig(t *testing.T) {
 			t.Errorf("%s: secret fields %v, want s3.access_key_id and s3.secret_access_key only", kind, secret)
 		}
 	}
+}
+
+// TestObjectStoreConformance: the SDK's source and sink conformance suites
+// on object-store paths: the source on file:// (fileblob) and on S3, the
+// directory sink on S3 (its two-phase scenarios: restores, repeated
+// commits, discarded unsaved checkpoints).
+func TestObjectStoreConformance(t *testing.T) {
+	var csv strings.Builder
+	csv.WriteString("id,name,amount\n")
+	for i := 0; i < 20000; i++ {
+		fmt.Fprintf(&csv, "%d,\"n, %d\",%d.5\n", i, i, i)
+	}
+	t.Run("source-file-url", func(t *testing.T) {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, "a.csv"), csv.String())
+		writeFile(t, filepath.Join(dir, "b.csv"), "id,name,amount\n1,x,2.5\n")
+		cfg := fmt.Sprintf(`{"path": %q, "split_size": 50000, "batch_size": 700}`, "file://"+dir+"/")
+		sdktest.TestSource(t, component(t, sdk.KindSource), sdktest.SourceOptions{Config: []byte(cfg), Parallelism: 3, ExpectRows: 20001})
+	})
+	s := testkit.MinIO(t)
+	bucket := s.NewBucket(t)
+	t.Run("source-s3", func(t *testing.T) {
+		putObject(t, s, bucket, "conf-in/a.csv", []byte(csv.String()))
+		putObject(t, s, bucket, "conf-in/b.csv", []byte("id,name,amount\n1,x,2.5\n"))
+		cfg := fmt.Sprintf(`{"path": %q, "split_size": 50000, "batch_size": 700, %s}`, fmt.Sprintf("s3://%s/conf-in%s", bucket, s3Query(s)), s3Keys(s))
+		sdktest.TestSource(t, component(t, sdk.KindSource), sdktest.SourceOptions{Config: []byte(cfg), Parallelism: 3, ExpectRows: 20001})
+	})
+	t.Run("sink-s3", func(t *testing.T) {
+		dl := t.TempDir()
+		cfg := fmt.Sprintf(`{"path": %q, %s}`, fmt.Sprintf("s3://%s/conf-out/%s", bucket, s3Query(s)), s3Keys(s))
+		sdktest.TestSink(t, component(t, sdk.KindSink), sdktest.SinkOptions{
+			Config: []byte(cfg),
+			ReadBack: func(t *testing.T) []string {
+				var paths []string
+				for i, k := range s.Keys(t, bucket, "conf-out/") {
+					if !strings.HasPrefix(k, "conf-out/part-") {
+						continue
+					}
+					p := filepath.Join(dl, fmt.Sprintf("%d.jsonl", i))
+					writeFile(t, p, string(getObject(t, s, bucket, k)))
+					paths = append(paths, p)
+				}
+				return readJSONL(t, paths...)
+			},
+		})
+		for _, k := range s.Keys(t, bucket, "conf-out/") {
+			if !strings.HasPrefix(k, "conf-out/part-") {
+				t.Errorf("temporary object %s left after the final commits", k)
+			}
+		}
+	})
 }
