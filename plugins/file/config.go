@@ -155,8 +155,6 @@ func (c *SinkConfig) Validate() error {
 	if isURL(c.Path) {
 		if e := checkObjURL(c.Path, c.S3); e != nil {
 			errs = append(errs, e)
-		} else if !strings.HasSuffix(keyPath(c.Path), "/") {
-			errs = append(errs, sdk.ConfigError("path", "on an object store the sink writes a directory only: end the path in / (got %q); single-file output to an object store is not supported yet", stripQuery(c.Path)))
 		} else if len(c.PartitionBy) > 0 {
 			errs = append(errs, sdk.ConfigError("partition_by", "is not supported yet on an object store (%s)", stripQuery(c.Path)))
 		}

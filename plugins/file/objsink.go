@@ -52,6 +52,13 @@ type objSink struct {
 // objSinkState is FlushResult.State of objSink.
 type objSinkState struct {
 	CheckpointID int64 `json:"checkpoint_id,omitempty"`
+	// Single-file output: Segments are the temporary objects of the
+	// checkpoints so far, in order, that the final Commit composes into
+	// the output; HeaderDone: a CSV header is in the first segment; Final:
+	// the run's last checkpoint was flushed.
+	Segments   []objPart `json:"segments,omitempty"`
+	HeaderDone bool      `json:"header_done,omitempty"`
+	Final      bool      `json:"final,omitempty"`
 	// Pending: temporary objects flushed and not yet known to be
 	// published; they stay in later checkpoints' committables until then.
 	Pending []objPart `json:"pending,omitempty"`
@@ -67,7 +74,16 @@ type objPart struct {
 
 // objCommittables is FlushResult.Committables of objSink.
 type objCommittables struct {
-	Parts []objPart `json:"object_parts"`
+	Parts []objPart `json:"object_parts,omitempty"`
+	// Compose: single-file output: the output key and the segments it is
+	// composed of.
+	Compose *objCompose `json:"compose,omitempty"`
+}
+
+// objCompose composes segments into the output key.
+type objCompose struct {
+	Output   string    `json:"output"`
+	Segments []objPart `json:"segments"`
 }
 
 // countWriter counts the bytes written through it.
@@ -88,7 +104,15 @@ func (s *objSink) ext() string { return (&sink{cfg: s.cfg}).ext() }
 
 // prefix is the output prefix (the key ending in /, or "" for a bucket's
 // root).
-func (s *objSink) prefix() string { return s.obj.Key }
+func (s *objSink) prefix() string {
+	if s.single() {
+		return s.obj.Key[:strings.LastIndexByte(s.obj.Key, '/')+1]
+	}
+	return s.obj.Key
+}
+
+// single: the output is one object (the path does not end in /).
+func (s *objSink) single() bool { return !strings.HasSuffix(s.obj.Key, "/") }
 
 // tempPrefix starts the keys of this flow's temporary objects.
 func (s *objSink) tempPrefix() string {
@@ -120,7 +144,7 @@ func (s *objSink) Open(ctx context.Context, init sdk.SinkInit) error {
 // restored state does not name.
 func (s *objSink) discardUnreferenced(ctx context.Context) error {
 	keep := map[string]bool{}
-	for _, p := range s.state.Pending {
+	for _, p := range append(slices.Clone(s.state.Pending), s.state.Segments...) {
 		keep[p.Temp] = true
 	}
 	it := s.bucket.List(&blob.ListOptions{Prefix: s.tempPrefix()})
@@ -143,6 +167,10 @@ func (s *objSink) discardUnreferenced(ctx context.Context) error {
 
 // Write implements sdk.Sink.
 func (s *objSink) Write(_ context.Context, rec arrow.RecordBatch) error {
+	if s.state.Final {
+		return &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("write %s after the final checkpoint", stripQuery(s.cfg.Path)),
+			Detail: "the run's last checkpoint was flushed; report this as a host bug"}
+	}
 	if s.bw == nil {
 		nonce := make([]byte, 8)
 		_, _ = rand.Read(nonce)
@@ -156,7 +184,7 @@ func (s *objSink) Write(_ context.Context, rec arrow.RecordBatch) error {
 			s.pw = format.NewParquetWriter(s.cw, (&sink{cfg: s.cfg}).parquetOptions())
 			s.w = s.pw
 		} else {
-			s.w = (&sink{cfg: s.cfg}).writer(s.cw)
+			s.w = (&sink{cfg: s.cfg, header: s.single() && s.state.HeaderDone}).writer(s.cw)
 		}
 	}
 	if _, err := s.w.Write(rec); err != nil {
@@ -168,7 +196,7 @@ func (s *objSink) Write(_ context.Context, rec arrow.RecordBatch) error {
 
 // Flush implements sdk.Sink: the pre-commit completes the temporary
 // object's upload.
-func (s *objSink) Flush(_ context.Context, checkpointID int64, _ bool) (sdk.FlushResult, error) {
+func (s *objSink) Flush(_ context.Context, checkpointID int64, final bool) (sdk.FlushResult, error) {
 	res := sdk.FlushResult{RowsWritten: s.rows}
 	if s.bw != nil {
 		if s.pw != nil {
@@ -180,17 +208,28 @@ func (s *objSink) Flush(_ context.Context, checkpointID int64, _ bool) (sdk.Flus
 			return res, objError(err, "upload temporary object %s", s.obj.objectName(s.temp))
 		}
 		res.BytesWritten = s.cw.n
-		s.state.Pending = append(s.state.Pending, objPart{CheckpointID: checkpointID, Temp: s.temp,
-			Final: s.prefix() + (&sink{cfg: s.cfg, init: s.init}).finalName(checkpointID), Size: s.cw.n})
+		if s.single() {
+			s.state.Segments = append(s.state.Segments, objPart{CheckpointID: checkpointID, Temp: s.temp, Size: s.cw.n})
+			s.state.HeaderDone = s.state.HeaderDone || s.cw.n > 0
+		} else {
+			s.state.Pending = append(s.state.Pending, objPart{CheckpointID: checkpointID, Temp: s.temp,
+				Final: s.prefix() + (&sink{cfg: s.cfg, init: s.init}).finalName(checkpointID), Size: s.cw.n})
+		}
 		s.bw, s.cw, s.w, s.pw, s.temp = nil, nil, nil, nil, ""
 	}
 	s.rows = 0
 	s.state.CheckpointID = checkpointID
+	s.state.Final = s.state.Final || (final && s.single())
 	var err error
 	if res.State, err = json.Marshal(s.state); err != nil {
 		return res, &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("encode file sink state: %v", err), Err: err}
 	}
-	if len(s.state.Pending) > 0 {
+	if s.single() && s.state.Final {
+		c := objCommittables{Compose: &objCompose{Output: s.obj.Key, Segments: slices.Clone(s.state.Segments)}}
+		if res.Committables, err = json.Marshal(c); err != nil {
+			return res, &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("encode file sink committables: %v", err), Err: err}
+		}
+	} else if len(s.state.Pending) > 0 {
 		if res.Committables, err = json.Marshal(objCommittables{Parts: slices.Clone(s.state.Pending)}); err != nil {
 			return res, &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("encode file sink committables: %v", err), Err: err}
 		}
@@ -207,6 +246,11 @@ func (s *objSink) Commit(ctx context.Context, req sdk.CommitRequest) error {
 	var c objCommittables
 	if err := json.Unmarshal(req.Committables, &c); err != nil {
 		return &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("commit checkpoint %d of file sink %s: bad committables: %v", req.CheckpointID, stripQuery(s.cfg.Path), err), Err: err}
+	}
+	if c.Compose != nil {
+		if err := s.compose(ctx, *c.Compose); err != nil {
+			return err
+		}
 	}
 	for _, p := range c.Parts {
 		if err := s.publish(ctx, p); err != nil {
@@ -262,6 +306,85 @@ func (s *objSink) Close(context.Context) error {
 		if err != nil {
 			return objError(err, "close bucket of %s", stripQuery(s.cfg.Path))
 		}
+	}
+	return nil
+}
+
+// compose writes the output object from the segments, in order (CSV and
+// JSON lines concatenated, Parquet merged into one file), then deletes the
+// segments. The output is written completely before any segment is
+// deleted, so a repeated Commit that finds a segment gone finds the
+// output published (of the segments' total size, for CSV and JSON lines)
+// and only deletes what is left.
+func (s *objSink) compose(ctx context.Context, c objCompose) error {
+	out := s.obj.objectName(c.Output)
+	missing := false
+	var total int64
+	for _, seg := range c.Segments {
+		total += seg.Size
+		ok, err := s.bucket.Exists(ctx, seg.Temp)
+		if err != nil {
+			return objError(err, "look up segment %s", s.obj.objectName(seg.Temp))
+		}
+		missing = missing || !ok
+	}
+	if missing {
+		attrs, err := s.bucket.Attributes(ctx, c.Output)
+		if err != nil || (s.cfg.Format != FormatParquet && attrs.Size != total) {
+			return dataLoss("publish %s: a segment is missing and the output is not the composed one", out)
+		}
+	} else if err := s.writeComposed(ctx, c); err != nil {
+		return err
+	}
+	for _, seg := range c.Segments {
+		if err := s.bucket.Delete(ctx, seg.Temp); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+			return objError(err, "delete composed segment %s", s.obj.objectName(seg.Temp))
+		}
+	}
+	return nil
+}
+
+// writeComposed uploads the output composed of the segments; the output
+// appears only when complete.
+func (s *objSink) writeComposed(ctx context.Context, c objCompose) error {
+	out := s.obj.objectName(c.Output)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	bw, err := s.bucket.NewWriter(wctx, c.Output, nil)
+	if err != nil {
+		return objError(err, "create output %s", out)
+	}
+	fail := func(err error, format string, args ...any) error {
+		cancel() // aborts the upload
+		_ = bw.Close()
+		return objError(err, format, args...)
+	}
+	if s.cfg.Format == FormatParquet && len(c.Segments) > 1 {
+		pw := format.NewParquetWriter(bw, (&sink{cfg: s.cfg}).parquetOptions())
+		for _, seg := range c.Segments {
+			ra := newRangeReaderAt(ctx, s.bucket, seg.Temp, seg.Size)
+			if err := format.CopyParquetFrom(pw, ra, s.obj.objectName(seg.Temp)); err != nil {
+				return fail(err, "merge Parquet segment %s into %s", s.obj.objectName(seg.Temp), out)
+			}
+		}
+		if _, err := pw.Close(); err != nil {
+			return fail(err, "complete Parquet output %s", out)
+		}
+	} else {
+		for _, seg := range c.Segments {
+			r, err := s.bucket.NewReader(ctx, seg.Temp, nil)
+			if err != nil {
+				return fail(err, "read segment %s", s.obj.objectName(seg.Temp))
+			}
+			_, err = io.Copy(bw, r)
+			r.Close()
+			if err != nil {
+				return fail(err, "copy segment %s into %s", s.obj.objectName(seg.Temp), out)
+			}
+		}
+	}
+	if err := bw.Close(); err != nil {
+		return objError(err, "upload output %s", out)
 	}
 	return nil
 }

@@ -167,16 +167,30 @@ func TestS3SinkFaults(t *testing.T) {
 	a := fileADF(t)
 	in := filepath.Join(a.Work, "orders.csv")
 	want := testkit.Canon(testkit.WriteOrdersCSV(t, in, 1, 60000))
-	for _, tc := range []struct{ fault, format string }{
-		{"saved@2:sink", "jsonl"},
-		{"committing@final:sink", "jsonl"},
-		{"saved@2:sink", "parquet"},
-		{"committing@final:sink", "parquet"},
+	for _, tc := range []struct {
+		fault, format string
+		single        bool
+	}{
+		{"saved@2:sink", "jsonl", false},
+		{"committing@final:sink", "jsonl", false},
+		{"saved@2:sink", "parquet", false},
+		{"committing@final:sink", "parquet", false},
+		{"saved@2:sink", "csv", true},
+		{"precommitted@3:sink", "jsonl", true},
+		{"committing@final:sink", "csv", true},
+		{"saved@2:sink", "parquet", true},
+		{"committing@final:sink", "parquet", true},
 	} {
 		name := strings.NewReplacer("@", "-", ":", "-").Replace(tc.fault + "-" + tc.format)
+		if tc.single {
+			name += "-single"
+		}
 		t.Run(name, func(t *testing.T) {
 			prefix := name + "/"
 			dst := fmt.Sprintf("s3://%s/%s%s", bucket, prefix, s3Query(s))
+			if tc.single {
+				dst = fmt.Sprintf("s3://%s/%sout.%s%s", bucket, prefix, tc.format, s3Query(s))
+			}
 			doc := fmt.Sprintf(`{"name": %q, "parallelism": 2, "source": {"type": "file", "config": {"path": %q, "split_size": 262144, "batch_size": 2000}},
 "sink": {"type": "file", "config": {"path": %q, "format": %q, "row_group_size": 10000, %s}}, "checkpoint": {"every": "20ms"}, "max_restarts": 5}`, name, in, dst, tc.format, s3Keys(s))
 			fa := *a
@@ -188,9 +202,33 @@ func TestS3SinkFaults(t *testing.T) {
 			if !strings.Contains(res.Stderr, "fault injection: killing a process") {
 				t.Fatalf("fault %s never fired\n%s", tc.fault, res)
 			}
+			if tc.single {
+				testkit.SameRows(t, s3Single(t, a, s, bucket, prefix+"out."+tc.format), want)
+				return
+			}
 			testkit.SameRows(t, s3Rows(t, a, s, bucket, prefix, "."+tc.format), want)
 		})
 	}
+}
+
+// s3Single reads a single output object (CSV, JSON lines or Parquet) in
+// canonical rows, through a flow from it to a local JSON-lines file, and
+// fails if any other key is beside it.
+func s3Single(t *testing.T, a *testkit.ADF, s testkit.S3, bucket, key string) []string {
+	t.Helper()
+	dir := key[:strings.LastIndexByte(key, '/')+1]
+	if keys := s.Keys(t, bucket, dir); !slices.Equal(keys, []string{key}) {
+		t.Errorf("keys under %s: %q, want only %s (temporary objects left over?)", dir, keys, key)
+	}
+	out := filepath.Join(a.Work, "single-"+strings.ReplaceAll(key, "/", "_")+".jsonl")
+	name := "readback-" + strings.NewReplacer("/", "-", ".", "-").Replace(key)
+	doc := fmt.Sprintf(`{"name": %q, "source": {"type": "file", "config": {"path": %q, %s}},
+"sink": {"type": "file", "config": {"path": %q}}}`, name, fmt.Sprintf("s3://%s/%s%s", bucket, key, s3Query(s)), s3Keys(s), out)
+	res := a.Run(t, "run", "--progress", "none", a.WriteFlow(t, name, doc))
+	if res.Code != 0 {
+		t.Fatalf("reading %s back failed\n%s", key, res)
+	}
+	return testkit.ReadOrdersJSONL(t, out)
 }
 
 // TestS3SourceContinuous: a continuous source on an S3 glob picks up an
@@ -260,7 +298,7 @@ func TestObjectStoreConfig(t *testing.T) {
 		{sdk.KindSource, `{"path": "s3://b/in/", "s3": {"access_key_id": "AK"}}`, []string{`s3: set both access_key_id and secret_access_key, or neither (for the AWS credential chain)`}},
 		{sdk.KindSource, `{"path": "gs://b/in/x.jsonl"}`, nil},
 		{sdk.KindSink, `{"path": "s3://b/out/?endpoint=http://127.0.0.1:9000"}`, nil},
-		{sdk.KindSink, `{"path": "s3://b/out.csv?endpoint=http://127.0.0.1:9000"}`, []string{`path: on an object store the sink writes a directory only: end the path in / (got "s3://b/out.csv"); single-file output to an object store is not supported yet`}},
+		{sdk.KindSink, `{"path": "s3://b/out.csv?endpoint=http://127.0.0.1:9000"}`, nil},
 		{sdk.KindSink, `{"path": "azblob://c/out/", "partition_by": ["a"]}`, []string{`partition_by: is not supported yet on an object store (azblob://c/out/)`}},
 	}
 	for _, tc := range tests {
@@ -327,6 +365,30 @@ func TestObjectStoreConformance(t *testing.T) {
 			if !strings.HasPrefix(k, "conf-out/part-") {
 				t.Errorf("temporary object %s left after the final commits", k)
 			}
+		}
+	})
+	t.Run("sink-s3-single", func(t *testing.T) {
+		dl := filepath.Join(t.TempDir(), "out.jsonl")
+		cfg := fmt.Sprintf(`{"path": %q, %s}`, fmt.Sprintf("s3://%s/conf-single/out.jsonl%s", bucket, s3Query(s)), s3Keys(s))
+		sdktest.TestSink(t, component(t, sdk.KindSink), sdktest.SinkOptions{
+			Config: []byte(cfg),
+			ReadBack: func(t *testing.T) []string {
+				if !slices.Contains(s.Keys(t, bucket, "conf-single/"), "conf-single/out.jsonl") {
+					return nil
+				}
+				writeFile(t, dl, string(getObject(t, s, bucket, "conf-single/out.jsonl")))
+				return readJSONL(t, dl)
+			},
+			Reset: func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				if _, err := s.Client().DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String("conf-single/out.jsonl")}); err != nil {
+					t.Fatal(err)
+				}
+			},
+		})
+		if keys := s.Keys(t, bucket, "conf-single/"); len(keys) > 1 {
+			t.Errorf("temporary objects left after the final commits: %q", keys)
 		}
 	})
 }

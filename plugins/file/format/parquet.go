@@ -316,7 +316,13 @@ func CopyParquet(w *ParquetWriter, path string) error {
 		return err
 	}
 	defer f.Close()
-	pf, err := file.NewParquetReader(f)
+	return CopyParquetFrom(w, f, path)
+}
+
+// CopyParquetFrom appends every row of the Parquet file r (named path in
+// errors) to w.
+func CopyParquetFrom(w *ParquetWriter, r parquet.ReaderAtSeeker, path string) error {
+	pf, err := file.NewParquetReader(r)
 	if err != nil {
 		return fmt.Errorf("parquet: read %s: %w", path, err)
 	}
