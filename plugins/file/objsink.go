@@ -18,8 +18,10 @@ import (
 	"github.com/activedataflow/adf/sdk"
 )
 
-// objSink is the file sink on an object store, directory output only (the
-// path ends in /): one part object per checkpoint, exactly once.
+// objSink is the file sink on an object store, exactly once: directory
+// output (the path ends in /) gets one part object per checkpoint; a
+// single output object is composed of the checkpoints' temporary objects
+// by the final Commit (see compose).
 //
 // Rows are uploaded to a hidden temporary key under the prefix,
 // .<flow>~part-<run>-<nonce><ext>.tmp (gocloud's writer uploads in parts;

@@ -280,8 +280,8 @@ func TestS3SourceContinuous(t *testing.T) {
 	testkit.SameRows(t, rows(), want)
 }
 
-// TestObjectStoreConfig: object-store paths are validated (the sink
-// writes directories only there; s3:// parameters are known ones), the
+// TestObjectStoreConfig: object-store paths are validated (no
+// partition_by there yet; s3:// parameters are known ones), the
 // format comes from the key, not the query, and the credentials are
 // secrets.
 func TestObjectStoreConfig(t *testing.T) {
