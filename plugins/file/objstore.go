@@ -293,6 +293,7 @@ type rangeReaderAt struct {
 	buf    []byte
 	bufOff int64
 	pos    int64
+	gets   int // ranged GETs so far
 }
 
 // objBlockSize is the size of each ranged GET of a rangeReaderAt.
@@ -345,6 +346,7 @@ func (r *rangeReaderAt) ReadAt(p []byte, off int64) (int, error) {
 // ranged GET.
 func (r *rangeReaderAt) get(p []byte, off int64) (int, error) {
 	length := min(int64(len(p)), r.size-off)
+	r.gets++
 	rr, err := r.b.NewRangeReader(r.ctx, r.key, off, length, nil)
 	if err != nil {
 		return 0, err
