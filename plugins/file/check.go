@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -22,7 +23,7 @@ const checkFiles = 10
 // directory is walked until its first few input files.
 func (c *SourceConfig) Check(ctx context.Context) []*sdk.Error {
 	if isURL(c.Path) {
-		return nil // object stores are looked at by the run
+		return c.checkObjects(ctx)
 	}
 	files, err := c.someFiles(ctx)
 	var se *sdk.Error
@@ -138,6 +139,40 @@ func (c *SinkConfig) Check(context.Context) []*sdk.Error {
 	}
 	if _, e := outputDirState(dir); e != nil {
 		return []*sdk.Error{e}
+	}
+	return nil
+}
+
+// checkObjects is Check for an object-store path: a warning when the
+// bucket cannot be opened or listed, or no object matches now. It lists
+// at most one object, within 10s.
+func (c *SourceConfig) checkObjects(ctx context.Context) []*sdk.Error {
+	o, err := parseObjURL(c.Path)
+	if err != nil {
+		return nil // a config error already
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	warn := func(err error) []*sdk.Error {
+		var e *sdk.Error
+		if !errors.As(err, &e) {
+			e = objError(err, "open %s", stripQuery(c.Path))
+		}
+		e.Field = "path"
+		return []*sdk.Error{c.waiting(e)}
+	}
+	b, err := openBucket(ctx, o, c.S3)
+	if err != nil {
+		return warn(err)
+	}
+	defer b.Close()
+	objs, err := listObjects(ctx, b, o, c.Format != "", 1)
+	if err != nil {
+		return warn(err)
+	}
+	if len(objs) == 0 {
+		return warn(&sdk.Error{Code: sdk.CodeNotFound, Summary: fmt.Sprintf("no input object matches %s", stripQuery(c.Path)),
+			Detail: "a glob is matched on keys; a key that is no object is a prefix whose objects are taken by extension unless format is set"})
 	}
 	return nil
 }

@@ -392,3 +392,25 @@ func TestObjectStoreConformance(t *testing.T) {
 		}
 	})
 }
+
+// TestS3Check: adf validate's warnings for an S3 source path: none when an
+// object matches, not_found when none does (and, in continuous mode, that
+// the run waits).
+func TestS3Check(t *testing.T) {
+	s := testkit.MinIO(t)
+	bucket := s.NewBucket(t)
+	putObject(t, s, bucket, "in/a.csv", []byte("a\n1\n"))
+	cfg := func(path, extra string) string {
+		return fmt.Sprintf(`{"path": %q, %s%s}`, fmt.Sprintf("s3://%s/%s%s", bucket, path, s3Query(s)), s3Keys(s), extra)
+	}
+	if got := check(t, sdk.KindSource, cfg("in/*.csv", "")); len(got) != 0 {
+		t.Errorf("warnings for a matching glob: %q", got)
+	}
+	if got := check(t, sdk.KindSource, cfg("in/", "")); len(got) != 0 {
+		t.Errorf("warnings for a prefix with an object: %q", got)
+	}
+	want := fmt.Sprintf("not_found path: no input object matches s3://%s/in/*.jsonl (a glob is matched on keys; a key that is no object is a prefix whose objects are taken by extension unless format is set; in continuous mode the run waits for files to appear)", bucket)
+	if got := check(t, sdk.KindSource, cfg("in/*.jsonl", `, "mode": "continuous"`)); len(got) != 1 || got[0] != want {
+		t.Errorf("warnings for a glob matching nothing:\n got %q\nwant %q", got, want)
+	}
+}
