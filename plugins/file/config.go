@@ -155,12 +155,10 @@ func (c *SinkConfig) Validate() error {
 	if isURL(c.Path) {
 		if e := checkObjURL(c.Path, c.S3); e != nil {
 			errs = append(errs, e)
-		} else if len(c.PartitionBy) > 0 {
-			errs = append(errs, sdk.ConfigError("partition_by", "is not supported yet on an object store (%s)", stripQuery(c.Path)))
 		}
 	}
-	if len(c.PartitionBy) > 0 && !strings.HasSuffix(c.Path, "/") {
-		errs = append(errs, sdk.ConfigError("partition_by", "needs a directory output: end path in / (got %q)", c.Path))
+	if len(c.PartitionBy) > 0 && !strings.HasSuffix(keyPath(c.Path), "/") {
+		errs = append(errs, sdk.ConfigError("partition_by", "needs a directory output: end path in / (got %q)", stripQuery(c.Path)))
 	}
 	seenCol := map[string]bool{}
 	for i, col := range c.PartitionBy {

@@ -42,13 +42,19 @@ type objSink struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	bw     *blob.Writer // the temporary object being uploaded
-	cw     *countWriter
-	temp   string // its key
-	w      format.Writer
-	pw     *format.ParquetWriter
-	rows   int64
-	header bool
+	// writers: the temporary objects being uploaded, by partition ("" without
+	// partition_by).
+	writers map[string]*objWriter
+	rows    int64
+}
+
+// objWriter uploads one temporary object.
+type objWriter struct {
+	bw   *blob.Writer
+	cw   *countWriter
+	temp string // its key
+	w    format.Writer
+	pw   *format.ParquetWriter
 }
 
 // objSinkState is FlushResult.State of objSink.
@@ -149,7 +155,12 @@ func (s *objSink) discardUnreferenced(ctx context.Context) error {
 	for _, p := range append(slices.Clone(s.state.Pending), s.state.Segments...) {
 		keep[p.Temp] = true
 	}
-	it := s.bucket.List(&blob.ListOptions{Prefix: s.tempPrefix()})
+	prefix := s.tempPrefix()
+	if len(s.cfg.PartitionBy) > 0 {
+		prefix = s.prefix() // temporary objects are in the partitions too
+	}
+	mine := "." + safeName(s.init.Flow) + flowTagSep + "part-"
+	it := s.bucket.List(&blob.ListOptions{Prefix: prefix})
 	for {
 		obj, err := it.Next(ctx)
 		if err != nil {
@@ -158,7 +169,8 @@ func (s *objSink) discardUnreferenced(ctx context.Context) error {
 			}
 			return objError(err, "list %s", s.obj.objectName(s.tempPrefix()))
 		}
-		if obj.IsDir || keep[obj.Key] || !strings.HasSuffix(obj.Key, ".tmp") {
+		base := obj.Key[strings.LastIndexByte(obj.Key, '/')+1:]
+		if obj.IsDir || keep[obj.Key] || !strings.HasSuffix(base, ".tmp") || !strings.HasPrefix(base, mine) {
 			continue
 		}
 		if err := s.bucket.Delete(ctx, obj.Key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
@@ -173,26 +185,98 @@ func (s *objSink) Write(_ context.Context, rec arrow.RecordBatch) error {
 		return &sdk.Error{Code: sdk.CodeInternal, Summary: fmt.Sprintf("write %s after the final checkpoint", stripQuery(s.cfg.Path)),
 			Detail: "the run's last checkpoint was flushed; report this as a host bug"}
 	}
-	if s.bw == nil {
-		nonce := make([]byte, 8)
-		_, _ = rand.Read(nonce)
-		s.temp = s.tempPrefix() + safe(s.init.RunID) + "-" + hex.EncodeToString(nonce) + s.ext() + ".tmp"
-		bw, err := s.bucket.NewWriter(s.ctx, s.temp, nil)
+	if len(s.cfg.PartitionBy) > 0 {
+		err := partitionRuns(s.cfg.PartitionBy, rec, func(rel string, from, to int) error {
+			part := rec
+			if from > 0 || to < int(rec.NumRows()) {
+				part = rec.NewSlice(int64(from), int64(to))
+				defer part.Release()
+			}
+			return s.writeTo(rel, part)
+		})
 		if err != nil {
-			return objError(err, "create temporary object %s", s.obj.objectName(s.temp))
+			return err
 		}
-		s.bw, s.cw, s.header = bw, &countWriter{w: bw}, false
-		if s.cfg.Format == FormatParquet {
-			s.pw = format.NewParquetWriter(s.cw, (&sink{cfg: s.cfg}).parquetOptions())
-			s.w = s.pw
-		} else {
-			s.w = (&sink{cfg: s.cfg, header: s.single() && s.state.HeaderDone}).writer(s.cw)
-		}
-	}
-	if _, err := s.w.Write(rec); err != nil {
-		return objError(err, "write %s", s.obj.objectName(s.temp))
+	} else if err := s.writeTo("", rec); err != nil {
+		return err
 	}
 	s.rows += rec.NumRows()
+	return nil
+}
+
+// dirOf is the prefix of a partition's objects.
+func (s *objSink) dirOf(rel string) string {
+	if rel == "" {
+		return s.prefix()
+	}
+	return s.prefix() + rel + "/"
+}
+
+// writeTo writes rec to the temporary object of partition rel, starting
+// its upload on the first rows.
+func (s *objSink) writeTo(rel string, rec arrow.RecordBatch) error {
+	w := s.writers[rel]
+	if w == nil {
+		nonce := make([]byte, 8)
+		_, _ = rand.Read(nonce)
+		w = &objWriter{temp: s.dirOf(rel) + "." + safeName(s.init.Flow) + flowTagSep + "part-" + safe(s.init.RunID) + "-" + hex.EncodeToString(nonce) + s.ext() + ".tmp"}
+		bw, err := s.bucket.NewWriter(s.ctx, w.temp, nil)
+		if err != nil {
+			return objError(err, "create temporary object %s", s.obj.objectName(w.temp))
+		}
+		w.bw, w.cw = bw, &countWriter{w: bw}
+		if s.cfg.Format == FormatParquet {
+			w.pw = format.NewParquetWriter(w.cw, (&sink{cfg: s.cfg}).parquetOptions())
+			w.w = w.pw
+		} else {
+			w.w = (&sink{cfg: s.cfg, header: s.single() && s.state.HeaderDone}).writer(w.cw)
+		}
+		if s.writers == nil {
+			s.writers = map[string]*objWriter{}
+		}
+		s.writers[rel] = w
+	}
+	if _, err := w.w.Write(rec); err != nil {
+		return objError(err, "write %s", s.obj.objectName(w.temp))
+	}
+	return nil
+}
+
+// partitionRuns calls fn for each run of consecutive rows of rec in one
+// partition, with the partition's relative directory (as the local sink
+// names it: <col>=<value>/...).
+func partitionRuns(by []string, rec arrow.RecordBatch, fn func(rel string, from, to int) error) error {
+	cols := make([]arrow.Array, len(by))
+	for k, name := range by {
+		idx := rec.Schema().FieldIndices(name)
+		if len(idx) == 0 {
+			return &sdk.Error{Code: sdk.CodeInvalidConfig, Field: "partition_by",
+				Summary: fmt.Sprintf("partition column %q is not in the rows (columns: %s)", name, strings.Join(fieldNames(rec.Schema()), ", "))}
+		}
+		cols[k] = rec.Column(idx[0])
+	}
+	key := func(i int) string {
+		segs := make([]string, len(cols))
+		for k, c := range cols {
+			segs[k] = by[k] + "=" + partValue(c, i)
+		}
+		return strings.Join(segs, "/")
+	}
+	n := int(rec.NumRows())
+	start, cur := 0, ""
+	for i := 0; i <= n; i++ {
+		k := ""
+		if i < n {
+			k = key(i)
+		}
+		if i > 0 && (i == n || k != cur) {
+			if err := fn(cur, start, i); err != nil {
+				return err
+			}
+			start = i
+		}
+		cur = k
+	}
 	return nil
 }
 
@@ -200,24 +284,30 @@ func (s *objSink) Write(_ context.Context, rec arrow.RecordBatch) error {
 // object's upload.
 func (s *objSink) Flush(_ context.Context, checkpointID int64, final bool) (sdk.FlushResult, error) {
 	res := sdk.FlushResult{RowsWritten: s.rows}
-	if s.bw != nil {
-		if s.pw != nil {
-			if _, err := s.pw.Close(); err != nil {
-				return res, objError(err, "complete Parquet object %s", s.obj.objectName(s.temp))
+	rels := make([]string, 0, len(s.writers))
+	for rel := range s.writers {
+		rels = append(rels, rel)
+	}
+	slices.Sort(rels)
+	for _, rel := range rels {
+		w := s.writers[rel]
+		if w.pw != nil {
+			if _, err := w.pw.Close(); err != nil {
+				return res, objError(err, "complete Parquet object %s", s.obj.objectName(w.temp))
 			}
 		}
-		if err := s.bw.Close(); err != nil {
-			return res, objError(err, "upload temporary object %s", s.obj.objectName(s.temp))
+		if err := w.bw.Close(); err != nil {
+			return res, objError(err, "upload temporary object %s", s.obj.objectName(w.temp))
 		}
-		res.BytesWritten = s.cw.n
+		delete(s.writers, rel)
+		res.BytesWritten += w.cw.n
 		if s.single() {
-			s.state.Segments = append(s.state.Segments, objPart{CheckpointID: checkpointID, Temp: s.temp, Size: s.cw.n})
-			s.state.HeaderDone = s.state.HeaderDone || s.cw.n > 0
+			s.state.Segments = append(s.state.Segments, objPart{CheckpointID: checkpointID, Temp: w.temp, Size: w.cw.n})
+			s.state.HeaderDone = s.state.HeaderDone || w.cw.n > 0
 		} else {
-			s.state.Pending = append(s.state.Pending, objPart{CheckpointID: checkpointID, Temp: s.temp,
-				Final: s.prefix() + (&sink{cfg: s.cfg, init: s.init}).finalName(checkpointID), Size: s.cw.n})
+			s.state.Pending = append(s.state.Pending, objPart{CheckpointID: checkpointID, Temp: w.temp,
+				Final: s.dirOf(rel) + (&sink{cfg: s.cfg, init: s.init}).finalName(checkpointID), Size: w.cw.n})
 		}
-		s.bw, s.cw, s.w, s.pw, s.temp = nil, nil, nil, nil, ""
 	}
 	s.rows = 0
 	s.state.CheckpointID = checkpointID
@@ -298,9 +388,9 @@ func (s *objSink) Close(context.Context) error {
 	if s.cancel != nil {
 		s.cancel() // aborts an unfinished upload
 	}
-	if s.bw != nil {
-		_ = s.bw.Close()
-		s.bw = nil
+	for rel, w := range s.writers {
+		_ = w.bw.Close()
+		delete(s.writers, rel)
 	}
 	if s.bucket != nil {
 		err := s.bucket.Close()

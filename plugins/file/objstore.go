@@ -272,12 +272,18 @@ func listObjects(ctx context.Context, b *blob.Bucket, o *objURL, formatSet bool,
 }
 
 // objectKey is the key of an object named by objectName.
+// The key is taken as it is, not URL-decoded: keys may hold %, ? or #.
 func objectKey(name string) (string, error) {
-	o, err := parseObjURL(name)
-	if err != nil {
-		return "", err
+	if rest, ok := strings.CutPrefix(name, "file:///"); ok {
+		return rest, nil
 	}
-	return o.Key, nil
+	_, rest, ok := strings.Cut(name, "://")
+	if ok {
+		if _, key, ok := strings.Cut(rest, "/"); ok {
+			return key, nil
+		}
+	}
+	return "", fmt.Errorf("bad object name %q", name)
 }
 
 // rangeReaderAt is an io.ReaderAt (and io.ReadSeeker, for Parquet) over an

@@ -126,3 +126,23 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
+
+// TestObjectKey: split names give back their keys as they are (a
+// partition's %XX, ? and # are part of the key, not URL syntax).
+func TestObjectKey(t *testing.T) {
+	for name, want := range map[string]string{
+		"s3://b/out/name=say%20%22hi%22/part-1.parquet": "out/name=say%20%22hi%22/part-1.parquet",
+		"gs://b/a?b#c.csv":    "a?b#c.csv",
+		"file:///tmp/x/a.csv": "tmp/x/a.csv",
+	} {
+		if got, err := objectKey(name); err != nil || got != want {
+			t.Errorf("objectKey(%q) = %q, %v; want %q", name, got, err, want)
+		}
+		o, _ := parseObjURL(name)
+		if o.Scheme != "file" {
+			if got := o.objectName(want); got != name {
+				t.Errorf("objectName(%q) = %q, want %q", want, got, name)
+			}
+		}
+	}
+}

@@ -142,18 +142,36 @@ func TestS3SinkDirectory(t *testing.T) {
 	a := fileADF(t)
 	in := filepath.Join(a.Work, "orders.csv")
 	want := testkit.Canon(testkit.WriteOrdersCSV(t, in, 1, 200000))
-	for _, format := range []string{"jsonl", "parquet"} {
-		t.Run(format, func(t *testing.T) {
-			prefix := "out-" + format + "/"
+	for _, tc := range []struct{ format, partition string }{{"jsonl", ""}, {"parquet", ""}, {"parquet", "name"}} {
+		name := "s3-sink-" + tc.format
+		extra := ""
+		if tc.partition != "" {
+			name += "-by-" + tc.partition
+			extra = fmt.Sprintf(`, "partition_by": [%q]`, tc.partition)
+		}
+		t.Run(name, func(t *testing.T) {
+			prefix := name + "/"
 			dst := fmt.Sprintf("s3://%s/%s%s", bucket, prefix, s3Query(s))
-			name := "s3-sink-" + format
 			doc := fmt.Sprintf(`{"name": %q, "parallelism": 2, "source": {"type": "file", "config": {"path": %q, "split_size": 1048576}},
-"sink": {"type": "file", "config": {"path": %q, "format": %q, "row_group_size": 20000, %s}}, "checkpoint": {"every": "200ms"}}`, name, in, dst, format, s3Keys(s))
+"sink": {"type": "file", "config": {"path": %q, "format": %q, "row_group_size": 20000, %s%s}}, "checkpoint": {"every": "200ms"}}`, name, in, dst, tc.format, s3Keys(s), extra)
 			res := a.Run(t, "run", "--progress", "none", a.WriteFlow(t, name, doc))
 			if res.Code != 0 {
 				t.Fatalf("adf run failed\n%s", res)
 			}
-			testkit.SameRows(t, s3Rows(t, a, s, bucket, prefix, "."+format), want)
+			testkit.SameRows(t, s3Rows(t, a, s, bucket, prefix, "."+tc.format), want)
+			if tc.partition != "" {
+				dirs := map[string]bool{}
+				for _, k := range s.Keys(t, bucket, prefix) {
+					rel := strings.TrimPrefix(k, prefix)
+					if !strings.HasPrefix(rel, tc.partition+"=") || !strings.Contains(rel, "/part-") {
+						t.Errorf("part %s is not in a %s=<value>/ partition", k, tc.partition)
+					}
+					dirs[rel[:strings.IndexByte(rel, '/')]] = true
+				}
+				if len(dirs) != 5 || !dirs["name=smith%2C%20jr"] {
+					t.Errorf("partitions %v, want the 5 names (name=smith%%2C%%20jr among them)", dirs)
+				}
+			}
 		})
 	}
 }
@@ -180,6 +198,7 @@ func TestS3SinkFaults(t *testing.T) {
 		{"committing@final:sink", "csv", true},
 		{"saved@2:sink", "parquet", true},
 		{"committing@final:sink", "parquet", true},
+		{"saved@2:sink", "jsonl-by-name", false},
 	} {
 		name := strings.NewReplacer("@", "-", ":", "-").Replace(tc.fault + "-" + tc.format)
 		if tc.single {
@@ -191,8 +210,12 @@ func TestS3SinkFaults(t *testing.T) {
 			if tc.single {
 				dst = fmt.Sprintf("s3://%s/%sout.%s%s", bucket, prefix, tc.format, s3Query(s))
 			}
+			format, extra := tc.format, ""
+			if f, ok := strings.CutSuffix(format, "-by-name"); ok {
+				format, extra = f, `, "partition_by": ["name"]`
+			}
 			doc := fmt.Sprintf(`{"name": %q, "parallelism": 2, "source": {"type": "file", "config": {"path": %q, "split_size": 262144, "batch_size": 2000}},
-"sink": {"type": "file", "config": {"path": %q, "format": %q, "row_group_size": 10000, %s}}, "checkpoint": {"every": "20ms"}, "max_restarts": 5}`, name, in, dst, tc.format, s3Keys(s))
+"sink": {"type": "file", "config": {"path": %q, "format": %q, "row_group_size": 10000, %s%s}}, "checkpoint": {"every": "20ms"}, "max_restarts": 5}`, name, in, dst, format, s3Keys(s), extra)
 			fa := *a
 			fa.Env = append(slices.Clone(a.Env), "ADF_FAULT="+tc.fault)
 			res := fa.Run(t, "run", "--progress", "none", fa.WriteFlow(t, name, doc))
@@ -206,7 +229,7 @@ func TestS3SinkFaults(t *testing.T) {
 				testkit.SameRows(t, s3Single(t, a, s, bucket, prefix+"out."+tc.format), want)
 				return
 			}
-			testkit.SameRows(t, s3Rows(t, a, s, bucket, prefix, "."+tc.format), want)
+			testkit.SameRows(t, s3Rows(t, a, s, bucket, prefix, "."+format), want)
 		})
 	}
 }
@@ -299,7 +322,8 @@ func TestObjectStoreConfig(t *testing.T) {
 		{sdk.KindSource, `{"path": "gs://b/in/x.jsonl"}`, nil},
 		{sdk.KindSink, `{"path": "s3://b/out/?endpoint=http://127.0.0.1:9000"}`, nil},
 		{sdk.KindSink, `{"path": "s3://b/out.csv?endpoint=http://127.0.0.1:9000"}`, nil},
-		{sdk.KindSink, `{"path": "azblob://c/out/", "partition_by": ["a"]}`, []string{`partition_by: is not supported yet on an object store (azblob://c/out/)`}},
+		{sdk.KindSink, `{"path": "azblob://c/out/", "partition_by": ["a"]}`, nil},
+		{sdk.KindSink, `{"path": "azblob://c/out.csv", "partition_by": ["a"]}`, []string{`partition_by: needs a directory output: end path in / (got "azblob://c/out.csv")`}},
 	}
 	for _, tc := range tests {
 		if got := configErrors(t, tc.kind, tc.cfg); !slices.Equal(got, tc.want) {

@@ -331,7 +331,11 @@ func (e *enumerator) plan(ctx context.Context, path string) ([]*Split, error) {
 	}
 	defer in.close()
 	f, size := in.ra, in.size
-	fmtName := e.cfg.formatFor(keyPath(path))
+	fmtName := e.cfg.formatFor(path)
+	if e.obj != nil {
+		key, _ := objectKey(path)
+		fmtName = e.cfg.formatFor(key)
+	}
 	if fmtName == "" {
 		return nil, sdk.ConfigError("format", "cannot tell the format of %s from its extension; set format: csv, json, jsonl or parquet", path)
 	}
