@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,45 +31,10 @@ func pyarrowVenv() string {
 	return "/var/tmp/adf-pyarrow-venv"
 }
 
-// ensurePyArrow returns the venv's python with pyarrow importable,
-// installing it under a file lock (parallel test processes) when missing.
+// ensurePyArrow returns the venv's python with pyarrow importable.
 func ensurePyArrow(t *testing.T) string {
 	t.Helper()
-	venv := pyarrowVenv()
-	py := filepath.Join(venv, "bin", "python")
-	ok := func() bool { return exec.Command(py, "-c", "import pyarrow.parquet").Run() == nil }
-	if ok() {
-		return py
-	}
-	if err := os.MkdirAll(filepath.Dir(venv), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	lock, err := os.OpenFile(venv+".lock", os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if ok() {
-		return py
-	}
-	start := time.Now()
-	if _, err := os.Stat(py); err != nil {
-		if out, err := exec.Command("python3", "-m", "venv", venv).CombinedOutput(); err != nil {
-			t.Fatalf("python3 -m venv %s: %v\n%s (the pyarrow cross-check needs python3 with the venv module)", venv, err, out)
-		}
-	}
-	if out, err := exec.Command(filepath.Join(venv, "bin", "pip"), "install", "--quiet", "pyarrow").CombinedOutput(); err != nil {
-		t.Fatalf("pip install pyarrow: %v\n%s (the pyarrow cross-check needs access to PyPI once)", err, out)
-	}
-	if !ok() {
-		t.Fatalf("pyarrow still not importable from %s after installing it", py)
-	}
-	t.Logf("installed pyarrow into %s in %v", venv, time.Since(start).Round(time.Second))
-	return py
+	return testkit.PythonVenv(t, pyarrowVenv(), "import pyarrow.parquet", "pyarrow")
 }
 
 // python runs script with args and returns its standard output.

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,47 +29,10 @@ func pyicebergVenv() string {
 	return "/var/tmp/adf-pyiceberg-venv"
 }
 
-// ensurePyIceberg returns the venv's python with pyiceberg importable,
-// installing it under a file lock (parallel test processes) when missing.
+// ensurePyIceberg returns the venv's python with pyiceberg importable.
 func ensurePyIceberg(t *testing.T) string {
 	t.Helper()
-	venv := pyicebergVenv()
-	py := filepath.Join(venv, "bin", "python")
-	check := func() bool {
-		return exec.Command(py, "-c", "import pyiceberg.catalog.sql, pyarrow, sqlalchemy").Run() == nil
-	}
-	if check() {
-		return py
-	}
-	if err := os.MkdirAll(filepath.Dir(venv), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	lock, err := os.OpenFile(venv+".lock", os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if check() {
-		return py
-	}
-	start := time.Now()
-	if _, err := os.Stat(py); err != nil {
-		if out, err := exec.Command("python3", "-m", "venv", venv).CombinedOutput(); err != nil {
-			t.Fatalf("python3 -m venv %s: %v\n%s (the pyiceberg cross-check needs python3 with the venv module)", venv, err, out)
-		}
-	}
-	if out, err := exec.Command(filepath.Join(venv, "bin", "pip"), "install", "--quiet", pyicebergPackage).CombinedOutput(); err != nil {
-		t.Fatalf("pip install %s: %v\n%s (the pyiceberg cross-check needs access to PyPI once)", pyicebergPackage, err, out)
-	}
-	if !check() {
-		t.Fatalf("pyiceberg still not importable from %s after installing it", py)
-	}
-	t.Logf("installed %s into %s in %v", pyicebergPackage, venv, time.Since(start).Round(time.Second))
-	return py
+	return testkit.PythonVenv(t, pyicebergVenv(), "import pyiceberg.catalog.sql, pyarrow, sqlalchemy", pyicebergPackage)
 }
 
 type pyResult struct {
