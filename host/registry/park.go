@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -23,6 +24,9 @@ type parking struct {
 type parked struct {
 	inst  *Instance
 	timer *time.Timer
+	// binary is the file the process was started from, as it was then: a
+	// binary replaced since is started anew, never served by the old one.
+	binary os.FileInfo
 }
 
 // park keeps inst (a process of the binary at path that is idle and
@@ -37,7 +41,12 @@ func (p *parking) park(path string, inst *Instance) {
 	if p.byPath == nil {
 		p.byPath = map[string][]*parked{}
 	}
-	e := &parked{inst: inst}
+	binary, err := os.Stat(path)
+	if err != nil {
+		go inst.Kill()
+		return
+	}
+	e := &parked{inst: inst, binary: binary}
 	e.timer = time.AfterFunc(parkTTL, func() {
 		if p.remove(path, e) {
 			inst.Kill()
@@ -59,20 +68,26 @@ func (p *parking) remove(path string, e *parked) bool {
 }
 
 // take returns a parked process of the binary at path that is still
-// running, or nil.
+// running and was started from the file that is there now, or nil.
 func (p *parking) take(path string) *Instance {
+	now, err := os.Stat(path)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for list := p.byPath[path]; len(list) > 0; list = p.byPath[path] {
 		e := list[len(list)-1]
 		p.byPath[path] = list[:len(list)-1]
 		e.timer.Stop()
-		if !e.inst.Exited() {
+		if err == nil && !e.inst.Exited() && sameFile(e.binary, now) {
 			return e.inst
 		}
-		go e.inst.Kill() // reaps it
+		go e.inst.Kill() // stops or reaps it
 	}
 	return nil
+}
+
+// sameFile reports whether two stats are of one unchanged file.
+func sameFile(a, b os.FileInfo) bool {
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }
 
 // close stops every parked process, and those parked later.

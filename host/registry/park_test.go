@@ -1,6 +1,8 @@
 package registry_test
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -53,6 +55,24 @@ func TestValidatedProcessIsReused(t *testing.T) {
 		t.Fatalf("plugin processes %v still running long after their validation", kids)
 	}
 
+	// A binary replaced after the validation is started anew.
+	if err := reg.ValidateConfig(ctx(t), e, cfg); err != nil {
+		t.Fatal(err)
+	}
+	before := testkit.Starts(t, starts)
+	newStarts := counted(t, dir, "adf-plugin-file.new", testkit.Build(t, testkit.FilePlugin), 0)
+	if err := os.Rename(filepath.Join(dir, "adf-plugin-file.new"), filepath.Join(dir, "adf-plugin-file")); err != nil {
+		t.Fatal(err)
+	}
+	inst, err = reg.Launch(ctx(t), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.Kill()
+	if old, fresh := testkit.Starts(t, starts)-before, testkit.Starts(t, newStarts); old != 0 || fresh != 1 {
+		t.Fatalf("after the binary was replaced, Launch started the old one %d times and the new one %d times; want 0 and 1 (the process kept from before the replacement is not reused)", old, fresh)
+	}
+
 	if err := reg.ValidateConfig(ctx(t), e, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +81,6 @@ func TestValidatedProcessIsReused(t *testing.T) {
 		t.Fatalf("plugin processes %v running after Close", kids)
 	}
 	if n := testkit.Starts(t, starts) - described; n != 4 {
-		t.Fatalf("%d processes started in all, want 4", n)
+		t.Fatalf("%d processes of the first script started in all, want 4", n)
 	}
 }
