@@ -162,7 +162,10 @@ start() {
     cluster_pids | xargs -r kill -9 2>/dev/null || true
     rm -f "$STATE"/pid/*.pid
     log "starting Flink $FLINK_VERSION ($FLINK_HOME) with conf $CONF, logs in $STATE/log"
-    "$FLINK_HOME/bin/start-cluster.sh" >&2
+    # The JVMs (and the plugin processes the bridge starts) run in the
+    # state directory, not in the caller's, which may be a checkout that is
+    # deleted while the cluster lives on.
+    (cd "$STATE" && "$FLINK_HOME/bin/start-cluster.sh") >&2
   fi
   local i
   for i in $(seq 1 240); do
@@ -202,7 +205,7 @@ restart_taskmanager() {
   for i in $(seq 1 50); do [ -z "$(tm_pids)" ] && break; sleep 0.2; done
   tm_pids | xargs -r kill -9 2>/dev/null || true
   before="$(tm_ids)"
-  "$FLINK_HOME/bin/taskmanager.sh" start >&2
+  (cd "$STATE" && "$FLINK_HOME/bin/taskmanager.sh" start) >&2
   for i in $(seq 1 240); do
     for p in $(tm_ids); do
       if ! grep -qxF -- "$p" <<<"$before"; then
