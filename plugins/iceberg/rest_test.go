@@ -59,39 +59,23 @@ func ensureRESTFixture(t *testing.T) string {
 		_, e2 := os.Stat(jar)
 		return e1 == nil && e2 == nil
 	}
-	if verified() {
-		return jar
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if verified() {
-		return jar
-	}
-	start := time.Now()
-	sum, err := sha256File(jar)
-	if err != nil || sum != restFixtureSHA256 {
-		if sum, err = fetchArtifact(restFixtureArtifact, dir, jar); err != nil {
-			t.Fatalf("fetch the Iceberg REST catalog fixture %s with Maven: %v (the test needs mvn and access to Maven Central once)", restFixtureArtifact, err)
+	testkit.InstallOnce(t, filepath.Join(dir, "lock"), verified, func() {
+		start := time.Now()
+		sum, err := sha256File(jar)
+		if err != nil || sum != restFixtureSHA256 {
+			if sum, err = fetchArtifact(restFixtureArtifact, dir, jar); err != nil {
+				t.Fatalf("fetch the Iceberg REST catalog fixture %s with Maven: %v (the test needs mvn and access to Maven Central once)", restFixtureArtifact, err)
+			}
+			if sum != restFixtureSHA256 {
+				os.Remove(jar)
+				t.Fatalf("%s has SHA-256 %s, want %s", restFixtureArtifact, sum, restFixtureSHA256)
+			}
+			t.Logf("fetched %s in %v", restFixtureArtifact, time.Since(start).Round(time.Millisecond))
 		}
-		if sum != restFixtureSHA256 {
-			os.Remove(jar)
-			t.Fatalf("%s has SHA-256 %s, want %s", restFixtureArtifact, sum, restFixtureSHA256)
+		if err := os.WriteFile(ok, []byte(sum+"\n"), 0o644); err != nil {
+			t.Fatal(err)
 		}
-		t.Logf("fetched %s in %v", restFixtureArtifact, time.Since(start).Round(time.Millisecond))
-	}
-	if err := os.WriteFile(ok, []byte(sum+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	})
 	return jar
 }
 
