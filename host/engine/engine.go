@@ -119,7 +119,8 @@ func (s *MemoryStore) Save(_ context.Context, flowName, runID string, cp *Checkp
 
 // Event reports what a run is doing, for progress display and tests.
 type Event struct {
-	// Kind is "plugin_started", "progress", "checkpoint" or "restart".
+	// Kind is "plugin_started", "progress", "checkpoint", "restart" or
+	// "lag".
 	Kind string
 	// Role and Pid of a started plugin process ("source", "sink",
 	// "transform:<type>").
@@ -131,6 +132,9 @@ type Event struct {
 	Checkpoint *Checkpoint
 	// Err is the cause of a restart.
 	Err error
+	// Lag is, for Kind lag, the records the source has behind each split's
+	// position, by split id, as a reader reported them.
+	Lag map[string]int64
 }
 
 // Options configure the engine.
