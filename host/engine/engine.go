@@ -32,6 +32,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/activedataflow/adf/host/progress"
 	"github.com/activedataflow/adf/host/registry"
 	"github.com/activedataflow/adf/sdk"
 	"github.com/activedataflow/adf/sdk/flow"
@@ -119,15 +120,21 @@ func (s *MemoryStore) Save(_ context.Context, flowName, runID string, cp *Checkp
 
 // Event reports what a run is doing, for progress display and tests.
 type Event struct {
-	// Kind is "plugin_started", "progress", "checkpoint", "restart" or
-	// "lag".
+	// Kind is "plugin_started", "progress", "checkpoint", "restart",
+	// "splits" or "lag".
 	Kind string
 	// Role and Pid of a started plugin process ("source", "sink",
 	// "transform:<type>").
 	Role string
 	Pid  int
 	// Live counts (not yet committed) for progress.
-	RowsRead, RowsWritten int64
+	RowsRead, RowsWritten, RowsRejected int64
+	// BytesRead is how much of the source the readers have consumed;
+	// BytesTotal the source's size when its splits say (0: unknown).
+	BytesRead, BytesTotal int64
+	// Splits is, for Kind splits, every split the run knows with its
+	// reader and state.
+	Splits []progress.Split
 	// Checkpoint is the committed checkpoint (Kind checkpoint).
 	Checkpoint *Checkpoint
 	// Err is the cause of a restart.
