@@ -30,6 +30,7 @@ import (
 
 	"github.com/activedataflow/adf/host/access"
 	"github.com/activedataflow/adf/host/engine"
+	"github.com/activedataflow/adf/host/progress"
 	"github.com/activedataflow/adf/host/registry"
 	"github.com/activedataflow/adf/host/runner"
 	"github.com/activedataflow/adf/host/store"
@@ -60,6 +61,9 @@ type Server struct {
 	// have a FailureLimit.
 	Admin   *access.Guard
 	Metrics *Metrics
+	// Progress has the live state of the runs this host executes; nil:
+	// runs show their stored counts only.
+	Progress *progress.Tracker
 	// Ready reports whether the host is ready to serve (for /readyz).
 	Ready func() bool
 	// HeartbeatLogRetention is how long heartbeat_requests rows are kept

@@ -29,6 +29,7 @@ import (
 
 	"github.com/activedataflow/adf/host/builtin"
 	"github.com/activedataflow/adf/host/engine"
+	"github.com/activedataflow/adf/host/progress"
 	"github.com/activedataflow/adf/host/redact"
 	"github.com/activedataflow/adf/host/registry"
 	"github.com/activedataflow/adf/host/store"
@@ -60,6 +61,9 @@ type Options struct {
 	RetryBackoff time.Duration
 	// PollInterval is how often idle workers look for jobs (default 500ms).
 	PollInterval time.Duration
+	// Progress, when set, holds the live state of the runs this host
+	// executes (for the API and metrics).
+	Progress *progress.Tracker
 	// Observe, when set, is told about every finished run (for metrics).
 	Observe func(run *store.Run, d time.Duration, err error)
 	// OnEngineEvent, when set, receives the engine's events (for tests and

@@ -19,6 +19,7 @@ import (
 
 	"github.com/activedataflow/adf/host/access"
 	"github.com/activedataflow/adf/host/api"
+	"github.com/activedataflow/adf/host/progress"
 	"github.com/activedataflow/adf/host/redact"
 	"github.com/activedataflow/adf/host/runner"
 	"github.com/activedataflow/adf/host/store"
@@ -181,7 +182,8 @@ func serve(ctx context.Context, g *globals, c *serveConfig) error {
 		log.Warn("plugin skipped", "path", p.Path, "error", p.Err)
 	}
 	metrics := api.NewMetrics()
-	r, err := runner.New(runner.Options{Store: st, Registry: reg, Logger: log.Named("runner"), DataDir: g.dataDir,
+	live := progress.New()
+	r, err := runner.New(runner.Options{Store: st, Registry: reg, Logger: log.Named("runner"), DataDir: g.dataDir, Progress: live,
 		Workers: c.workers, MaxAttempts: c.maxAttempts, RetryBackoff: c.retryBackoff, LeaseTTL: c.leaseTTL, RunTimeout: c.runTimeout,
 		Observe: metrics.Run, OnEngineEvent: metrics.EngineEvent, Fault: g.fault})
 	if err != nil {
@@ -211,7 +213,7 @@ func serve(ctx context.Context, g *globals, c *serveConfig) error {
 	if err != nil {
 		return fmt.Errorf("API tokens: %w", err)
 	}
-	srv := &api.Server{Store: st, Runner: r, Registry: reg, Log: log.Named("api"), Admin: admin, Metrics: metrics,
+	srv := &api.Server{Store: st, Runner: r, Registry: reg, Log: log.Named("api"), Admin: admin, Metrics: metrics, Progress: live,
 		HeartbeatLogRetention: c.heartbeatLogRetention}
 	if c.heartbeatTokens != "" {
 		cfg := access.Config{Methods: []string{http.MethodPost}, RatePerSecond: c.heartbeatRate, Burst: c.heartbeatBurst}
