@@ -447,14 +447,20 @@ func (f *fakeEnumCtx) CallPeriodically(_ time.Duration, fn func(context.Context)
 }
 
 // planSplits returns the ids of the splits the source's enumerator hands
-// out for cfg, in order.
+// out for cfg, in order, to a flow of parallelism 2.
 func planSplits(t *testing.T, cfg string) []string {
+	t.Helper()
+	return planSplitsFor(t, cfg, 2)
+}
+
+// planSplitsFor is planSplits for a flow of the given parallelism.
+func planSplitsFor(t *testing.T, cfg string, parallelism int) []string {
 	t.Helper()
 	src, err := component(t, sdk.KindSource).NewSourceFromConfig([]byte(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := &fakeEnumCtx{par: 2}
+	ctx := &fakeEnumCtx{par: parallelism}
 	en, err := src.CreateEnumerator(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -3,9 +3,11 @@ package file_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -436,5 +438,82 @@ func TestS3Check(t *testing.T) {
 	want := fmt.Sprintf("not_found path: no input object matches s3://%s/in/*.jsonl (a glob is matched on keys; a key that is no object is a prefix whose objects are taken by extension unless format is set; in continuous mode the run waits for files to appear)", bucket)
 	if got := check(t, sdk.KindSource, cfg("in/*.jsonl", `, "mode": "continuous"`)); len(got) != 1 || got[0] != want {
 		t.Errorf("warnings for a glob matching nothing:\n got %q\nwant %q", got, want)
+	}
+}
+
+// pyOrdersS3 reads one Parquet object of order rows from S3 with pyarrow's
+// own S3 client (argv: endpoint, region, access key, secret key,
+// bucket/key) and prints them like pyOrders: canonical rows, then the
+// schema and row group count as a JSON line.
+const pyOrdersS3 = `
+import json, sys
+from urllib.parse import urlparse
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+ep = urlparse(sys.argv[1])
+fs = pafs.S3FileSystem(access_key=sys.argv[3], secret_key=sys.argv[4], region=sys.argv[2],
+                       endpoint_override=ep.netloc, scheme=ep.scheme)
+with fs.open_input_file(sys.argv[5]) as fh:
+    f = pq.ParquetFile(fh)
+    info = {"schema": [[fl.name, str(fl.type)] for fl in f.schema_arrow], "row_groups": f.num_row_groups,
+            "codec": f.metadata.row_group(0).column(0).compression}
+    t = f.read()
+out = sys.stdout
+ids, names, amounts, tss = (t.column(c).to_pylist() for c in ("id", "name", "amount", "ts"))
+for i in range(t.num_rows):
+    out.write("%d|%s|%.2f|%s\n" % (ids[i], names[i], amounts[i], tss[i].strftime("%Y-%m-%dT%H:%M:%SZ")))
+print(json.dumps(info))
+`
+
+// TestS3MillionCSVToParquet: one million CSV rows in one S3 object, read by
+// four readers over byte-range splits (ranged GETs) into one Parquet object
+// on S3, which pyarrow reads from S3 itself: every row exactly once, the
+// Arrow schema exact, zstd, no temporary object left beside it.
+func TestS3MillionCSVToParquet(t *testing.T) {
+	s := testkit.MinIO(t)
+	bucket := s.NewBucket(t)
+	a := fileADF(t)
+	local := filepath.Join(a.Work, "orders.csv")
+	want := testkit.Canon(testkit.WriteOrdersCSV(t, local, 1, 1000000))
+	data, err := os.ReadFile(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putObject(t, s, bucket, "in/orders.csv", data)
+	src := fmt.Sprintf("s3://%s/in/orders.csv%s", bucket, s3Query(s))
+	dst := fmt.Sprintf("s3://%s/out/orders.parquet%s", bucket, s3Query(s))
+	// All defaults but parallelism: the default split size cuts this
+	// 40+ MB object into byte ranges, two per reader.
+	doc := fmt.Sprintf(`{"name": "s3-million", "parallelism": 4, "source": {"type": "file", "config": {"path": %q, %s}},
+"sink": {"type": "file", "config": {"path": %q, %s}}}`, src, s3Keys(s), dst, s3Keys(s))
+	res := a.Run(t, "run", "--progress", "none", a.WriteFlow(t, "s3-million", doc))
+	if res.Code != 0 {
+		t.Fatalf("adf run failed\n%s", res)
+	}
+	// The plan the enumerator makes for this object: byte ranges, two per
+	// reader, every range read with ranged GETs.
+	splits := planSplitsFor(t, fmt.Sprintf(`{"path": %q, %s}`, src, s3Keys(s)), 4)
+	if len(splits) != 8 {
+		t.Errorf("%d splits %q, want 8 byte ranges (two per reader)", len(splits), splits)
+	}
+	if keys := s.Keys(t, bucket, "out/"); !slices.Equal(keys, []string{"out/orders.parquet"}) {
+		t.Errorf("keys under out/: %q, want only out/orders.parquet (temporary objects left over?)", keys)
+	}
+	py := ensurePyArrow(t)
+	cmd := exec.Command(py, "-c", pyOrdersS3, s.Endpoint, s.Region, s.AccessKey, s.SecretKey, bucket+"/out/orders.parquet")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pyarrow reading s3://%s/out/orders.parquet: %v\n%s", bucket, err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var info pqInfo
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &info); err != nil {
+		t.Fatalf("pyarrow info %q: %v", lines[len(lines)-1], err)
+	}
+	testkit.SameRows(t, lines[:len(lines)-1], want)
+	if !slices.Equal(info.Schema, ordersParquetSchema) || info.Codec != "ZSTD" {
+		t.Errorf("schema %q codec %s, want %q, ZSTD", info.Schema, info.Codec, ordersParquetSchema)
 	}
 }
