@@ -553,9 +553,13 @@ func (x *Capabilities) GetTwoPhase() bool {
 // Split is one unit of source work: an id plus connector-defined bytes. The
 // split's current position travels inside the bytes.
 type Split struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Data          []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Data  []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	// How many bytes of the source the split covers (a file's byte range),
+	// for progress: the host sums the sizes of a run's splits into the
+	// source's total. 0: unknown.
+	SizeBytes     int64 `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -602,6 +606,13 @@ func (x *Split) GetData() []byte {
 		return x.Data
 	}
 	return nil
+}
+
+func (x *Split) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
 }
 
 type EnumeratorCommand struct {
@@ -760,6 +771,7 @@ type EnumeratorEvent struct {
 	//	*EnumeratorEvent_State_
 	//	*EnumeratorEvent_Error
 	//	*EnumeratorEvent_Ack_
+	//	*EnumeratorEvent_SplitsDiscovered_
 	Event         isEnumeratorEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -856,6 +868,15 @@ func (x *EnumeratorEvent) GetAck() *EnumeratorEvent_Ack {
 	return nil
 }
 
+func (x *EnumeratorEvent) GetSplitsDiscovered() *EnumeratorEvent_SplitsDiscovered {
+	if x != nil {
+		if x, ok := x.Event.(*EnumeratorEvent_SplitsDiscovered_); ok {
+			return x.SplitsDiscovered
+		}
+	}
+	return nil
+}
+
 type isEnumeratorEvent_Event interface {
 	isEnumeratorEvent_Event()
 }
@@ -884,6 +905,10 @@ type EnumeratorEvent_Ack_ struct {
 	Ack *EnumeratorEvent_Ack `protobuf:"bytes,6,opt,name=ack,proto3,oneof"`
 }
 
+type EnumeratorEvent_SplitsDiscovered_ struct {
+	SplitsDiscovered *EnumeratorEvent_SplitsDiscovered `protobuf:"bytes,7,opt,name=splits_discovered,json=splitsDiscovered,proto3,oneof"`
+}
+
 func (*EnumeratorEvent_Started_) isEnumeratorEvent_Event() {}
 
 func (*EnumeratorEvent_AssignSplits_) isEnumeratorEvent_Event() {}
@@ -895,6 +920,8 @@ func (*EnumeratorEvent_State_) isEnumeratorEvent_Event() {}
 func (*EnumeratorEvent_Error) isEnumeratorEvent_Event() {}
 
 func (*EnumeratorEvent_Ack_) isEnumeratorEvent_Event() {}
+
+func (*EnumeratorEvent_SplitsDiscovered_) isEnumeratorEvent_Event() {}
 
 type ReaderCommand struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1070,6 +1097,7 @@ type ReaderEvent struct {
 	//	*ReaderEvent_Rejected_
 	//	*ReaderEvent_Finished_
 	//	*ReaderEvent_Error
+	//	*ReaderEvent_Lag_
 	Event         isReaderEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1184,6 +1212,15 @@ func (x *ReaderEvent) GetError() *Diagnostic {
 	return nil
 }
 
+func (x *ReaderEvent) GetLag() *ReaderEvent_Lag {
+	if x != nil {
+		if x, ok := x.Event.(*ReaderEvent_Lag_); ok {
+			return x.Lag
+		}
+	}
+	return nil
+}
+
 type isReaderEvent_Event interface {
 	isReaderEvent_Event()
 }
@@ -1220,6 +1257,10 @@ type ReaderEvent_Error struct {
 	Error *Diagnostic `protobuf:"bytes,8,opt,name=error,proto3,oneof"`
 }
 
+type ReaderEvent_Lag_ struct {
+	Lag *ReaderEvent_Lag `protobuf:"bytes,9,opt,name=lag,proto3,oneof"`
+}
+
 func (*ReaderEvent_Opened_) isReaderEvent_Event() {}
 
 func (*ReaderEvent_Batch_) isReaderEvent_Event() {}
@@ -1236,6 +1277,61 @@ func (*ReaderEvent_Finished_) isReaderEvent_Event() {}
 
 func (*ReaderEvent_Error) isReaderEvent_Event() {}
 
+func (*ReaderEvent_Lag_) isReaderEvent_Event() {}
+
+// SplitLag is one split's lag: records the source has after its position.
+type SplitLag struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SplitId       string                 `protobuf:"bytes,1,opt,name=split_id,json=splitId,proto3" json:"split_id,omitempty"`
+	Records       int64                  `protobuf:"varint,2,opt,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SplitLag) Reset() {
+	*x = SplitLag{}
+	mi := &file_adf_v1_plugin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SplitLag) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SplitLag) ProtoMessage() {}
+
+func (x *SplitLag) ProtoReflect() protoreflect.Message {
+	mi := &file_adf_v1_plugin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SplitLag.ProtoReflect.Descriptor instead.
+func (*SplitLag) Descriptor() ([]byte, []int) {
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SplitLag) GetSplitId() string {
+	if x != nil {
+		return x.SplitId
+	}
+	return ""
+}
+
+func (x *SplitLag) GetRecords() int64 {
+	if x != nil {
+		return x.Records
+	}
+	return 0
+}
+
 // RejectedRecord is one bad record, kept for the flow's on_error policy.
 type RejectedRecord struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -1251,7 +1347,7 @@ type RejectedRecord struct {
 
 func (x *RejectedRecord) Reset() {
 	*x = RejectedRecord{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[11]
+	mi := &file_adf_v1_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1263,7 +1359,7 @@ func (x *RejectedRecord) String() string {
 func (*RejectedRecord) ProtoMessage() {}
 
 func (x *RejectedRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[11]
+	mi := &file_adf_v1_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1276,7 +1372,7 @@ func (x *RejectedRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RejectedRecord.ProtoReflect.Descriptor instead.
 func (*RejectedRecord) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{11}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RejectedRecord) GetSplitId() string {
@@ -1323,7 +1419,7 @@ type SinkCommand struct {
 
 func (x *SinkCommand) Reset() {
 	*x = SinkCommand{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[12]
+	mi := &file_adf_v1_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1335,7 +1431,7 @@ func (x *SinkCommand) String() string {
 func (*SinkCommand) ProtoMessage() {}
 
 func (x *SinkCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[12]
+	mi := &file_adf_v1_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1348,7 +1444,7 @@ func (x *SinkCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkCommand.ProtoReflect.Descriptor instead.
 func (*SinkCommand) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{12}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SinkCommand) GetCommand() isSinkCommand_Command {
@@ -1453,7 +1549,7 @@ type SinkEvent struct {
 
 func (x *SinkEvent) Reset() {
 	*x = SinkEvent{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[13]
+	mi := &file_adf_v1_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +1561,7 @@ func (x *SinkEvent) String() string {
 func (*SinkEvent) ProtoMessage() {}
 
 func (x *SinkEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[13]
+	mi := &file_adf_v1_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +1574,7 @@ func (x *SinkEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkEvent.ProtoReflect.Descriptor instead.
 func (*SinkEvent) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{13}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SinkEvent) GetEvent() isSinkEvent_Event {
@@ -1580,7 +1676,7 @@ type TransformCommand struct {
 
 func (x *TransformCommand) Reset() {
 	*x = TransformCommand{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[14]
+	mi := &file_adf_v1_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1592,7 +1688,7 @@ func (x *TransformCommand) String() string {
 func (*TransformCommand) ProtoMessage() {}
 
 func (x *TransformCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[14]
+	mi := &file_adf_v1_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1605,7 +1701,7 @@ func (x *TransformCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransformCommand.ProtoReflect.Descriptor instead.
 func (*TransformCommand) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{14}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TransformCommand) GetCommand() isTransformCommand_Command {
@@ -1663,7 +1759,7 @@ type TransformEvent struct {
 
 func (x *TransformEvent) Reset() {
 	*x = TransformEvent{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[15]
+	mi := &file_adf_v1_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1675,7 +1771,7 @@ func (x *TransformEvent) String() string {
 func (*TransformEvent) ProtoMessage() {}
 
 func (x *TransformEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[15]
+	mi := &file_adf_v1_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1688,7 +1784,7 @@ func (x *TransformEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransformEvent.ProtoReflect.Descriptor instead.
 func (*TransformEvent) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{15}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TransformEvent) GetEvent() isTransformEvent_Event {
@@ -1767,7 +1863,7 @@ type RuntimeComponent struct {
 
 func (x *RuntimeComponent) Reset() {
 	*x = RuntimeComponent{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[16]
+	mi := &file_adf_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1779,7 +1875,7 @@ func (x *RuntimeComponent) String() string {
 func (*RuntimeComponent) ProtoMessage() {}
 
 func (x *RuntimeComponent) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[16]
+	mi := &file_adf_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1792,7 +1888,7 @@ func (x *RuntimeComponent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeComponent.ProtoReflect.Descriptor instead.
 func (*RuntimeComponent) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RuntimeComponent) GetKind() Component_Kind {
@@ -1838,7 +1934,7 @@ type RuntimeValidate struct {
 
 func (x *RuntimeValidate) Reset() {
 	*x = RuntimeValidate{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[17]
+	mi := &file_adf_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1850,7 +1946,7 @@ func (x *RuntimeValidate) String() string {
 func (*RuntimeValidate) ProtoMessage() {}
 
 func (x *RuntimeValidate) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[17]
+	mi := &file_adf_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1863,7 +1959,7 @@ func (x *RuntimeValidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeValidate.ProtoReflect.Descriptor instead.
 func (*RuntimeValidate) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{17}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 type RuntimeSubmit struct {
@@ -1874,7 +1970,7 @@ type RuntimeSubmit struct {
 
 func (x *RuntimeSubmit) Reset() {
 	*x = RuntimeSubmit{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[18]
+	mi := &file_adf_v1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1886,7 +1982,7 @@ func (x *RuntimeSubmit) String() string {
 func (*RuntimeSubmit) ProtoMessage() {}
 
 func (x *RuntimeSubmit) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[18]
+	mi := &file_adf_v1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1899,7 +1995,7 @@ func (x *RuntimeSubmit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeSubmit.ProtoReflect.Descriptor instead.
 func (*RuntimeSubmit) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 type RuntimeStatus struct {
@@ -1910,7 +2006,7 @@ type RuntimeStatus struct {
 
 func (x *RuntimeStatus) Reset() {
 	*x = RuntimeStatus{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[19]
+	mi := &file_adf_v1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1922,7 +2018,7 @@ func (x *RuntimeStatus) String() string {
 func (*RuntimeStatus) ProtoMessage() {}
 
 func (x *RuntimeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[19]
+	mi := &file_adf_v1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1935,7 +2031,7 @@ func (x *RuntimeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeStatus.ProtoReflect.Descriptor instead.
 func (*RuntimeStatus) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 type RuntimeCancel struct {
@@ -1946,7 +2042,7 @@ type RuntimeCancel struct {
 
 func (x *RuntimeCancel) Reset() {
 	*x = RuntimeCancel{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[20]
+	mi := &file_adf_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1958,7 +2054,7 @@ func (x *RuntimeCancel) String() string {
 func (*RuntimeCancel) ProtoMessage() {}
 
 func (x *RuntimeCancel) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[20]
+	mi := &file_adf_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1971,7 +2067,7 @@ func (x *RuntimeCancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeCancel.ProtoReflect.Descriptor instead.
 func (*RuntimeCancel) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 type Describe_Request struct {
@@ -1984,7 +2080,7 @@ type Describe_Request struct {
 
 func (x *Describe_Request) Reset() {
 	*x = Describe_Request{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[21]
+	mi := &file_adf_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1996,7 +2092,7 @@ func (x *Describe_Request) String() string {
 func (*Describe_Request) ProtoMessage() {}
 
 func (x *Describe_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[21]
+	mi := &file_adf_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2028,7 +2124,7 @@ type Describe_Response struct {
 
 func (x *Describe_Response) Reset() {
 	*x = Describe_Response{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[22]
+	mi := &file_adf_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2040,7 +2136,7 @@ func (x *Describe_Response) String() string {
 func (*Describe_Response) ProtoMessage() {}
 
 func (x *Describe_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[22]
+	mi := &file_adf_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2075,7 +2171,7 @@ type ValidateConfig_Request struct {
 
 func (x *ValidateConfig_Request) Reset() {
 	*x = ValidateConfig_Request{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[23]
+	mi := &file_adf_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2087,7 +2183,7 @@ func (x *ValidateConfig_Request) String() string {
 func (*ValidateConfig_Request) ProtoMessage() {}
 
 func (x *ValidateConfig_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[23]
+	mi := &file_adf_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2134,7 +2230,7 @@ type ValidateConfig_Response struct {
 
 func (x *ValidateConfig_Response) Reset() {
 	*x = ValidateConfig_Response{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[24]
+	mi := &file_adf_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2146,7 +2242,7 @@ func (x *ValidateConfig_Response) String() string {
 func (*ValidateConfig_Response) ProtoMessage() {}
 
 func (x *ValidateConfig_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[24]
+	mi := &file_adf_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2186,7 +2282,7 @@ type EnumeratorCommand_Start struct {
 
 func (x *EnumeratorCommand_Start) Reset() {
 	*x = EnumeratorCommand_Start{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[25]
+	mi := &file_adf_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2198,7 +2294,7 @@ func (x *EnumeratorCommand_Start) String() string {
 func (*EnumeratorCommand_Start) ProtoMessage() {}
 
 func (x *EnumeratorCommand_Start) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[25]
+	mi := &file_adf_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2273,7 +2369,7 @@ type EnumeratorCommand_AddReader struct {
 
 func (x *EnumeratorCommand_AddReader) Reset() {
 	*x = EnumeratorCommand_AddReader{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[26]
+	mi := &file_adf_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2285,7 +2381,7 @@ func (x *EnumeratorCommand_AddReader) String() string {
 func (*EnumeratorCommand_AddReader) ProtoMessage() {}
 
 func (x *EnumeratorCommand_AddReader) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[26]
+	mi := &file_adf_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2319,7 +2415,7 @@ type EnumeratorCommand_SplitRequest struct {
 
 func (x *EnumeratorCommand_SplitRequest) Reset() {
 	*x = EnumeratorCommand_SplitRequest{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[27]
+	mi := &file_adf_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2331,7 +2427,7 @@ func (x *EnumeratorCommand_SplitRequest) String() string {
 func (*EnumeratorCommand_SplitRequest) ProtoMessage() {}
 
 func (x *EnumeratorCommand_SplitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[27]
+	mi := &file_adf_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2372,7 +2468,7 @@ type EnumeratorCommand_AddSplitsBack struct {
 
 func (x *EnumeratorCommand_AddSplitsBack) Reset() {
 	*x = EnumeratorCommand_AddSplitsBack{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[28]
+	mi := &file_adf_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2384,7 +2480,7 @@ func (x *EnumeratorCommand_AddSplitsBack) String() string {
 func (*EnumeratorCommand_AddSplitsBack) ProtoMessage() {}
 
 func (x *EnumeratorCommand_AddSplitsBack) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[28]
+	mi := &file_adf_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2426,7 +2522,7 @@ type EnumeratorCommand_SnapshotState struct {
 
 func (x *EnumeratorCommand_SnapshotState) Reset() {
 	*x = EnumeratorCommand_SnapshotState{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[29]
+	mi := &file_adf_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2438,7 +2534,7 @@ func (x *EnumeratorCommand_SnapshotState) String() string {
 func (*EnumeratorCommand_SnapshotState) ProtoMessage() {}
 
 func (x *EnumeratorCommand_SnapshotState) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[29]
+	mi := &file_adf_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2471,7 +2567,7 @@ type EnumeratorCommand_CheckpointComplete struct {
 
 func (x *EnumeratorCommand_CheckpointComplete) Reset() {
 	*x = EnumeratorCommand_CheckpointComplete{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[30]
+	mi := &file_adf_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2483,7 +2579,7 @@ func (x *EnumeratorCommand_CheckpointComplete) String() string {
 func (*EnumeratorCommand_CheckpointComplete) ProtoMessage() {}
 
 func (x *EnumeratorCommand_CheckpointComplete) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[30]
+	mi := &file_adf_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2515,7 +2611,7 @@ type EnumeratorEvent_Started struct {
 
 func (x *EnumeratorEvent_Started) Reset() {
 	*x = EnumeratorEvent_Started{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[31]
+	mi := &file_adf_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2527,7 +2623,7 @@ func (x *EnumeratorEvent_Started) String() string {
 func (*EnumeratorEvent_Started) ProtoMessage() {}
 
 func (x *EnumeratorEvent_Started) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[31]
+	mi := &file_adf_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2561,7 +2657,7 @@ type EnumeratorEvent_AssignSplits struct {
 
 func (x *EnumeratorEvent_AssignSplits) Reset() {
 	*x = EnumeratorEvent_AssignSplits{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[32]
+	mi := &file_adf_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2573,7 +2669,7 @@ func (x *EnumeratorEvent_AssignSplits) String() string {
 func (*EnumeratorEvent_AssignSplits) ProtoMessage() {}
 
 func (x *EnumeratorEvent_AssignSplits) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[32]
+	mi := &file_adf_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2613,7 +2709,7 @@ type EnumeratorEvent_NoMoreSplits struct {
 
 func (x *EnumeratorEvent_NoMoreSplits) Reset() {
 	*x = EnumeratorEvent_NoMoreSplits{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[33]
+	mi := &file_adf_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2625,7 +2721,7 @@ func (x *EnumeratorEvent_NoMoreSplits) String() string {
 func (*EnumeratorEvent_NoMoreSplits) ProtoMessage() {}
 
 func (x *EnumeratorEvent_NoMoreSplits) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[33]
+	mi := &file_adf_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2658,7 +2754,7 @@ type EnumeratorEvent_State struct {
 
 func (x *EnumeratorEvent_State) Reset() {
 	*x = EnumeratorEvent_State{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[34]
+	mi := &file_adf_v1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2670,7 +2766,7 @@ func (x *EnumeratorEvent_State) String() string {
 func (*EnumeratorEvent_State) ProtoMessage() {}
 
 func (x *EnumeratorEvent_State) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[34]
+	mi := &file_adf_v1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2711,7 +2807,7 @@ type EnumeratorEvent_Ack struct {
 
 func (x *EnumeratorEvent_Ack) Reset() {
 	*x = EnumeratorEvent_Ack{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[35]
+	mi := &file_adf_v1_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2723,7 +2819,7 @@ func (x *EnumeratorEvent_Ack) String() string {
 func (*EnumeratorEvent_Ack) ProtoMessage() {}
 
 func (x *EnumeratorEvent_Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[35]
+	mi := &file_adf_v1_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2746,6 +2842,55 @@ func (x *EnumeratorEvent_Ack) GetCheckpointId() int64 {
 	return 0
 }
 
+// SplitsDiscovered tells the host about splits the enumerator found and
+// has not assigned yet (pending), for progress only: the host shows them
+// and adds their sizes to the source's total. Each split carries id and
+// size_bytes; data is left empty. A restored enumerator announces its
+// pending splits again. Hosts that do not know it ignore it.
+type EnumeratorEvent_SplitsDiscovered struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Splits        []*Split               `protobuf:"bytes,1,rep,name=splits,proto3" json:"splits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnumeratorEvent_SplitsDiscovered) Reset() {
+	*x = EnumeratorEvent_SplitsDiscovered{}
+	mi := &file_adf_v1_plugin_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnumeratorEvent_SplitsDiscovered) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnumeratorEvent_SplitsDiscovered) ProtoMessage() {}
+
+func (x *EnumeratorEvent_SplitsDiscovered) ProtoReflect() protoreflect.Message {
+	mi := &file_adf_v1_plugin_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnumeratorEvent_SplitsDiscovered.ProtoReflect.Descriptor instead.
+func (*EnumeratorEvent_SplitsDiscovered) Descriptor() ([]byte, []int) {
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{8, 5}
+}
+
+func (x *EnumeratorEvent_SplitsDiscovered) GetSplits() []*Split {
+	if x != nil {
+		return x.Splits
+	}
+	return nil
+}
+
 // Open creates the reader, hands it the splits restored from a checkpoint,
 // and calls Start.
 type ReaderCommand_Open struct {
@@ -2764,7 +2909,7 @@ type ReaderCommand_Open struct {
 
 func (x *ReaderCommand_Open) Reset() {
 	*x = ReaderCommand_Open{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[36]
+	mi := &file_adf_v1_plugin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2776,7 +2921,7 @@ func (x *ReaderCommand_Open) String() string {
 func (*ReaderCommand_Open) ProtoMessage() {}
 
 func (x *ReaderCommand_Open) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[36]
+	mi := &file_adf_v1_plugin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2850,7 +2995,7 @@ type ReaderCommand_AddSplits struct {
 
 func (x *ReaderCommand_AddSplits) Reset() {
 	*x = ReaderCommand_AddSplits{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[37]
+	mi := &file_adf_v1_plugin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2862,7 +3007,7 @@ func (x *ReaderCommand_AddSplits) String() string {
 func (*ReaderCommand_AddSplits) ProtoMessage() {}
 
 func (x *ReaderCommand_AddSplits) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[37]
+	mi := &file_adf_v1_plugin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2893,7 +3038,7 @@ type ReaderCommand_NoMoreSplits struct {
 
 func (x *ReaderCommand_NoMoreSplits) Reset() {
 	*x = ReaderCommand_NoMoreSplits{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[38]
+	mi := &file_adf_v1_plugin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2905,7 +3050,7 @@ func (x *ReaderCommand_NoMoreSplits) String() string {
 func (*ReaderCommand_NoMoreSplits) ProtoMessage() {}
 
 func (x *ReaderCommand_NoMoreSplits) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[38]
+	mi := &file_adf_v1_plugin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2932,7 +3077,7 @@ type ReaderCommand_Snapshot struct {
 
 func (x *ReaderCommand_Snapshot) Reset() {
 	*x = ReaderCommand_Snapshot{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[39]
+	mi := &file_adf_v1_plugin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2944,7 +3089,7 @@ func (x *ReaderCommand_Snapshot) String() string {
 func (*ReaderCommand_Snapshot) ProtoMessage() {}
 
 func (x *ReaderCommand_Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[39]
+	mi := &file_adf_v1_plugin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2976,7 +3121,7 @@ type ReaderCommand_CheckpointComplete struct {
 
 func (x *ReaderCommand_CheckpointComplete) Reset() {
 	*x = ReaderCommand_CheckpointComplete{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[40]
+	mi := &file_adf_v1_plugin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2988,7 +3133,7 @@ func (x *ReaderCommand_CheckpointComplete) String() string {
 func (*ReaderCommand_CheckpointComplete) ProtoMessage() {}
 
 func (x *ReaderCommand_CheckpointComplete) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[40]
+	mi := &file_adf_v1_plugin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3021,7 +3166,7 @@ type ReaderCommand_Credit struct {
 
 func (x *ReaderCommand_Credit) Reset() {
 	*x = ReaderCommand_Credit{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[41]
+	mi := &file_adf_v1_plugin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3033,7 +3178,7 @@ func (x *ReaderCommand_Credit) String() string {
 func (*ReaderCommand_Credit) ProtoMessage() {}
 
 func (x *ReaderCommand_Credit) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[41]
+	mi := &file_adf_v1_plugin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3065,7 +3210,7 @@ type ReaderCommand_Close struct {
 
 func (x *ReaderCommand_Close) Reset() {
 	*x = ReaderCommand_Close{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[42]
+	mi := &file_adf_v1_plugin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3077,7 +3222,7 @@ func (x *ReaderCommand_Close) String() string {
 func (*ReaderCommand_Close) ProtoMessage() {}
 
 func (x *ReaderCommand_Close) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[42]
+	mi := &file_adf_v1_plugin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3101,7 +3246,7 @@ type ReaderEvent_Opened struct {
 
 func (x *ReaderEvent_Opened) Reset() {
 	*x = ReaderEvent_Opened{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[43]
+	mi := &file_adf_v1_plugin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3113,7 +3258,7 @@ func (x *ReaderEvent_Opened) String() string {
 func (*ReaderEvent_Opened) ProtoMessage() {}
 
 func (x *ReaderEvent_Opened) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[43]
+	mi := &file_adf_v1_plugin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3130,17 +3275,20 @@ func (*ReaderEvent_Opened) Descriptor() ([]byte, []int) {
 }
 
 type ReaderEvent_Batch struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ArrowIpc      []byte                 `protobuf:"bytes,1,opt,name=arrow_ipc,json=arrowIpc,proto3" json:"arrow_ipc,omitempty"`
-	SplitId       string                 `protobuf:"bytes,2,opt,name=split_id,json=splitId,proto3" json:"split_id,omitempty"`
-	Rows          int64                  `protobuf:"varint,3,opt,name=rows,proto3" json:"rows,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ArrowIpc []byte                 `protobuf:"bytes,1,opt,name=arrow_ipc,json=arrowIpc,proto3" json:"arrow_ipc,omitempty"`
+	SplitId  string                 `protobuf:"bytes,2,opt,name=split_id,json=splitId,proto3" json:"split_id,omitempty"`
+	Rows     int64                  `protobuf:"varint,3,opt,name=rows,proto3" json:"rows,omitempty"`
+	// Bytes of the source the reader consumed for this batch (and since its
+	// previous report: see source_bytes of State); 0: unknown or none.
+	SourceBytes   int64 `protobuf:"varint,4,opt,name=source_bytes,json=sourceBytes,proto3" json:"source_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReaderEvent_Batch) Reset() {
 	*x = ReaderEvent_Batch{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[44]
+	mi := &file_adf_v1_plugin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3152,7 +3300,7 @@ func (x *ReaderEvent_Batch) String() string {
 func (*ReaderEvent_Batch) ProtoMessage() {}
 
 func (x *ReaderEvent_Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[44]
+	mi := &file_adf_v1_plugin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3189,6 +3337,13 @@ func (x *ReaderEvent_Batch) GetRows() int64 {
 	return 0
 }
 
+func (x *ReaderEvent_Batch) GetSourceBytes() int64 {
+	if x != nil {
+		return x.SourceBytes
+	}
+	return 0
+}
+
 type ReaderEvent_SplitRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Hostname      string                 `protobuf:"bytes,1,opt,name=hostname,proto3" json:"hostname,omitempty"`
@@ -3198,7 +3353,7 @@ type ReaderEvent_SplitRequest struct {
 
 func (x *ReaderEvent_SplitRequest) Reset() {
 	*x = ReaderEvent_SplitRequest{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[45]
+	mi := &file_adf_v1_plugin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3210,7 +3365,7 @@ func (x *ReaderEvent_SplitRequest) String() string {
 func (*ReaderEvent_SplitRequest) ProtoMessage() {}
 
 func (x *ReaderEvent_SplitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[45]
+	mi := &file_adf_v1_plugin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3234,15 +3389,18 @@ func (x *ReaderEvent_SplitRequest) GetHostname() string {
 }
 
 type ReaderEvent_SplitsFinished struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SplitIds      []string               `protobuf:"bytes,1,rep,name=split_ids,json=splitIds,proto3" json:"split_ids,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	SplitIds []string               `protobuf:"bytes,1,rep,name=split_ids,json=splitIds,proto3" json:"split_ids,omitempty"`
+	// Bytes of the source consumed since the reader's previous report (the
+	// end of the finished splits), as in Batch.
+	SourceBytes   int64 `protobuf:"varint,2,opt,name=source_bytes,json=sourceBytes,proto3" json:"source_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReaderEvent_SplitsFinished) Reset() {
 	*x = ReaderEvent_SplitsFinished{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[46]
+	mi := &file_adf_v1_plugin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3254,7 +3412,7 @@ func (x *ReaderEvent_SplitsFinished) String() string {
 func (*ReaderEvent_SplitsFinished) ProtoMessage() {}
 
 func (x *ReaderEvent_SplitsFinished) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[46]
+	mi := &file_adf_v1_plugin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3277,17 +3435,29 @@ func (x *ReaderEvent_SplitsFinished) GetSplitIds() []string {
 	return nil
 }
 
+func (x *ReaderEvent_SplitsFinished) GetSourceBytes() int64 {
+	if x != nil {
+		return x.SourceBytes
+	}
+	return 0
+}
+
 type ReaderEvent_State struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CheckpointId  int64                  `protobuf:"varint,1,opt,name=checkpoint_id,json=checkpointId,proto3" json:"checkpoint_id,omitempty"`
-	Splits        []*Split               `protobuf:"bytes,2,rep,name=splits,proto3" json:"splits,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	CheckpointId int64                  `protobuf:"varint,1,opt,name=checkpoint_id,json=checkpointId,proto3" json:"checkpoint_id,omitempty"`
+	Splits       []*Split               `protobuf:"bytes,2,rep,name=splits,proto3" json:"splits,omitempty"`
+	// Bytes of the source consumed since the reader's previous report and
+	// not sent with a batch: every byte up to the positions in splits has
+	// been reported once this State arrives, so the bytes a checkpoint
+	// counts match the positions it holds.
+	SourceBytes   int64 `protobuf:"varint,3,opt,name=source_bytes,json=sourceBytes,proto3" json:"source_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReaderEvent_State) Reset() {
 	*x = ReaderEvent_State{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[47]
+	mi := &file_adf_v1_plugin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3299,7 +3469,7 @@ func (x *ReaderEvent_State) String() string {
 func (*ReaderEvent_State) ProtoMessage() {}
 
 func (x *ReaderEvent_State) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[47]
+	mi := &file_adf_v1_plugin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3329,6 +3499,60 @@ func (x *ReaderEvent_State) GetSplits() []*Split {
 	return nil
 }
 
+func (x *ReaderEvent_State) GetSourceBytes() int64 {
+	if x != nil {
+		return x.SourceBytes
+	}
+	return 0
+}
+
+// Lag says how many records the source holds behind each split's position
+// (a stream's entries not yet delivered to the consumer group), for
+// progress and metrics. Sent now and then by readers that can tell.
+type ReaderEvent_Lag struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Splits        []*SplitLag            `protobuf:"bytes,1,rep,name=splits,proto3" json:"splits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReaderEvent_Lag) Reset() {
+	*x = ReaderEvent_Lag{}
+	mi := &file_adf_v1_plugin_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReaderEvent_Lag) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReaderEvent_Lag) ProtoMessage() {}
+
+func (x *ReaderEvent_Lag) ProtoReflect() protoreflect.Message {
+	mi := &file_adf_v1_plugin_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReaderEvent_Lag.ProtoReflect.Descriptor instead.
+func (*ReaderEvent_Lag) Descriptor() ([]byte, []int) {
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{10, 5}
+}
+
+func (x *ReaderEvent_Lag) GetSplits() []*SplitLag {
+	if x != nil {
+		return x.Splits
+	}
+	return nil
+}
+
 type ReaderEvent_Rejected struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Records       []*RejectedRecord      `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
@@ -3338,7 +3562,7 @@ type ReaderEvent_Rejected struct {
 
 func (x *ReaderEvent_Rejected) Reset() {
 	*x = ReaderEvent_Rejected{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[48]
+	mi := &file_adf_v1_plugin_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3350,7 +3574,7 @@ func (x *ReaderEvent_Rejected) String() string {
 func (*ReaderEvent_Rejected) ProtoMessage() {}
 
 func (x *ReaderEvent_Rejected) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[48]
+	mi := &file_adf_v1_plugin_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3363,7 +3587,7 @@ func (x *ReaderEvent_Rejected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReaderEvent_Rejected.ProtoReflect.Descriptor instead.
 func (*ReaderEvent_Rejected) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{10, 5}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{10, 6}
 }
 
 func (x *ReaderEvent_Rejected) GetRecords() []*RejectedRecord {
@@ -3383,7 +3607,7 @@ type ReaderEvent_Finished struct {
 
 func (x *ReaderEvent_Finished) Reset() {
 	*x = ReaderEvent_Finished{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[49]
+	mi := &file_adf_v1_plugin_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3395,7 +3619,7 @@ func (x *ReaderEvent_Finished) String() string {
 func (*ReaderEvent_Finished) ProtoMessage() {}
 
 func (x *ReaderEvent_Finished) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[49]
+	mi := &file_adf_v1_plugin_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3408,7 +3632,7 @@ func (x *ReaderEvent_Finished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReaderEvent_Finished.ProtoReflect.Descriptor instead.
 func (*ReaderEvent_Finished) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{10, 6}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{10, 7}
 }
 
 type SinkCommand_Open struct {
@@ -3432,7 +3656,7 @@ type SinkCommand_Open struct {
 
 func (x *SinkCommand_Open) Reset() {
 	*x = SinkCommand_Open{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[50]
+	mi := &file_adf_v1_plugin_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3444,7 +3668,7 @@ func (x *SinkCommand_Open) String() string {
 func (*SinkCommand_Open) ProtoMessage() {}
 
 func (x *SinkCommand_Open) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[50]
+	mi := &file_adf_v1_plugin_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3457,7 +3681,7 @@ func (x *SinkCommand_Open) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkCommand_Open.ProtoReflect.Descriptor instead.
 func (*SinkCommand_Open) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{12, 0}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{13, 0}
 }
 
 func (x *SinkCommand_Open) GetType() string {
@@ -3525,7 +3749,7 @@ type SinkCommand_Batch struct {
 
 func (x *SinkCommand_Batch) Reset() {
 	*x = SinkCommand_Batch{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[51]
+	mi := &file_adf_v1_plugin_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3537,7 +3761,7 @@ func (x *SinkCommand_Batch) String() string {
 func (*SinkCommand_Batch) ProtoMessage() {}
 
 func (x *SinkCommand_Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[51]
+	mi := &file_adf_v1_plugin_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3550,7 +3774,7 @@ func (x *SinkCommand_Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkCommand_Batch.ProtoReflect.Descriptor instead.
 func (*SinkCommand_Batch) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{12, 1}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{13, 1}
 }
 
 func (x *SinkCommand_Batch) GetArrowIpc() []byte {
@@ -3573,7 +3797,7 @@ type SinkCommand_Flush struct {
 
 func (x *SinkCommand_Flush) Reset() {
 	*x = SinkCommand_Flush{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[52]
+	mi := &file_adf_v1_plugin_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3585,7 +3809,7 @@ func (x *SinkCommand_Flush) String() string {
 func (*SinkCommand_Flush) ProtoMessage() {}
 
 func (x *SinkCommand_Flush) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[52]
+	mi := &file_adf_v1_plugin_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3598,7 +3822,7 @@ func (x *SinkCommand_Flush) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkCommand_Flush.ProtoReflect.Descriptor instead.
 func (*SinkCommand_Flush) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{12, 2}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{13, 2}
 }
 
 func (x *SinkCommand_Flush) GetCheckpointId() int64 {
@@ -3626,7 +3850,7 @@ type SinkCommand_CheckpointComplete struct {
 
 func (x *SinkCommand_CheckpointComplete) Reset() {
 	*x = SinkCommand_CheckpointComplete{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[53]
+	mi := &file_adf_v1_plugin_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3638,7 +3862,7 @@ func (x *SinkCommand_CheckpointComplete) String() string {
 func (*SinkCommand_CheckpointComplete) ProtoMessage() {}
 
 func (x *SinkCommand_CheckpointComplete) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[53]
+	mi := &file_adf_v1_plugin_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3651,7 +3875,7 @@ func (x *SinkCommand_CheckpointComplete) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkCommand_CheckpointComplete.ProtoReflect.Descriptor instead.
 func (*SinkCommand_CheckpointComplete) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{12, 3}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{13, 3}
 }
 
 func (x *SinkCommand_CheckpointComplete) GetCheckpointId() int64 {
@@ -3676,7 +3900,7 @@ type SinkCommand_Commit struct {
 
 func (x *SinkCommand_Commit) Reset() {
 	*x = SinkCommand_Commit{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[54]
+	mi := &file_adf_v1_plugin_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3688,7 +3912,7 @@ func (x *SinkCommand_Commit) String() string {
 func (*SinkCommand_Commit) ProtoMessage() {}
 
 func (x *SinkCommand_Commit) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[54]
+	mi := &file_adf_v1_plugin_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3701,7 +3925,7 @@ func (x *SinkCommand_Commit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkCommand_Commit.ProtoReflect.Descriptor instead.
 func (*SinkCommand_Commit) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{12, 4}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{13, 4}
 }
 
 func (x *SinkCommand_Commit) GetCheckpointId() int64 {
@@ -3740,7 +3964,7 @@ type SinkEvent_Opened struct {
 
 func (x *SinkEvent_Opened) Reset() {
 	*x = SinkEvent_Opened{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[55]
+	mi := &file_adf_v1_plugin_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3752,7 +3976,7 @@ func (x *SinkEvent_Opened) String() string {
 func (*SinkEvent_Opened) ProtoMessage() {}
 
 func (x *SinkEvent_Opened) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[55]
+	mi := &file_adf_v1_plugin_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3765,7 +3989,7 @@ func (x *SinkEvent_Opened) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkEvent_Opened.ProtoReflect.Descriptor instead.
 func (*SinkEvent_Opened) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{13, 0}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{14, 0}
 }
 
 type SinkEvent_Flushed struct {
@@ -3784,7 +4008,7 @@ type SinkEvent_Flushed struct {
 
 func (x *SinkEvent_Flushed) Reset() {
 	*x = SinkEvent_Flushed{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[56]
+	mi := &file_adf_v1_plugin_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3796,7 +4020,7 @@ func (x *SinkEvent_Flushed) String() string {
 func (*SinkEvent_Flushed) ProtoMessage() {}
 
 func (x *SinkEvent_Flushed) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[56]
+	mi := &file_adf_v1_plugin_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3809,7 +4033,7 @@ func (x *SinkEvent_Flushed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkEvent_Flushed.ProtoReflect.Descriptor instead.
 func (*SinkEvent_Flushed) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{13, 1}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{14, 1}
 }
 
 func (x *SinkEvent_Flushed) GetCheckpointId() int64 {
@@ -3856,7 +4080,7 @@ type SinkEvent_Committed struct {
 
 func (x *SinkEvent_Committed) Reset() {
 	*x = SinkEvent_Committed{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[57]
+	mi := &file_adf_v1_plugin_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3868,7 +4092,7 @@ func (x *SinkEvent_Committed) String() string {
 func (*SinkEvent_Committed) ProtoMessage() {}
 
 func (x *SinkEvent_Committed) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[57]
+	mi := &file_adf_v1_plugin_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3881,7 +4105,7 @@ func (x *SinkEvent_Committed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkEvent_Committed.ProtoReflect.Descriptor instead.
 func (*SinkEvent_Committed) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{13, 2}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{14, 2}
 }
 
 func (x *SinkEvent_Committed) GetCheckpointId() int64 {
@@ -3901,7 +4125,7 @@ type TransformCommand_Open struct {
 
 func (x *TransformCommand_Open) Reset() {
 	*x = TransformCommand_Open{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[58]
+	mi := &file_adf_v1_plugin_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3913,7 +4137,7 @@ func (x *TransformCommand_Open) String() string {
 func (*TransformCommand_Open) ProtoMessage() {}
 
 func (x *TransformCommand_Open) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[58]
+	mi := &file_adf_v1_plugin_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3926,7 +4150,7 @@ func (x *TransformCommand_Open) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransformCommand_Open.ProtoReflect.Descriptor instead.
 func (*TransformCommand_Open) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{14, 0}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{15, 0}
 }
 
 func (x *TransformCommand_Open) GetType() string {
@@ -3952,7 +4176,7 @@ type TransformCommand_Batch struct {
 
 func (x *TransformCommand_Batch) Reset() {
 	*x = TransformCommand_Batch{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[59]
+	mi := &file_adf_v1_plugin_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3964,7 +4188,7 @@ func (x *TransformCommand_Batch) String() string {
 func (*TransformCommand_Batch) ProtoMessage() {}
 
 func (x *TransformCommand_Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[59]
+	mi := &file_adf_v1_plugin_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3977,7 +4201,7 @@ func (x *TransformCommand_Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransformCommand_Batch.ProtoReflect.Descriptor instead.
 func (*TransformCommand_Batch) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{14, 1}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{15, 1}
 }
 
 func (x *TransformCommand_Batch) GetArrowIpc() []byte {
@@ -3995,7 +4219,7 @@ type TransformEvent_Opened struct {
 
 func (x *TransformEvent_Opened) Reset() {
 	*x = TransformEvent_Opened{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[60]
+	mi := &file_adf_v1_plugin_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4007,7 +4231,7 @@ func (x *TransformEvent_Opened) String() string {
 func (*TransformEvent_Opened) ProtoMessage() {}
 
 func (x *TransformEvent_Opened) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[60]
+	mi := &file_adf_v1_plugin_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4020,7 +4244,7 @@ func (x *TransformEvent_Opened) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransformEvent_Opened.ProtoReflect.Descriptor instead.
 func (*TransformEvent_Opened) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{15, 0}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{16, 0}
 }
 
 type TransformEvent_Result struct {
@@ -4034,7 +4258,7 @@ type TransformEvent_Result struct {
 
 func (x *TransformEvent_Result) Reset() {
 	*x = TransformEvent_Result{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[61]
+	mi := &file_adf_v1_plugin_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4046,7 +4270,7 @@ func (x *TransformEvent_Result) String() string {
 func (*TransformEvent_Result) ProtoMessage() {}
 
 func (x *TransformEvent_Result) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[61]
+	mi := &file_adf_v1_plugin_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4059,7 +4283,7 @@ func (x *TransformEvent_Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransformEvent_Result.ProtoReflect.Descriptor instead.
 func (*TransformEvent_Result) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{15, 1}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{16, 1}
 }
 
 func (x *TransformEvent_Result) GetArrowIpc() []byte {
@@ -4090,7 +4314,7 @@ type RuntimeValidate_Request struct {
 
 func (x *RuntimeValidate_Request) Reset() {
 	*x = RuntimeValidate_Request{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[62]
+	mi := &file_adf_v1_plugin_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4102,7 +4326,7 @@ func (x *RuntimeValidate_Request) String() string {
 func (*RuntimeValidate_Request) ProtoMessage() {}
 
 func (x *RuntimeValidate_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[62]
+	mi := &file_adf_v1_plugin_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4115,7 +4339,7 @@ func (x *RuntimeValidate_Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeValidate_Request.ProtoReflect.Descriptor instead.
 func (*RuntimeValidate_Request) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{17, 0}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{18, 0}
 }
 
 func (x *RuntimeValidate_Request) GetType() string {
@@ -4155,7 +4379,7 @@ type RuntimeValidate_Response struct {
 
 func (x *RuntimeValidate_Response) Reset() {
 	*x = RuntimeValidate_Response{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[63]
+	mi := &file_adf_v1_plugin_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4167,7 +4391,7 @@ func (x *RuntimeValidate_Response) String() string {
 func (*RuntimeValidate_Response) ProtoMessage() {}
 
 func (x *RuntimeValidate_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[63]
+	mi := &file_adf_v1_plugin_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4180,7 +4404,7 @@ func (x *RuntimeValidate_Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeValidate_Response.ProtoReflect.Descriptor instead.
 func (*RuntimeValidate_Response) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{17, 1}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{18, 1}
 }
 
 func (x *RuntimeValidate_Response) GetDiagnostics() []*Diagnostic {
@@ -4204,7 +4428,7 @@ type RuntimeSubmit_Request struct {
 
 func (x *RuntimeSubmit_Request) Reset() {
 	*x = RuntimeSubmit_Request{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[64]
+	mi := &file_adf_v1_plugin_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4216,7 +4440,7 @@ func (x *RuntimeSubmit_Request) String() string {
 func (*RuntimeSubmit_Request) ProtoMessage() {}
 
 func (x *RuntimeSubmit_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[64]
+	mi := &file_adf_v1_plugin_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4229,7 +4453,7 @@ func (x *RuntimeSubmit_Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeSubmit_Request.ProtoReflect.Descriptor instead.
 func (*RuntimeSubmit_Request) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{18, 0}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{19, 0}
 }
 
 func (x *RuntimeSubmit_Request) GetType() string {
@@ -4277,7 +4501,7 @@ type RuntimeSubmit_Response struct {
 
 func (x *RuntimeSubmit_Response) Reset() {
 	*x = RuntimeSubmit_Response{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[65]
+	mi := &file_adf_v1_plugin_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4289,7 +4513,7 @@ func (x *RuntimeSubmit_Response) String() string {
 func (*RuntimeSubmit_Response) ProtoMessage() {}
 
 func (x *RuntimeSubmit_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[65]
+	mi := &file_adf_v1_plugin_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4302,7 +4526,7 @@ func (x *RuntimeSubmit_Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeSubmit_Response.ProtoReflect.Descriptor instead.
 func (*RuntimeSubmit_Response) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{18, 1}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{19, 1}
 }
 
 func (x *RuntimeSubmit_Response) GetJobId() string {
@@ -4330,7 +4554,7 @@ type RuntimeStatus_Request struct {
 
 func (x *RuntimeStatus_Request) Reset() {
 	*x = RuntimeStatus_Request{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[66]
+	mi := &file_adf_v1_plugin_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4342,7 +4566,7 @@ func (x *RuntimeStatus_Request) String() string {
 func (*RuntimeStatus_Request) ProtoMessage() {}
 
 func (x *RuntimeStatus_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[66]
+	mi := &file_adf_v1_plugin_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4355,7 +4579,7 @@ func (x *RuntimeStatus_Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeStatus_Request.ProtoReflect.Descriptor instead.
 func (*RuntimeStatus_Request) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{19, 0}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{20, 0}
 }
 
 func (x *RuntimeStatus_Request) GetType() string {
@@ -4395,7 +4619,7 @@ type RuntimeStatus_Response struct {
 
 func (x *RuntimeStatus_Response) Reset() {
 	*x = RuntimeStatus_Response{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[67]
+	mi := &file_adf_v1_plugin_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4407,7 +4631,7 @@ func (x *RuntimeStatus_Response) String() string {
 func (*RuntimeStatus_Response) ProtoMessage() {}
 
 func (x *RuntimeStatus_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[67]
+	mi := &file_adf_v1_plugin_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4420,7 +4644,7 @@ func (x *RuntimeStatus_Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeStatus_Response.ProtoReflect.Descriptor instead.
 func (*RuntimeStatus_Response) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{19, 1}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{20, 1}
 }
 
 func (x *RuntimeStatus_Response) GetState() string {
@@ -4476,7 +4700,7 @@ type RuntimeCancel_Request struct {
 
 func (x *RuntimeCancel_Request) Reset() {
 	*x = RuntimeCancel_Request{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[68]
+	mi := &file_adf_v1_plugin_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4488,7 +4712,7 @@ func (x *RuntimeCancel_Request) String() string {
 func (*RuntimeCancel_Request) ProtoMessage() {}
 
 func (x *RuntimeCancel_Request) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[68]
+	mi := &file_adf_v1_plugin_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4501,7 +4725,7 @@ func (x *RuntimeCancel_Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeCancel_Request.ProtoReflect.Descriptor instead.
 func (*RuntimeCancel_Request) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{20, 0}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{21, 0}
 }
 
 func (x *RuntimeCancel_Request) GetType() string {
@@ -4534,7 +4758,7 @@ type RuntimeCancel_Response struct {
 
 func (x *RuntimeCancel_Response) Reset() {
 	*x = RuntimeCancel_Response{}
-	mi := &file_adf_v1_plugin_proto_msgTypes[69]
+	mi := &file_adf_v1_plugin_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4546,7 +4770,7 @@ func (x *RuntimeCancel_Response) String() string {
 func (*RuntimeCancel_Response) ProtoMessage() {}
 
 func (x *RuntimeCancel_Response) ProtoReflect() protoreflect.Message {
-	mi := &file_adf_v1_plugin_proto_msgTypes[69]
+	mi := &file_adf_v1_plugin_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4559,7 +4783,7 @@ func (x *RuntimeCancel_Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeCancel_Response.ProtoReflect.Descriptor instead.
 func (*RuntimeCancel_Response) Descriptor() ([]byte, []int) {
-	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{20, 1}
+	return file_adf_v1_plugin_proto_rawDescGZIP(), []int{21, 1}
 }
 
 func (x *RuntimeCancel_Response) GetDiagnostics() []*Diagnostic {
@@ -4624,10 +4848,12 @@ const file_adf_v1_plugin_proto_rawDesc = "" +
 	"\rcheckpointing\x18\x03 \x01(\bR\rcheckpointing\x12!\n" +
 	"\fexactly_once\x18\x04 \x01(\bR\vexactlyOnce\x12\x1a\n" +
 	"\bdelivery\x18\x05 \x01(\tR\bdelivery\x12\x1b\n" +
-	"\ttwo_phase\x18\x06 \x01(\bR\btwoPhase\"+\n" +
+	"\ttwo_phase\x18\x06 \x01(\bR\btwoPhase\"J\n" +
 	"\x05Split\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04data\x18\x02 \x01(\fR\x04data\"\x83\b\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x03 \x01(\x03R\tsizeBytes\"\x83\b\n" +
 	"\x11EnumeratorCommand\x127\n" +
 	"\x05start\x18\x01 \x01(\v2\x1f.adf.v1.EnumeratorCommand.StartH\x00R\x05start\x12D\n" +
 	"\n" +
@@ -4656,14 +4882,15 @@ const file_adf_v1_plugin_proto_rawDesc = "" +
 	"\rcheckpoint_id\x18\x01 \x01(\x03R\fcheckpointId\x1a9\n" +
 	"\x12CheckpointComplete\x12#\n" +
 	"\rcheckpoint_id\x18\x01 \x01(\x03R\fcheckpointIdB\t\n" +
-	"\acommand\"\x9c\x05\n" +
+	"\acommand\"\xb0\x06\n" +
 	"\x0fEnumeratorEvent\x12;\n" +
 	"\astarted\x18\x01 \x01(\v2\x1f.adf.v1.EnumeratorEvent.StartedH\x00R\astarted\x12K\n" +
 	"\rassign_splits\x18\x02 \x01(\v2$.adf.v1.EnumeratorEvent.AssignSplitsH\x00R\fassignSplits\x12L\n" +
 	"\x0eno_more_splits\x18\x03 \x01(\v2$.adf.v1.EnumeratorEvent.NoMoreSplitsH\x00R\fnoMoreSplits\x125\n" +
 	"\x05state\x18\x04 \x01(\v2\x1d.adf.v1.EnumeratorEvent.StateH\x00R\x05state\x12*\n" +
 	"\x05error\x18\x05 \x01(\v2\x12.adf.v1.DiagnosticH\x00R\x05error\x12/\n" +
-	"\x03ack\x18\x06 \x01(\v2\x1b.adf.v1.EnumeratorEvent.AckH\x00R\x03ack\x1a#\n" +
+	"\x03ack\x18\x06 \x01(\v2\x1b.adf.v1.EnumeratorEvent.AckH\x00R\x03ack\x12W\n" +
+	"\x11splits_discovered\x18\a \x01(\v2(.adf.v1.EnumeratorEvent.SplitsDiscoveredH\x00R\x10splitsDiscovered\x1a#\n" +
 	"\aStarted\x12\x18\n" +
 	"\abounded\x18\x01 \x01(\bR\abounded\x1aR\n" +
 	"\fAssignSplits\x12\x1b\n" +
@@ -4675,7 +4902,9 @@ const file_adf_v1_plugin_proto_rawDesc = "" +
 	"\rcheckpoint_id\x18\x01 \x01(\x03R\fcheckpointId\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\fR\x05state\x1a*\n" +
 	"\x03Ack\x12#\n" +
-	"\rcheckpoint_id\x18\x01 \x01(\x03R\fcheckpointIdB\a\n" +
+	"\rcheckpoint_id\x18\x01 \x01(\x03R\fcheckpointId\x1a9\n" +
+	"\x10SplitsDiscovered\x12%\n" +
+	"\x06splits\x18\x01 \x03(\v2\r.adf.v1.SplitR\x06splitsB\a\n" +
 	"\x05event\"\x9d\a\n" +
 	"\rReaderCommand\x120\n" +
 	"\x04open\x18\x01 \x01(\v2\x1a.adf.v1.ReaderCommand.OpenH\x00R\x04open\x12@\n" +
@@ -4704,7 +4933,7 @@ const file_adf_v1_plugin_proto_rawDesc = "" +
 	"\x06Credit\x12\x18\n" +
 	"\abatches\x18\x01 \x01(\rR\abatches\x1a\a\n" +
 	"\x05CloseB\t\n" +
-	"\acommand\"\xc7\x06\n" +
+	"\acommand\"\x8e\b\n" +
 	"\vReaderEvent\x124\n" +
 	"\x06opened\x18\x01 \x01(\v2\x1a.adf.v1.ReaderEvent.OpenedH\x00R\x06opened\x121\n" +
 	"\x05batch\x18\x02 \x01(\v2\x19.adf.v1.ReaderEvent.BatchH\x00R\x05batch\x12G\n" +
@@ -4713,24 +4942,33 @@ const file_adf_v1_plugin_proto_rawDesc = "" +
 	"\x05state\x18\x05 \x01(\v2\x19.adf.v1.ReaderEvent.StateH\x00R\x05state\x12:\n" +
 	"\brejected\x18\x06 \x01(\v2\x1c.adf.v1.ReaderEvent.RejectedH\x00R\brejected\x12:\n" +
 	"\bfinished\x18\a \x01(\v2\x1c.adf.v1.ReaderEvent.FinishedH\x00R\bfinished\x12*\n" +
-	"\x05error\x18\b \x01(\v2\x12.adf.v1.DiagnosticH\x00R\x05error\x1a\b\n" +
-	"\x06Opened\x1aS\n" +
+	"\x05error\x18\b \x01(\v2\x12.adf.v1.DiagnosticH\x00R\x05error\x12+\n" +
+	"\x03lag\x18\t \x01(\v2\x17.adf.v1.ReaderEvent.LagH\x00R\x03lag\x1a\b\n" +
+	"\x06Opened\x1av\n" +
 	"\x05Batch\x12\x1b\n" +
 	"\tarrow_ipc\x18\x01 \x01(\fR\barrowIpc\x12\x19\n" +
 	"\bsplit_id\x18\x02 \x01(\tR\asplitId\x12\x12\n" +
-	"\x04rows\x18\x03 \x01(\x03R\x04rows\x1a*\n" +
+	"\x04rows\x18\x03 \x01(\x03R\x04rows\x12!\n" +
+	"\fsource_bytes\x18\x04 \x01(\x03R\vsourceBytes\x1a*\n" +
 	"\fSplitRequest\x12\x1a\n" +
-	"\bhostname\x18\x01 \x01(\tR\bhostname\x1a-\n" +
+	"\bhostname\x18\x01 \x01(\tR\bhostname\x1aP\n" +
 	"\x0eSplitsFinished\x12\x1b\n" +
-	"\tsplit_ids\x18\x01 \x03(\tR\bsplitIds\x1aS\n" +
+	"\tsplit_ids\x18\x01 \x03(\tR\bsplitIds\x12!\n" +
+	"\fsource_bytes\x18\x02 \x01(\x03R\vsourceBytes\x1av\n" +
 	"\x05State\x12#\n" +
 	"\rcheckpoint_id\x18\x01 \x01(\x03R\fcheckpointId\x12%\n" +
-	"\x06splits\x18\x02 \x03(\v2\r.adf.v1.SplitR\x06splits\x1a<\n" +
+	"\x06splits\x18\x02 \x03(\v2\r.adf.v1.SplitR\x06splits\x12!\n" +
+	"\fsource_bytes\x18\x03 \x01(\x03R\vsourceBytes\x1a/\n" +
+	"\x03Lag\x12(\n" +
+	"\x06splits\x18\x01 \x03(\v2\x10.adf.v1.SplitLagR\x06splits\x1a<\n" +
 	"\bRejected\x120\n" +
 	"\arecords\x18\x01 \x03(\v2\x16.adf.v1.RejectedRecordR\arecords\x1a\n" +
 	"\n" +
 	"\bFinishedB\a\n" +
-	"\x05event\"q\n" +
+	"\x05event\"?\n" +
+	"\bSplitLag\x12\x19\n" +
+	"\bsplit_id\x18\x01 \x01(\tR\asplitId\x12\x18\n" +
+	"\arecords\x18\x02 \x01(\x03R\arecords\"q\n" +
 	"\x0eRejectedRecord\x12\x19\n" +
 	"\bsplit_id\x18\x01 \x01(\tR\asplitId\x12\x1a\n" +
 	"\bposition\x18\x02 \x01(\tR\bposition\x12\x10\n" +
@@ -4877,7 +5115,7 @@ func file_adf_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_adf_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_adf_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 70)
+var file_adf_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 73)
 var file_adf_v1_plugin_proto_goTypes = []any{
 	(Diagnostic_Severity)(0),                     // 0: adf.v1.Diagnostic.Severity
 	(Component_Kind)(0),                          // 1: adf.v1.Component.Kind
@@ -4892,155 +5130,162 @@ var file_adf_v1_plugin_proto_goTypes = []any{
 	(*EnumeratorEvent)(nil),                      // 10: adf.v1.EnumeratorEvent
 	(*ReaderCommand)(nil),                        // 11: adf.v1.ReaderCommand
 	(*ReaderEvent)(nil),                          // 12: adf.v1.ReaderEvent
-	(*RejectedRecord)(nil),                       // 13: adf.v1.RejectedRecord
-	(*SinkCommand)(nil),                          // 14: adf.v1.SinkCommand
-	(*SinkEvent)(nil),                            // 15: adf.v1.SinkEvent
-	(*TransformCommand)(nil),                     // 16: adf.v1.TransformCommand
-	(*TransformEvent)(nil),                       // 17: adf.v1.TransformEvent
-	(*RuntimeComponent)(nil),                     // 18: adf.v1.RuntimeComponent
-	(*RuntimeValidate)(nil),                      // 19: adf.v1.RuntimeValidate
-	(*RuntimeSubmit)(nil),                        // 20: adf.v1.RuntimeSubmit
-	(*RuntimeStatus)(nil),                        // 21: adf.v1.RuntimeStatus
-	(*RuntimeCancel)(nil),                        // 22: adf.v1.RuntimeCancel
-	(*Describe_Request)(nil),                     // 23: adf.v1.Describe.Request
-	(*Describe_Response)(nil),                    // 24: adf.v1.Describe.Response
-	(*ValidateConfig_Request)(nil),               // 25: adf.v1.ValidateConfig.Request
-	(*ValidateConfig_Response)(nil),              // 26: adf.v1.ValidateConfig.Response
-	(*EnumeratorCommand_Start)(nil),              // 27: adf.v1.EnumeratorCommand.Start
-	(*EnumeratorCommand_AddReader)(nil),          // 28: adf.v1.EnumeratorCommand.AddReader
-	(*EnumeratorCommand_SplitRequest)(nil),       // 29: adf.v1.EnumeratorCommand.SplitRequest
-	(*EnumeratorCommand_AddSplitsBack)(nil),      // 30: adf.v1.EnumeratorCommand.AddSplitsBack
-	(*EnumeratorCommand_SnapshotState)(nil),      // 31: adf.v1.EnumeratorCommand.SnapshotState
-	(*EnumeratorCommand_CheckpointComplete)(nil), // 32: adf.v1.EnumeratorCommand.CheckpointComplete
-	(*EnumeratorEvent_Started)(nil),              // 33: adf.v1.EnumeratorEvent.Started
-	(*EnumeratorEvent_AssignSplits)(nil),         // 34: adf.v1.EnumeratorEvent.AssignSplits
-	(*EnumeratorEvent_NoMoreSplits)(nil),         // 35: adf.v1.EnumeratorEvent.NoMoreSplits
-	(*EnumeratorEvent_State)(nil),                // 36: adf.v1.EnumeratorEvent.State
-	(*EnumeratorEvent_Ack)(nil),                  // 37: adf.v1.EnumeratorEvent.Ack
-	(*ReaderCommand_Open)(nil),                   // 38: adf.v1.ReaderCommand.Open
-	(*ReaderCommand_AddSplits)(nil),              // 39: adf.v1.ReaderCommand.AddSplits
-	(*ReaderCommand_NoMoreSplits)(nil),           // 40: adf.v1.ReaderCommand.NoMoreSplits
-	(*ReaderCommand_Snapshot)(nil),               // 41: adf.v1.ReaderCommand.Snapshot
-	(*ReaderCommand_CheckpointComplete)(nil),     // 42: adf.v1.ReaderCommand.CheckpointComplete
-	(*ReaderCommand_Credit)(nil),                 // 43: adf.v1.ReaderCommand.Credit
-	(*ReaderCommand_Close)(nil),                  // 44: adf.v1.ReaderCommand.Close
-	(*ReaderEvent_Opened)(nil),                   // 45: adf.v1.ReaderEvent.Opened
-	(*ReaderEvent_Batch)(nil),                    // 46: adf.v1.ReaderEvent.Batch
-	(*ReaderEvent_SplitRequest)(nil),             // 47: adf.v1.ReaderEvent.SplitRequest
-	(*ReaderEvent_SplitsFinished)(nil),           // 48: adf.v1.ReaderEvent.SplitsFinished
-	(*ReaderEvent_State)(nil),                    // 49: adf.v1.ReaderEvent.State
-	(*ReaderEvent_Rejected)(nil),                 // 50: adf.v1.ReaderEvent.Rejected
-	(*ReaderEvent_Finished)(nil),                 // 51: adf.v1.ReaderEvent.Finished
-	(*SinkCommand_Open)(nil),                     // 52: adf.v1.SinkCommand.Open
-	(*SinkCommand_Batch)(nil),                    // 53: adf.v1.SinkCommand.Batch
-	(*SinkCommand_Flush)(nil),                    // 54: adf.v1.SinkCommand.Flush
-	(*SinkCommand_CheckpointComplete)(nil),       // 55: adf.v1.SinkCommand.CheckpointComplete
-	(*SinkCommand_Commit)(nil),                   // 56: adf.v1.SinkCommand.Commit
-	(*SinkEvent_Opened)(nil),                     // 57: adf.v1.SinkEvent.Opened
-	(*SinkEvent_Flushed)(nil),                    // 58: adf.v1.SinkEvent.Flushed
-	(*SinkEvent_Committed)(nil),                  // 59: adf.v1.SinkEvent.Committed
-	(*TransformCommand_Open)(nil),                // 60: adf.v1.TransformCommand.Open
-	(*TransformCommand_Batch)(nil),               // 61: adf.v1.TransformCommand.Batch
-	(*TransformEvent_Opened)(nil),                // 62: adf.v1.TransformEvent.Opened
-	(*TransformEvent_Result)(nil),                // 63: adf.v1.TransformEvent.Result
-	(*RuntimeValidate_Request)(nil),              // 64: adf.v1.RuntimeValidate.Request
-	(*RuntimeValidate_Response)(nil),             // 65: adf.v1.RuntimeValidate.Response
-	(*RuntimeSubmit_Request)(nil),                // 66: adf.v1.RuntimeSubmit.Request
-	(*RuntimeSubmit_Response)(nil),               // 67: adf.v1.RuntimeSubmit.Response
-	(*RuntimeStatus_Request)(nil),                // 68: adf.v1.RuntimeStatus.Request
-	(*RuntimeStatus_Response)(nil),               // 69: adf.v1.RuntimeStatus.Response
-	(*RuntimeCancel_Request)(nil),                // 70: adf.v1.RuntimeCancel.Request
-	(*RuntimeCancel_Response)(nil),               // 71: adf.v1.RuntimeCancel.Response
+	(*SplitLag)(nil),                             // 13: adf.v1.SplitLag
+	(*RejectedRecord)(nil),                       // 14: adf.v1.RejectedRecord
+	(*SinkCommand)(nil),                          // 15: adf.v1.SinkCommand
+	(*SinkEvent)(nil),                            // 16: adf.v1.SinkEvent
+	(*TransformCommand)(nil),                     // 17: adf.v1.TransformCommand
+	(*TransformEvent)(nil),                       // 18: adf.v1.TransformEvent
+	(*RuntimeComponent)(nil),                     // 19: adf.v1.RuntimeComponent
+	(*RuntimeValidate)(nil),                      // 20: adf.v1.RuntimeValidate
+	(*RuntimeSubmit)(nil),                        // 21: adf.v1.RuntimeSubmit
+	(*RuntimeStatus)(nil),                        // 22: adf.v1.RuntimeStatus
+	(*RuntimeCancel)(nil),                        // 23: adf.v1.RuntimeCancel
+	(*Describe_Request)(nil),                     // 24: adf.v1.Describe.Request
+	(*Describe_Response)(nil),                    // 25: adf.v1.Describe.Response
+	(*ValidateConfig_Request)(nil),               // 26: adf.v1.ValidateConfig.Request
+	(*ValidateConfig_Response)(nil),              // 27: adf.v1.ValidateConfig.Response
+	(*EnumeratorCommand_Start)(nil),              // 28: adf.v1.EnumeratorCommand.Start
+	(*EnumeratorCommand_AddReader)(nil),          // 29: adf.v1.EnumeratorCommand.AddReader
+	(*EnumeratorCommand_SplitRequest)(nil),       // 30: adf.v1.EnumeratorCommand.SplitRequest
+	(*EnumeratorCommand_AddSplitsBack)(nil),      // 31: adf.v1.EnumeratorCommand.AddSplitsBack
+	(*EnumeratorCommand_SnapshotState)(nil),      // 32: adf.v1.EnumeratorCommand.SnapshotState
+	(*EnumeratorCommand_CheckpointComplete)(nil), // 33: adf.v1.EnumeratorCommand.CheckpointComplete
+	(*EnumeratorEvent_Started)(nil),              // 34: adf.v1.EnumeratorEvent.Started
+	(*EnumeratorEvent_AssignSplits)(nil),         // 35: adf.v1.EnumeratorEvent.AssignSplits
+	(*EnumeratorEvent_NoMoreSplits)(nil),         // 36: adf.v1.EnumeratorEvent.NoMoreSplits
+	(*EnumeratorEvent_State)(nil),                // 37: adf.v1.EnumeratorEvent.State
+	(*EnumeratorEvent_Ack)(nil),                  // 38: adf.v1.EnumeratorEvent.Ack
+	(*EnumeratorEvent_SplitsDiscovered)(nil),     // 39: adf.v1.EnumeratorEvent.SplitsDiscovered
+	(*ReaderCommand_Open)(nil),                   // 40: adf.v1.ReaderCommand.Open
+	(*ReaderCommand_AddSplits)(nil),              // 41: adf.v1.ReaderCommand.AddSplits
+	(*ReaderCommand_NoMoreSplits)(nil),           // 42: adf.v1.ReaderCommand.NoMoreSplits
+	(*ReaderCommand_Snapshot)(nil),               // 43: adf.v1.ReaderCommand.Snapshot
+	(*ReaderCommand_CheckpointComplete)(nil),     // 44: adf.v1.ReaderCommand.CheckpointComplete
+	(*ReaderCommand_Credit)(nil),                 // 45: adf.v1.ReaderCommand.Credit
+	(*ReaderCommand_Close)(nil),                  // 46: adf.v1.ReaderCommand.Close
+	(*ReaderEvent_Opened)(nil),                   // 47: adf.v1.ReaderEvent.Opened
+	(*ReaderEvent_Batch)(nil),                    // 48: adf.v1.ReaderEvent.Batch
+	(*ReaderEvent_SplitRequest)(nil),             // 49: adf.v1.ReaderEvent.SplitRequest
+	(*ReaderEvent_SplitsFinished)(nil),           // 50: adf.v1.ReaderEvent.SplitsFinished
+	(*ReaderEvent_State)(nil),                    // 51: adf.v1.ReaderEvent.State
+	(*ReaderEvent_Lag)(nil),                      // 52: adf.v1.ReaderEvent.Lag
+	(*ReaderEvent_Rejected)(nil),                 // 53: adf.v1.ReaderEvent.Rejected
+	(*ReaderEvent_Finished)(nil),                 // 54: adf.v1.ReaderEvent.Finished
+	(*SinkCommand_Open)(nil),                     // 55: adf.v1.SinkCommand.Open
+	(*SinkCommand_Batch)(nil),                    // 56: adf.v1.SinkCommand.Batch
+	(*SinkCommand_Flush)(nil),                    // 57: adf.v1.SinkCommand.Flush
+	(*SinkCommand_CheckpointComplete)(nil),       // 58: adf.v1.SinkCommand.CheckpointComplete
+	(*SinkCommand_Commit)(nil),                   // 59: adf.v1.SinkCommand.Commit
+	(*SinkEvent_Opened)(nil),                     // 60: adf.v1.SinkEvent.Opened
+	(*SinkEvent_Flushed)(nil),                    // 61: adf.v1.SinkEvent.Flushed
+	(*SinkEvent_Committed)(nil),                  // 62: adf.v1.SinkEvent.Committed
+	(*TransformCommand_Open)(nil),                // 63: adf.v1.TransformCommand.Open
+	(*TransformCommand_Batch)(nil),               // 64: adf.v1.TransformCommand.Batch
+	(*TransformEvent_Opened)(nil),                // 65: adf.v1.TransformEvent.Opened
+	(*TransformEvent_Result)(nil),                // 66: adf.v1.TransformEvent.Result
+	(*RuntimeValidate_Request)(nil),              // 67: adf.v1.RuntimeValidate.Request
+	(*RuntimeValidate_Response)(nil),             // 68: adf.v1.RuntimeValidate.Response
+	(*RuntimeSubmit_Request)(nil),                // 69: adf.v1.RuntimeSubmit.Request
+	(*RuntimeSubmit_Response)(nil),               // 70: adf.v1.RuntimeSubmit.Response
+	(*RuntimeStatus_Request)(nil),                // 71: adf.v1.RuntimeStatus.Request
+	(*RuntimeStatus_Response)(nil),               // 72: adf.v1.RuntimeStatus.Response
+	(*RuntimeCancel_Request)(nil),                // 73: adf.v1.RuntimeCancel.Request
+	(*RuntimeCancel_Response)(nil),               // 74: adf.v1.RuntimeCancel.Response
 }
 var file_adf_v1_plugin_proto_depIdxs = []int32{
 	0,  // 0: adf.v1.Diagnostic.severity:type_name -> adf.v1.Diagnostic.Severity
 	6,  // 1: adf.v1.Manifest.components:type_name -> adf.v1.Component
 	1,  // 2: adf.v1.Component.kind:type_name -> adf.v1.Component.Kind
 	7,  // 3: adf.v1.Component.capabilities:type_name -> adf.v1.Capabilities
-	27, // 4: adf.v1.EnumeratorCommand.start:type_name -> adf.v1.EnumeratorCommand.Start
-	28, // 5: adf.v1.EnumeratorCommand.add_reader:type_name -> adf.v1.EnumeratorCommand.AddReader
-	29, // 6: adf.v1.EnumeratorCommand.split_request:type_name -> adf.v1.EnumeratorCommand.SplitRequest
-	30, // 7: adf.v1.EnumeratorCommand.add_splits_back:type_name -> adf.v1.EnumeratorCommand.AddSplitsBack
-	31, // 8: adf.v1.EnumeratorCommand.snapshot_state:type_name -> adf.v1.EnumeratorCommand.SnapshotState
-	32, // 9: adf.v1.EnumeratorCommand.checkpoint_complete:type_name -> adf.v1.EnumeratorCommand.CheckpointComplete
-	33, // 10: adf.v1.EnumeratorEvent.started:type_name -> adf.v1.EnumeratorEvent.Started
-	34, // 11: adf.v1.EnumeratorEvent.assign_splits:type_name -> adf.v1.EnumeratorEvent.AssignSplits
-	35, // 12: adf.v1.EnumeratorEvent.no_more_splits:type_name -> adf.v1.EnumeratorEvent.NoMoreSplits
-	36, // 13: adf.v1.EnumeratorEvent.state:type_name -> adf.v1.EnumeratorEvent.State
+	28, // 4: adf.v1.EnumeratorCommand.start:type_name -> adf.v1.EnumeratorCommand.Start
+	29, // 5: adf.v1.EnumeratorCommand.add_reader:type_name -> adf.v1.EnumeratorCommand.AddReader
+	30, // 6: adf.v1.EnumeratorCommand.split_request:type_name -> adf.v1.EnumeratorCommand.SplitRequest
+	31, // 7: adf.v1.EnumeratorCommand.add_splits_back:type_name -> adf.v1.EnumeratorCommand.AddSplitsBack
+	32, // 8: adf.v1.EnumeratorCommand.snapshot_state:type_name -> adf.v1.EnumeratorCommand.SnapshotState
+	33, // 9: adf.v1.EnumeratorCommand.checkpoint_complete:type_name -> adf.v1.EnumeratorCommand.CheckpointComplete
+	34, // 10: adf.v1.EnumeratorEvent.started:type_name -> adf.v1.EnumeratorEvent.Started
+	35, // 11: adf.v1.EnumeratorEvent.assign_splits:type_name -> adf.v1.EnumeratorEvent.AssignSplits
+	36, // 12: adf.v1.EnumeratorEvent.no_more_splits:type_name -> adf.v1.EnumeratorEvent.NoMoreSplits
+	37, // 13: adf.v1.EnumeratorEvent.state:type_name -> adf.v1.EnumeratorEvent.State
 	2,  // 14: adf.v1.EnumeratorEvent.error:type_name -> adf.v1.Diagnostic
-	37, // 15: adf.v1.EnumeratorEvent.ack:type_name -> adf.v1.EnumeratorEvent.Ack
-	38, // 16: adf.v1.ReaderCommand.open:type_name -> adf.v1.ReaderCommand.Open
-	39, // 17: adf.v1.ReaderCommand.add_splits:type_name -> adf.v1.ReaderCommand.AddSplits
-	40, // 18: adf.v1.ReaderCommand.no_more_splits:type_name -> adf.v1.ReaderCommand.NoMoreSplits
-	41, // 19: adf.v1.ReaderCommand.snapshot:type_name -> adf.v1.ReaderCommand.Snapshot
-	42, // 20: adf.v1.ReaderCommand.checkpoint_complete:type_name -> adf.v1.ReaderCommand.CheckpointComplete
-	43, // 21: adf.v1.ReaderCommand.credit:type_name -> adf.v1.ReaderCommand.Credit
-	44, // 22: adf.v1.ReaderCommand.close:type_name -> adf.v1.ReaderCommand.Close
-	45, // 23: adf.v1.ReaderEvent.opened:type_name -> adf.v1.ReaderEvent.Opened
-	46, // 24: adf.v1.ReaderEvent.batch:type_name -> adf.v1.ReaderEvent.Batch
-	47, // 25: adf.v1.ReaderEvent.split_request:type_name -> adf.v1.ReaderEvent.SplitRequest
-	48, // 26: adf.v1.ReaderEvent.splits_finished:type_name -> adf.v1.ReaderEvent.SplitsFinished
-	49, // 27: adf.v1.ReaderEvent.state:type_name -> adf.v1.ReaderEvent.State
-	50, // 28: adf.v1.ReaderEvent.rejected:type_name -> adf.v1.ReaderEvent.Rejected
-	51, // 29: adf.v1.ReaderEvent.finished:type_name -> adf.v1.ReaderEvent.Finished
-	2,  // 30: adf.v1.ReaderEvent.error:type_name -> adf.v1.Diagnostic
-	52, // 31: adf.v1.SinkCommand.open:type_name -> adf.v1.SinkCommand.Open
-	53, // 32: adf.v1.SinkCommand.batch:type_name -> adf.v1.SinkCommand.Batch
-	54, // 33: adf.v1.SinkCommand.flush:type_name -> adf.v1.SinkCommand.Flush
-	55, // 34: adf.v1.SinkCommand.checkpoint_complete:type_name -> adf.v1.SinkCommand.CheckpointComplete
-	56, // 35: adf.v1.SinkCommand.commit:type_name -> adf.v1.SinkCommand.Commit
-	57, // 36: adf.v1.SinkEvent.opened:type_name -> adf.v1.SinkEvent.Opened
-	58, // 37: adf.v1.SinkEvent.flushed:type_name -> adf.v1.SinkEvent.Flushed
-	50, // 38: adf.v1.SinkEvent.rejected:type_name -> adf.v1.ReaderEvent.Rejected
-	2,  // 39: adf.v1.SinkEvent.error:type_name -> adf.v1.Diagnostic
-	59, // 40: adf.v1.SinkEvent.committed:type_name -> adf.v1.SinkEvent.Committed
-	60, // 41: adf.v1.TransformCommand.open:type_name -> adf.v1.TransformCommand.Open
-	61, // 42: adf.v1.TransformCommand.batch:type_name -> adf.v1.TransformCommand.Batch
-	62, // 43: adf.v1.TransformEvent.opened:type_name -> adf.v1.TransformEvent.Opened
-	63, // 44: adf.v1.TransformEvent.result:type_name -> adf.v1.TransformEvent.Result
-	2,  // 45: adf.v1.TransformEvent.error:type_name -> adf.v1.Diagnostic
-	1,  // 46: adf.v1.RuntimeComponent.kind:type_name -> adf.v1.Component.Kind
-	5,  // 47: adf.v1.Describe.Response.manifest:type_name -> adf.v1.Manifest
-	1,  // 48: adf.v1.ValidateConfig.Request.kind:type_name -> adf.v1.Component.Kind
-	2,  // 49: adf.v1.ValidateConfig.Response.diagnostics:type_name -> adf.v1.Diagnostic
-	8,  // 50: adf.v1.EnumeratorCommand.AddSplitsBack.splits:type_name -> adf.v1.Split
-	8,  // 51: adf.v1.EnumeratorEvent.AssignSplits.splits:type_name -> adf.v1.Split
-	8,  // 52: adf.v1.ReaderCommand.Open.restored_splits:type_name -> adf.v1.Split
-	8,  // 53: adf.v1.ReaderCommand.AddSplits.splits:type_name -> adf.v1.Split
-	8,  // 54: adf.v1.ReaderEvent.State.splits:type_name -> adf.v1.Split
-	13, // 55: adf.v1.ReaderEvent.Rejected.records:type_name -> adf.v1.RejectedRecord
-	13, // 56: adf.v1.TransformEvent.Result.rejected:type_name -> adf.v1.RejectedRecord
-	18, // 57: adf.v1.RuntimeValidate.Request.components:type_name -> adf.v1.RuntimeComponent
-	2,  // 58: adf.v1.RuntimeValidate.Response.diagnostics:type_name -> adf.v1.Diagnostic
-	18, // 59: adf.v1.RuntimeSubmit.Request.components:type_name -> adf.v1.RuntimeComponent
-	2,  // 60: adf.v1.RuntimeSubmit.Response.diagnostics:type_name -> adf.v1.Diagnostic
-	2,  // 61: adf.v1.RuntimeStatus.Response.diagnostics:type_name -> adf.v1.Diagnostic
-	2,  // 62: adf.v1.RuntimeCancel.Response.diagnostics:type_name -> adf.v1.Diagnostic
-	23, // 63: adf.v1.Plugin.Describe:input_type -> adf.v1.Describe.Request
-	25, // 64: adf.v1.Plugin.ValidateConfig:input_type -> adf.v1.ValidateConfig.Request
-	9,  // 65: adf.v1.Source.Enumerator:input_type -> adf.v1.EnumeratorCommand
-	11, // 66: adf.v1.Source.Reader:input_type -> adf.v1.ReaderCommand
-	14, // 67: adf.v1.Sink.Write:input_type -> adf.v1.SinkCommand
-	16, // 68: adf.v1.Transform.Process:input_type -> adf.v1.TransformCommand
-	64, // 69: adf.v1.Runtime.Validate:input_type -> adf.v1.RuntimeValidate.Request
-	66, // 70: adf.v1.Runtime.Submit:input_type -> adf.v1.RuntimeSubmit.Request
-	68, // 71: adf.v1.Runtime.Status:input_type -> adf.v1.RuntimeStatus.Request
-	70, // 72: adf.v1.Runtime.Cancel:input_type -> adf.v1.RuntimeCancel.Request
-	24, // 73: adf.v1.Plugin.Describe:output_type -> adf.v1.Describe.Response
-	26, // 74: adf.v1.Plugin.ValidateConfig:output_type -> adf.v1.ValidateConfig.Response
-	10, // 75: adf.v1.Source.Enumerator:output_type -> adf.v1.EnumeratorEvent
-	12, // 76: adf.v1.Source.Reader:output_type -> adf.v1.ReaderEvent
-	15, // 77: adf.v1.Sink.Write:output_type -> adf.v1.SinkEvent
-	17, // 78: adf.v1.Transform.Process:output_type -> adf.v1.TransformEvent
-	65, // 79: adf.v1.Runtime.Validate:output_type -> adf.v1.RuntimeValidate.Response
-	67, // 80: adf.v1.Runtime.Submit:output_type -> adf.v1.RuntimeSubmit.Response
-	69, // 81: adf.v1.Runtime.Status:output_type -> adf.v1.RuntimeStatus.Response
-	71, // 82: adf.v1.Runtime.Cancel:output_type -> adf.v1.RuntimeCancel.Response
-	73, // [73:83] is the sub-list for method output_type
-	63, // [63:73] is the sub-list for method input_type
-	63, // [63:63] is the sub-list for extension type_name
-	63, // [63:63] is the sub-list for extension extendee
-	0,  // [0:63] is the sub-list for field type_name
+	38, // 15: adf.v1.EnumeratorEvent.ack:type_name -> adf.v1.EnumeratorEvent.Ack
+	39, // 16: adf.v1.EnumeratorEvent.splits_discovered:type_name -> adf.v1.EnumeratorEvent.SplitsDiscovered
+	40, // 17: adf.v1.ReaderCommand.open:type_name -> adf.v1.ReaderCommand.Open
+	41, // 18: adf.v1.ReaderCommand.add_splits:type_name -> adf.v1.ReaderCommand.AddSplits
+	42, // 19: adf.v1.ReaderCommand.no_more_splits:type_name -> adf.v1.ReaderCommand.NoMoreSplits
+	43, // 20: adf.v1.ReaderCommand.snapshot:type_name -> adf.v1.ReaderCommand.Snapshot
+	44, // 21: adf.v1.ReaderCommand.checkpoint_complete:type_name -> adf.v1.ReaderCommand.CheckpointComplete
+	45, // 22: adf.v1.ReaderCommand.credit:type_name -> adf.v1.ReaderCommand.Credit
+	46, // 23: adf.v1.ReaderCommand.close:type_name -> adf.v1.ReaderCommand.Close
+	47, // 24: adf.v1.ReaderEvent.opened:type_name -> adf.v1.ReaderEvent.Opened
+	48, // 25: adf.v1.ReaderEvent.batch:type_name -> adf.v1.ReaderEvent.Batch
+	49, // 26: adf.v1.ReaderEvent.split_request:type_name -> adf.v1.ReaderEvent.SplitRequest
+	50, // 27: adf.v1.ReaderEvent.splits_finished:type_name -> adf.v1.ReaderEvent.SplitsFinished
+	51, // 28: adf.v1.ReaderEvent.state:type_name -> adf.v1.ReaderEvent.State
+	53, // 29: adf.v1.ReaderEvent.rejected:type_name -> adf.v1.ReaderEvent.Rejected
+	54, // 30: adf.v1.ReaderEvent.finished:type_name -> adf.v1.ReaderEvent.Finished
+	2,  // 31: adf.v1.ReaderEvent.error:type_name -> adf.v1.Diagnostic
+	52, // 32: adf.v1.ReaderEvent.lag:type_name -> adf.v1.ReaderEvent.Lag
+	55, // 33: adf.v1.SinkCommand.open:type_name -> adf.v1.SinkCommand.Open
+	56, // 34: adf.v1.SinkCommand.batch:type_name -> adf.v1.SinkCommand.Batch
+	57, // 35: adf.v1.SinkCommand.flush:type_name -> adf.v1.SinkCommand.Flush
+	58, // 36: adf.v1.SinkCommand.checkpoint_complete:type_name -> adf.v1.SinkCommand.CheckpointComplete
+	59, // 37: adf.v1.SinkCommand.commit:type_name -> adf.v1.SinkCommand.Commit
+	60, // 38: adf.v1.SinkEvent.opened:type_name -> adf.v1.SinkEvent.Opened
+	61, // 39: adf.v1.SinkEvent.flushed:type_name -> adf.v1.SinkEvent.Flushed
+	53, // 40: adf.v1.SinkEvent.rejected:type_name -> adf.v1.ReaderEvent.Rejected
+	2,  // 41: adf.v1.SinkEvent.error:type_name -> adf.v1.Diagnostic
+	62, // 42: adf.v1.SinkEvent.committed:type_name -> adf.v1.SinkEvent.Committed
+	63, // 43: adf.v1.TransformCommand.open:type_name -> adf.v1.TransformCommand.Open
+	64, // 44: adf.v1.TransformCommand.batch:type_name -> adf.v1.TransformCommand.Batch
+	65, // 45: adf.v1.TransformEvent.opened:type_name -> adf.v1.TransformEvent.Opened
+	66, // 46: adf.v1.TransformEvent.result:type_name -> adf.v1.TransformEvent.Result
+	2,  // 47: adf.v1.TransformEvent.error:type_name -> adf.v1.Diagnostic
+	1,  // 48: adf.v1.RuntimeComponent.kind:type_name -> adf.v1.Component.Kind
+	5,  // 49: adf.v1.Describe.Response.manifest:type_name -> adf.v1.Manifest
+	1,  // 50: adf.v1.ValidateConfig.Request.kind:type_name -> adf.v1.Component.Kind
+	2,  // 51: adf.v1.ValidateConfig.Response.diagnostics:type_name -> adf.v1.Diagnostic
+	8,  // 52: adf.v1.EnumeratorCommand.AddSplitsBack.splits:type_name -> adf.v1.Split
+	8,  // 53: adf.v1.EnumeratorEvent.AssignSplits.splits:type_name -> adf.v1.Split
+	8,  // 54: adf.v1.EnumeratorEvent.SplitsDiscovered.splits:type_name -> adf.v1.Split
+	8,  // 55: adf.v1.ReaderCommand.Open.restored_splits:type_name -> adf.v1.Split
+	8,  // 56: adf.v1.ReaderCommand.AddSplits.splits:type_name -> adf.v1.Split
+	8,  // 57: adf.v1.ReaderEvent.State.splits:type_name -> adf.v1.Split
+	13, // 58: adf.v1.ReaderEvent.Lag.splits:type_name -> adf.v1.SplitLag
+	14, // 59: adf.v1.ReaderEvent.Rejected.records:type_name -> adf.v1.RejectedRecord
+	14, // 60: adf.v1.TransformEvent.Result.rejected:type_name -> adf.v1.RejectedRecord
+	19, // 61: adf.v1.RuntimeValidate.Request.components:type_name -> adf.v1.RuntimeComponent
+	2,  // 62: adf.v1.RuntimeValidate.Response.diagnostics:type_name -> adf.v1.Diagnostic
+	19, // 63: adf.v1.RuntimeSubmit.Request.components:type_name -> adf.v1.RuntimeComponent
+	2,  // 64: adf.v1.RuntimeSubmit.Response.diagnostics:type_name -> adf.v1.Diagnostic
+	2,  // 65: adf.v1.RuntimeStatus.Response.diagnostics:type_name -> adf.v1.Diagnostic
+	2,  // 66: adf.v1.RuntimeCancel.Response.diagnostics:type_name -> adf.v1.Diagnostic
+	24, // 67: adf.v1.Plugin.Describe:input_type -> adf.v1.Describe.Request
+	26, // 68: adf.v1.Plugin.ValidateConfig:input_type -> adf.v1.ValidateConfig.Request
+	9,  // 69: adf.v1.Source.Enumerator:input_type -> adf.v1.EnumeratorCommand
+	11, // 70: adf.v1.Source.Reader:input_type -> adf.v1.ReaderCommand
+	15, // 71: adf.v1.Sink.Write:input_type -> adf.v1.SinkCommand
+	17, // 72: adf.v1.Transform.Process:input_type -> adf.v1.TransformCommand
+	67, // 73: adf.v1.Runtime.Validate:input_type -> adf.v1.RuntimeValidate.Request
+	69, // 74: adf.v1.Runtime.Submit:input_type -> adf.v1.RuntimeSubmit.Request
+	71, // 75: adf.v1.Runtime.Status:input_type -> adf.v1.RuntimeStatus.Request
+	73, // 76: adf.v1.Runtime.Cancel:input_type -> adf.v1.RuntimeCancel.Request
+	25, // 77: adf.v1.Plugin.Describe:output_type -> adf.v1.Describe.Response
+	27, // 78: adf.v1.Plugin.ValidateConfig:output_type -> adf.v1.ValidateConfig.Response
+	10, // 79: adf.v1.Source.Enumerator:output_type -> adf.v1.EnumeratorEvent
+	12, // 80: adf.v1.Source.Reader:output_type -> adf.v1.ReaderEvent
+	16, // 81: adf.v1.Sink.Write:output_type -> adf.v1.SinkEvent
+	18, // 82: adf.v1.Transform.Process:output_type -> adf.v1.TransformEvent
+	68, // 83: adf.v1.Runtime.Validate:output_type -> adf.v1.RuntimeValidate.Response
+	70, // 84: adf.v1.Runtime.Submit:output_type -> adf.v1.RuntimeSubmit.Response
+	72, // 85: adf.v1.Runtime.Status:output_type -> adf.v1.RuntimeStatus.Response
+	74, // 86: adf.v1.Runtime.Cancel:output_type -> adf.v1.RuntimeCancel.Response
+	77, // [77:87] is the sub-list for method output_type
+	67, // [67:77] is the sub-list for method input_type
+	67, // [67:67] is the sub-list for extension type_name
+	67, // [67:67] is the sub-list for extension extendee
+	0,  // [0:67] is the sub-list for field type_name
 }
 
 func init() { file_adf_v1_plugin_proto_init() }
@@ -5063,6 +5308,7 @@ func file_adf_v1_plugin_proto_init() {
 		(*EnumeratorEvent_State_)(nil),
 		(*EnumeratorEvent_Error)(nil),
 		(*EnumeratorEvent_Ack_)(nil),
+		(*EnumeratorEvent_SplitsDiscovered_)(nil),
 	}
 	file_adf_v1_plugin_proto_msgTypes[9].OneofWrappers = []any{
 		(*ReaderCommand_Open_)(nil),
@@ -5082,26 +5328,27 @@ func file_adf_v1_plugin_proto_init() {
 		(*ReaderEvent_Rejected_)(nil),
 		(*ReaderEvent_Finished_)(nil),
 		(*ReaderEvent_Error)(nil),
+		(*ReaderEvent_Lag_)(nil),
 	}
-	file_adf_v1_plugin_proto_msgTypes[12].OneofWrappers = []any{
+	file_adf_v1_plugin_proto_msgTypes[13].OneofWrappers = []any{
 		(*SinkCommand_Open_)(nil),
 		(*SinkCommand_Batch_)(nil),
 		(*SinkCommand_Flush_)(nil),
 		(*SinkCommand_CheckpointComplete_)(nil),
 		(*SinkCommand_Commit_)(nil),
 	}
-	file_adf_v1_plugin_proto_msgTypes[13].OneofWrappers = []any{
+	file_adf_v1_plugin_proto_msgTypes[14].OneofWrappers = []any{
 		(*SinkEvent_Opened_)(nil),
 		(*SinkEvent_Flushed_)(nil),
 		(*SinkEvent_Rejected)(nil),
 		(*SinkEvent_Error)(nil),
 		(*SinkEvent_Committed_)(nil),
 	}
-	file_adf_v1_plugin_proto_msgTypes[14].OneofWrappers = []any{
+	file_adf_v1_plugin_proto_msgTypes[15].OneofWrappers = []any{
 		(*TransformCommand_Open_)(nil),
 		(*TransformCommand_Batch_)(nil),
 	}
-	file_adf_v1_plugin_proto_msgTypes[15].OneofWrappers = []any{
+	file_adf_v1_plugin_proto_msgTypes[16].OneofWrappers = []any{
 		(*TransformEvent_Opened_)(nil),
 		(*TransformEvent_Result_)(nil),
 		(*TransformEvent_Error)(nil),
@@ -5112,7 +5359,7 @@ func file_adf_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_adf_v1_plugin_proto_rawDesc), len(file_adf_v1_plugin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   70,
+			NumMessages:   73,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

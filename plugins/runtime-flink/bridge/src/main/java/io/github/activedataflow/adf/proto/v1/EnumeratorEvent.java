@@ -2732,6 +2732,768 @@ private static final long serialVersionUID = 0L;
 
   }
 
+  public interface SplitsDiscoveredOrBuilder extends
+      // @@protoc_insertion_point(interface_extends:adf.v1.EnumeratorEvent.SplitsDiscovered)
+      com.google.protobuf.MessageOrBuilder {
+
+    /**
+     * <code>repeated .adf.v1.Split splits = 1;</code>
+     */
+    java.util.List<io.github.activedataflow.adf.proto.v1.Split> 
+        getSplitsList();
+    /**
+     * <code>repeated .adf.v1.Split splits = 1;</code>
+     */
+    io.github.activedataflow.adf.proto.v1.Split getSplits(int index);
+    /**
+     * <code>repeated .adf.v1.Split splits = 1;</code>
+     */
+    int getSplitsCount();
+    /**
+     * <code>repeated .adf.v1.Split splits = 1;</code>
+     */
+    java.util.List<? extends io.github.activedataflow.adf.proto.v1.SplitOrBuilder> 
+        getSplitsOrBuilderList();
+    /**
+     * <code>repeated .adf.v1.Split splits = 1;</code>
+     */
+    io.github.activedataflow.adf.proto.v1.SplitOrBuilder getSplitsOrBuilder(
+        int index);
+  }
+  /**
+   * <pre>
+   * SplitsDiscovered tells the host about splits the enumerator found and
+   * has not assigned yet (pending), for progress only: the host shows them
+   * and adds their sizes to the source's total. Each split carries id and
+   * size_bytes; data is left empty. A restored enumerator announces its
+   * pending splits again. Hosts that do not know it ignore it.
+   * </pre>
+   *
+   * Protobuf type {@code adf.v1.EnumeratorEvent.SplitsDiscovered}
+   */
+  public static final class SplitsDiscovered extends
+      com.google.protobuf.GeneratedMessage implements
+      // @@protoc_insertion_point(message_implements:adf.v1.EnumeratorEvent.SplitsDiscovered)
+      SplitsDiscoveredOrBuilder {
+  private static final long serialVersionUID = 0L;
+    static {
+      com.google.protobuf.RuntimeVersion.validateProtobufGencodeVersion(
+        com.google.protobuf.RuntimeVersion.RuntimeDomain.PUBLIC,
+        /* major= */ 4,
+        /* minor= */ 36,
+        /* patch= */ 2,
+        /* suffix= */ "",
+        "SplitsDiscovered");
+    }
+    // Use SplitsDiscovered.newBuilder() to construct.
+    private SplitsDiscovered(com.google.protobuf.GeneratedMessage.Builder<?> builder) {
+      super(builder);
+    }
+    private SplitsDiscovered() {
+      splits_ = java.util.Collections.emptyList();
+    }
+
+    public static final com.google.protobuf.Descriptors.Descriptor
+        getDescriptor() {
+      return io.github.activedataflow.adf.proto.v1.PluginOuterClass.internal_static_adf_v1_EnumeratorEvent_SplitsDiscovered_descriptor;
+    }
+
+    @java.lang.Override
+    public com.google.protobuf.Descriptors.Descriptor getDescriptorForType() {
+      return io.github.activedataflow.adf.proto.v1.PluginOuterClass.internal_static_adf_v1_EnumeratorEvent_SplitsDiscovered_descriptor;
+    }
+
+    @java.lang.Override
+    protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
+        internalGetFieldAccessorTable() {
+      return io.github.activedataflow.adf.proto.v1.PluginOuterClass.internal_static_adf_v1_EnumeratorEvent_SplitsDiscovered_fieldAccessorTable
+          .ensureFieldAccessorsInitialized(
+              io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered.class, io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered.Builder.class);
+    }
+
+    public static final int SPLITS_FIELD_NUMBER = 1;
+    @SuppressWarnings("serial")
+    private java.util.List<io.github.activedataflow.adf.proto.v1.Split> splits_;
+    /**
+     * <code>repeated .adf.v1.Split splits = 1;</code>
+     */
+    @java.lang.Override
+    public java.util.List<io.github.activedataflow.adf.proto.v1.Split> getSplitsList() {
+      return splits_;
+    }
+    /**
+     * <code>repeated .adf.v1.Split splits = 1;</code>
+     */
+    @java.lang.Override
+    public java.util.List<? extends io.github.activedataflow.adf.proto.v1.SplitOrBuilder> 
+        getSplitsOrBuilderList() {
+      return splits_;
+    }
+    /**
+     * <code>repeated .adf.v1.Split splits = 1;</code>
+     */
+    @java.lang.Override
+    public int getSplitsCount() {
+      return splits_.size();
+    }
+    /**
+     * <code>repeated .adf.v1.Split splits = 1;</code>
+     */
+    @java.lang.Override
+    public io.github.activedataflow.adf.proto.v1.Split getSplits(int index) {
+      return splits_.get(index);
+    }
+    /**
+     * <code>repeated .adf.v1.Split splits = 1;</code>
+     */
+    @java.lang.Override
+    public io.github.activedataflow.adf.proto.v1.SplitOrBuilder getSplitsOrBuilder(
+        int index) {
+      return splits_.get(index);
+    }
+
+    private byte memoizedIsInitialized = -1;
+    @java.lang.Override
+    public final boolean isInitialized() {
+      byte isInitialized = memoizedIsInitialized;
+      if (isInitialized == 1) return true;
+      if (isInitialized == 0) return false;
+
+      memoizedIsInitialized = 1;
+      return true;
+    }
+
+    @java.lang.Override
+    public void writeTo(com.google.protobuf.CodedOutputStream output)
+                        throws java.io.IOException {
+      for (int i = 0; i < splits_.size(); i++) {
+        output.writeMessage(1, splits_.get(i));
+      }
+      getUnknownFields().writeTo(output);
+    }
+    private int computeSerializedSize_0() {
+      int size = 0;
+
+          {
+            final int count = splits_.size();
+            for (int i = 0; i < count; i++) {
+              size += com.google.protobuf.CodedOutputStream
+                .computeMessageSizeNoTag(splits_.get(i));
+            }
+            size += 1 * count;
+          }
+      return size;
+    }
+    @java.lang.Override
+    public int getSerializedSize() {
+      int size = memoizedSize;
+      if (size != -1) return size;
+
+      size = 0;
+      size += computeSerializedSize_0();
+      size += getUnknownFields().getSerializedSize();
+      memoizedSize = size;
+      return size;
+    }
+
+    @java.lang.Override
+    public boolean equals(final java.lang.Object obj) {
+      if (obj == this) {
+       return true;
+      }
+      if (!(obj instanceof io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered)) {
+        return super.equals(obj);
+      }
+      io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered other = (io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered) obj;
+
+      if (!getSplitsList()
+          .equals(other.getSplitsList())) return false;
+      if (!getUnknownFields().equals(other.getUnknownFields())) return false;
+      return true;
+    }
+
+    @java.lang.Override
+    public int hashCode() {
+      if (memoizedHashCode != 0) {
+        return memoizedHashCode;
+      }
+      int hash = 41;
+      hash = (19 * hash) + getDescriptor().hashCode();
+      if (getSplitsCount() > 0) {
+        hash = (37 * hash) + SPLITS_FIELD_NUMBER;
+        hash = (53 * hash) + getSplitsList().hashCode();
+      }
+      hash = (29 * hash) + getUnknownFields().hashCode();
+      memoizedHashCode = hash;
+      return hash;
+    }
+
+    public static io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered parseFrom(
+        java.nio.ByteBuffer data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered parseFrom(
+        java.nio.ByteBuffer data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered parseFrom(
+        com.google.protobuf.ByteString data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered parseFrom(
+        com.google.protobuf.ByteString data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered parseFrom(byte[] data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered parseFrom(
+        byte[] data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered parseFrom(java.io.InputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseWithIOException(PARSER, input);
+    }
+    public static io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered parseFrom(
+        java.io.InputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseWithIOException(PARSER, input, extensionRegistry);
+    }
+
+    public static io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered parseDelimitedFrom(java.io.InputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseDelimitedWithIOException(PARSER, input);
+    }
+
+    public static io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered parseDelimitedFrom(
+        java.io.InputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseDelimitedWithIOException(PARSER, input, extensionRegistry);
+    }
+    public static io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered parseFrom(
+        com.google.protobuf.CodedInputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseWithIOException(PARSER, input);
+    }
+    public static io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered parseFrom(
+        com.google.protobuf.CodedInputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseWithIOException(PARSER, input, extensionRegistry);
+    }
+
+    @java.lang.Override
+    public Builder newBuilderForType() { return newBuilder(); }
+    public static Builder newBuilder() {
+      return DEFAULT_INSTANCE.toBuilder();
+    }
+    public static Builder newBuilder(io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered prototype) {
+      return DEFAULT_INSTANCE.toBuilder().mergeFrom(prototype);
+    }
+    @java.lang.Override
+    public Builder toBuilder() {
+      return this == DEFAULT_INSTANCE
+          ? new Builder() : new Builder().mergeFrom(this);
+    }
+
+    @java.lang.Override
+    protected Builder newBuilderForType(
+        com.google.protobuf.GeneratedMessage.BuilderParent parent) {
+      Builder builder = new Builder(parent);
+      return builder;
+    }
+    /**
+     * <pre>
+     * SplitsDiscovered tells the host about splits the enumerator found and
+     * has not assigned yet (pending), for progress only: the host shows them
+     * and adds their sizes to the source's total. Each split carries id and
+     * size_bytes; data is left empty. A restored enumerator announces its
+     * pending splits again. Hosts that do not know it ignore it.
+     * </pre>
+     *
+     * Protobuf type {@code adf.v1.EnumeratorEvent.SplitsDiscovered}
+     */
+    public static final class Builder extends
+        com.google.protobuf.GeneratedMessage.Builder<Builder> implements
+        // @@protoc_insertion_point(builder_implements:adf.v1.EnumeratorEvent.SplitsDiscovered)
+        io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscoveredOrBuilder {
+      public static final com.google.protobuf.Descriptors.Descriptor
+          getDescriptor() {
+        return io.github.activedataflow.adf.proto.v1.PluginOuterClass.internal_static_adf_v1_EnumeratorEvent_SplitsDiscovered_descriptor;
+      }
+
+      @java.lang.Override
+      protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
+          internalGetFieldAccessorTable() {
+        return io.github.activedataflow.adf.proto.v1.PluginOuterClass.internal_static_adf_v1_EnumeratorEvent_SplitsDiscovered_fieldAccessorTable
+            .ensureFieldAccessorsInitialized(
+                io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered.class, io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered.Builder.class);
+      }
+
+      // Construct using io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered.newBuilder()
+      private Builder() {
+
+      }
+
+      private Builder(
+          com.google.protobuf.GeneratedMessage.BuilderParent parent) {
+        super(parent);
+
+      }
+      @java.lang.Override
+      public Builder clear() {
+        super.clear();
+        bitField0_ = 0;
+        if (splitsBuilder_ == null) {
+          splits_ = java.util.Collections.emptyList();
+        } else {
+          splits_ = null;
+          splitsBuilder_.clear();
+        }
+        bitField0_ = (bitField0_ & ~0x00000001);
+        return this;
+      }
+
+      @java.lang.Override
+      public com.google.protobuf.Descriptors.Descriptor
+          getDescriptorForType() {
+        return io.github.activedataflow.adf.proto.v1.PluginOuterClass.internal_static_adf_v1_EnumeratorEvent_SplitsDiscovered_descriptor;
+      }
+
+      @java.lang.Override
+      public io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered getDefaultInstanceForType() {
+        return io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered.getDefaultInstance();
+      }
+
+      @java.lang.Override
+      public io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered build() {
+        io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered result = buildPartial();
+        if (!result.isInitialized()) {
+          throw newUninitializedMessageException(result);
+        }
+        return result;
+      }
+
+      @java.lang.Override
+      public io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered buildPartial() {
+        io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered result = new io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered(this);
+        buildPartialRepeatedFields(result);
+        if (bitField0_ != 0) { buildPartial0(result); }
+        onBuilt();
+        return result;
+      }
+
+      private void buildPartialRepeatedFields(io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered result) {
+        if (splitsBuilder_ == null) {
+          if (((bitField0_ & 0x00000001) != 0)) {
+            splits_ = java.util.Collections.unmodifiableList(splits_);
+            bitField0_ = (bitField0_ & ~0x00000001);
+          }
+          result.splits_ = splits_;
+        } else {
+          result.splits_ = splitsBuilder_.build();
+        }
+      }
+
+      private void buildPartial0(io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered result) {
+        int from_bitField0_ = bitField0_;
+      }
+
+      @java.lang.Override
+      public Builder mergeFrom(com.google.protobuf.Message other) {
+        if (other instanceof io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered) {
+          return mergeFrom((io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered)other);
+        } else {
+          super.mergeFrom(other);
+          return this;
+        }
+      }
+
+      public Builder mergeFrom(io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered other) {
+        if (other == io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered.getDefaultInstance()) return this;
+        if (splitsBuilder_ == null) {
+          if (!other.splits_.isEmpty()) {
+            if (splits_.isEmpty()) {
+              splits_ = other.splits_;
+              bitField0_ = (bitField0_ & ~0x00000001);
+            } else {
+              ensureSplitsIsMutable();
+              splits_.addAll(other.splits_);
+            }
+            onChanged();
+          }
+        } else {
+          if (!other.splits_.isEmpty()) {
+            if (splitsBuilder_.isEmpty()) {
+              splitsBuilder_.dispose();
+              splitsBuilder_ = null;
+              splits_ = other.splits_;
+              bitField0_ = (bitField0_ & ~0x00000001);
+              splitsBuilder_ = 
+                com.google.protobuf.GeneratedMessage.alwaysUseFieldBuilders ?
+                   internalGetSplitsFieldBuilder() : null;
+            } else {
+              splitsBuilder_.addAllMessages(other.splits_);
+            }
+          }
+        }
+        this.mergeUnknownFields(other.getUnknownFields());
+        onChanged();
+        return this;
+      }
+
+      @java.lang.Override
+      public final boolean isInitialized() {
+        return true;
+      }
+
+      @java.lang.Override
+      public Builder mergeFrom(
+          com.google.protobuf.CodedInputStream input,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws java.io.IOException {
+        java.util.Objects.requireNonNull(extensionRegistry);
+        try {
+          boolean done = false;
+          while (!done) {
+            int tag = input.readTag();
+            switch (tag) {
+              case 0:
+                done = true;
+                break;
+              case 10: {
+                io.github.activedataflow.adf.proto.v1.Split m =
+                    input.readMessage(
+                        io.github.activedataflow.adf.proto.v1.Split.parser(),
+                        extensionRegistry);
+                if (splitsBuilder_ == null) {
+                  ensureSplitsIsMutable();
+                  splits_.add(m);
+                } else {
+                  splitsBuilder_.addMessage(m);
+                }
+                break;
+              } // case 10
+              default: {
+                if (!super.parseUnknownField(input, extensionRegistry, tag)) {
+                  done = true; // was an endgroup tag
+                }
+                break;
+              } // default:
+            } // switch (tag)
+          } // while (!done)
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+          throw e.unwrapIOException();
+        } finally {
+          onChanged();
+        } // finally
+        return this;
+      }
+      private int bitField0_;
+
+      private java.util.List<io.github.activedataflow.adf.proto.v1.Split> splits_ =
+        java.util.Collections.emptyList();
+      private void ensureSplitsIsMutable() {
+        if (!((bitField0_ & 0x00000001) != 0)) {
+          splits_ = new java.util.ArrayList<io.github.activedataflow.adf.proto.v1.Split>(splits_);
+          bitField0_ |= 0x00000001;
+         }
+      }
+
+      private com.google.protobuf.RepeatedFieldBuilder<
+          io.github.activedataflow.adf.proto.v1.Split, io.github.activedataflow.adf.proto.v1.Split.Builder, io.github.activedataflow.adf.proto.v1.SplitOrBuilder> splitsBuilder_;
+
+      /**
+       * <code>repeated .adf.v1.Split splits = 1;</code>
+       */
+      public java.util.List<io.github.activedataflow.adf.proto.v1.Split> getSplitsList() {
+        if (splitsBuilder_ == null) {
+          return java.util.Collections.unmodifiableList(splits_);
+        } else {
+          return splitsBuilder_.getMessageList();
+        }
+      }
+      /**
+       * <code>repeated .adf.v1.Split splits = 1;</code>
+       */
+      public int getSplitsCount() {
+        if (splitsBuilder_ == null) {
+          return splits_.size();
+        } else {
+          return splitsBuilder_.getCount();
+        }
+      }
+      /**
+       * <code>repeated .adf.v1.Split splits = 1;</code>
+       */
+      public io.github.activedataflow.adf.proto.v1.Split getSplits(int index) {
+        if (splitsBuilder_ == null) {
+          return splits_.get(index);
+        } else {
+          return splitsBuilder_.getMessage(index);
+        }
+      }
+      /**
+       * <code>repeated .adf.v1.Split splits = 1;</code>
+       */
+      public Builder setSplits(
+          int index, io.github.activedataflow.adf.proto.v1.Split value) {
+        if (splitsBuilder_ == null) {
+          java.util.Objects.requireNonNull(value);
+          ensureSplitsIsMutable();
+          splits_.set(index, value);
+          onChanged();
+        } else {
+          splitsBuilder_.setMessage(index, value);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .adf.v1.Split splits = 1;</code>
+       */
+      public Builder setSplits(
+          int index, io.github.activedataflow.adf.proto.v1.Split.Builder builderForValue) {
+        if (splitsBuilder_ == null) {
+          ensureSplitsIsMutable();
+          splits_.set(index, builderForValue.build());
+          onChanged();
+        } else {
+          splitsBuilder_.setMessage(index, builderForValue.build());
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .adf.v1.Split splits = 1;</code>
+       */
+      public Builder addSplits(io.github.activedataflow.adf.proto.v1.Split value) {
+        if (splitsBuilder_ == null) {
+          java.util.Objects.requireNonNull(value);
+          ensureSplitsIsMutable();
+          splits_.add(value);
+          onChanged();
+        } else {
+          splitsBuilder_.addMessage(value);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .adf.v1.Split splits = 1;</code>
+       */
+      public Builder addSplits(
+          int index, io.github.activedataflow.adf.proto.v1.Split value) {
+        if (splitsBuilder_ == null) {
+          java.util.Objects.requireNonNull(value);
+          ensureSplitsIsMutable();
+          splits_.add(index, value);
+          onChanged();
+        } else {
+          splitsBuilder_.addMessage(index, value);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .adf.v1.Split splits = 1;</code>
+       */
+      public Builder addSplits(
+          io.github.activedataflow.adf.proto.v1.Split.Builder builderForValue) {
+        if (splitsBuilder_ == null) {
+          ensureSplitsIsMutable();
+          splits_.add(builderForValue.build());
+          onChanged();
+        } else {
+          splitsBuilder_.addMessage(builderForValue.build());
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .adf.v1.Split splits = 1;</code>
+       */
+      public Builder addSplits(
+          int index, io.github.activedataflow.adf.proto.v1.Split.Builder builderForValue) {
+        if (splitsBuilder_ == null) {
+          ensureSplitsIsMutable();
+          splits_.add(index, builderForValue.build());
+          onChanged();
+        } else {
+          splitsBuilder_.addMessage(index, builderForValue.build());
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .adf.v1.Split splits = 1;</code>
+       */
+      public Builder addAllSplits(
+          java.lang.Iterable<? extends io.github.activedataflow.adf.proto.v1.Split> values) {
+        if (splitsBuilder_ == null) {
+          ensureSplitsIsMutable();
+          com.google.protobuf.AbstractMessageLite.Builder.addAll(
+              values, splits_);
+          onChanged();
+        } else {
+          splitsBuilder_.addAllMessages(values);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .adf.v1.Split splits = 1;</code>
+       */
+      public Builder clearSplits() {
+        if (splitsBuilder_ == null) {
+          splits_ = java.util.Collections.emptyList();
+          bitField0_ = (bitField0_ & ~0x00000001);
+          onChanged();
+        } else {
+          splitsBuilder_.clear();
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .adf.v1.Split splits = 1;</code>
+       */
+      public Builder removeSplits(int index) {
+        if (splitsBuilder_ == null) {
+          ensureSplitsIsMutable();
+          splits_.remove(index);
+          onChanged();
+        } else {
+          splitsBuilder_.remove(index);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .adf.v1.Split splits = 1;</code>
+       */
+      public io.github.activedataflow.adf.proto.v1.Split.Builder getSplitsBuilder(
+          int index) {
+        return internalGetSplitsFieldBuilder().getBuilder(index);
+      }
+      /**
+       * <code>repeated .adf.v1.Split splits = 1;</code>
+       */
+      public io.github.activedataflow.adf.proto.v1.SplitOrBuilder getSplitsOrBuilder(
+          int index) {
+        if (splitsBuilder_ == null) {
+          return splits_.get(index);  } else {
+          return splitsBuilder_.getMessageOrBuilder(index);
+        }
+      }
+      /**
+       * <code>repeated .adf.v1.Split splits = 1;</code>
+       */
+      public java.util.List<? extends io.github.activedataflow.adf.proto.v1.SplitOrBuilder> 
+           getSplitsOrBuilderList() {
+        if (splitsBuilder_ != null) {
+          return splitsBuilder_.getMessageOrBuilderList();
+        } else {
+          return java.util.Collections.unmodifiableList(splits_);
+        }
+      }
+      /**
+       * <code>repeated .adf.v1.Split splits = 1;</code>
+       */
+      public io.github.activedataflow.adf.proto.v1.Split.Builder addSplitsBuilder() {
+        return internalGetSplitsFieldBuilder().addBuilder(
+            io.github.activedataflow.adf.proto.v1.Split.getDefaultInstance());
+      }
+      /**
+       * <code>repeated .adf.v1.Split splits = 1;</code>
+       */
+      public io.github.activedataflow.adf.proto.v1.Split.Builder addSplitsBuilder(
+          int index) {
+        return internalGetSplitsFieldBuilder().addBuilder(
+            index, io.github.activedataflow.adf.proto.v1.Split.getDefaultInstance());
+      }
+      /**
+       * <code>repeated .adf.v1.Split splits = 1;</code>
+       */
+      public java.util.List<io.github.activedataflow.adf.proto.v1.Split.Builder> 
+           getSplitsBuilderList() {
+        return internalGetSplitsFieldBuilder().getBuilderList();
+      }
+      private com.google.protobuf.RepeatedFieldBuilder<
+          io.github.activedataflow.adf.proto.v1.Split, io.github.activedataflow.adf.proto.v1.Split.Builder, io.github.activedataflow.adf.proto.v1.SplitOrBuilder> 
+          internalGetSplitsFieldBuilder() {
+        if (splitsBuilder_ == null) {
+          splitsBuilder_ = new com.google.protobuf.RepeatedFieldBuilder<
+              io.github.activedataflow.adf.proto.v1.Split, io.github.activedataflow.adf.proto.v1.Split.Builder, io.github.activedataflow.adf.proto.v1.SplitOrBuilder>(
+                  splits_,
+                  ((bitField0_ & 0x00000001) != 0),
+                  getParentForChildren(),
+                  isClean());
+          splits_ = null;
+        }
+        return splitsBuilder_;
+      }
+
+      // @@protoc_insertion_point(builder_scope:adf.v1.EnumeratorEvent.SplitsDiscovered)
+    }
+
+    // @@protoc_insertion_point(class_scope:adf.v1.EnumeratorEvent.SplitsDiscovered)
+    private static final io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered DEFAULT_INSTANCE;
+    static {
+      DEFAULT_INSTANCE = new io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered();
+    }
+
+    public static io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered getDefaultInstance() {
+      return DEFAULT_INSTANCE;
+    }
+
+    private static final com.google.protobuf.Parser<SplitsDiscovered>
+        PARSER = new com.google.protobuf.AbstractParser<SplitsDiscovered>() {
+      @java.lang.Override
+      public SplitsDiscovered parsePartialFrom(
+          com.google.protobuf.CodedInputStream input,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws com.google.protobuf.InvalidProtocolBufferException {
+        Builder builder = newBuilder();
+        try {
+          builder.mergeFrom(input, extensionRegistry);
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+          throw e.setUnfinishedMessage(builder.buildPartial());
+        } catch (com.google.protobuf.UninitializedMessageException e) {
+          throw e.asInvalidProtocolBufferException().setUnfinishedMessage(builder.buildPartial());
+        } catch (java.io.IOException e) {
+          throw new com.google.protobuf.InvalidProtocolBufferException(e)
+              .setUnfinishedMessage(builder.buildPartial());
+        }
+        return builder.buildPartial();
+      }
+    };
+
+    public static com.google.protobuf.Parser<SplitsDiscovered> parser() {
+      return PARSER;
+    }
+
+    @java.lang.Override
+    public com.google.protobuf.Parser<SplitsDiscovered> getParserForType() {
+      return PARSER;
+    }
+
+    @java.lang.Override
+    public io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered getDefaultInstanceForType() {
+      return DEFAULT_INSTANCE;
+    }
+
+  }
+
   private int eventCase_ = 0;
   @SuppressWarnings("serial")
   private java.lang.Object event_;
@@ -2744,6 +3506,7 @@ private static final long serialVersionUID = 0L;
     STATE(4),
     ERROR(5),
     ACK(6),
+    SPLITS_DISCOVERED(7),
     EVENT_NOT_SET(0);
     private final int value;
     private EventCase(int value) {
@@ -2767,6 +3530,7 @@ private static final long serialVersionUID = 0L;
         case 4: return STATE;
         case 5: return ERROR;
         case 6: return ACK;
+        case 7: return SPLITS_DISCOVERED;
         case 0: return EVENT_NOT_SET;
         default: return null;
       }
@@ -2968,6 +3732,37 @@ private static final long serialVersionUID = 0L;
     return io.github.activedataflow.adf.proto.v1.EnumeratorEvent.Ack.getDefaultInstance();
   }
 
+  public static final int SPLITS_DISCOVERED_FIELD_NUMBER = 7;
+  /**
+   * <code>.adf.v1.EnumeratorEvent.SplitsDiscovered splits_discovered = 7;</code>
+   * @return Whether the splitsDiscovered field is set.
+   */
+  @java.lang.Override
+  public boolean hasSplitsDiscovered() {
+    return eventCase_ == 7;
+  }
+  /**
+   * <code>.adf.v1.EnumeratorEvent.SplitsDiscovered splits_discovered = 7;</code>
+   * @return The splitsDiscovered.
+   */
+  @java.lang.Override
+  public io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered getSplitsDiscovered() {
+    if (eventCase_ == 7) {
+       return (io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered) event_;
+    }
+    return io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered.getDefaultInstance();
+  }
+  /**
+   * <code>.adf.v1.EnumeratorEvent.SplitsDiscovered splits_discovered = 7;</code>
+   */
+  @java.lang.Override
+  public io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscoveredOrBuilder getSplitsDiscoveredOrBuilder() {
+    if (eventCase_ == 7) {
+       return (io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered) event_;
+    }
+    return io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered.getDefaultInstance();
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -3000,6 +3795,9 @@ private static final long serialVersionUID = 0L;
     if (eventCase_ == 6) {
       output.writeMessage(6, (io.github.activedataflow.adf.proto.v1.EnumeratorEvent.Ack) event_);
     }
+    if (eventCase_ == 7) {
+      output.writeMessage(7, (io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered) event_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -3027,6 +3825,10 @@ private static final long serialVersionUID = 0L;
     if (eventCase_ == 6) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(6, (io.github.activedataflow.adf.proto.v1.EnumeratorEvent.Ack) event_);
+    }
+    if (eventCase_ == 7) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(7, (io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered) event_);
     }
     return size;
   }
@@ -3078,6 +3880,10 @@ private static final long serialVersionUID = 0L;
         if (!getAck()
             .equals(other.getAck())) return false;
         break;
+      case 7:
+        if (!getSplitsDiscovered()
+            .equals(other.getSplitsDiscovered())) return false;
+        break;
       case 0:
       default:
     }
@@ -3116,6 +3922,10 @@ private static final long serialVersionUID = 0L;
       case 6:
         hash = (37 * hash) + ACK_FIELD_NUMBER;
         hash = (53 * hash) + getAck().hashCode();
+        break;
+      case 7:
+        hash = (37 * hash) + SPLITS_DISCOVERED_FIELD_NUMBER;
+        hash = (53 * hash) + getSplitsDiscovered().hashCode();
         break;
       case 0:
       default:
@@ -3269,6 +4079,9 @@ private static final long serialVersionUID = 0L;
       if (ackBuilder_ != null) {
         ackBuilder_.clear();
       }
+      if (splitsDiscoveredBuilder_ != null) {
+        splitsDiscoveredBuilder_.clear();
+      }
       eventCase_ = 0;
       event_ = null;
       return this;
@@ -3334,6 +4147,10 @@ private static final long serialVersionUID = 0L;
           ackBuilder_ != null) {
         result.event_ = ackBuilder_.build();
       }
+      if (eventCase_ == 7 &&
+          splitsDiscoveredBuilder_ != null) {
+        result.event_ = splitsDiscoveredBuilder_.build();
+      }
     }
 
     @java.lang.Override
@@ -3371,6 +4188,10 @@ private static final long serialVersionUID = 0L;
         }
         case ACK: {
           mergeAck(other.getAck());
+          break;
+        }
+        case SPLITS_DISCOVERED: {
+          mergeSplitsDiscovered(other.getSplitsDiscovered());
           break;
         }
         case EVENT_NOT_SET: {
@@ -3443,6 +4264,13 @@ private static final long serialVersionUID = 0L;
               eventCase_ = 6;
               break;
             } // case 50
+            case 58: {
+              input.readMessage(
+                  internalGetSplitsDiscoveredFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              eventCase_ = 7;
+              break;
+            } // case 58
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -4313,6 +5141,146 @@ private static final long serialVersionUID = 0L;
       eventCase_ = 6;
       onChanged();
       return ackBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered, io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered.Builder, io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscoveredOrBuilder> splitsDiscoveredBuilder_;
+    /**
+     * <code>.adf.v1.EnumeratorEvent.SplitsDiscovered splits_discovered = 7;</code>
+     * @return Whether the splitsDiscovered field is set.
+     */
+    @java.lang.Override
+    public boolean hasSplitsDiscovered() {
+      return eventCase_ == 7;
+    }
+    /**
+     * <code>.adf.v1.EnumeratorEvent.SplitsDiscovered splits_discovered = 7;</code>
+     * @return The splitsDiscovered.
+     */
+    @java.lang.Override
+    public io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered getSplitsDiscovered() {
+      if (splitsDiscoveredBuilder_ == null) {
+        if (eventCase_ == 7) {
+          return (io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered) event_;
+        }
+        return io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered.getDefaultInstance();
+      } else {
+        if (eventCase_ == 7) {
+          return splitsDiscoveredBuilder_.getMessage();
+        }
+        return io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.adf.v1.EnumeratorEvent.SplitsDiscovered splits_discovered = 7;</code>
+     */
+    public Builder setSplitsDiscovered(io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered value) {
+      if (splitsDiscoveredBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        event_ = value;
+        onChanged();
+      } else {
+        splitsDiscoveredBuilder_.setMessage(value);
+      }
+      eventCase_ = 7;
+      return this;
+    }
+    /**
+     * <code>.adf.v1.EnumeratorEvent.SplitsDiscovered splits_discovered = 7;</code>
+     */
+    public Builder setSplitsDiscovered(
+        io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered.Builder builderForValue) {
+      if (splitsDiscoveredBuilder_ == null) {
+        event_ = builderForValue.build();
+        onChanged();
+      } else {
+        splitsDiscoveredBuilder_.setMessage(builderForValue.build());
+      }
+      eventCase_ = 7;
+      return this;
+    }
+    /**
+     * <code>.adf.v1.EnumeratorEvent.SplitsDiscovered splits_discovered = 7;</code>
+     */
+    public Builder mergeSplitsDiscovered(io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered value) {
+      if (splitsDiscoveredBuilder_ == null) {
+        if (eventCase_ == 7 &&
+            event_ != io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered.getDefaultInstance()) {
+          event_ = io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered.newBuilder((io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered) event_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          event_ = value;
+        }
+        onChanged();
+      } else {
+        if (eventCase_ == 7) {
+          splitsDiscoveredBuilder_.mergeFrom(value);
+        } else {
+          splitsDiscoveredBuilder_.setMessage(value);
+        }
+      }
+      eventCase_ = 7;
+      return this;
+    }
+    /**
+     * <code>.adf.v1.EnumeratorEvent.SplitsDiscovered splits_discovered = 7;</code>
+     */
+    public Builder clearSplitsDiscovered() {
+      if (splitsDiscoveredBuilder_ == null) {
+        if (eventCase_ == 7) {
+          eventCase_ = 0;
+          event_ = null;
+          onChanged();
+        }
+      } else {
+        if (eventCase_ == 7) {
+          eventCase_ = 0;
+          event_ = null;
+        }
+        splitsDiscoveredBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <code>.adf.v1.EnumeratorEvent.SplitsDiscovered splits_discovered = 7;</code>
+     */
+    public io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered.Builder getSplitsDiscoveredBuilder() {
+      return internalGetSplitsDiscoveredFieldBuilder().getBuilder();
+    }
+    /**
+     * <code>.adf.v1.EnumeratorEvent.SplitsDiscovered splits_discovered = 7;</code>
+     */
+    @java.lang.Override
+    public io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscoveredOrBuilder getSplitsDiscoveredOrBuilder() {
+      if ((eventCase_ == 7) && (splitsDiscoveredBuilder_ != null)) {
+        return splitsDiscoveredBuilder_.getMessageOrBuilder();
+      } else {
+        if (eventCase_ == 7) {
+          return (io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered) event_;
+        }
+        return io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.adf.v1.EnumeratorEvent.SplitsDiscovered splits_discovered = 7;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered, io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered.Builder, io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscoveredOrBuilder> 
+        internalGetSplitsDiscoveredFieldBuilder() {
+      if (splitsDiscoveredBuilder_ == null) {
+        if (!(eventCase_ == 7)) {
+          event_ = io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered.getDefaultInstance();
+        }
+        splitsDiscoveredBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered, io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered.Builder, io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscoveredOrBuilder>(
+                (io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered) event_,
+                getParentForChildren(),
+                isClean());
+        event_ = null;
+      }
+      eventCase_ = 7;
+      onChanged();
+      return splitsDiscoveredBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:adf.v1.EnumeratorEvent)

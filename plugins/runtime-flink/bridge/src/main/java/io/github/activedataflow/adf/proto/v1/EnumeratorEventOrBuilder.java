@@ -100,5 +100,20 @@ public interface EnumeratorEventOrBuilder extends
    */
   io.github.activedataflow.adf.proto.v1.EnumeratorEvent.AckOrBuilder getAckOrBuilder();
 
+  /**
+   * <code>.adf.v1.EnumeratorEvent.SplitsDiscovered splits_discovered = 7;</code>
+   * @return Whether the splitsDiscovered field is set.
+   */
+  boolean hasSplitsDiscovered();
+  /**
+   * <code>.adf.v1.EnumeratorEvent.SplitsDiscovered splits_discovered = 7;</code>
+   * @return The splitsDiscovered.
+   */
+  io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscovered getSplitsDiscovered();
+  /**
+   * <code>.adf.v1.EnumeratorEvent.SplitsDiscovered splits_discovered = 7;</code>
+   */
+  io.github.activedataflow.adf.proto.v1.EnumeratorEvent.SplitsDiscoveredOrBuilder getSplitsDiscoveredOrBuilder();
+
   io.github.activedataflow.adf.proto.v1.EnumeratorEvent.EventCase getEventCase();
 }

@@ -147,6 +147,11 @@ public final class PluginOuterClass extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_adf_v1_EnumeratorEvent_Ack_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_adf_v1_EnumeratorEvent_SplitsDiscovered_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_adf_v1_EnumeratorEvent_SplitsDiscovered_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_adf_v1_ReaderCommand_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -217,6 +222,11 @@ public final class PluginOuterClass extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_adf_v1_ReaderEvent_State_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_adf_v1_ReaderEvent_Lag_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_adf_v1_ReaderEvent_Lag_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_adf_v1_ReaderEvent_Rejected_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -226,6 +236,11 @@ public final class PluginOuterClass extends com.google.protobuf.GeneratedFile {
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_adf_v1_ReaderEvent_Finished_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_adf_v1_SplitLag_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_adf_v1_SplitLag_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
     internal_static_adf_v1_RejectedRecord_descriptor;
   static final 
@@ -410,159 +425,168 @@ public final class PluginOuterClass extends com.google.protobuf.GeneratedFile {
       "abilities\022\017\n\007bounded\030\001 \001(\010\022\021\n\tunbounded\030" +
       "\002 \001(\010\022\025\n\rcheckpointing\030\003 \001(\010\022\024\n\014exactly_" +
       "once\030\004 \001(\010\022\020\n\010delivery\030\005 \001(\t\022\021\n\ttwo_phas" +
-      "e\030\006 \001(\010\"!\n\005Split\022\n\n\002id\030\001 \001(\t\022\014\n\004data\030\002 \001" +
-      "(\014\"\234\006\n\021EnumeratorCommand\0220\n\005start\030\001 \001(\0132" +
-      "\037.adf.v1.EnumeratorCommand.StartH\000\0229\n\nad" +
-      "d_reader\030\002 \001(\0132#.adf.v1.EnumeratorComman" +
-      "d.AddReaderH\000\022?\n\rsplit_request\030\003 \001(\0132&.a" +
-      "df.v1.EnumeratorCommand.SplitRequestH\000\022B" +
-      "\n\017add_splits_back\030\004 \001(\0132\'.adf.v1.Enumera" +
-      "torCommand.AddSplitsBackH\000\022A\n\016snapshot_s" +
-      "tate\030\005 \001(\0132\'.adf.v1.EnumeratorCommand.Sn" +
-      "apshotStateH\000\022K\n\023checkpoint_complete\030\006 \001" +
-      "(\0132,.adf.v1.EnumeratorCommand.Checkpoint" +
-      "CompleteH\000\032\214\001\n\005Start\022\014\n\004type\030\001 \001(\t\022\016\n\006co" +
-      "nfig\030\002 \001(\014\022\026\n\016restored_state\030\003 \001(\014\022\032\n\022ha" +
-      "s_restored_state\030\004 \001(\010\022\023\n\013parallelism\030\005 " +
-      "\001(\005\022\014\n\004flow\030\006 \001(\t\022\016\n\006run_id\030\007 \001(\t\032\036\n\tAdd" +
-      "Reader\022\021\n\treader_id\030\001 \001(\005\0323\n\014SplitReques" +
-      "t\022\021\n\treader_id\030\001 \001(\005\022\020\n\010hostname\030\002 \001(\t\032A" +
-      "\n\rAddSplitsBack\022\021\n\treader_id\030\001 \001(\005\022\035\n\006sp" +
-      "lits\030\002 \003(\0132\r.adf.v1.Split\032&\n\rSnapshotSta" +
-      "te\022\025\n\rcheckpoint_id\030\001 \001(\003\032+\n\022CheckpointC" +
-      "omplete\022\025\n\rcheckpoint_id\030\001 \001(\003B\t\n\007comman" +
-      "d\"\234\004\n\017EnumeratorEvent\0222\n\007started\030\001 \001(\0132\037" +
-      ".adf.v1.EnumeratorEvent.StartedH\000\022=\n\rass" +
-      "ign_splits\030\002 \001(\0132$.adf.v1.EnumeratorEven" +
-      "t.AssignSplitsH\000\022>\n\016no_more_splits\030\003 \001(\013" +
-      "2$.adf.v1.EnumeratorEvent.NoMoreSplitsH\000" +
-      "\022.\n\005state\030\004 \001(\0132\035.adf.v1.EnumeratorEvent" +
-      ".StateH\000\022#\n\005error\030\005 \001(\0132\022.adf.v1.Diagnos" +
-      "ticH\000\022*\n\003ack\030\006 \001(\0132\033.adf.v1.EnumeratorEv" +
-      "ent.AckH\000\032\032\n\007Started\022\017\n\007bounded\030\001 \001(\010\032@\n" +
-      "\014AssignSplits\022\021\n\treader_id\030\001 \001(\005\022\035\n\006spli" +
-      "ts\030\002 \003(\0132\r.adf.v1.Split\032!\n\014NoMoreSplits\022" +
-      "\021\n\treader_id\030\001 \001(\005\032-\n\005State\022\025\n\rcheckpoin" +
-      "t_id\030\001 \001(\003\022\r\n\005state\030\002 \001(\014\032\034\n\003Ack\022\025\n\rchec" +
-      "kpoint_id\030\001 \001(\003B\007\n\005event\"\337\005\n\rReaderComma" +
-      "nd\022*\n\004open\030\001 \001(\0132\032.adf.v1.ReaderCommand." +
-      "OpenH\000\0225\n\nadd_splits\030\002 \001(\0132\037.adf.v1.Read" +
-      "erCommand.AddSplitsH\000\022<\n\016no_more_splits\030" +
-      "\003 \001(\0132\".adf.v1.ReaderCommand.NoMoreSplit" +
-      "sH\000\0222\n\010snapshot\030\004 \001(\0132\036.adf.v1.ReaderCom" +
-      "mand.SnapshotH\000\022G\n\023checkpoint_complete\030\005" +
-      " \001(\0132(.adf.v1.ReaderCommand.CheckpointCo" +
-      "mpleteH\000\022.\n\006credit\030\006 \001(\0132\034.adf.v1.Reader" +
-      "Command.CreditH\000\022,\n\005close\030\007 \001(\0132\033.adf.v1" +
-      ".ReaderCommand.CloseH\000\032\226\001\n\004Open\022\014\n\004type\030" +
-      "\001 \001(\t\022\016\n\006config\030\002 \001(\014\022\021\n\treader_id\030\003 \001(\005" +
-      "\022&\n\017restored_splits\030\004 \003(\0132\r.adf.v1.Split" +
-      "\022\027\n\017initial_credits\030\005 \001(\r\022\014\n\004flow\030\006 \001(\t\022" +
-      "\016\n\006run_id\030\007 \001(\t\032*\n\tAddSplits\022\035\n\006splits\030\001" +
-      " \003(\0132\r.adf.v1.Split\032\016\n\014NoMoreSplits\032!\n\010S" +
-      "napshot\022\025\n\rcheckpoint_id\030\001 \001(\003\032+\n\022Checkp" +
-      "ointComplete\022\025\n\rcheckpoint_id\030\001 \001(\003\032\031\n\006C" +
-      "redit\022\017\n\007batches\030\001 \001(\r\032\007\n\005CloseB\t\n\007comma" +
-      "nd\"\254\005\n\013ReaderEvent\022,\n\006opened\030\001 \001(\0132\032.adf" +
-      ".v1.ReaderEvent.OpenedH\000\022*\n\005batch\030\002 \001(\0132" +
-      "\031.adf.v1.ReaderEvent.BatchH\000\0229\n\rsplit_re" +
-      "quest\030\003 \001(\0132 .adf.v1.ReaderEvent.SplitRe" +
-      "questH\000\022=\n\017splits_finished\030\004 \001(\0132\".adf.v" +
-      "1.ReaderEvent.SplitsFinishedH\000\022*\n\005state\030" +
-      "\005 \001(\0132\031.adf.v1.ReaderEvent.StateH\000\0220\n\010re" +
-      "jected\030\006 \001(\0132\034.adf.v1.ReaderEvent.Reject" +
-      "edH\000\0220\n\010finished\030\007 \001(\0132\034.adf.v1.ReaderEv" +
-      "ent.FinishedH\000\022#\n\005error\030\010 \001(\0132\022.adf.v1.D" +
-      "iagnosticH\000\032\010\n\006Opened\032:\n\005Batch\022\021\n\tarrow_" +
-      "ipc\030\001 \001(\014\022\020\n\010split_id\030\002 \001(\t\022\014\n\004rows\030\003 \001(" +
-      "\003\032 \n\014SplitRequest\022\020\n\010hostname\030\001 \001(\t\032#\n\016S" +
-      "plitsFinished\022\021\n\tsplit_ids\030\001 \003(\t\032=\n\005Stat" +
-      "e\022\025\n\rcheckpoint_id\030\001 \001(\003\022\035\n\006splits\030\002 \003(\013" +
-      "2\r.adf.v1.Split\0323\n\010Rejected\022\'\n\007records\030\001" +
-      " \003(\0132\026.adf.v1.RejectedRecord\032\n\n\010Finished" +
-      "B\007\n\005event\"Q\n\016RejectedRecord\022\020\n\010split_id\030" +
-      "\001 \001(\t\022\020\n\010position\030\002 \001(\t\022\013\n\003raw\030\003 \001(\014\022\016\n\006" +
-      "reason\030\004 \001(\t\"\216\005\n\013SinkCommand\022(\n\004open\030\001 \001" +
-      "(\0132\030.adf.v1.SinkCommand.OpenH\000\022*\n\005batch\030" +
-      "\002 \001(\0132\031.adf.v1.SinkCommand.BatchH\000\022*\n\005fl" +
-      "ush\030\003 \001(\0132\031.adf.v1.SinkCommand.FlushH\000\022E" +
-      "\n\023checkpoint_complete\030\004 \001(\0132&.adf.v1.Sin" +
-      "kCommand.CheckpointCompleteH\000\022,\n\006commit\030" +
-      "\005 \001(\0132\032.adf.v1.SinkCommand.CommitH\000\032\254\001\n\004" +
-      "Open\022\014\n\004type\030\001 \001(\t\022\016\n\006config\030\002 \001(\014\022\024\n\014ar" +
-      "row_schema\030\003 \001(\014\022\026\n\016restored_state\030\004 \001(\014" +
-      "\022\032\n\022has_restored_state\030\005 \001(\010\022\014\n\004flow\030\006 \001" +
-      "(\t\022\016\n\006run_id\030\007 \001(\t\022\036\n\026restored_checkpoin" +
-      "t_id\030\010 \001(\003\032\032\n\005Batch\022\021\n\tarrow_ipc\030\001 \001(\014\032-" +
-      "\n\005Flush\022\025\n\rcheckpoint_id\030\001 \001(\003\022\r\n\005final\030" +
-      "\002 \001(\010\032+\n\022CheckpointComplete\022\025\n\rcheckpoin" +
-      "t_id\030\001 \001(\003\032V\n\006Commit\022\025\n\rcheckpoint_id\030\001 " +
-      "\001(\003\022\024\n\014committables\030\002 \001(\014\022\020\n\010restored\030\003 " +
-      "\001(\010\022\r\n\005final\030\004 \001(\010B\t\n\007command\"\231\003\n\tSinkEv" +
-      "ent\022*\n\006opened\030\001 \001(\0132\030.adf.v1.SinkEvent.O" +
-      "penedH\000\022,\n\007flushed\030\002 \001(\0132\031.adf.v1.SinkEv" +
-      "ent.FlushedH\000\0220\n\010rejected\030\003 \001(\0132\034.adf.v1" +
-      ".ReaderEvent.RejectedH\000\022#\n\005error\030\004 \001(\0132\022" +
-      ".adf.v1.DiagnosticH\000\0220\n\tcommitted\030\005 \001(\0132" +
-      "\033.adf.v1.SinkEvent.CommittedH\000\032\010\n\006Opened" +
-      "\032r\n\007Flushed\022\025\n\rcheckpoint_id\030\001 \001(\003\022\024\n\014ro" +
-      "ws_written\030\002 \001(\003\022\025\n\rbytes_written\030\003 \001(\003\022" +
-      "\r\n\005state\030\004 \001(\014\022\024\n\014committables\030\005 \001(\014\032\"\n\t" +
-      "Committed\022\025\n\rcheckpoint_id\030\001 \001(\003B\007\n\005even" +
-      "t\"\277\001\n\020TransformCommand\022-\n\004open\030\001 \001(\0132\035.a" +
-      "df.v1.TransformCommand.OpenH\000\022/\n\005batch\030\002" +
-      " \001(\0132\036.adf.v1.TransformCommand.BatchH\000\032$" +
-      "\n\004Open\022\014\n\004type\030\001 \001(\t\022\016\n\006config\030\002 \001(\014\032\032\n\005" +
-      "Batch\022\021\n\tarrow_ipc\030\001 \001(\014B\t\n\007command\"\361\001\n\016" +
-      "TransformEvent\022/\n\006opened\030\001 \001(\0132\035.adf.v1." +
-      "TransformEvent.OpenedH\000\022/\n\006result\030\002 \001(\0132" +
-      "\035.adf.v1.TransformEvent.ResultH\000\022#\n\005erro" +
-      "r\030\003 \001(\0132\022.adf.v1.DiagnosticH\000\032\010\n\006Opened\032" +
-      "E\n\006Result\022\021\n\tarrow_ipc\030\001 \001(\014\022(\n\010rejected" +
-      "\030\002 \003(\0132\026.adf.v1.RejectedRecordB\007\n\005event\"" +
-      "y\n\020RuntimeComponent\022$\n\004kind\030\001 \001(\0162\026.adf." +
-      "v1.Component.Kind\022\014\n\004type\030\002 \001(\t\022\r\n\005index" +
-      "\030\003 \001(\005\022\022\n\nexecutable\030\004 \001(\t\022\016\n\006plugin\030\005 \001" +
-      "(\t\"\253\001\n\017RuntimeValidate\032c\n\007Request\022\014\n\004typ" +
-      "e\030\001 \001(\t\022\016\n\006config\030\002 \001(\014\022\014\n\004flow\030\003 \001(\014\022,\n" +
-      "\ncomponents\030\004 \003(\0132\030.adf.v1.RuntimeCompon" +
-      "ent\0323\n\010Response\022\'\n\013diagnostics\030\001 \003(\0132\022.a" +
-      "df.v1.Diagnostic\"\311\001\n\rRuntimeSubmit\032s\n\007Re" +
-      "quest\022\014\n\004type\030\001 \001(\t\022\016\n\006config\030\002 \001(\014\022\014\n\004f" +
-      "low\030\003 \001(\014\022\016\n\006run_id\030\004 \001(\t\022,\n\ncomponents\030" +
-      "\005 \003(\0132\030.adf.v1.RuntimeComponent\032C\n\010Respo" +
-      "nse\022\016\n\006job_id\030\001 \001(\t\022\'\n\013diagnostics\030\002 \003(\013" +
-      "2\022.adf.v1.Diagnostic\"\315\001\n\rRuntimeStatus\0327" +
+      "e\030\006 \001(\010\"5\n\005Split\022\n\n\002id\030\001 \001(\t\022\014\n\004data\030\002 \001" +
+      "(\014\022\022\n\nsize_bytes\030\003 \001(\003\"\234\006\n\021EnumeratorCom" +
+      "mand\0220\n\005start\030\001 \001(\0132\037.adf.v1.EnumeratorC" +
+      "ommand.StartH\000\0229\n\nadd_reader\030\002 \001(\0132#.adf" +
+      ".v1.EnumeratorCommand.AddReaderH\000\022?\n\rspl" +
+      "it_request\030\003 \001(\0132&.adf.v1.EnumeratorComm" +
+      "and.SplitRequestH\000\022B\n\017add_splits_back\030\004 " +
+      "\001(\0132\'.adf.v1.EnumeratorCommand.AddSplits" +
+      "BackH\000\022A\n\016snapshot_state\030\005 \001(\0132\'.adf.v1." +
+      "EnumeratorCommand.SnapshotStateH\000\022K\n\023che" +
+      "ckpoint_complete\030\006 \001(\0132,.adf.v1.Enumerat" +
+      "orCommand.CheckpointCompleteH\000\032\214\001\n\005Start" +
+      "\022\014\n\004type\030\001 \001(\t\022\016\n\006config\030\002 \001(\014\022\026\n\016restor" +
+      "ed_state\030\003 \001(\014\022\032\n\022has_restored_state\030\004 \001" +
+      "(\010\022\023\n\013parallelism\030\005 \001(\005\022\014\n\004flow\030\006 \001(\t\022\016\n" +
+      "\006run_id\030\007 \001(\t\032\036\n\tAddReader\022\021\n\treader_id\030" +
+      "\001 \001(\005\0323\n\014SplitRequest\022\021\n\treader_id\030\001 \001(\005" +
+      "\022\020\n\010hostname\030\002 \001(\t\032A\n\rAddSplitsBack\022\021\n\tr" +
+      "eader_id\030\001 \001(\005\022\035\n\006splits\030\002 \003(\0132\r.adf.v1." +
+      "Split\032&\n\rSnapshotState\022\025\n\rcheckpoint_id\030" +
+      "\001 \001(\003\032+\n\022CheckpointComplete\022\025\n\rcheckpoin" +
+      "t_id\030\001 \001(\003B\t\n\007command\"\226\005\n\017EnumeratorEven" +
+      "t\0222\n\007started\030\001 \001(\0132\037.adf.v1.EnumeratorEv" +
+      "ent.StartedH\000\022=\n\rassign_splits\030\002 \001(\0132$.a" +
+      "df.v1.EnumeratorEvent.AssignSplitsH\000\022>\n\016" +
+      "no_more_splits\030\003 \001(\0132$.adf.v1.Enumerator" +
+      "Event.NoMoreSplitsH\000\022.\n\005state\030\004 \001(\0132\035.ad" +
+      "f.v1.EnumeratorEvent.StateH\000\022#\n\005error\030\005 " +
+      "\001(\0132\022.adf.v1.DiagnosticH\000\022*\n\003ack\030\006 \001(\0132\033" +
+      ".adf.v1.EnumeratorEvent.AckH\000\022E\n\021splits_" +
+      "discovered\030\007 \001(\0132(.adf.v1.EnumeratorEven" +
+      "t.SplitsDiscoveredH\000\032\032\n\007Started\022\017\n\007bound" +
+      "ed\030\001 \001(\010\032@\n\014AssignSplits\022\021\n\treader_id\030\001 " +
+      "\001(\005\022\035\n\006splits\030\002 \003(\0132\r.adf.v1.Split\032!\n\014No" +
+      "MoreSplits\022\021\n\treader_id\030\001 \001(\005\032-\n\005State\022\025" +
+      "\n\rcheckpoint_id\030\001 \001(\003\022\r\n\005state\030\002 \001(\014\032\034\n\003" +
+      "Ack\022\025\n\rcheckpoint_id\030\001 \001(\003\0321\n\020SplitsDisc" +
+      "overed\022\035\n\006splits\030\001 \003(\0132\r.adf.v1.SplitB\007\n" +
+      "\005event\"\337\005\n\rReaderCommand\022*\n\004open\030\001 \001(\0132\032" +
+      ".adf.v1.ReaderCommand.OpenH\000\0225\n\nadd_spli" +
+      "ts\030\002 \001(\0132\037.adf.v1.ReaderCommand.AddSplit" +
+      "sH\000\022<\n\016no_more_splits\030\003 \001(\0132\".adf.v1.Rea" +
+      "derCommand.NoMoreSplitsH\000\0222\n\010snapshot\030\004 " +
+      "\001(\0132\036.adf.v1.ReaderCommand.SnapshotH\000\022G\n" +
+      "\023checkpoint_complete\030\005 \001(\0132(.adf.v1.Read" +
+      "erCommand.CheckpointCompleteH\000\022.\n\006credit" +
+      "\030\006 \001(\0132\034.adf.v1.ReaderCommand.CreditH\000\022," +
+      "\n\005close\030\007 \001(\0132\033.adf.v1.ReaderCommand.Clo" +
+      "seH\000\032\226\001\n\004Open\022\014\n\004type\030\001 \001(\t\022\016\n\006config\030\002 " +
+      "\001(\014\022\021\n\treader_id\030\003 \001(\005\022&\n\017restored_split" +
+      "s\030\004 \003(\0132\r.adf.v1.Split\022\027\n\017initial_credit" +
+      "s\030\005 \001(\r\022\014\n\004flow\030\006 \001(\t\022\016\n\006run_id\030\007 \001(\t\032*\n" +
+      "\tAddSplits\022\035\n\006splits\030\001 \003(\0132\r.adf.v1.Spli" +
+      "t\032\016\n\014NoMoreSplits\032!\n\010Snapshot\022\025\n\rcheckpo" +
+      "int_id\030\001 \001(\003\032+\n\022CheckpointComplete\022\025\n\rch" +
+      "eckpoint_id\030\001 \001(\003\032\031\n\006Credit\022\017\n\007batches\030\001" +
+      " \001(\r\032\007\n\005CloseB\t\n\007command\"\277\006\n\013ReaderEvent" +
+      "\022,\n\006opened\030\001 \001(\0132\032.adf.v1.ReaderEvent.Op" +
+      "enedH\000\022*\n\005batch\030\002 \001(\0132\031.adf.v1.ReaderEve" +
+      "nt.BatchH\000\0229\n\rsplit_request\030\003 \001(\0132 .adf." +
+      "v1.ReaderEvent.SplitRequestH\000\022=\n\017splits_" +
+      "finished\030\004 \001(\0132\".adf.v1.ReaderEvent.Spli" +
+      "tsFinishedH\000\022*\n\005state\030\005 \001(\0132\031.adf.v1.Rea" +
+      "derEvent.StateH\000\0220\n\010rejected\030\006 \001(\0132\034.adf" +
+      ".v1.ReaderEvent.RejectedH\000\0220\n\010finished\030\007" +
+      " \001(\0132\034.adf.v1.ReaderEvent.FinishedH\000\022#\n\005" +
+      "error\030\010 \001(\0132\022.adf.v1.DiagnosticH\000\022&\n\003lag" +
+      "\030\t \001(\0132\027.adf.v1.ReaderEvent.LagH\000\032\010\n\006Ope" +
+      "ned\032P\n\005Batch\022\021\n\tarrow_ipc\030\001 \001(\014\022\020\n\010split" +
+      "_id\030\002 \001(\t\022\014\n\004rows\030\003 \001(\003\022\024\n\014source_bytes\030" +
+      "\004 \001(\003\032 \n\014SplitRequest\022\020\n\010hostname\030\001 \001(\t\032" +
+      "9\n\016SplitsFinished\022\021\n\tsplit_ids\030\001 \003(\t\022\024\n\014" +
+      "source_bytes\030\002 \001(\003\032S\n\005State\022\025\n\rcheckpoin" +
+      "t_id\030\001 \001(\003\022\035\n\006splits\030\002 \003(\0132\r.adf.v1.Spli" +
+      "t\022\024\n\014source_bytes\030\003 \001(\003\032\'\n\003Lag\022 \n\006splits" +
+      "\030\001 \003(\0132\020.adf.v1.SplitLag\0323\n\010Rejected\022\'\n\007" +
+      "records\030\001 \003(\0132\026.adf.v1.RejectedRecord\032\n\n" +
+      "\010FinishedB\007\n\005event\"-\n\010SplitLag\022\020\n\010split_" +
+      "id\030\001 \001(\t\022\017\n\007records\030\002 \001(\003\"Q\n\016RejectedRec" +
+      "ord\022\020\n\010split_id\030\001 \001(\t\022\020\n\010position\030\002 \001(\t\022" +
+      "\013\n\003raw\030\003 \001(\014\022\016\n\006reason\030\004 \001(\t\"\216\005\n\013SinkCom" +
+      "mand\022(\n\004open\030\001 \001(\0132\030.adf.v1.SinkCommand." +
+      "OpenH\000\022*\n\005batch\030\002 \001(\0132\031.adf.v1.SinkComma" +
+      "nd.BatchH\000\022*\n\005flush\030\003 \001(\0132\031.adf.v1.SinkC" +
+      "ommand.FlushH\000\022E\n\023checkpoint_complete\030\004 " +
+      "\001(\0132&.adf.v1.SinkCommand.CheckpointCompl" +
+      "eteH\000\022,\n\006commit\030\005 \001(\0132\032.adf.v1.SinkComma" +
+      "nd.CommitH\000\032\254\001\n\004Open\022\014\n\004type\030\001 \001(\t\022\016\n\006co" +
+      "nfig\030\002 \001(\014\022\024\n\014arrow_schema\030\003 \001(\014\022\026\n\016rest" +
+      "ored_state\030\004 \001(\014\022\032\n\022has_restored_state\030\005" +
+      " \001(\010\022\014\n\004flow\030\006 \001(\t\022\016\n\006run_id\030\007 \001(\t\022\036\n\026re" +
+      "stored_checkpoint_id\030\010 \001(\003\032\032\n\005Batch\022\021\n\ta" +
+      "rrow_ipc\030\001 \001(\014\032-\n\005Flush\022\025\n\rcheckpoint_id" +
+      "\030\001 \001(\003\022\r\n\005final\030\002 \001(\010\032+\n\022CheckpointCompl" +
+      "ete\022\025\n\rcheckpoint_id\030\001 \001(\003\032V\n\006Commit\022\025\n\r" +
+      "checkpoint_id\030\001 \001(\003\022\024\n\014committables\030\002 \001(" +
+      "\014\022\020\n\010restored\030\003 \001(\010\022\r\n\005final\030\004 \001(\010B\t\n\007co" +
+      "mmand\"\231\003\n\tSinkEvent\022*\n\006opened\030\001 \001(\0132\030.ad" +
+      "f.v1.SinkEvent.OpenedH\000\022,\n\007flushed\030\002 \001(\013" +
+      "2\031.adf.v1.SinkEvent.FlushedH\000\0220\n\010rejecte" +
+      "d\030\003 \001(\0132\034.adf.v1.ReaderEvent.RejectedH\000\022" +
+      "#\n\005error\030\004 \001(\0132\022.adf.v1.DiagnosticH\000\0220\n\t" +
+      "committed\030\005 \001(\0132\033.adf.v1.SinkEvent.Commi" +
+      "ttedH\000\032\010\n\006Opened\032r\n\007Flushed\022\025\n\rcheckpoin" +
+      "t_id\030\001 \001(\003\022\024\n\014rows_written\030\002 \001(\003\022\025\n\rbyte" +
+      "s_written\030\003 \001(\003\022\r\n\005state\030\004 \001(\014\022\024\n\014commit" +
+      "tables\030\005 \001(\014\032\"\n\tCommitted\022\025\n\rcheckpoint_" +
+      "id\030\001 \001(\003B\007\n\005event\"\277\001\n\020TransformCommand\022-" +
+      "\n\004open\030\001 \001(\0132\035.adf.v1.TransformCommand.O" +
+      "penH\000\022/\n\005batch\030\002 \001(\0132\036.adf.v1.TransformC" +
+      "ommand.BatchH\000\032$\n\004Open\022\014\n\004type\030\001 \001(\t\022\016\n\006" +
+      "config\030\002 \001(\014\032\032\n\005Batch\022\021\n\tarrow_ipc\030\001 \001(\014" +
+      "B\t\n\007command\"\361\001\n\016TransformEvent\022/\n\006opened" +
+      "\030\001 \001(\0132\035.adf.v1.TransformEvent.OpenedH\000\022" +
+      "/\n\006result\030\002 \001(\0132\035.adf.v1.TransformEvent." +
+      "ResultH\000\022#\n\005error\030\003 \001(\0132\022.adf.v1.Diagnos" +
+      "ticH\000\032\010\n\006Opened\032E\n\006Result\022\021\n\tarrow_ipc\030\001" +
+      " \001(\014\022(\n\010rejected\030\002 \003(\0132\026.adf.v1.Rejected" +
+      "RecordB\007\n\005event\"y\n\020RuntimeComponent\022$\n\004k" +
+      "ind\030\001 \001(\0162\026.adf.v1.Component.Kind\022\014\n\004typ" +
+      "e\030\002 \001(\t\022\r\n\005index\030\003 \001(\005\022\022\n\nexecutable\030\004 \001" +
+      "(\t\022\016\n\006plugin\030\005 \001(\t\"\253\001\n\017RuntimeValidate\032c" +
       "\n\007Request\022\014\n\004type\030\001 \001(\t\022\016\n\006config\030\002 \001(\014\022" +
-      "\016\n\006job_id\030\003 \001(\t\032\202\001\n\010Response\022\r\n\005state\030\001 " +
-      "\001(\t\022\024\n\014records_read\030\002 \001(\003\022\027\n\017records_wri" +
-      "tten\030\003 \001(\003\022\017\n\007message\030\004 \001(\t\022\'\n\013diagnosti" +
-      "cs\030\005 \003(\0132\022.adf.v1.Diagnostic\"}\n\rRuntimeC" +
-      "ancel\0327\n\007Request\022\014\n\004type\030\001 \001(\t\022\016\n\006config" +
-      "\030\002 \001(\014\022\016\n\006job_id\030\003 \001(\t\0323\n\010Response\022\'\n\013di" +
-      "agnostics\030\001 \003(\0132\022.adf.v1.Diagnostic2\234\001\n\006" +
-      "Plugin\022?\n\010Describe\022\030.adf.v1.Describe.Req" +
-      "uest\032\031.adf.v1.Describe.Response\022Q\n\016Valid" +
-      "ateConfig\022\036.adf.v1.ValidateConfig.Reques" +
-      "t\032\037.adf.v1.ValidateConfig.Response2\210\001\n\006S" +
-      "ource\022D\n\nEnumerator\022\031.adf.v1.EnumeratorC" +
-      "ommand\032\027.adf.v1.EnumeratorEvent(\0010\001\0228\n\006R" +
-      "eader\022\025.adf.v1.ReaderCommand\032\023.adf.v1.Re" +
-      "aderEvent(\0010\0012;\n\004Sink\0223\n\005Write\022\023.adf.v1." +
-      "SinkCommand\032\021.adf.v1.SinkEvent(\0010\0012L\n\tTr" +
-      "ansform\022?\n\007Process\022\030.adf.v1.TransformCom" +
-      "mand\032\026.adf.v1.TransformEvent(\0010\0012\263\002\n\007Run" +
-      "time\022M\n\010Validate\022\037.adf.v1.RuntimeValidat" +
-      "e.Request\032 .adf.v1.RuntimeValidate.Respo" +
-      "nse\022G\n\006Submit\022\035.adf.v1.RuntimeSubmit.Req" +
-      "uest\032\036.adf.v1.RuntimeSubmit.Response\022G\n\006" +
-      "Status\022\035.adf.v1.RuntimeStatus.Request\032\036." +
-      "adf.v1.RuntimeStatus.Response\022G\n\006Cancel\022" +
-      "\035.adf.v1.RuntimeCancel.Request\032\036.adf.v1." +
-      "RuntimeCancel.ResponseB[\n%io.github.acti" +
-      "vedataflow.adf.proto.v1P\001Z0github.com/ac" +
-      "tivedataflow/adf/proto/adf/v1;adfv1b\006pro" +
-      "to3"
+      "\014\n\004flow\030\003 \001(\014\022,\n\ncomponents\030\004 \003(\0132\030.adf." +
+      "v1.RuntimeComponent\0323\n\010Response\022\'\n\013diagn" +
+      "ostics\030\001 \003(\0132\022.adf.v1.Diagnostic\"\311\001\n\rRun" +
+      "timeSubmit\032s\n\007Request\022\014\n\004type\030\001 \001(\t\022\016\n\006c" +
+      "onfig\030\002 \001(\014\022\014\n\004flow\030\003 \001(\014\022\016\n\006run_id\030\004 \001(" +
+      "\t\022,\n\ncomponents\030\005 \003(\0132\030.adf.v1.RuntimeCo" +
+      "mponent\032C\n\010Response\022\016\n\006job_id\030\001 \001(\t\022\'\n\013d" +
+      "iagnostics\030\002 \003(\0132\022.adf.v1.Diagnostic\"\347\001\n" +
+      "\rRuntimeStatus\0327\n\007Request\022\014\n\004type\030\001 \001(\t\022" +
+      "\016\n\006config\030\002 \001(\014\022\016\n\006job_id\030\003 \001(\t\032\234\001\n\010Resp" +
+      "onse\022\r\n\005state\030\001 \001(\t\022\024\n\014records_read\030\002 \001(" +
+      "\003\022\027\n\017records_written\030\003 \001(\003\022\017\n\007message\030\004 " +
+      "\001(\t\022\'\n\013diagnostics\030\005 \003(\0132\022.adf.v1.Diagno" +
+      "stic\022\030\n\020records_rejected\030\006 \001(\003\"}\n\rRuntim" +
+      "eCancel\0327\n\007Request\022\014\n\004type\030\001 \001(\t\022\016\n\006conf" +
+      "ig\030\002 \001(\014\022\016\n\006job_id\030\003 \001(\t\0323\n\010Response\022\'\n\013" +
+      "diagnostics\030\001 \003(\0132\022.adf.v1.Diagnostic2\234\001" +
+      "\n\006Plugin\022?\n\010Describe\022\030.adf.v1.Describe.R" +
+      "equest\032\031.adf.v1.Describe.Response\022Q\n\016Val" +
+      "idateConfig\022\036.adf.v1.ValidateConfig.Requ" +
+      "est\032\037.adf.v1.ValidateConfig.Response2\210\001\n" +
+      "\006Source\022D\n\nEnumerator\022\031.adf.v1.Enumerato" +
+      "rCommand\032\027.adf.v1.EnumeratorEvent(\0010\001\0228\n" +
+      "\006Reader\022\025.adf.v1.ReaderCommand\032\023.adf.v1." +
+      "ReaderEvent(\0010\0012;\n\004Sink\0223\n\005Write\022\023.adf.v" +
+      "1.SinkCommand\032\021.adf.v1.SinkEvent(\0010\0012L\n\t" +
+      "Transform\022?\n\007Process\022\030.adf.v1.TransformC" +
+      "ommand\032\026.adf.v1.TransformEvent(\0010\0012\263\002\n\007R" +
+      "untime\022M\n\010Validate\022\037.adf.v1.RuntimeValid" +
+      "ate.Request\032 .adf.v1.RuntimeValidate.Res" +
+      "ponse\022G\n\006Submit\022\035.adf.v1.RuntimeSubmit.R" +
+      "equest\032\036.adf.v1.RuntimeSubmit.Response\022G" +
+      "\n\006Status\022\035.adf.v1.RuntimeStatus.Request\032" +
+      "\036.adf.v1.RuntimeStatus.Response\022G\n\006Cance" +
+      "l\022\035.adf.v1.RuntimeCancel.Request\032\036.adf.v" +
+      "1.RuntimeCancel.ResponseB[\n%io.github.ac" +
+      "tivedataflow.adf.proto.v1P\001Z0github.com/" +
+      "activedataflow/adf/proto/adf/v1;adfv1b\006p" +
+      "roto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -633,7 +657,7 @@ public final class PluginOuterClass extends com.google.protobuf.GeneratedFile {
     internal_static_adf_v1_Split_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_Split_descriptor,
-        new java.lang.String[] { "Id", "Data", });
+        new java.lang.String[] { "Id", "Data", "SizeBytes", });
     internal_static_adf_v1_EnumeratorCommand_descriptor =
       getDescriptor().getMessageType(7);
     internal_static_adf_v1_EnumeratorCommand_fieldAccessorTable = new
@@ -681,7 +705,7 @@ public final class PluginOuterClass extends com.google.protobuf.GeneratedFile {
     internal_static_adf_v1_EnumeratorEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_EnumeratorEvent_descriptor,
-        new java.lang.String[] { "Started", "AssignSplits", "NoMoreSplits", "State", "Error", "Ack", "Event", });
+        new java.lang.String[] { "Started", "AssignSplits", "NoMoreSplits", "State", "Error", "Ack", "SplitsDiscovered", "Event", });
     internal_static_adf_v1_EnumeratorEvent_Started_descriptor =
       internal_static_adf_v1_EnumeratorEvent_descriptor.getNestedType(0);
     internal_static_adf_v1_EnumeratorEvent_Started_fieldAccessorTable = new
@@ -712,6 +736,12 @@ public final class PluginOuterClass extends com.google.protobuf.GeneratedFile {
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_EnumeratorEvent_Ack_descriptor,
         new java.lang.String[] { "CheckpointId", });
+    internal_static_adf_v1_EnumeratorEvent_SplitsDiscovered_descriptor =
+      internal_static_adf_v1_EnumeratorEvent_descriptor.getNestedType(5);
+    internal_static_adf_v1_EnumeratorEvent_SplitsDiscovered_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_adf_v1_EnumeratorEvent_SplitsDiscovered_descriptor,
+        new java.lang.String[] { "Splits", });
     internal_static_adf_v1_ReaderCommand_descriptor =
       getDescriptor().getMessageType(9);
     internal_static_adf_v1_ReaderCommand_fieldAccessorTable = new
@@ -765,7 +795,7 @@ public final class PluginOuterClass extends com.google.protobuf.GeneratedFile {
     internal_static_adf_v1_ReaderEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_ReaderEvent_descriptor,
-        new java.lang.String[] { "Opened", "Batch", "SplitRequest", "SplitsFinished", "State", "Rejected", "Finished", "Error", "Event", });
+        new java.lang.String[] { "Opened", "Batch", "SplitRequest", "SplitsFinished", "State", "Rejected", "Finished", "Error", "Lag", "Event", });
     internal_static_adf_v1_ReaderEvent_Opened_descriptor =
       internal_static_adf_v1_ReaderEvent_descriptor.getNestedType(0);
     internal_static_adf_v1_ReaderEvent_Opened_fieldAccessorTable = new
@@ -777,7 +807,7 @@ public final class PluginOuterClass extends com.google.protobuf.GeneratedFile {
     internal_static_adf_v1_ReaderEvent_Batch_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_ReaderEvent_Batch_descriptor,
-        new java.lang.String[] { "ArrowIpc", "SplitId", "Rows", });
+        new java.lang.String[] { "ArrowIpc", "SplitId", "Rows", "SourceBytes", });
     internal_static_adf_v1_ReaderEvent_SplitRequest_descriptor =
       internal_static_adf_v1_ReaderEvent_descriptor.getNestedType(2);
     internal_static_adf_v1_ReaderEvent_SplitRequest_fieldAccessorTable = new
@@ -789,33 +819,45 @@ public final class PluginOuterClass extends com.google.protobuf.GeneratedFile {
     internal_static_adf_v1_ReaderEvent_SplitsFinished_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_ReaderEvent_SplitsFinished_descriptor,
-        new java.lang.String[] { "SplitIds", });
+        new java.lang.String[] { "SplitIds", "SourceBytes", });
     internal_static_adf_v1_ReaderEvent_State_descriptor =
       internal_static_adf_v1_ReaderEvent_descriptor.getNestedType(4);
     internal_static_adf_v1_ReaderEvent_State_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_ReaderEvent_State_descriptor,
-        new java.lang.String[] { "CheckpointId", "Splits", });
-    internal_static_adf_v1_ReaderEvent_Rejected_descriptor =
+        new java.lang.String[] { "CheckpointId", "Splits", "SourceBytes", });
+    internal_static_adf_v1_ReaderEvent_Lag_descriptor =
       internal_static_adf_v1_ReaderEvent_descriptor.getNestedType(5);
+    internal_static_adf_v1_ReaderEvent_Lag_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_adf_v1_ReaderEvent_Lag_descriptor,
+        new java.lang.String[] { "Splits", });
+    internal_static_adf_v1_ReaderEvent_Rejected_descriptor =
+      internal_static_adf_v1_ReaderEvent_descriptor.getNestedType(6);
     internal_static_adf_v1_ReaderEvent_Rejected_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_ReaderEvent_Rejected_descriptor,
         new java.lang.String[] { "Records", });
     internal_static_adf_v1_ReaderEvent_Finished_descriptor =
-      internal_static_adf_v1_ReaderEvent_descriptor.getNestedType(6);
+      internal_static_adf_v1_ReaderEvent_descriptor.getNestedType(7);
     internal_static_adf_v1_ReaderEvent_Finished_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_ReaderEvent_Finished_descriptor,
         new java.lang.String[] { });
-    internal_static_adf_v1_RejectedRecord_descriptor =
+    internal_static_adf_v1_SplitLag_descriptor =
       getDescriptor().getMessageType(11);
+    internal_static_adf_v1_SplitLag_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_adf_v1_SplitLag_descriptor,
+        new java.lang.String[] { "SplitId", "Records", });
+    internal_static_adf_v1_RejectedRecord_descriptor =
+      getDescriptor().getMessageType(12);
     internal_static_adf_v1_RejectedRecord_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_RejectedRecord_descriptor,
         new java.lang.String[] { "SplitId", "Position", "Raw", "Reason", });
     internal_static_adf_v1_SinkCommand_descriptor =
-      getDescriptor().getMessageType(12);
+      getDescriptor().getMessageType(13);
     internal_static_adf_v1_SinkCommand_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_SinkCommand_descriptor,
@@ -851,7 +893,7 @@ public final class PluginOuterClass extends com.google.protobuf.GeneratedFile {
         internal_static_adf_v1_SinkCommand_Commit_descriptor,
         new java.lang.String[] { "CheckpointId", "Committables", "Restored", "Final", });
     internal_static_adf_v1_SinkEvent_descriptor =
-      getDescriptor().getMessageType(13);
+      getDescriptor().getMessageType(14);
     internal_static_adf_v1_SinkEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_SinkEvent_descriptor,
@@ -875,7 +917,7 @@ public final class PluginOuterClass extends com.google.protobuf.GeneratedFile {
         internal_static_adf_v1_SinkEvent_Committed_descriptor,
         new java.lang.String[] { "CheckpointId", });
     internal_static_adf_v1_TransformCommand_descriptor =
-      getDescriptor().getMessageType(14);
+      getDescriptor().getMessageType(15);
     internal_static_adf_v1_TransformCommand_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_TransformCommand_descriptor,
@@ -893,7 +935,7 @@ public final class PluginOuterClass extends com.google.protobuf.GeneratedFile {
         internal_static_adf_v1_TransformCommand_Batch_descriptor,
         new java.lang.String[] { "ArrowIpc", });
     internal_static_adf_v1_TransformEvent_descriptor =
-      getDescriptor().getMessageType(15);
+      getDescriptor().getMessageType(16);
     internal_static_adf_v1_TransformEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_TransformEvent_descriptor,
@@ -911,13 +953,13 @@ public final class PluginOuterClass extends com.google.protobuf.GeneratedFile {
         internal_static_adf_v1_TransformEvent_Result_descriptor,
         new java.lang.String[] { "ArrowIpc", "Rejected", });
     internal_static_adf_v1_RuntimeComponent_descriptor =
-      getDescriptor().getMessageType(16);
+      getDescriptor().getMessageType(17);
     internal_static_adf_v1_RuntimeComponent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_RuntimeComponent_descriptor,
         new java.lang.String[] { "Kind", "Type", "Index", "Executable", "Plugin", });
     internal_static_adf_v1_RuntimeValidate_descriptor =
-      getDescriptor().getMessageType(17);
+      getDescriptor().getMessageType(18);
     internal_static_adf_v1_RuntimeValidate_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_RuntimeValidate_descriptor,
@@ -935,7 +977,7 @@ public final class PluginOuterClass extends com.google.protobuf.GeneratedFile {
         internal_static_adf_v1_RuntimeValidate_Response_descriptor,
         new java.lang.String[] { "Diagnostics", });
     internal_static_adf_v1_RuntimeSubmit_descriptor =
-      getDescriptor().getMessageType(18);
+      getDescriptor().getMessageType(19);
     internal_static_adf_v1_RuntimeSubmit_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_RuntimeSubmit_descriptor,
@@ -953,7 +995,7 @@ public final class PluginOuterClass extends com.google.protobuf.GeneratedFile {
         internal_static_adf_v1_RuntimeSubmit_Response_descriptor,
         new java.lang.String[] { "JobId", "Diagnostics", });
     internal_static_adf_v1_RuntimeStatus_descriptor =
-      getDescriptor().getMessageType(19);
+      getDescriptor().getMessageType(20);
     internal_static_adf_v1_RuntimeStatus_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_RuntimeStatus_descriptor,
@@ -969,9 +1011,9 @@ public final class PluginOuterClass extends com.google.protobuf.GeneratedFile {
     internal_static_adf_v1_RuntimeStatus_Response_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_RuntimeStatus_Response_descriptor,
-        new java.lang.String[] { "State", "RecordsRead", "RecordsWritten", "Message", "Diagnostics", });
+        new java.lang.String[] { "State", "RecordsRead", "RecordsWritten", "Message", "Diagnostics", "RecordsRejected", });
     internal_static_adf_v1_RuntimeCancel_descriptor =
-      getDescriptor().getMessageType(20);
+      getDescriptor().getMessageType(21);
     internal_static_adf_v1_RuntimeCancel_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_RuntimeCancel_descriptor,

@@ -432,6 +432,17 @@ private static final long serialVersionUID = 0L;
      * @return The rows.
      */
     long getRows();
+
+    /**
+     * <pre>
+     * Bytes of the source the reader consumed for this batch (and since its
+     * previous report: see source_bytes of State); 0: unknown or none.
+     * </pre>
+     *
+     * <code>int64 source_bytes = 4;</code>
+     * @return The sourceBytes.
+     */
+    long getSourceBytes();
   }
   /**
    * Protobuf type {@code adf.v1.ReaderEvent.Batch}
@@ -538,6 +549,22 @@ private static final long serialVersionUID = 0L;
       return rows_;
     }
 
+    public static final int SOURCE_BYTES_FIELD_NUMBER = 4;
+    private long sourceBytes_ = 0L;
+    /**
+     * <pre>
+     * Bytes of the source the reader consumed for this batch (and since its
+     * previous report: see source_bytes of State); 0: unknown or none.
+     * </pre>
+     *
+     * <code>int64 source_bytes = 4;</code>
+     * @return The sourceBytes.
+     */
+    @java.lang.Override
+    public long getSourceBytes() {
+      return sourceBytes_;
+    }
+
     private byte memoizedIsInitialized = -1;
     @java.lang.Override
     public final boolean isInitialized() {
@@ -561,6 +588,9 @@ private static final long serialVersionUID = 0L;
       if (rows_ != 0L) {
         output.writeInt64(3, rows_);
       }
+      if (sourceBytes_ != 0L) {
+        output.writeInt64(4, sourceBytes_);
+      }
       getUnknownFields().writeTo(output);
     }
     private int computeSerializedSize_0() {
@@ -575,6 +605,10 @@ private static final long serialVersionUID = 0L;
       if (rows_ != 0L) {
         size += com.google.protobuf.CodedOutputStream
           .computeInt64Size(3, rows_);
+      }
+      if (sourceBytes_ != 0L) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeInt64Size(4, sourceBytes_);
       }
       return size;
     }
@@ -606,6 +640,8 @@ private static final long serialVersionUID = 0L;
           .equals(other.getSplitId())) return false;
       if (getRows()
           != other.getRows()) return false;
+      if (getSourceBytes()
+          != other.getSourceBytes()) return false;
       if (!getUnknownFields().equals(other.getUnknownFields())) return false;
       return true;
     }
@@ -624,6 +660,9 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + ROWS_FIELD_NUMBER;
       hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
           getRows());
+      hash = (37 * hash) + SOURCE_BYTES_FIELD_NUMBER;
+      hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+          getSourceBytes());
       hash = (29 * hash) + getUnknownFields().hashCode();
       memoizedHashCode = hash;
       return hash;
@@ -758,6 +797,7 @@ private static final long serialVersionUID = 0L;
         arrowIpc_ = com.google.protobuf.ByteString.EMPTY;
         splitId_ = "";
         rows_ = 0L;
+        sourceBytes_ = 0L;
         return this;
       }
 
@@ -800,6 +840,9 @@ private static final long serialVersionUID = 0L;
         if (((from_bitField0_ & 0x00000004) != 0)) {
           result.rows_ = rows_;
         }
+        if (((from_bitField0_ & 0x00000008) != 0)) {
+          result.sourceBytes_ = sourceBytes_;
+        }
       }
 
       @java.lang.Override
@@ -824,6 +867,9 @@ private static final long serialVersionUID = 0L;
         }
         if (other.getRows() != 0L) {
           setRows(other.getRows());
+        }
+        if (other.getSourceBytes() != 0L) {
+          setSourceBytes(other.getSourceBytes());
         }
         this.mergeUnknownFields(other.getUnknownFields());
         onChanged();
@@ -864,6 +910,11 @@ private static final long serialVersionUID = 0L;
                 bitField0_ |= 0x00000004;
                 break;
               } // case 24
+              case 32: {
+                sourceBytes_ = input.readInt64();
+                bitField0_ |= 0x00000008;
+                break;
+              } // case 32
               default: {
                 if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                   done = true; // was an endgroup tag
@@ -1013,6 +1064,53 @@ private static final long serialVersionUID = 0L;
       public Builder clearRows() {
         bitField0_ = (bitField0_ & ~0x00000004);
         rows_ = 0L;
+        onChanged();
+        return this;
+      }
+
+      private long sourceBytes_ ;
+      /**
+       * <pre>
+       * Bytes of the source the reader consumed for this batch (and since its
+       * previous report: see source_bytes of State); 0: unknown or none.
+       * </pre>
+       *
+       * <code>int64 source_bytes = 4;</code>
+       * @return The sourceBytes.
+       */
+      @java.lang.Override
+      public long getSourceBytes() {
+        return sourceBytes_;
+      }
+      /**
+       * <pre>
+       * Bytes of the source the reader consumed for this batch (and since its
+       * previous report: see source_bytes of State); 0: unknown or none.
+       * </pre>
+       *
+       * <code>int64 source_bytes = 4;</code>
+       * @param value The sourceBytes to set.
+       * @return This builder for chaining.
+       */
+      public Builder setSourceBytes(long value) {
+
+        sourceBytes_ = value;
+        bitField0_ |= 0x00000008;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * Bytes of the source the reader consumed for this batch (and since its
+       * previous report: see source_bytes of State); 0: unknown or none.
+       * </pre>
+       *
+       * <code>int64 source_bytes = 4;</code>
+       * @return This builder for chaining.
+       */
+      public Builder clearSourceBytes() {
+        bitField0_ = (bitField0_ & ~0x00000008);
+        sourceBytes_ = 0L;
         onChanged();
         return this;
       }
@@ -1613,6 +1711,17 @@ private static final long serialVersionUID = 0L;
      */
     com.google.protobuf.ByteString
         getSplitIdsBytes(int index);
+
+    /**
+     * <pre>
+     * Bytes of the source consumed since the reader's previous report (the
+     * end of the finished splits), as in Batch.
+     * </pre>
+     *
+     * <code>int64 source_bytes = 2;</code>
+     * @return The sourceBytes.
+     */
+    long getSourceBytes();
   }
   /**
    * Protobuf type {@code adf.v1.ReaderEvent.SplitsFinished}
@@ -1695,6 +1804,22 @@ private static final long serialVersionUID = 0L;
       return splitIds_.getByteString(index);
     }
 
+    public static final int SOURCE_BYTES_FIELD_NUMBER = 2;
+    private long sourceBytes_ = 0L;
+    /**
+     * <pre>
+     * Bytes of the source consumed since the reader's previous report (the
+     * end of the finished splits), as in Batch.
+     * </pre>
+     *
+     * <code>int64 source_bytes = 2;</code>
+     * @return The sourceBytes.
+     */
+    @java.lang.Override
+    public long getSourceBytes() {
+      return sourceBytes_;
+    }
+
     private byte memoizedIsInitialized = -1;
     @java.lang.Override
     public final boolean isInitialized() {
@@ -1712,6 +1837,9 @@ private static final long serialVersionUID = 0L;
       for (int i = 0; i < splitIds_.size(); i++) {
         com.google.protobuf.GeneratedMessage.writeString(output, 1, splitIds_.getRaw(i));
       }
+      if (sourceBytes_ != 0L) {
+        output.writeInt64(2, sourceBytes_);
+      }
       getUnknownFields().writeTo(output);
     }
     private int computeSerializedSize_0() {
@@ -1723,6 +1851,10 @@ private static final long serialVersionUID = 0L;
         }
         size += dataSize;
         size += 1 * getSplitIdsList().size();
+      }
+      if (sourceBytes_ != 0L) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeInt64Size(2, sourceBytes_);
       }
       return size;
     }
@@ -1750,6 +1882,8 @@ private static final long serialVersionUID = 0L;
 
       if (!getSplitIdsList()
           .equals(other.getSplitIdsList())) return false;
+      if (getSourceBytes()
+          != other.getSourceBytes()) return false;
       if (!getUnknownFields().equals(other.getUnknownFields())) return false;
       return true;
     }
@@ -1765,6 +1899,9 @@ private static final long serialVersionUID = 0L;
         hash = (37 * hash) + SPLIT_IDS_FIELD_NUMBER;
         hash = (53 * hash) + getSplitIdsList().hashCode();
       }
+      hash = (37 * hash) + SOURCE_BYTES_FIELD_NUMBER;
+      hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+          getSourceBytes());
       hash = (29 * hash) + getUnknownFields().hashCode();
       memoizedHashCode = hash;
       return hash;
@@ -1898,6 +2035,7 @@ private static final long serialVersionUID = 0L;
         bitField0_ = 0;
         splitIds_ =
             com.google.protobuf.LazyStringArrayList.emptyList();
+        sourceBytes_ = 0L;
         return this;
       }
 
@@ -1935,6 +2073,9 @@ private static final long serialVersionUID = 0L;
           splitIds_.makeImmutable();
           result.splitIds_ = splitIds_;
         }
+        if (((from_bitField0_ & 0x00000002) != 0)) {
+          result.sourceBytes_ = sourceBytes_;
+        }
       }
 
       @java.lang.Override
@@ -1958,6 +2099,9 @@ private static final long serialVersionUID = 0L;
             splitIds_.addAll(other.splitIds_);
           }
           onChanged();
+        }
+        if (other.getSourceBytes() != 0L) {
+          setSourceBytes(other.getSourceBytes());
         }
         this.mergeUnknownFields(other.getUnknownFields());
         onChanged();
@@ -1988,6 +2132,11 @@ private static final long serialVersionUID = 0L;
                 splitIds_.add(input.readStringRequireUtf8());
                 break;
               } // case 10
+              case 16: {
+                sourceBytes_ = input.readInt64();
+                bitField0_ |= 0x00000002;
+                break;
+              } // case 16
               default: {
                 if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                   done = true; // was an endgroup tag
@@ -2116,6 +2265,53 @@ private static final long serialVersionUID = 0L;
         return this;
       }
 
+      private long sourceBytes_ ;
+      /**
+       * <pre>
+       * Bytes of the source consumed since the reader's previous report (the
+       * end of the finished splits), as in Batch.
+       * </pre>
+       *
+       * <code>int64 source_bytes = 2;</code>
+       * @return The sourceBytes.
+       */
+      @java.lang.Override
+      public long getSourceBytes() {
+        return sourceBytes_;
+      }
+      /**
+       * <pre>
+       * Bytes of the source consumed since the reader's previous report (the
+       * end of the finished splits), as in Batch.
+       * </pre>
+       *
+       * <code>int64 source_bytes = 2;</code>
+       * @param value The sourceBytes to set.
+       * @return This builder for chaining.
+       */
+      public Builder setSourceBytes(long value) {
+
+        sourceBytes_ = value;
+        bitField0_ |= 0x00000002;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * Bytes of the source consumed since the reader's previous report (the
+       * end of the finished splits), as in Batch.
+       * </pre>
+       *
+       * <code>int64 source_bytes = 2;</code>
+       * @return This builder for chaining.
+       */
+      public Builder clearSourceBytes() {
+        bitField0_ = (bitField0_ & ~0x00000002);
+        sourceBytes_ = 0L;
+        onChanged();
+        return this;
+      }
+
       // @@protoc_insertion_point(builder_scope:adf.v1.ReaderEvent.SplitsFinished)
     }
 
@@ -2200,6 +2396,19 @@ private static final long serialVersionUID = 0L;
      */
     io.github.activedataflow.adf.proto.v1.SplitOrBuilder getSplitsOrBuilder(
         int index);
+
+    /**
+     * <pre>
+     * Bytes of the source consumed since the reader's previous report and
+     * not sent with a batch: every byte up to the positions in splits has
+     * been reported once this State arrives, so the bytes a checkpoint
+     * counts match the positions it holds.
+     * </pre>
+     *
+     * <code>int64 source_bytes = 3;</code>
+     * @return The sourceBytes.
+     */
+    long getSourceBytes();
   }
   /**
    * Protobuf type {@code adf.v1.ReaderEvent.State}
@@ -2296,6 +2505,24 @@ private static final long serialVersionUID = 0L;
       return splits_.get(index);
     }
 
+    public static final int SOURCE_BYTES_FIELD_NUMBER = 3;
+    private long sourceBytes_ = 0L;
+    /**
+     * <pre>
+     * Bytes of the source consumed since the reader's previous report and
+     * not sent with a batch: every byte up to the positions in splits has
+     * been reported once this State arrives, so the bytes a checkpoint
+     * counts match the positions it holds.
+     * </pre>
+     *
+     * <code>int64 source_bytes = 3;</code>
+     * @return The sourceBytes.
+     */
+    @java.lang.Override
+    public long getSourceBytes() {
+      return sourceBytes_;
+    }
+
     private byte memoizedIsInitialized = -1;
     @java.lang.Override
     public final boolean isInitialized() {
@@ -2316,6 +2543,9 @@ private static final long serialVersionUID = 0L;
       for (int i = 0; i < splits_.size(); i++) {
         output.writeMessage(2, splits_.get(i));
       }
+      if (sourceBytes_ != 0L) {
+        output.writeInt64(3, sourceBytes_);
+      }
       getUnknownFields().writeTo(output);
     }
     private int computeSerializedSize_0() {
@@ -2333,6 +2563,10 @@ private static final long serialVersionUID = 0L;
             }
             size += 1 * count;
           }
+      if (sourceBytes_ != 0L) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeInt64Size(3, sourceBytes_);
+      }
       return size;
     }
     @java.lang.Override
@@ -2361,6 +2595,8 @@ private static final long serialVersionUID = 0L;
           != other.getCheckpointId()) return false;
       if (!getSplitsList()
           .equals(other.getSplitsList())) return false;
+      if (getSourceBytes()
+          != other.getSourceBytes()) return false;
       if (!getUnknownFields().equals(other.getUnknownFields())) return false;
       return true;
     }
@@ -2379,6 +2615,9 @@ private static final long serialVersionUID = 0L;
         hash = (37 * hash) + SPLITS_FIELD_NUMBER;
         hash = (53 * hash) + getSplitsList().hashCode();
       }
+      hash = (37 * hash) + SOURCE_BYTES_FIELD_NUMBER;
+      hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+          getSourceBytes());
       hash = (29 * hash) + getUnknownFields().hashCode();
       memoizedHashCode = hash;
       return hash;
@@ -2518,6 +2757,7 @@ private static final long serialVersionUID = 0L;
           splitsBuilder_.clear();
         }
         bitField0_ = (bitField0_ & ~0x00000002);
+        sourceBytes_ = 0L;
         return this;
       }
 
@@ -2567,6 +2807,9 @@ private static final long serialVersionUID = 0L;
         if (((from_bitField0_ & 0x00000001) != 0)) {
           result.checkpointId_ = checkpointId_;
         }
+        if (((from_bitField0_ & 0x00000004) != 0)) {
+          result.sourceBytes_ = sourceBytes_;
+        }
       }
 
       @java.lang.Override
@@ -2610,6 +2853,9 @@ private static final long serialVersionUID = 0L;
             }
           }
         }
+        if (other.getSourceBytes() != 0L) {
+          setSourceBytes(other.getSourceBytes());
+        }
         this.mergeUnknownFields(other.getUnknownFields());
         onChanged();
         return this;
@@ -2652,6 +2898,11 @@ private static final long serialVersionUID = 0L;
                 }
                 break;
               } // case 18
+              case 24: {
+                sourceBytes_ = input.readInt64();
+                bitField0_ |= 0x00000004;
+                break;
+              } // case 24
               default: {
                 if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                   done = true; // was an endgroup tag
@@ -2935,6 +3186,59 @@ private static final long serialVersionUID = 0L;
         return splitsBuilder_;
       }
 
+      private long sourceBytes_ ;
+      /**
+       * <pre>
+       * Bytes of the source consumed since the reader's previous report and
+       * not sent with a batch: every byte up to the positions in splits has
+       * been reported once this State arrives, so the bytes a checkpoint
+       * counts match the positions it holds.
+       * </pre>
+       *
+       * <code>int64 source_bytes = 3;</code>
+       * @return The sourceBytes.
+       */
+      @java.lang.Override
+      public long getSourceBytes() {
+        return sourceBytes_;
+      }
+      /**
+       * <pre>
+       * Bytes of the source consumed since the reader's previous report and
+       * not sent with a batch: every byte up to the positions in splits has
+       * been reported once this State arrives, so the bytes a checkpoint
+       * counts match the positions it holds.
+       * </pre>
+       *
+       * <code>int64 source_bytes = 3;</code>
+       * @param value The sourceBytes to set.
+       * @return This builder for chaining.
+       */
+      public Builder setSourceBytes(long value) {
+
+        sourceBytes_ = value;
+        bitField0_ |= 0x00000004;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * Bytes of the source consumed since the reader's previous report and
+       * not sent with a batch: every byte up to the positions in splits has
+       * been reported once this State arrives, so the bytes a checkpoint
+       * counts match the positions it holds.
+       * </pre>
+       *
+       * <code>int64 source_bytes = 3;</code>
+       * @return This builder for chaining.
+       */
+      public Builder clearSourceBytes() {
+        bitField0_ = (bitField0_ & ~0x00000004);
+        sourceBytes_ = 0L;
+        onChanged();
+        return this;
+      }
+
       // @@protoc_insertion_point(builder_scope:adf.v1.ReaderEvent.State)
     }
 
@@ -2981,6 +3285,764 @@ private static final long serialVersionUID = 0L;
 
     @java.lang.Override
     public io.github.activedataflow.adf.proto.v1.ReaderEvent.State getDefaultInstanceForType() {
+      return DEFAULT_INSTANCE;
+    }
+
+  }
+
+  public interface LagOrBuilder extends
+      // @@protoc_insertion_point(interface_extends:adf.v1.ReaderEvent.Lag)
+      com.google.protobuf.MessageOrBuilder {
+
+    /**
+     * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+     */
+    java.util.List<io.github.activedataflow.adf.proto.v1.SplitLag> 
+        getSplitsList();
+    /**
+     * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+     */
+    io.github.activedataflow.adf.proto.v1.SplitLag getSplits(int index);
+    /**
+     * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+     */
+    int getSplitsCount();
+    /**
+     * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+     */
+    java.util.List<? extends io.github.activedataflow.adf.proto.v1.SplitLagOrBuilder> 
+        getSplitsOrBuilderList();
+    /**
+     * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+     */
+    io.github.activedataflow.adf.proto.v1.SplitLagOrBuilder getSplitsOrBuilder(
+        int index);
+  }
+  /**
+   * <pre>
+   * Lag says how many records the source holds behind each split's position
+   * (a stream's entries not yet delivered to the consumer group), for
+   * progress and metrics. Sent now and then by readers that can tell.
+   * </pre>
+   *
+   * Protobuf type {@code adf.v1.ReaderEvent.Lag}
+   */
+  public static final class Lag extends
+      com.google.protobuf.GeneratedMessage implements
+      // @@protoc_insertion_point(message_implements:adf.v1.ReaderEvent.Lag)
+      LagOrBuilder {
+  private static final long serialVersionUID = 0L;
+    static {
+      com.google.protobuf.RuntimeVersion.validateProtobufGencodeVersion(
+        com.google.protobuf.RuntimeVersion.RuntimeDomain.PUBLIC,
+        /* major= */ 4,
+        /* minor= */ 36,
+        /* patch= */ 2,
+        /* suffix= */ "",
+        "Lag");
+    }
+    // Use Lag.newBuilder() to construct.
+    private Lag(com.google.protobuf.GeneratedMessage.Builder<?> builder) {
+      super(builder);
+    }
+    private Lag() {
+      splits_ = java.util.Collections.emptyList();
+    }
+
+    public static final com.google.protobuf.Descriptors.Descriptor
+        getDescriptor() {
+      return io.github.activedataflow.adf.proto.v1.PluginOuterClass.internal_static_adf_v1_ReaderEvent_Lag_descriptor;
+    }
+
+    @java.lang.Override
+    public com.google.protobuf.Descriptors.Descriptor getDescriptorForType() {
+      return io.github.activedataflow.adf.proto.v1.PluginOuterClass.internal_static_adf_v1_ReaderEvent_Lag_descriptor;
+    }
+
+    @java.lang.Override
+    protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
+        internalGetFieldAccessorTable() {
+      return io.github.activedataflow.adf.proto.v1.PluginOuterClass.internal_static_adf_v1_ReaderEvent_Lag_fieldAccessorTable
+          .ensureFieldAccessorsInitialized(
+              io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag.class, io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag.Builder.class);
+    }
+
+    public static final int SPLITS_FIELD_NUMBER = 1;
+    @SuppressWarnings("serial")
+    private java.util.List<io.github.activedataflow.adf.proto.v1.SplitLag> splits_;
+    /**
+     * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+     */
+    @java.lang.Override
+    public java.util.List<io.github.activedataflow.adf.proto.v1.SplitLag> getSplitsList() {
+      return splits_;
+    }
+    /**
+     * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+     */
+    @java.lang.Override
+    public java.util.List<? extends io.github.activedataflow.adf.proto.v1.SplitLagOrBuilder> 
+        getSplitsOrBuilderList() {
+      return splits_;
+    }
+    /**
+     * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+     */
+    @java.lang.Override
+    public int getSplitsCount() {
+      return splits_.size();
+    }
+    /**
+     * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+     */
+    @java.lang.Override
+    public io.github.activedataflow.adf.proto.v1.SplitLag getSplits(int index) {
+      return splits_.get(index);
+    }
+    /**
+     * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+     */
+    @java.lang.Override
+    public io.github.activedataflow.adf.proto.v1.SplitLagOrBuilder getSplitsOrBuilder(
+        int index) {
+      return splits_.get(index);
+    }
+
+    private byte memoizedIsInitialized = -1;
+    @java.lang.Override
+    public final boolean isInitialized() {
+      byte isInitialized = memoizedIsInitialized;
+      if (isInitialized == 1) return true;
+      if (isInitialized == 0) return false;
+
+      memoizedIsInitialized = 1;
+      return true;
+    }
+
+    @java.lang.Override
+    public void writeTo(com.google.protobuf.CodedOutputStream output)
+                        throws java.io.IOException {
+      for (int i = 0; i < splits_.size(); i++) {
+        output.writeMessage(1, splits_.get(i));
+      }
+      getUnknownFields().writeTo(output);
+    }
+    private int computeSerializedSize_0() {
+      int size = 0;
+
+          {
+            final int count = splits_.size();
+            for (int i = 0; i < count; i++) {
+              size += com.google.protobuf.CodedOutputStream
+                .computeMessageSizeNoTag(splits_.get(i));
+            }
+            size += 1 * count;
+          }
+      return size;
+    }
+    @java.lang.Override
+    public int getSerializedSize() {
+      int size = memoizedSize;
+      if (size != -1) return size;
+
+      size = 0;
+      size += computeSerializedSize_0();
+      size += getUnknownFields().getSerializedSize();
+      memoizedSize = size;
+      return size;
+    }
+
+    @java.lang.Override
+    public boolean equals(final java.lang.Object obj) {
+      if (obj == this) {
+       return true;
+      }
+      if (!(obj instanceof io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag)) {
+        return super.equals(obj);
+      }
+      io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag other = (io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag) obj;
+
+      if (!getSplitsList()
+          .equals(other.getSplitsList())) return false;
+      if (!getUnknownFields().equals(other.getUnknownFields())) return false;
+      return true;
+    }
+
+    @java.lang.Override
+    public int hashCode() {
+      if (memoizedHashCode != 0) {
+        return memoizedHashCode;
+      }
+      int hash = 41;
+      hash = (19 * hash) + getDescriptor().hashCode();
+      if (getSplitsCount() > 0) {
+        hash = (37 * hash) + SPLITS_FIELD_NUMBER;
+        hash = (53 * hash) + getSplitsList().hashCode();
+      }
+      hash = (29 * hash) + getUnknownFields().hashCode();
+      memoizedHashCode = hash;
+      return hash;
+    }
+
+    public static io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag parseFrom(
+        java.nio.ByteBuffer data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag parseFrom(
+        java.nio.ByteBuffer data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag parseFrom(
+        com.google.protobuf.ByteString data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag parseFrom(
+        com.google.protobuf.ByteString data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag parseFrom(byte[] data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag parseFrom(
+        byte[] data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag parseFrom(java.io.InputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseWithIOException(PARSER, input);
+    }
+    public static io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag parseFrom(
+        java.io.InputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseWithIOException(PARSER, input, extensionRegistry);
+    }
+
+    public static io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag parseDelimitedFrom(java.io.InputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseDelimitedWithIOException(PARSER, input);
+    }
+
+    public static io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag parseDelimitedFrom(
+        java.io.InputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseDelimitedWithIOException(PARSER, input, extensionRegistry);
+    }
+    public static io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag parseFrom(
+        com.google.protobuf.CodedInputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseWithIOException(PARSER, input);
+    }
+    public static io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag parseFrom(
+        com.google.protobuf.CodedInputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseWithIOException(PARSER, input, extensionRegistry);
+    }
+
+    @java.lang.Override
+    public Builder newBuilderForType() { return newBuilder(); }
+    public static Builder newBuilder() {
+      return DEFAULT_INSTANCE.toBuilder();
+    }
+    public static Builder newBuilder(io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag prototype) {
+      return DEFAULT_INSTANCE.toBuilder().mergeFrom(prototype);
+    }
+    @java.lang.Override
+    public Builder toBuilder() {
+      return this == DEFAULT_INSTANCE
+          ? new Builder() : new Builder().mergeFrom(this);
+    }
+
+    @java.lang.Override
+    protected Builder newBuilderForType(
+        com.google.protobuf.GeneratedMessage.BuilderParent parent) {
+      Builder builder = new Builder(parent);
+      return builder;
+    }
+    /**
+     * <pre>
+     * Lag says how many records the source holds behind each split's position
+     * (a stream's entries not yet delivered to the consumer group), for
+     * progress and metrics. Sent now and then by readers that can tell.
+     * </pre>
+     *
+     * Protobuf type {@code adf.v1.ReaderEvent.Lag}
+     */
+    public static final class Builder extends
+        com.google.protobuf.GeneratedMessage.Builder<Builder> implements
+        // @@protoc_insertion_point(builder_implements:adf.v1.ReaderEvent.Lag)
+        io.github.activedataflow.adf.proto.v1.ReaderEvent.LagOrBuilder {
+      public static final com.google.protobuf.Descriptors.Descriptor
+          getDescriptor() {
+        return io.github.activedataflow.adf.proto.v1.PluginOuterClass.internal_static_adf_v1_ReaderEvent_Lag_descriptor;
+      }
+
+      @java.lang.Override
+      protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
+          internalGetFieldAccessorTable() {
+        return io.github.activedataflow.adf.proto.v1.PluginOuterClass.internal_static_adf_v1_ReaderEvent_Lag_fieldAccessorTable
+            .ensureFieldAccessorsInitialized(
+                io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag.class, io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag.Builder.class);
+      }
+
+      // Construct using io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag.newBuilder()
+      private Builder() {
+
+      }
+
+      private Builder(
+          com.google.protobuf.GeneratedMessage.BuilderParent parent) {
+        super(parent);
+
+      }
+      @java.lang.Override
+      public Builder clear() {
+        super.clear();
+        bitField0_ = 0;
+        if (splitsBuilder_ == null) {
+          splits_ = java.util.Collections.emptyList();
+        } else {
+          splits_ = null;
+          splitsBuilder_.clear();
+        }
+        bitField0_ = (bitField0_ & ~0x00000001);
+        return this;
+      }
+
+      @java.lang.Override
+      public com.google.protobuf.Descriptors.Descriptor
+          getDescriptorForType() {
+        return io.github.activedataflow.adf.proto.v1.PluginOuterClass.internal_static_adf_v1_ReaderEvent_Lag_descriptor;
+      }
+
+      @java.lang.Override
+      public io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag getDefaultInstanceForType() {
+        return io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag.getDefaultInstance();
+      }
+
+      @java.lang.Override
+      public io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag build() {
+        io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag result = buildPartial();
+        if (!result.isInitialized()) {
+          throw newUninitializedMessageException(result);
+        }
+        return result;
+      }
+
+      @java.lang.Override
+      public io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag buildPartial() {
+        io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag result = new io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag(this);
+        buildPartialRepeatedFields(result);
+        if (bitField0_ != 0) { buildPartial0(result); }
+        onBuilt();
+        return result;
+      }
+
+      private void buildPartialRepeatedFields(io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag result) {
+        if (splitsBuilder_ == null) {
+          if (((bitField0_ & 0x00000001) != 0)) {
+            splits_ = java.util.Collections.unmodifiableList(splits_);
+            bitField0_ = (bitField0_ & ~0x00000001);
+          }
+          result.splits_ = splits_;
+        } else {
+          result.splits_ = splitsBuilder_.build();
+        }
+      }
+
+      private void buildPartial0(io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag result) {
+        int from_bitField0_ = bitField0_;
+      }
+
+      @java.lang.Override
+      public Builder mergeFrom(com.google.protobuf.Message other) {
+        if (other instanceof io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag) {
+          return mergeFrom((io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag)other);
+        } else {
+          super.mergeFrom(other);
+          return this;
+        }
+      }
+
+      public Builder mergeFrom(io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag other) {
+        if (other == io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag.getDefaultInstance()) return this;
+        if (splitsBuilder_ == null) {
+          if (!other.splits_.isEmpty()) {
+            if (splits_.isEmpty()) {
+              splits_ = other.splits_;
+              bitField0_ = (bitField0_ & ~0x00000001);
+            } else {
+              ensureSplitsIsMutable();
+              splits_.addAll(other.splits_);
+            }
+            onChanged();
+          }
+        } else {
+          if (!other.splits_.isEmpty()) {
+            if (splitsBuilder_.isEmpty()) {
+              splitsBuilder_.dispose();
+              splitsBuilder_ = null;
+              splits_ = other.splits_;
+              bitField0_ = (bitField0_ & ~0x00000001);
+              splitsBuilder_ = 
+                com.google.protobuf.GeneratedMessage.alwaysUseFieldBuilders ?
+                   internalGetSplitsFieldBuilder() : null;
+            } else {
+              splitsBuilder_.addAllMessages(other.splits_);
+            }
+          }
+        }
+        this.mergeUnknownFields(other.getUnknownFields());
+        onChanged();
+        return this;
+      }
+
+      @java.lang.Override
+      public final boolean isInitialized() {
+        return true;
+      }
+
+      @java.lang.Override
+      public Builder mergeFrom(
+          com.google.protobuf.CodedInputStream input,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws java.io.IOException {
+        java.util.Objects.requireNonNull(extensionRegistry);
+        try {
+          boolean done = false;
+          while (!done) {
+            int tag = input.readTag();
+            switch (tag) {
+              case 0:
+                done = true;
+                break;
+              case 10: {
+                io.github.activedataflow.adf.proto.v1.SplitLag m =
+                    input.readMessage(
+                        io.github.activedataflow.adf.proto.v1.SplitLag.parser(),
+                        extensionRegistry);
+                if (splitsBuilder_ == null) {
+                  ensureSplitsIsMutable();
+                  splits_.add(m);
+                } else {
+                  splitsBuilder_.addMessage(m);
+                }
+                break;
+              } // case 10
+              default: {
+                if (!super.parseUnknownField(input, extensionRegistry, tag)) {
+                  done = true; // was an endgroup tag
+                }
+                break;
+              } // default:
+            } // switch (tag)
+          } // while (!done)
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+          throw e.unwrapIOException();
+        } finally {
+          onChanged();
+        } // finally
+        return this;
+      }
+      private int bitField0_;
+
+      private java.util.List<io.github.activedataflow.adf.proto.v1.SplitLag> splits_ =
+        java.util.Collections.emptyList();
+      private void ensureSplitsIsMutable() {
+        if (!((bitField0_ & 0x00000001) != 0)) {
+          splits_ = new java.util.ArrayList<io.github.activedataflow.adf.proto.v1.SplitLag>(splits_);
+          bitField0_ |= 0x00000001;
+         }
+      }
+
+      private com.google.protobuf.RepeatedFieldBuilder<
+          io.github.activedataflow.adf.proto.v1.SplitLag, io.github.activedataflow.adf.proto.v1.SplitLag.Builder, io.github.activedataflow.adf.proto.v1.SplitLagOrBuilder> splitsBuilder_;
+
+      /**
+       * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+       */
+      public java.util.List<io.github.activedataflow.adf.proto.v1.SplitLag> getSplitsList() {
+        if (splitsBuilder_ == null) {
+          return java.util.Collections.unmodifiableList(splits_);
+        } else {
+          return splitsBuilder_.getMessageList();
+        }
+      }
+      /**
+       * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+       */
+      public int getSplitsCount() {
+        if (splitsBuilder_ == null) {
+          return splits_.size();
+        } else {
+          return splitsBuilder_.getCount();
+        }
+      }
+      /**
+       * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+       */
+      public io.github.activedataflow.adf.proto.v1.SplitLag getSplits(int index) {
+        if (splitsBuilder_ == null) {
+          return splits_.get(index);
+        } else {
+          return splitsBuilder_.getMessage(index);
+        }
+      }
+      /**
+       * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+       */
+      public Builder setSplits(
+          int index, io.github.activedataflow.adf.proto.v1.SplitLag value) {
+        if (splitsBuilder_ == null) {
+          java.util.Objects.requireNonNull(value);
+          ensureSplitsIsMutable();
+          splits_.set(index, value);
+          onChanged();
+        } else {
+          splitsBuilder_.setMessage(index, value);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+       */
+      public Builder setSplits(
+          int index, io.github.activedataflow.adf.proto.v1.SplitLag.Builder builderForValue) {
+        if (splitsBuilder_ == null) {
+          ensureSplitsIsMutable();
+          splits_.set(index, builderForValue.build());
+          onChanged();
+        } else {
+          splitsBuilder_.setMessage(index, builderForValue.build());
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+       */
+      public Builder addSplits(io.github.activedataflow.adf.proto.v1.SplitLag value) {
+        if (splitsBuilder_ == null) {
+          java.util.Objects.requireNonNull(value);
+          ensureSplitsIsMutable();
+          splits_.add(value);
+          onChanged();
+        } else {
+          splitsBuilder_.addMessage(value);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+       */
+      public Builder addSplits(
+          int index, io.github.activedataflow.adf.proto.v1.SplitLag value) {
+        if (splitsBuilder_ == null) {
+          java.util.Objects.requireNonNull(value);
+          ensureSplitsIsMutable();
+          splits_.add(index, value);
+          onChanged();
+        } else {
+          splitsBuilder_.addMessage(index, value);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+       */
+      public Builder addSplits(
+          io.github.activedataflow.adf.proto.v1.SplitLag.Builder builderForValue) {
+        if (splitsBuilder_ == null) {
+          ensureSplitsIsMutable();
+          splits_.add(builderForValue.build());
+          onChanged();
+        } else {
+          splitsBuilder_.addMessage(builderForValue.build());
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+       */
+      public Builder addSplits(
+          int index, io.github.activedataflow.adf.proto.v1.SplitLag.Builder builderForValue) {
+        if (splitsBuilder_ == null) {
+          ensureSplitsIsMutable();
+          splits_.add(index, builderForValue.build());
+          onChanged();
+        } else {
+          splitsBuilder_.addMessage(index, builderForValue.build());
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+       */
+      public Builder addAllSplits(
+          java.lang.Iterable<? extends io.github.activedataflow.adf.proto.v1.SplitLag> values) {
+        if (splitsBuilder_ == null) {
+          ensureSplitsIsMutable();
+          com.google.protobuf.AbstractMessageLite.Builder.addAll(
+              values, splits_);
+          onChanged();
+        } else {
+          splitsBuilder_.addAllMessages(values);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+       */
+      public Builder clearSplits() {
+        if (splitsBuilder_ == null) {
+          splits_ = java.util.Collections.emptyList();
+          bitField0_ = (bitField0_ & ~0x00000001);
+          onChanged();
+        } else {
+          splitsBuilder_.clear();
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+       */
+      public Builder removeSplits(int index) {
+        if (splitsBuilder_ == null) {
+          ensureSplitsIsMutable();
+          splits_.remove(index);
+          onChanged();
+        } else {
+          splitsBuilder_.remove(index);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+       */
+      public io.github.activedataflow.adf.proto.v1.SplitLag.Builder getSplitsBuilder(
+          int index) {
+        return internalGetSplitsFieldBuilder().getBuilder(index);
+      }
+      /**
+       * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+       */
+      public io.github.activedataflow.adf.proto.v1.SplitLagOrBuilder getSplitsOrBuilder(
+          int index) {
+        if (splitsBuilder_ == null) {
+          return splits_.get(index);  } else {
+          return splitsBuilder_.getMessageOrBuilder(index);
+        }
+      }
+      /**
+       * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+       */
+      public java.util.List<? extends io.github.activedataflow.adf.proto.v1.SplitLagOrBuilder> 
+           getSplitsOrBuilderList() {
+        if (splitsBuilder_ != null) {
+          return splitsBuilder_.getMessageOrBuilderList();
+        } else {
+          return java.util.Collections.unmodifiableList(splits_);
+        }
+      }
+      /**
+       * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+       */
+      public io.github.activedataflow.adf.proto.v1.SplitLag.Builder addSplitsBuilder() {
+        return internalGetSplitsFieldBuilder().addBuilder(
+            io.github.activedataflow.adf.proto.v1.SplitLag.getDefaultInstance());
+      }
+      /**
+       * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+       */
+      public io.github.activedataflow.adf.proto.v1.SplitLag.Builder addSplitsBuilder(
+          int index) {
+        return internalGetSplitsFieldBuilder().addBuilder(
+            index, io.github.activedataflow.adf.proto.v1.SplitLag.getDefaultInstance());
+      }
+      /**
+       * <code>repeated .adf.v1.SplitLag splits = 1;</code>
+       */
+      public java.util.List<io.github.activedataflow.adf.proto.v1.SplitLag.Builder> 
+           getSplitsBuilderList() {
+        return internalGetSplitsFieldBuilder().getBuilderList();
+      }
+      private com.google.protobuf.RepeatedFieldBuilder<
+          io.github.activedataflow.adf.proto.v1.SplitLag, io.github.activedataflow.adf.proto.v1.SplitLag.Builder, io.github.activedataflow.adf.proto.v1.SplitLagOrBuilder> 
+          internalGetSplitsFieldBuilder() {
+        if (splitsBuilder_ == null) {
+          splitsBuilder_ = new com.google.protobuf.RepeatedFieldBuilder<
+              io.github.activedataflow.adf.proto.v1.SplitLag, io.github.activedataflow.adf.proto.v1.SplitLag.Builder, io.github.activedataflow.adf.proto.v1.SplitLagOrBuilder>(
+                  splits_,
+                  ((bitField0_ & 0x00000001) != 0),
+                  getParentForChildren(),
+                  isClean());
+          splits_ = null;
+        }
+        return splitsBuilder_;
+      }
+
+      // @@protoc_insertion_point(builder_scope:adf.v1.ReaderEvent.Lag)
+    }
+
+    // @@protoc_insertion_point(class_scope:adf.v1.ReaderEvent.Lag)
+    private static final io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag DEFAULT_INSTANCE;
+    static {
+      DEFAULT_INSTANCE = new io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag();
+    }
+
+    public static io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag getDefaultInstance() {
+      return DEFAULT_INSTANCE;
+    }
+
+    private static final com.google.protobuf.Parser<Lag>
+        PARSER = new com.google.protobuf.AbstractParser<Lag>() {
+      @java.lang.Override
+      public Lag parsePartialFrom(
+          com.google.protobuf.CodedInputStream input,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws com.google.protobuf.InvalidProtocolBufferException {
+        Builder builder = newBuilder();
+        try {
+          builder.mergeFrom(input, extensionRegistry);
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+          throw e.setUnfinishedMessage(builder.buildPartial());
+        } catch (com.google.protobuf.UninitializedMessageException e) {
+          throw e.asInvalidProtocolBufferException().setUnfinishedMessage(builder.buildPartial());
+        } catch (java.io.IOException e) {
+          throw new com.google.protobuf.InvalidProtocolBufferException(e)
+              .setUnfinishedMessage(builder.buildPartial());
+        }
+        return builder.buildPartial();
+      }
+    };
+
+    public static com.google.protobuf.Parser<Lag> parser() {
+      return PARSER;
+    }
+
+    @java.lang.Override
+    public com.google.protobuf.Parser<Lag> getParserForType() {
+      return PARSER;
+    }
+
+    @java.lang.Override
+    public io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag getDefaultInstanceForType() {
       return DEFAULT_INSTANCE;
     }
 
@@ -4113,6 +5175,7 @@ private static final long serialVersionUID = 0L;
     REJECTED(6),
     FINISHED(7),
     ERROR(8),
+    LAG(9),
     EVENT_NOT_SET(0);
     private final int value;
     private EventCase(int value) {
@@ -4138,6 +5201,7 @@ private static final long serialVersionUID = 0L;
         case 6: return REJECTED;
         case 7: return FINISHED;
         case 8: return ERROR;
+        case 9: return LAG;
         case 0: return EVENT_NOT_SET;
         default: return null;
       }
@@ -4401,6 +5465,37 @@ private static final long serialVersionUID = 0L;
     return io.github.activedataflow.adf.proto.v1.Diagnostic.getDefaultInstance();
   }
 
+  public static final int LAG_FIELD_NUMBER = 9;
+  /**
+   * <code>.adf.v1.ReaderEvent.Lag lag = 9;</code>
+   * @return Whether the lag field is set.
+   */
+  @java.lang.Override
+  public boolean hasLag() {
+    return eventCase_ == 9;
+  }
+  /**
+   * <code>.adf.v1.ReaderEvent.Lag lag = 9;</code>
+   * @return The lag.
+   */
+  @java.lang.Override
+  public io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag getLag() {
+    if (eventCase_ == 9) {
+       return (io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag) event_;
+    }
+    return io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag.getDefaultInstance();
+  }
+  /**
+   * <code>.adf.v1.ReaderEvent.Lag lag = 9;</code>
+   */
+  @java.lang.Override
+  public io.github.activedataflow.adf.proto.v1.ReaderEvent.LagOrBuilder getLagOrBuilder() {
+    if (eventCase_ == 9) {
+       return (io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag) event_;
+    }
+    return io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag.getDefaultInstance();
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -4439,6 +5534,9 @@ private static final long serialVersionUID = 0L;
     if (eventCase_ == 8) {
       output.writeMessage(8, (io.github.activedataflow.adf.proto.v1.Diagnostic) event_);
     }
+    if (eventCase_ == 9) {
+      output.writeMessage(9, (io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag) event_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -4474,6 +5572,10 @@ private static final long serialVersionUID = 0L;
     if (eventCase_ == 8) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(8, (io.github.activedataflow.adf.proto.v1.Diagnostic) event_);
+    }
+    if (eventCase_ == 9) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(9, (io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag) event_);
     }
     return size;
   }
@@ -4533,6 +5635,10 @@ private static final long serialVersionUID = 0L;
         if (!getError()
             .equals(other.getError())) return false;
         break;
+      case 9:
+        if (!getLag()
+            .equals(other.getLag())) return false;
+        break;
       case 0:
       default:
     }
@@ -4579,6 +5685,10 @@ private static final long serialVersionUID = 0L;
       case 8:
         hash = (37 * hash) + ERROR_FIELD_NUMBER;
         hash = (53 * hash) + getError().hashCode();
+        break;
+      case 9:
+        hash = (37 * hash) + LAG_FIELD_NUMBER;
+        hash = (53 * hash) + getLag().hashCode();
         break;
       case 0:
       default:
@@ -4738,6 +5848,9 @@ private static final long serialVersionUID = 0L;
       if (errorBuilder_ != null) {
         errorBuilder_.clear();
       }
+      if (lagBuilder_ != null) {
+        lagBuilder_.clear();
+      }
       eventCase_ = 0;
       event_ = null;
       return this;
@@ -4811,6 +5924,10 @@ private static final long serialVersionUID = 0L;
           errorBuilder_ != null) {
         result.event_ = errorBuilder_.build();
       }
+      if (eventCase_ == 9 &&
+          lagBuilder_ != null) {
+        result.event_ = lagBuilder_.build();
+      }
     }
 
     @java.lang.Override
@@ -4856,6 +5973,10 @@ private static final long serialVersionUID = 0L;
         }
         case ERROR: {
           mergeError(other.getError());
+          break;
+        }
+        case LAG: {
+          mergeLag(other.getLag());
           break;
         }
         case EVENT_NOT_SET: {
@@ -4942,6 +6063,13 @@ private static final long serialVersionUID = 0L;
               eventCase_ = 8;
               break;
             } // case 66
+            case 74: {
+              input.readMessage(
+                  internalGetLagFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              eventCase_ = 9;
+              break;
+            } // case 74
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -6092,6 +7220,146 @@ private static final long serialVersionUID = 0L;
       eventCase_ = 8;
       onChanged();
       return errorBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag, io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag.Builder, io.github.activedataflow.adf.proto.v1.ReaderEvent.LagOrBuilder> lagBuilder_;
+    /**
+     * <code>.adf.v1.ReaderEvent.Lag lag = 9;</code>
+     * @return Whether the lag field is set.
+     */
+    @java.lang.Override
+    public boolean hasLag() {
+      return eventCase_ == 9;
+    }
+    /**
+     * <code>.adf.v1.ReaderEvent.Lag lag = 9;</code>
+     * @return The lag.
+     */
+    @java.lang.Override
+    public io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag getLag() {
+      if (lagBuilder_ == null) {
+        if (eventCase_ == 9) {
+          return (io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag) event_;
+        }
+        return io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag.getDefaultInstance();
+      } else {
+        if (eventCase_ == 9) {
+          return lagBuilder_.getMessage();
+        }
+        return io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.adf.v1.ReaderEvent.Lag lag = 9;</code>
+     */
+    public Builder setLag(io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag value) {
+      if (lagBuilder_ == null) {
+        java.util.Objects.requireNonNull(value);
+        event_ = value;
+        onChanged();
+      } else {
+        lagBuilder_.setMessage(value);
+      }
+      eventCase_ = 9;
+      return this;
+    }
+    /**
+     * <code>.adf.v1.ReaderEvent.Lag lag = 9;</code>
+     */
+    public Builder setLag(
+        io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag.Builder builderForValue) {
+      if (lagBuilder_ == null) {
+        event_ = builderForValue.build();
+        onChanged();
+      } else {
+        lagBuilder_.setMessage(builderForValue.build());
+      }
+      eventCase_ = 9;
+      return this;
+    }
+    /**
+     * <code>.adf.v1.ReaderEvent.Lag lag = 9;</code>
+     */
+    public Builder mergeLag(io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag value) {
+      if (lagBuilder_ == null) {
+        if (eventCase_ == 9 &&
+            event_ != io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag.getDefaultInstance()) {
+          event_ = io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag.newBuilder((io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag) event_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          event_ = value;
+        }
+        onChanged();
+      } else {
+        if (eventCase_ == 9) {
+          lagBuilder_.mergeFrom(value);
+        } else {
+          lagBuilder_.setMessage(value);
+        }
+      }
+      eventCase_ = 9;
+      return this;
+    }
+    /**
+     * <code>.adf.v1.ReaderEvent.Lag lag = 9;</code>
+     */
+    public Builder clearLag() {
+      if (lagBuilder_ == null) {
+        if (eventCase_ == 9) {
+          eventCase_ = 0;
+          event_ = null;
+          onChanged();
+        }
+      } else {
+        if (eventCase_ == 9) {
+          eventCase_ = 0;
+          event_ = null;
+        }
+        lagBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <code>.adf.v1.ReaderEvent.Lag lag = 9;</code>
+     */
+    public io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag.Builder getLagBuilder() {
+      return internalGetLagFieldBuilder().getBuilder();
+    }
+    /**
+     * <code>.adf.v1.ReaderEvent.Lag lag = 9;</code>
+     */
+    @java.lang.Override
+    public io.github.activedataflow.adf.proto.v1.ReaderEvent.LagOrBuilder getLagOrBuilder() {
+      if ((eventCase_ == 9) && (lagBuilder_ != null)) {
+        return lagBuilder_.getMessageOrBuilder();
+      } else {
+        if (eventCase_ == 9) {
+          return (io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag) event_;
+        }
+        return io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.adf.v1.ReaderEvent.Lag lag = 9;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag, io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag.Builder, io.github.activedataflow.adf.proto.v1.ReaderEvent.LagOrBuilder> 
+        internalGetLagFieldBuilder() {
+      if (lagBuilder_ == null) {
+        if (!(eventCase_ == 9)) {
+          event_ = io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag.getDefaultInstance();
+        }
+        lagBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag, io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag.Builder, io.github.activedataflow.adf.proto.v1.ReaderEvent.LagOrBuilder>(
+                (io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag) event_,
+                getParentForChildren(),
+                isClean());
+        event_ = null;
+      }
+      eventCase_ = 9;
+      onChanged();
+      return lagBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:adf.v1.ReaderEvent)

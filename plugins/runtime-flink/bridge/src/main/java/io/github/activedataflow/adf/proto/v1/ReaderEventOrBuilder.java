@@ -130,5 +130,20 @@ public interface ReaderEventOrBuilder extends
    */
   io.github.activedataflow.adf.proto.v1.DiagnosticOrBuilder getErrorOrBuilder();
 
+  /**
+   * <code>.adf.v1.ReaderEvent.Lag lag = 9;</code>
+   * @return Whether the lag field is set.
+   */
+  boolean hasLag();
+  /**
+   * <code>.adf.v1.ReaderEvent.Lag lag = 9;</code>
+   * @return The lag.
+   */
+  io.github.activedataflow.adf.proto.v1.ReaderEvent.Lag getLag();
+  /**
+   * <code>.adf.v1.ReaderEvent.Lag lag = 9;</code>
+   */
+  io.github.activedataflow.adf.proto.v1.ReaderEvent.LagOrBuilder getLagOrBuilder();
+
   io.github.activedataflow.adf.proto.v1.ReaderEvent.EventCase getEventCase();
 }

@@ -857,6 +857,16 @@ private static final long serialVersionUID = 0L;
      */
     io.github.activedataflow.adf.proto.v1.DiagnosticOrBuilder getDiagnosticsOrBuilder(
         int index);
+
+    /**
+     * <pre>
+     * Rows the job rejected (on_error skip or dead_letter).
+     * </pre>
+     *
+     * <code>int64 records_rejected = 6;</code>
+     * @return The recordsRejected.
+     */
+    long getRecordsRejected();
   }
   /**
    * Protobuf type {@code adf.v1.RuntimeStatus.Response}
@@ -1052,6 +1062,21 @@ private static final long serialVersionUID = 0L;
       return diagnostics_.get(index);
     }
 
+    public static final int RECORDS_REJECTED_FIELD_NUMBER = 6;
+    private long recordsRejected_ = 0L;
+    /**
+     * <pre>
+     * Rows the job rejected (on_error skip or dead_letter).
+     * </pre>
+     *
+     * <code>int64 records_rejected = 6;</code>
+     * @return The recordsRejected.
+     */
+    @java.lang.Override
+    public long getRecordsRejected() {
+      return recordsRejected_;
+    }
+
     private byte memoizedIsInitialized = -1;
     @java.lang.Override
     public final boolean isInitialized() {
@@ -1081,6 +1106,9 @@ private static final long serialVersionUID = 0L;
       for (int i = 0; i < diagnostics_.size(); i++) {
         output.writeMessage(5, diagnostics_.get(i));
       }
+      if (recordsRejected_ != 0L) {
+        output.writeInt64(6, recordsRejected_);
+      }
       getUnknownFields().writeTo(output);
     }
     private int computeSerializedSize_0() {
@@ -1108,6 +1136,10 @@ private static final long serialVersionUID = 0L;
             }
             size += 1 * count;
           }
+      if (recordsRejected_ != 0L) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeInt64Size(6, recordsRejected_);
+      }
       return size;
     }
     @java.lang.Override
@@ -1142,6 +1174,8 @@ private static final long serialVersionUID = 0L;
           .equals(other.getMessage())) return false;
       if (!getDiagnosticsList()
           .equals(other.getDiagnosticsList())) return false;
+      if (getRecordsRejected()
+          != other.getRecordsRejected()) return false;
       if (!getUnknownFields().equals(other.getUnknownFields())) return false;
       return true;
     }
@@ -1167,6 +1201,9 @@ private static final long serialVersionUID = 0L;
         hash = (37 * hash) + DIAGNOSTICS_FIELD_NUMBER;
         hash = (53 * hash) + getDiagnosticsList().hashCode();
       }
+      hash = (37 * hash) + RECORDS_REJECTED_FIELD_NUMBER;
+      hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+          getRecordsRejected());
       hash = (29 * hash) + getUnknownFields().hashCode();
       memoizedHashCode = hash;
       return hash;
@@ -1309,6 +1346,7 @@ private static final long serialVersionUID = 0L;
           diagnosticsBuilder_.clear();
         }
         bitField0_ = (bitField0_ & ~0x00000010);
+        recordsRejected_ = 0L;
         return this;
       }
 
@@ -1367,6 +1405,9 @@ private static final long serialVersionUID = 0L;
         if (((from_bitField0_ & 0x00000008) != 0)) {
           result.message_ = message_;
         }
+        if (((from_bitField0_ & 0x00000020) != 0)) {
+          result.recordsRejected_ = recordsRejected_;
+        }
       }
 
       @java.lang.Override
@@ -1422,6 +1463,9 @@ private static final long serialVersionUID = 0L;
               diagnosticsBuilder_.addAllMessages(other.diagnostics_);
             }
           }
+        }
+        if (other.getRecordsRejected() != 0L) {
+          setRecordsRejected(other.getRecordsRejected());
         }
         this.mergeUnknownFields(other.getUnknownFields());
         onChanged();
@@ -1480,6 +1524,11 @@ private static final long serialVersionUID = 0L;
                 }
                 break;
               } // case 42
+              case 48: {
+                recordsRejected_ = input.readInt64();
+                bitField0_ |= 0x00000020;
+                break;
+              } // case 48
               default: {
                 if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                   done = true; // was an endgroup tag
@@ -1957,6 +2006,50 @@ private static final long serialVersionUID = 0L;
           diagnostics_ = null;
         }
         return diagnosticsBuilder_;
+      }
+
+      private long recordsRejected_ ;
+      /**
+       * <pre>
+       * Rows the job rejected (on_error skip or dead_letter).
+       * </pre>
+       *
+       * <code>int64 records_rejected = 6;</code>
+       * @return The recordsRejected.
+       */
+      @java.lang.Override
+      public long getRecordsRejected() {
+        return recordsRejected_;
+      }
+      /**
+       * <pre>
+       * Rows the job rejected (on_error skip or dead_letter).
+       * </pre>
+       *
+       * <code>int64 records_rejected = 6;</code>
+       * @param value The recordsRejected to set.
+       * @return This builder for chaining.
+       */
+      public Builder setRecordsRejected(long value) {
+
+        recordsRejected_ = value;
+        bitField0_ |= 0x00000020;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * Rows the job rejected (on_error skip or dead_letter).
+       * </pre>
+       *
+       * <code>int64 records_rejected = 6;</code>
+       * @return This builder for chaining.
+       */
+      public Builder clearRecordsRejected() {
+        bitField0_ = (bitField0_ & ~0x00000020);
+        recordsRejected_ = 0L;
+        onChanged();
+        return this;
       }
 
       // @@protoc_insertion_point(builder_scope:adf.v1.RuntimeStatus.Response)

@@ -105,6 +105,23 @@ private static final long serialVersionUID = 0L;
     return data_;
   }
 
+  public static final int SIZE_BYTES_FIELD_NUMBER = 3;
+  private long sizeBytes_ = 0L;
+  /**
+   * <pre>
+   * How many bytes of the source the split covers (a file's byte range),
+   * for progress: the host sums the sizes of a run's splits into the
+   * source's total. 0: unknown.
+   * </pre>
+   *
+   * <code>int64 size_bytes = 3;</code>
+   * @return The sizeBytes.
+   */
+  @java.lang.Override
+  public long getSizeBytes() {
+    return sizeBytes_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -125,6 +142,9 @@ private static final long serialVersionUID = 0L;
     if (!data_.isEmpty()) {
       output.writeBytes(2, data_);
     }
+    if (sizeBytes_ != 0L) {
+      output.writeInt64(3, sizeBytes_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -135,6 +155,10 @@ private static final long serialVersionUID = 0L;
     if (!data_.isEmpty()) {
       size += com.google.protobuf.CodedOutputStream
         .computeBytesSize(2, data_);
+    }
+    if (sizeBytes_ != 0L) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt64Size(3, sizeBytes_);
     }
     return size;
   }
@@ -164,6 +188,8 @@ private static final long serialVersionUID = 0L;
         .equals(other.getId())) return false;
     if (!getData()
         .equals(other.getData())) return false;
+    if (getSizeBytes()
+        != other.getSizeBytes()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -179,6 +205,9 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getId().hashCode();
     hash = (37 * hash) + DATA_FIELD_NUMBER;
     hash = (53 * hash) + getData().hashCode();
+    hash = (37 * hash) + SIZE_BYTES_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+        getSizeBytes());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -317,6 +346,7 @@ private static final long serialVersionUID = 0L;
       bitField0_ = 0;
       id_ = "";
       data_ = com.google.protobuf.ByteString.EMPTY;
+      sizeBytes_ = 0L;
       return this;
     }
 
@@ -356,6 +386,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000002) != 0)) {
         result.data_ = data_;
       }
+      if (((from_bitField0_ & 0x00000004) != 0)) {
+        result.sizeBytes_ = sizeBytes_;
+      }
     }
 
     @java.lang.Override
@@ -377,6 +410,9 @@ private static final long serialVersionUID = 0L;
       }
       if (!other.getData().isEmpty()) {
         setData(other.getData());
+      }
+      if (other.getSizeBytes() != 0L) {
+        setSizeBytes(other.getSizeBytes());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -412,6 +448,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000002;
               break;
             } // case 18
+            case 24: {
+              sizeBytes_ = input.readInt64();
+              bitField0_ |= 0x00000004;
+              break;
+            } // case 24
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -529,6 +570,56 @@ private static final long serialVersionUID = 0L;
     public Builder clearData() {
       bitField0_ = (bitField0_ & ~0x00000002);
       data_ = getDefaultInstance().getData();
+      onChanged();
+      return this;
+    }
+
+    private long sizeBytes_ ;
+    /**
+     * <pre>
+     * How many bytes of the source the split covers (a file's byte range),
+     * for progress: the host sums the sizes of a run's splits into the
+     * source's total. 0: unknown.
+     * </pre>
+     *
+     * <code>int64 size_bytes = 3;</code>
+     * @return The sizeBytes.
+     */
+    @java.lang.Override
+    public long getSizeBytes() {
+      return sizeBytes_;
+    }
+    /**
+     * <pre>
+     * How many bytes of the source the split covers (a file's byte range),
+     * for progress: the host sums the sizes of a run's splits into the
+     * source's total. 0: unknown.
+     * </pre>
+     *
+     * <code>int64 size_bytes = 3;</code>
+     * @param value The sizeBytes to set.
+     * @return This builder for chaining.
+     */
+    public Builder setSizeBytes(long value) {
+
+      sizeBytes_ = value;
+      bitField0_ |= 0x00000004;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * How many bytes of the source the split covers (a file's byte range),
+     * for progress: the host sums the sizes of a run's splits into the
+     * source's total. 0: unknown.
+     * </pre>
+     *
+     * <code>int64 size_bytes = 3;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearSizeBytes() {
+      bitField0_ = (bitField0_ & ~0x00000004);
+      sizeBytes_ = 0L;
       onChanged();
       return this;
     }

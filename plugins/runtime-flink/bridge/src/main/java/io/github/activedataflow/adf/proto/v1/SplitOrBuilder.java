@@ -27,4 +27,16 @@ public interface SplitOrBuilder extends
    * @return The data.
    */
   com.google.protobuf.ByteString getData();
+
+  /**
+   * <pre>
+   * How many bytes of the source the split covers (a file's byte range),
+   * for progress: the host sums the sizes of a run's splits into the
+   * source's total. 0: unknown.
+   * </pre>
+   *
+   * <code>int64 size_bytes = 3;</code>
+   * @return The sizeBytes.
+   */
+  long getSizeBytes();
 }
