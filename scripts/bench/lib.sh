@@ -62,6 +62,19 @@ rate_row() {
       sprintf("%s %s/s (%s-%s)", bn, k(n / mb), k(n / maxb), k(n / minb)), mb / ma }' >>"$WORK/table"
 }
 
+# bytes_row TITLE BYTES A B is rate_row for series that each moved BYTES:
+# MB/s.
+bytes_row() {
+  local title=$1 bytes=$2 ma mina maxa mb minb maxb
+  read -r ma mina maxa <<<"$(stats "$3")"
+  read -r mb minb maxb <<<"$(stats "$4")"
+  awk -v t="$title" -v n="$bytes" -v an="${3#*.}" -v bn="${4#*.}" -v ma="$ma" -v mina="$mina" -v maxa="$maxa" -v mb="$mb" -v minb="$minb" -v maxb="$maxb" '
+    function mbs(x) { return sprintf("%.0f", x / 1000000) }
+    BEGIN { printf "%-44s | %-30s | %-30s | %.2f\n", t,
+      sprintf("%s %s MB/s (%s-%s)", an, mbs(n / ma), mbs(n / maxa), mbs(n / mina)),
+      sprintf("%s %s MB/s (%s-%s)", bn, mbs(n / mb), mbs(n / maxb), mbs(n / minb)), mb / ma }' >>"$WORK/table"
+}
+
 # time_row TITLE A B adds a line of two wall-time series in milliseconds,
 # the ratio being B's median over A's (A faster: > 1).
 time_row() {

@@ -5,7 +5,7 @@
 # A B A B ... ROUNDS times; every output is verified after every run. Prints
 # a table of medians, min-max and the ratio of the medians.
 #
-#   scripts/bench/run.sh [pg] [jsonl] [rafka] [iceberg] [parquet] [startup]
+#   scripts/bench/run.sh [pg] [jsonl] [rafka] [iceberg] [parquet] [s3] [startup]
 #                        (all by default; ROWS=1000000 ROUNDS=5)
 #
 # pg       CSV -> PostgreSQL table with a primary key: `adf run` vs psql \copy
@@ -28,6 +28,13 @@
 #          on its thread pool (scripts/bench/pyarrow_csv_parquet.py, pyarrow
 #          from PyPI in a venv, /var/tmp/adf-pyarrow-venv). Verified: rows
 #          and sum(id) of both files.
+# s3       read throughput from S3 (the MinIO of scripts/minio.sh): `adf run`
+#          of the file source on one CSV object into the discard sink, 1 and 2
+#          readers, vs the baseline's raw GETs of the same object to nowhere
+#          (one GET, as `mc cp` does; 2 concurrent ranged GETs). ADF parses
+#          the CSV besides, so a third line compares the same flow on the
+#          local copy of the file. Verified: ADF read ROWS rows; the GETs
+#          read the object's size.
 # startup  a one-row CSV -> JSON-lines flow: `adf run` vs the baseline tool
 #          converting the same file (a Go process start).
 set -euo pipefail
@@ -35,7 +42,7 @@ cd "$(dirname "$0")/../.."
 . scripts/go-toolchain.sh
 ROWS="${ROWS:-1000000}"
 ROUNDS="${ROUNDS:-5}"
-WHICH="${*:-pg jsonl rafka iceberg parquet startup}"
+WHICH="${*:-pg jsonl rafka iceberg parquet s3 startup}"
 WORK="$(mktemp -d /tmp/adf-bench.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 . scripts/bench/lib.sh
@@ -196,6 +203,37 @@ bench_parquet() {
   rate_row "CSV -> Parquet, 2 readers vs pyarrow pool" "$ROWS" parquet.adf-p2 parquet.pyarrow-t2
 }
 
+bench_s3() {
+  local p bucket="adf-bench-$$" size read
+  eval "$(./scripts/minio.sh start)"
+  "$WORK/baseline" s3-put "$bucket" orders.csv "$CSV"
+  size=$(stat -c %s "$CSV")
+  local url="s3://$bucket/orders.csv?endpoint=$ADF_TEST_S3_ENDPOINT&use_path_style=true&region=${ADF_TEST_S3_REGION:-us-east-1}"
+  local keys="s3: {access_key_id: \"$ADF_TEST_S3_ACCESS_KEY\", secret_access_key: \"$ADF_TEST_S3_SECRET_KEY\"}"
+  for p in 1 2; do
+    flow "bench_s3_$p" "$p" "{type: file, config: {path: \"$url\", $keys}}" "{type: discard}" >/dev/null
+  done
+  flow bench_local_1 1 "{type: file, config: {path: \"$CSV\"}}" "{type: discard}" >/dev/null
+  for i in $(seq 1 "$ROUNDS"); do
+    for p in 1 2; do
+      echo "s3 round $i, parallelism $p" >&2
+      timed "s3.adf-p$p" adf "$WORK/bench_s3_$p.yaml"
+      read="$(sed -n 's/.*: \([0-9]*\) rows read,.*/\1/p' "$WORK/last.log")"
+      want_eq "adf rows read from S3" "$read" "$ROWS"
+      timed "s3.get-n$p" "$WORK/baseline" s3-get -n "$p" "$bucket" orders.csv
+      want_eq "bytes of the raw GETs" "$(cat "$WORK/last.log")" "$size"
+    done
+    timed "s3.adf-local-p1" adf "$WORK/bench_local_1.yaml"
+    read="$(sed -n 's/.*: \([0-9]*\) rows read,.*/\1/p' "$WORK/last.log")"
+    want_eq "adf rows read from the local file" "$read" "$ROWS"
+  done
+  "$WORK/baseline" s3-rm "$bucket"
+  table_header "$((size / 1000000)) MB object; A/B > 1: A faster"
+  bytes_row "S3 read: 1 reader vs one GET (mc cp)" "$size" s3.adf-p1 s3.get-n1
+  bytes_row "S3 read: 2 readers vs 2 ranged GETs" "$size" s3.adf-p2 s3.get-n2
+  bytes_row "CSV -> discard, 1 reader: S3 vs local file" "$size" s3.adf-p1 s3.adf-local-p1
+}
+
 bench_startup() {
   local f
   printf 'id,name,amount,ts\n1,one,1.50,2026-01-01T00:00:00Z\n' >"$WORK/one.csv"
@@ -215,8 +253,8 @@ bench_startup() {
 
 for b in $WHICH; do
   case "$b" in
-    pg | jsonl | rafka | iceberg | parquet | startup) "bench_$b" ;;
-    *) echo "unknown benchmark '$b' (pg, jsonl, rafka, iceberg, parquet, startup)" >&2; exit 2 ;;
+    pg | jsonl | rafka | iceberg | parquet | s3 | startup) "bench_$b" ;;
+    *) echo "unknown benchmark '$b' (pg, jsonl, rafka, iceberg, parquet, s3, startup)" >&2; exit 2 ;;
   esac
 done
 

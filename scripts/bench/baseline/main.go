@@ -8,6 +8,9 @@
 //	                                          pipelined XREADGROUP + XACK over the topic's partitions
 //	baseline jsonl-sum   PATH...              prints "rows sum(id)" of JSON-lines files
 //	baseline parquet-sum DIR                  prints "rows sum(id)" of the Parquet files in DIR
+//	baseline s3-put BUCKET KEY FILE           creates the bucket, uploads FILE (ADF_TEST_S3_* name the server)
+//	baseline s3-get [-n N] BUCKET KEY         one GET (or N ranged GETs) to nowhere; prints the bytes read
+//	baseline s3-rm BUCKET                     removes the bucket and its objects
 //
 // Each parallel side cuts its input into N byte ranges at line starts (the
 // benchmark's CSV has no quoted line breaks) and writes one output file per
@@ -41,7 +44,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: baseline csv-jsonl|csv-parquet|rafka-raw|jsonl-sum|parquet-sum ...")
+		fmt.Fprintln(os.Stderr, "usage: baseline csv-jsonl|csv-parquet|rafka-raw|jsonl-sum|parquet-sum|s3-put|s3-get|s3-rm ...")
 		os.Exit(2)
 	}
 	cmd, args := os.Args[1], os.Args[2:]
@@ -55,6 +58,12 @@ func main() {
 		err = jsonlSum(args)
 	case "parquet-sum":
 		err = parquetSum(args)
+	case "s3-put":
+		err = s3Put(args)
+	case "s3-get":
+		err = s3Get(args)
+	case "s3-rm":
+		err = s3Remove(args)
 	default:
 		err = fmt.Errorf("unknown command %q", cmd)
 	}
