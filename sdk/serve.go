@@ -70,12 +70,8 @@ func Serve(p Plugin) {
 		fmt.Fprintf(os.Stderr, "adf-plugin-%s %s: this is an ADF plugin; put it in the plugins directory (ADF_PLUGIN_DIR, default ./plugins) and run `adf plugins list`\n", p.Name, p.Version)
 		os.Exit(1)
 	}
-	logger := hclog.New(&hclog.LoggerOptions{
-		Name:       "plugin." + p.Name,
-		Level:      hclog.LevelFromString(envOr("ADF_LOG_LEVEL", "info")),
-		Output:     os.Stderr,
-		JSONFormat: true,
-	})
+	logger := NewLogger(p.Name)
+	captureStandardLogs(logger)
 	go exitWithParent(logger)
 	tuneGC()
 	stopProfile := StartCPUProfile("adf-plugin-" + p.Name)
@@ -223,7 +219,8 @@ func ErrorFromDiagnostic(d *adfv1.Diagnostic) *Error {
 	return &Error{Code: d.GetCode(), Summary: d.GetSummary(), Detail: d.GetDetail(), Field: d.GetFieldPath(), Transient: d.GetTransient()}
 }
 
-// EncodeSplit turns a split into its protocol form.
+// EncodeSplit turns a split into its protocol form (with its size when it is
+// a SizedSplit).
 func EncodeSplit(s Split) (*adfv1.Split, error) {
 	var data []byte
 	var err error
@@ -235,7 +232,11 @@ func EncodeSplit(s Split) (*adfv1.Split, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode split %q: %w", s.SplitID(), err)
 	}
-	return &adfv1.Split{Id: s.SplitID(), Data: data}, nil
+	p := &adfv1.Split{Id: s.SplitID(), Data: data}
+	if sz, ok := s.(SizedSplit); ok {
+		p.SizeBytes = max(sz.SizeBytes(), 0)
+	}
+	return p, nil
 }
 
 func encodeSplits(ss []Split) ([]*adfv1.Split, error) {
