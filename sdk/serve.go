@@ -219,8 +219,7 @@ func ErrorFromDiagnostic(d *adfv1.Diagnostic) *Error {
 	return &Error{Code: d.GetCode(), Summary: d.GetSummary(), Detail: d.GetDetail(), Field: d.GetFieldPath(), Transient: d.GetTransient()}
 }
 
-// EncodeSplit turns a split into its protocol form (with its size when it is
-// a SizedSplit).
+// EncodeSplit turns a split into its protocol form.
 func EncodeSplit(s Split) (*adfv1.Split, error) {
 	var data []byte
 	var err error
@@ -232,11 +231,7 @@ func EncodeSplit(s Split) (*adfv1.Split, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode split %q: %w", s.SplitID(), err)
 	}
-	p := &adfv1.Split{Id: s.SplitID(), Data: data}
-	if sz, ok := s.(SizedSplit); ok {
-		p.SizeBytes = max(sz.SizeBytes(), 0)
-	}
-	return p, nil
+	return &adfv1.Split{Id: s.SplitID(), Data: data}, nil
 }
 
 func encodeSplits(ss []Split) ([]*adfv1.Split, error) {
