@@ -7,8 +7,8 @@ import (
 
 func TestFullDescriptions(t *testing.T) {
 	for tag, want := range map[string]string{
-		`description=a file, a directory or a glob`:                   "a file, a directory or a glob",
-		`required,description=one, two,default=3`:                     "one, two",
+		`description=a file, a directory or a glob`:                    "a file, a directory or a glob",
+		`required,description=one, two,default=3`:                      "one, two",
 		`description=escaped\, and plain, both,enum=a,enum=b`:          "escaped, and plain, both",
 		`enum=x,description=mode: append (COPY), upsert or skip; nice`: "mode: append (COPY), upsert or skip; nice",
 	} {
