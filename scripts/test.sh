@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # The whole test suite: installs (apt-get, when missing) and starts PostgreSQL
-# and Redis on loopback ports (scripts/services.sh) and a local Apache Flink
-# cluster (scripts/flink-local.sh, from PyPI) and a MinIO S3 server
-# (scripts/minio.sh, built once with go install into a cache outside the
-# repository), both in the background while the rest builds, builds the host, every plugin and the Flink bridge jar
-# (scripts/build-bridge.sh, Maven), then runs `go vet`, govulncheck
-# (scripts/vulncheck.sh: no known vulnerability in code the project calls)
-# and `go test ./...` (unit and integration tests against real plugin
-# processes, PostgreSQL, Redis, Flink and MinIO), then fuzzes each fuzz target for
-# 10s (scripts/fuzz.sh).
+# and Redis on loopback ports (scripts/services.sh), installs Debian's
+# Chromium for the web console's browser tests (scripts/chromium.sh), starts a
+# local Apache Flink cluster (scripts/flink-local.sh, from PyPI) and a MinIO
+# S3 server (scripts/minio.sh, built once with go install into a cache outside
+# the repository) in the background while it builds the host, every plugin
+# and the Flink bridge jar (scripts/build-bridge.sh, Maven), then runs
+# `go vet`, govulncheck (scripts/vulncheck.sh: no known vulnerability in code
+# the project calls) and `go test ./...` (unit and integration tests against
+# real plugin processes, PostgreSQL, Redis, Flink, MinIO and Chromium), then
+# fuzzes each fuzz target for 10s (scripts/fuzz.sh).
 # Extra arguments go to `go test` (e.g. -run TestName -v).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/go-toolchain.sh
 command -v go >/dev/null || { echo "Go is required"; exit 1; }
 eval "$(./scripts/services.sh start)"
+eval "$(./scripts/chromium.sh)"
 flink_out="$(mktemp)"
 ./scripts/flink-local.sh start >"$flink_out" 2>"$flink_out.log" &
 flink_pid=$!
