@@ -188,8 +188,10 @@ func (r *Runner) rescueLoop(ctx context.Context) {
 
 // holdLease renews the run's lease until ctx ends; when the lease is lost
 // (another host took the run over) or cannot be renewed within its time,
-// it cancels the run with store.ErrLeaseLost.
-func (r *Runner) holdLease(ctx context.Context, cancel context.CancelCauseFunc, runID int64) {
+// it cancels the run with store.ErrLeaseLost. A cancel request is handed to
+// ctl, which stops the run gracefully or at once; the lease is renewed on
+// while a graceful stop takes its final checkpoint.
+func (r *Runner) holdLease(ctx context.Context, cancel context.CancelCauseFunc, runID int64, ctl *runControl) {
 	ttl := r.opts.LeaseTTL
 	t := time.NewTicker(ttl / 3)
 	defer t.Stop()
@@ -204,7 +206,11 @@ func (r *Runner) holdLease(ctx context.Context, cancel context.CancelCauseFunc, 
 		switch {
 		case err == nil:
 			renewed = time.Now()
-		case errors.Is(err, store.ErrLeaseLost), errors.Is(err, store.ErrCancelRequested):
+		case errors.Is(err, store.ErrCancelRequested):
+			// RenewLease renewed the lease before it saw the request.
+			renewed = time.Now()
+			ctl.requestCancel(err)
+		case errors.Is(err, store.ErrLeaseLost):
 			cancel(err)
 			return
 		case time.Since(renewed) > ttl-ttl/6:
@@ -309,7 +315,10 @@ func (r *Runner) execute(ctx context.Context, jobID, runID int64, attempt, maxAt
 	}
 	leaseCtx, dropLease := context.WithCancelCause(ctx)
 	defer dropLease(nil)
-	go r.holdLease(leaseCtx, dropLease, runID)
+	ctl := newRunControl(dropLease)
+	defer ctl.disarm()
+	go ctl.stopOn(leaseCtx, r.stop)
+	go r.holdLease(leaseCtx, dropLease, runID, ctl)
 	ctx = leaseCtx
 	defer func() { _ = st.ReleaseLease(context.WithoutCancel(ctx), runID, r.opts.HostID) }()
 	f, version, err := r.runConfig(ctx, run)
@@ -327,9 +336,32 @@ func (r *Runner) execute(ctx context.Context, jobID, runID int64, attempt, maxAt
 	if ended {
 		return nil
 	}
+	f.Normalize()
 	log.Info("run started", "flow", f.Name, "config_version", version)
 	start := time.Now()
-	stats, runErr := r.runFlow(ctx, f, runID)
+	lr := r.startLive(ctx, runID, f.Name, f.Parallelism, r.committedStats(ctx, runID, log), log)
+	// The tracker lets the run go after its outcome is recorded and
+	// observed (the metrics count its last counts exactly once).
+	defer lr.finish()
+	// A cancel request stops a run whose source may be unbounded with a
+	// final checkpoint; other runs are cancelled at once.
+	ctl.setGraceful(f.Runtime.Type == builtin.HostRuntime && r.mayBeUnbounded(f), cancelGrace)
+	stats, runErr := r.runFlow(ctx, f, runID, ctl.stop, true, lr)
+	if ctl.cancelled() && errors.Is(runErr, ErrSuspended) {
+		// The cancel request stopped the unbounded run at a checkpoint
+		// that did not publish (the engine suspends on a stop): resume it
+		// once more, stopped from the start, so that it ends with a final
+		// checkpoint that publishes every row read up to it.
+		ctl.disarm()
+		log.Info("run stopped by a cancel request; taking its final checkpoint", "flow", f.Name)
+		fctx, cancel := context.WithTimeout(ctx, finalizeTimeout)
+		stats, runErr = r.runFlow(fctx, f, runID, ctl.stop, false, lr)
+		cancel()
+		if runErr != nil {
+			log.Warn("final checkpoint of the cancelled run failed; what its checkpoints committed stays", "flow", f.Name, "error", redact.Error(runErr))
+		}
+	}
+	lr.stop()
 	if cause := context.Cause(ctx); errors.Is(cause, store.ErrLeaseLost) {
 		// Another host resumed the run: its row is not ours to write.
 		log.Warn("lost the run's lease; another host continues it from its last checkpoint", "error", cause)
@@ -337,13 +369,14 @@ func (r *Runner) execute(ctx context.Context, jobID, runID int64, attempt, maxAt
 	}
 	counts := store.RunCounts{Read: stats.RowsRead, Written: stats.RowsWritten, Rejected: stats.RowsRejected, Bytes: stats.BytesWritten}
 	now := time.Now()
-	if cause := context.Cause(ctx); errors.Is(cause, store.ErrCancelRequested) {
+	if ctl.cancelled() {
 		// Stopped by request: what its checkpoints committed stays.
 		if err := st.FinishRun(context.WithoutCancel(ctx), runID, store.StatusCancelled, counts, store.ErrCancelRequested.Error(), "", now); err != nil {
 			return err
 		}
 		log.Info("run cancelled by request", "flow", f.Name, "rows_read", counts.Read, "rows_written", counts.Written)
-		return river.JobCancel(cause)
+		r.observe(ctx, runID, now.Sub(start), nil)
+		return river.JobCancel(store.ErrCancelRequested)
 	}
 	if runErr == nil {
 		if err := st.FinishRun(context.WithoutCancel(ctx), runID, store.StatusSuccess, counts, "", "", now); err != nil {
@@ -353,13 +386,14 @@ func (r *Runner) execute(ctx context.Context, jobID, runID int64, attempt, maxAt
 		r.observe(ctx, runID, now.Sub(start), nil)
 		return nil
 	}
-	if errors.Is(runErr, errSuspended) {
+	if errors.Is(runErr, ErrSuspended) {
 		// The host is stopping: the run stays pending and its job comes back
 		// at the next start, resuming from the checkpoint just taken.
 		if err := st.FinishRun(context.WithoutCancel(ctx), runID, store.StatusPending, counts, "", "", now); err != nil {
 			return err
 		}
 		log.Info("run suspended for shutdown; it resumes at the next start", "flow", f.Name)
+		r.observe(ctx, runID, now.Sub(start), runErr)
 		return river.JobSnooze(time.Second)
 	}
 	permanent := isPermanent(runErr)
@@ -385,6 +419,30 @@ func (r *Runner) execute(ctx context.Context, jobID, runID int64, attempt, maxAt
 		return river.JobCancel(runErr)
 	}
 	return runErr
+}
+
+// committedStats returns what the run's latest checkpoint committed: the
+// engine resumes from it, and the live counts start there.
+func (r *Runner) committedStats(ctx context.Context, runID int64, log hclog.Logger) engine.Stats {
+	cp, err := r.opts.Store.Checkpoints().Latest(ctx, "", strconv.FormatInt(runID, 10))
+	if err != nil {
+		log.Debug("read the run's last checkpoint for its live counts", "error", err)
+		return engine.Stats{}
+	}
+	if cp == nil {
+		return engine.Stats{}
+	}
+	return cp.Stats
+}
+
+// mayBeUnbounded says whether the flow's source may run without end: its
+// component says it can be unbounded (or the registry does not know it).
+func (r *Runner) mayBeUnbounded(f *flow.Flow) bool {
+	ent, err := r.opts.Registry.Lookup(sdk.KindSource, f.Source.Type)
+	if err != nil || ent.Capabilities == nil {
+		return true
+	}
+	return ent.Capabilities.Unbounded
 }
 
 func (r *Runner) observe(ctx context.Context, runID int64, d time.Duration, err error) {
@@ -417,7 +475,11 @@ func (r *Runner) runConfig(ctx context.Context, run *store.Run) (*flow.Flow, int
 // runFlow runs the flow on its runtime, once what it names passed the
 // process's confinement (file roots, allowed destinations) again: the flow
 // may have been saved before they changed.
-func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64) (engine.Stats, error) {
+//
+// stop ends an unbounded host run with a checkpoint; suspend makes that
+// checkpoint one the run resumes from later rather than its final one. lr
+// gets the run's progress.
+func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64, stop <-chan struct{}, suspend bool, lr *liveRun) (engine.Stats, error) {
 	f.Normalize()
 	if err := engine.CheckConfinement(ctx, r.opts.Registry, f); err != nil {
 		return engine.Stats{}, err
@@ -428,13 +490,14 @@ func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64) (engine
 			Logger:      r.opts.Logger,
 			Checkpoints: r.opts.Store.LeasedCheckpoints(r.opts.HostID, r.opts.LeaseTTL),
 			DataDir:     r.opts.DataDir,
-			Stop:        r.stop,
-			Suspend:     true,
+			Stop:        stop,
+			Suspend:     suspend,
 			// Rejected records go into the checkpoint's own transaction.
 			RejectedInStore: true,
 			Fault:           r.opts.Fault,
 			RunTimeout:      r.opts.RunTimeout,
 			OnEvent: func(ev engine.Event) {
+				lr.event(ev)
 				if r.opts.OnEngineEvent != nil {
 					r.opts.OnEngineEvent(runID, ev)
 				}
@@ -442,7 +505,7 @@ func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64) (engine
 		})
 		res, err := eng.Run(ctx, f, strconv.FormatInt(runID, 10))
 		if err == nil && res.Suspended {
-			err = errSuspended
+			err = ErrSuspended
 		}
 		return res.Stats, err
 	}
@@ -460,6 +523,7 @@ func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64) (engine
 		JobID:     run.RuntimeJobID,
 		Submitted: func(jobID string) error { return r.opts.Store.SetRuntimeJob(context.WithoutCancel(ctx), runID, jobID) },
 		Detach:    r.stop,
+		Progress:  lr.runtimeStats,
 	})
 	if terr := engine.TimedOut(ctx); terr != nil {
 		err = terr
@@ -467,13 +531,15 @@ func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64) (engine
 	if errors.Is(err, ErrDetached) {
 		// The host is stopping; the job goes on and the run's next
 		// attempt follows it.
-		err = errSuspended
+		err = ErrSuspended
 	}
 	return stats, err
 }
 
-// errSuspended marks a run suspended by a shutdown.
-var errSuspended = errors.New("run suspended by shutdown")
+// ErrSuspended marks a run attempt suspended by the host's shutdown (or by
+// a stop request, before its final checkpoint): the run resumes from its
+// last checkpoint. Observe gets it as the attempt's error.
+var ErrSuspended = errors.New("run suspended by shutdown")
 
 // isPermanent says whether running the job again cannot help: a missing
 // plugin, an error whose code says retrying cannot help (bad config, refused

@@ -32,6 +32,9 @@ type PluginRun struct {
 	// (RunOnPlugin then returns ErrDetached): the host is stopping, and the
 	// host that resumes the run follows the job again.
 	Detach <-chan struct{}
+	// Progress, when set, gets the counts the runtime reports for the job
+	// at every status poll.
+	Progress func(engine.Stats)
 }
 
 // ErrDetached is returned when PluginRun.Detach stopped the following of a
@@ -63,7 +66,7 @@ func RunOnPlugin(ctx context.Context, reg *registry.Registry, f *flow.Flow, runI
 	rt := inst.Runtime()
 	cfg := []byte(f.Runtime.Config)
 	if pr.JobID != "" {
-		return followJob(ctx, rt, f, cfg, pr.JobID, pr.Detach)
+		return followJob(ctx, rt, f, cfg, pr.JobID, pr)
 	}
 	v, err := rt.Validate(ctx, &adfv1.RuntimeValidate_Request{Type: f.Runtime.Type, Config: cfg, Flow: doc, Components: comps})
 	if err != nil {
@@ -86,7 +89,7 @@ func RunOnPlugin(ctx context.Context, reg *registry.Registry, f *flow.Flow, runI
 			return engine.Stats{}, sdk.Transient(fmt.Errorf("runtime %s: job %s was cancelled: %w", f.Runtime.Type, sub.JobId, err))
 		}
 	}
-	return followJob(ctx, rt, f, cfg, sub.JobId, pr.Detach)
+	return followJob(ctx, rt, f, cfg, sub.JobId, pr)
 }
 
 // followJob polls a submitted job's status every second until it ends. A
@@ -97,7 +100,7 @@ func RunOnPlugin(ctx context.Context, reg *registry.Registry, f *flow.Flow, runI
 // answer; the job is then cancelled and the run fails for good too (a new
 // job of the same run could publish again what the cancelled one had
 // committed). When ctx ends first, the job is cancelled.
-func followJob(ctx context.Context, rt adfv1.RuntimeClient, f *flow.Flow, cfg []byte, jobID string, detach <-chan struct{}) (engine.Stats, error) {
+func followJob(ctx context.Context, rt adfv1.RuntimeClient, f *flow.Flow, cfg []byte, jobID string, pr PluginRun) (engine.Stats, error) {
 	deadline := flow.DefaultRetryDeadline
 	if f.RetryDeadline != nil {
 		deadline = time.Duration(*f.RetryDeadline)
@@ -114,7 +117,7 @@ func followJob(ctx context.Context, rt adfv1.RuntimeClient, f *flow.Flow, cfg []
 		case <-ctx.Done():
 			cancelJob()
 			return stats, ctx.Err()
-		case <-detach:
+		case <-pr.Detach:
 			return stats, ErrDetached
 		case <-tick.C:
 		}
@@ -132,6 +135,9 @@ func followJob(ctx context.Context, rt adfv1.RuntimeClient, f *flow.Flow, cfg []
 		}
 		answered = time.Now()
 		stats = engine.Stats{RowsRead: st.RecordsRead, RowsWritten: st.RecordsWritten, RowsRejected: st.RecordsRejected}
+		if pr.Progress != nil {
+			pr.Progress(stats)
+		}
 		switch st.State {
 		case "success":
 			return stats, nil
@@ -224,7 +230,10 @@ func builtinTransforms(pluginDir string) string {
 	return p
 }
 
-// hclogHandler sends River's slog records to hclog.
+// hclogHandler sends River's slog records to hclog. River's info messages
+// (its producers' periodic job counts, elections, starts and stops) are
+// routine chatter for ADF's operators: they go out at debug level; its
+// warnings and errors keep theirs.
 type hclogHandler struct{ l hclog.Logger }
 
 func (h hclogHandler) Enabled(_ context.Context, lvl slog.Level) bool {
@@ -233,8 +242,6 @@ func (h hclogHandler) Enabled(_ context.Context, lvl slog.Level) bool {
 		return h.l.IsError()
 	case lvl >= slog.LevelWarn:
 		return h.l.IsWarn()
-	case lvl >= slog.LevelInfo:
-		return h.l.IsInfo()
 	}
 	return h.l.IsDebug()
 }
@@ -250,8 +257,6 @@ func (h hclogHandler) Handle(_ context.Context, r slog.Record) error {
 		h.l.Error(r.Message, args...)
 	case r.Level >= slog.LevelWarn:
 		h.l.Warn(r.Message, args...)
-	case r.Level >= slog.LevelInfo:
-		h.l.Info(r.Message, args...)
 	default:
 		h.l.Debug(r.Message, args...)
 	}
