@@ -101,7 +101,7 @@ func newConfigSpec[C any]() (*configSpec, error) {
 	if err := annotate(s, reflect.TypeFor[C](), 0); err != nil {
 		return nil, fmt.Errorf("config schema of %T: %w", zero, err)
 	}
-	fullDescriptions(s, reflect.TypeFor[C](), 0)
+	documentSchema[C](s)
 	raw, err := json.Marshal(s)
 	if err != nil {
 		return nil, fmt.Errorf("config schema of %T: %w", zero, err)

@@ -1,11 +1,53 @@
 package sdk
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 
 	"github.com/invopop/jsonschema"
 )
+
+// documentSchema completes the reflected schema s of config type C for the
+// people who read it (adf plugins describe, the console): whole
+// descriptions, and the defaults that C's Defaults method sets.
+func documentSchema[C any](s *jsonschema.Schema) {
+	fullDescriptions(s, reflect.TypeFor[C](), 0)
+	v := new(C)
+	if d, ok := any(v).(Defaulter); ok {
+		d.Defaults()
+		schemaDefaults(s, v)
+	}
+}
+
+// schemaDefaults states as "default" of each top-level property the value
+// the defaulted config v has for it, unless the schema states one already,
+// the value is JSON's zero (false, 0, "", empty) or the property is a
+// secret (a default credential is not shown anywhere).
+func schemaDefaults(s *jsonschema.Schema, v any) {
+	raw, err := json.Marshal(v)
+	if err != nil || s.Properties == nil {
+		return
+	}
+	var values map[string]json.RawMessage
+	if json.Unmarshal(raw, &values) != nil {
+		return
+	}
+	for name, val := range values {
+		prop, ok := s.Properties.Get(name)
+		if !ok || prop == nil || prop.Default != nil || prop.Extras[SchemaSecret] == true {
+			continue
+		}
+		switch string(val) {
+		case "null", "false", "0", `""`, "[]", "{}":
+			continue
+		}
+		var d any
+		if json.Unmarshal(val, &d) == nil {
+			prop.Default = d
+		}
+	}
+}
 
 // fullDescriptions puts the whole `description=` of every field's
 // `jsonschema` tag into the reflected schema s (recursively). The

@@ -63,3 +63,39 @@ func TestFullDescriptions(t *testing.T) {
 		t.Errorf("required %v, want [path]", s.Required)
 	}
 }
+
+type defaultedConfig struct {
+	Path     string   `json:"path" jsonschema:"required"`
+	Batch    int      `json:"batch,omitempty"`
+	Every    Duration `json:"every,omitempty"`
+	Password string   `json:"password,omitempty" adf:"secret"`
+	Strict   bool     `json:"strict,omitempty"`
+}
+
+func (c *defaultedConfig) Defaults() {
+	c.Batch, c.Every, c.Password = 1000, Duration(10e9), "changeme"
+}
+
+func TestSchemaDefaults(t *testing.T) {
+	spec, err := newConfigSpec[defaultedConfig]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Properties map[string]map[string]any `json:"properties"`
+	}
+	if err := json.Unmarshal(spec.schemaJSON, &s); err != nil {
+		t.Fatal(err)
+	}
+	if d := s.Properties["batch"]["default"]; d != float64(1000) {
+		t.Errorf("batch: default %v, want 1000", d)
+	}
+	if d := s.Properties["every"]["default"]; d != "10s" {
+		t.Errorf("every: default %v, want 10s", d)
+	}
+	for _, k := range []string{"path", "password", "strict"} {
+		if d, ok := s.Properties[k]["default"]; ok {
+			t.Errorf("%s: default %v, want none (zero value or secret)", k, d)
+		}
+	}
+}
