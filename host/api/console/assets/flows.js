@@ -1,0 +1,201 @@
+// The flows list and the flow detail page.
+
+import { api, h, fill, badge, notice, table, when, num, dec, duration, sparkline, barChart, runRate, runDuration, diffLines, refreshTimes } from "./lib.js";
+
+/** Whether a flow record is enabled (the record's field, else the flow document's; default true). */
+export function isEnabled(rec) {
+  if (typeof rec.enabled === "boolean") return rec.enabled;
+  if (typeof rec.flow?.enabled === "boolean") return rec.flow.enabled;
+  return true;
+}
+
+function schedule(f) {
+  if (f.schedule?.every) return "every " + f.schedule.every;
+  if (f.source?.config?.mode === "continuous") return "continuous (when triggered)";
+  return "manual";
+}
+
+/** The last successful run's end: the record's last_success_at, else the newest success among runs. */
+function lastSuccess(rec, runs) {
+  if (rec.last_success_at) return rec.last_success_at;
+  const ok = runs.find((r) => r.status === "success" && r.ended_at);
+  return ok ? ok.ended_at : null;
+}
+
+function flowLink(name) { return h("a", { href: "#/flows/" + encodeURIComponent(name), class: "flow-link" }, name); }
+
+export function runLink(id) { return h("a", { href: "#/runs/" + id, class: "run-link" }, "#" + id); }
+
+export async function flowsPage(ctx) {
+  const status = h("div");
+  const body = h("div", { id: "flows" });
+  fill(ctx.main, h("h1", null, "Flows"), status, body);
+  const load = async () => {
+    const [flows, runs] = await Promise.all([api("/v1/flows", { signal: ctx.signal }), api("/v1/runs?limit=500", { signal: ctx.signal })]);
+    const byFlow = new Map();
+    for (const r of runs) {
+      if (!byFlow.has(r.flow)) byFlow.set(r.flow, []);
+      byFlow.get(r.flow).push(r); // newest first
+    }
+    if (!flows.length) {
+      fill(body, notice("info", "No flows yet. Create one with ", h("code", null, "adf flows apply FLOW.yaml"), " or POST /v1/flows."));
+      return;
+    }
+    const rows = flows.map((rec) => {
+      const f = rec.flow, fr = byFlow.get(f.name) || [];
+      const rates = fr.slice(0, 20).reverse().map(runRate).filter((v) => v !== null);
+      const active = fr.find((r) => r.status === "in_progress" || r.status === "pending");
+      return {
+        attrs: { "data-flow": f.name },
+        cells: [
+          h("div", null, flowLink(f.name), f.description ? h("div", { class: "desc flow-desc" }, f.description) : null),
+          h("span", null, isEnabled(rec) ? badge("enabled") : badge("disabled"), " ", active ? badge(active.status) : null),
+          schedule(f),
+          when(isEnabled(rec) ? rec.next_run_at : null),
+          when(lastSuccess(rec, fr)),
+          rec.last_run_status ? h("span", { title: rec.last_error || "" }, badge(rec.last_run_status), " ", when(rec.last_run_at)) : h("span", { class: "muted" }, "never"),
+          h("span", null, sparkline(rates, { label: rates.length ? `rows/s of the last ${rates.length} runs, max ${dec(Math.max(...rates))}` : "no finished runs" }),
+            " ", h("span", { class: "muted" }, rates.length ? dec(rates[rates.length - 1]) + "/s" : "")),
+          `${f.source?.type ?? "?"} → ${f.sink?.type ?? "?"}`,
+          { v: "v" + rec.config_version, class: "num" },
+        ],
+      };
+    });
+    fill(body, table(["Flow", "Status", "Schedule", "Next run", "Last success", "Last run", "Throughput", "Source → sink", { v: "Version", class: "num" }], rows, { id: "flows-table" }));
+  };
+  await poll(ctx, load, status, 5000);
+}
+
+/** Runs load now and every ms until the page goes; errors show in status (a 401 goes to the login). */
+async function poll(ctx, load, status, ms) {
+  const once = async () => {
+    try {
+      await load();
+      fill(status);
+    } catch (err) {
+      if (ctx.signal.aborted) return;
+      fill(status);
+      ctx.fail(err, status);
+    }
+  };
+  await once();
+  const t = setInterval(() => { if (!ctx.signal.aborted) once(); }, ms);
+  ctx.signal.addEventListener("abort", () => clearInterval(t));
+}
+
+export async function flowPage(ctx) {
+  const name = ctx.params[0];
+  const path = "/v1/flows/" + encodeURIComponent(name);
+  const title = h("h1", null, name);
+  const desc = h("p", { class: "desc", id: "flow-description" });
+  const msg = h("div", { id: "flow-msg" });
+  const actions = h("div", { class: "actions" });
+  const status = h("div");
+  const summary = h("div", { class: "card", id: "flow-summary" });
+  const chart = h("div", { id: "flow-chart" });
+  const runsBox = h("div", { id: "flow-runs" });
+  const config = h("pre", { id: "flow-config" });
+  const versions = h("div", { id: "flow-versions" });
+  fill(ctx.main, h("p", null, h("a", { href: "#/flows" }, "← Flows")), title, desc, actions, msg, status, summary,
+    h("h2", null, "Rows per second, per run"), chart,
+    h("h2", null, "Runs"), runsBox,
+    h("div", { class: "grid2" },
+      h("div", null, h("h2", null, "Configuration (secrets redacted)"), config),
+      h("div", null, h("h2", null, "Version history"), versions)));
+
+  let rec = null;
+  const act = (label, cls, id, fn) => h("button", { class: cls, id, type: "button", onclick: async (ev) => {
+    ev.target.disabled = true;
+    fill(msg);
+    try { await fn(); } catch (err) { ctx.fail(err, msg); } finally { ev.target.disabled = false; }
+  } }, label);
+
+  const drawActions = () => {
+    fill(actions,
+      act("Trigger a run", "primary", "trigger", async () => {
+        const run = await api(path + "/runs", { method: "POST", signal: ctx.signal });
+        fill(msg, notice("info", "Run ", runLink(run.id), ` is ${run.status.replace(/_/g, " ")}. `,
+          h("a", { href: "#/runs/" + run.id, id: "open-triggered" }, "Open it"), "."));
+        await load();
+      }),
+      isEnabled(rec)
+        ? act("Disable", "", "disable", async () => { rec = await api(path + "/disable", { method: "POST", signal: ctx.signal }) || rec; await load(); })
+        : act("Enable", "", "enable", async () => { rec = await api(path + "/enable", { method: "POST", signal: ctx.signal }) || rec; await load(); }),
+    );
+  };
+
+  const load = async () => {
+    const [r, runs] = await Promise.all([api(path, { signal: ctx.signal }), api(path + "/runs?limit=100", { signal: ctx.signal })]);
+    rec = r;
+    const f = rec.flow;
+    fill(title, f.name, " ", isEnabled(rec) ? badge("enabled") : badge("disabled"));
+    fill(desc, f.description || "");
+    drawActions();
+    fill(summary, table([], [
+      ["Schedule", schedule(f)],
+      ["Next run", isEnabled(rec) ? when(rec.next_run_at) : h("span", { class: "muted" }, "none: disabled")],
+      ["Last success", when(lastSuccess(rec, runs))],
+      ["Last run", rec.last_run_status ? h("span", null, badge(rec.last_run_status), " ", when(rec.last_run_at)) : "never"],
+      ["Last error", rec.last_error ? h("span", { class: "wrap" }, rec.last_error.split("\n")[0]) : "–"],
+      ["Source → sink", `${f.source?.type} → ${f.sink?.type}`],
+      ["Parallelism", String(f.parallelism || 1)],
+      ["On error", f.on_error || "fail"],
+      ["Version", "v" + rec.config_version + ", changed ", when(rec.updated_at)],
+    ].map((r) => [h("b", null, r[0]), h("span", null, r.slice(1))])));
+    fill(config, JSON.stringify(f, null, 2));
+    const done = runs.filter((r) => runRate(r) !== null).slice(0, 60).reverse();
+    fill(chart, barChart(done.map((r) => ({
+      label: "#" + r.id, v: runRate(r), cls: r.status === "success" ? "bar-ok" : r.status === "failed" ? "bar-failed" : "bar-other",
+      title: `run #${r.id} (${r.status}): ${dec(runRate(r))} rows/s, ${num(r.records_read)} rows in ${duration(runDuration(r))}`,
+    }))));
+    fill(runsBox, runs.length ? runsTable(runs) : notice("info", "No runs yet."));
+  };
+  await poll(ctx, load, status, 3000);
+  loadVersions(ctx, path, versions);
+}
+
+/** The runs table of a flow page. */
+export function runsTable(runs) {
+  return table(["Run", "Status", "Trigger", { v: "Attempt", class: "num" }, "Started", { v: "Duration", class: "num" },
+    { v: "Read", class: "num" }, { v: "Written", class: "num" }, { v: "Rejected", class: "num" }, { v: "Rows/s", class: "num" }, "Error"],
+  runs.map((r) => ({
+    attrs: { "data-run": String(r.id) },
+    cells: [runLink(r.id), badge(r.status), r.trigger, { v: num(r.attempt), class: "num" }, when(r.started_at || r.scheduled_for),
+      { v: duration(runDuration(r)), class: "num" }, { v: num(r.records_read), class: "num" }, { v: num(r.records_written), class: "num" },
+      { v: num(r.records_rejected), class: "num" }, { v: dec(runRate(r)), class: "num" },
+      { v: r.error_message ? r.error_message.split("\n")[0] : "", class: "clip", title: r.error_message || undefined }],
+  })), { id: "runs-table" });
+}
+
+async function loadVersions(ctx, path, box) {
+  let list;
+  try {
+    list = await api(path + "/versions", { signal: ctx.signal });
+  } catch (err) {
+    if (ctx.signal.aborted) return;
+    if (err.noRoute) { fill(box, notice("warn", "This host keeps no version history (no /versions route).")); return; }
+    fill(box); ctx.fail(err, box); return;
+  }
+  list = (Array.isArray(list) ? list : list?.versions || []).slice().sort((a, b) => a.version - b.version);
+  if (!list.length) { fill(box, notice("info", "No versions stored.")); return; }
+  const text = (v) => JSON.stringify(v.config ?? v.flow ?? v, null, 2).split("\n");
+  const options = (sel) => list.map((v) => h("option", { value: String(v.version), selected: v.version === sel }, `v${v.version} (${new Date(v.created_at).toLocaleString()})`));
+  const last = list[list.length - 1].version;
+  const from = h("select", { id: "diff-from" }, options(list.length > 1 ? list[list.length - 2].version : last));
+  const to = h("select", { id: "diff-to" }, options(last));
+  const out = h("div", { class: "diff", id: "diff" });
+  const draw = () => {
+    const a = list.find((v) => String(v.version) === from.value), b = list.find((v) => String(v.version) === to.value);
+    const d = diffLines(text(a), text(b));
+    const changed = d.some((x) => x.op !== " ");
+    fill(out, changed ? d.map((x) => h("div", { class: x.op === "+" ? "add" : x.op === "-" ? "del" : "" }, x.op + " " + x.line))
+      : h("div", { class: "muted" }, a === b ? "Pick two versions to compare." : "No difference."));
+  };
+  from.addEventListener("change", draw);
+  to.addEventListener("change", draw);
+  fill(box,
+    table(["Version", "Saved"], list.slice().reverse().map((v) => [h("b", null, "v" + v.version), when(v.created_at)]), { id: "versions-table" }),
+    h("p", { class: "actions" }, "Compare ", from, " with ", to), out);
+  draw();
+  refreshTimes(box);
+}
