@@ -25,7 +25,8 @@ type Instance struct {
 	client *plugin.Client
 	conn   *grpc.ClientConn
 	pid    int
-	log    hclog.Logger
+	// log is the process's logger: its lines, and the host's about it.
+	log *taggedLogger
 }
 
 // Deadlines of a plugin process's life. A plugin that does not complete
@@ -55,10 +56,18 @@ func (r *Registry) Launch(ctx context.Context, e Entry) (*Instance, error) {
 	if err := checkTrusted("plugin binary", e.Plugin.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	if inst := r.parking.take(e.Plugin.Path); inst != nil {
-		return inst, nil
+	inst := r.parking.take(e.Plugin.Path)
+	if inst == nil {
+		var err error
+		if inst, err = launch(ctx, e.Plugin.Path, r.log, e.Plugin.pin); err != nil {
+			return nil, err
+		}
 	}
-	return launch(ctx, e.Plugin.Path, r.log, e.Plugin.pin)
+	// From here on the process's log lines name what it works for: the
+	// context's fields (flow, run: WithLogFields) and its component. A kept
+	// process gets them now, not those of the validation it was started for.
+	inst.log.setFields(append(append([]any(nil), LogFields(ctx)...), "component", string(e.Kind)+":"+e.Type))
+	return inst, nil
 }
 
 // passEnv are the host variables a plugin process inherits; everything else
@@ -93,6 +102,10 @@ func launch(ctx context.Context, path string, log hclog.Logger, p *pin) (*Instan
 	if p != nil {
 		secure = &plugin.SecureConfig{Checksum: p.sum(), Hash: sha256.New()}
 	}
+	// go-plugin relays the process's stderr into this logger: the SDK's
+	// JSON lines keep their level and fields; other lines are logged at
+	// debug (or error, for a panic).
+	plog := newTaggedLogger(log.Named("plugin"), LogFields(ctx))
 	client := plugin.NewClient(&plugin.ClientConfig{
 		SecureConfig:     secure,
 		HandshakeConfig:  sdk.Handshake(),
@@ -100,12 +113,12 @@ func launch(ctx context.Context, path string, log hclog.Logger, p *pin) (*Instan
 		Cmd:              cmd,
 		SkipHostEnv:      true,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		Logger:           log.Named("plugin"),
+		Logger:           plog,
 		StartTimeout:     startTimeout,
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(sdk.MaxMessageSize), grpc.MaxCallSendMsgSize(sdk.MaxMessageSize))},
 	})
-	inst := &Instance{client: client, log: log}
+	inst := &Instance{client: client, log: plog}
 	started := make(chan error, 1)
 	go func() {
 		rpc, err := client.Client()
