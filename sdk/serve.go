@@ -219,7 +219,8 @@ func ErrorFromDiagnostic(d *adfv1.Diagnostic) *Error {
 	return &Error{Code: d.GetCode(), Summary: d.GetSummary(), Detail: d.GetDetail(), Field: d.GetFieldPath(), Transient: d.GetTransient()}
 }
 
-// EncodeSplit turns a split into its protocol form.
+// EncodeSplit turns a split into its protocol form (with its size when it is
+// a SizedSplit).
 func EncodeSplit(s Split) (*adfv1.Split, error) {
 	var data []byte
 	var err error
@@ -231,7 +232,11 @@ func EncodeSplit(s Split) (*adfv1.Split, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode split %q: %w", s.SplitID(), err)
 	}
-	return &adfv1.Split{Id: s.SplitID(), Data: data}, nil
+	p := &adfv1.Split{Id: s.SplitID(), Data: data}
+	if sz, ok := s.(SizedSplit); ok {
+		p.SizeBytes = max(sz.SizeBytes(), 0)
+	}
+	return p, nil
 }
 
 func encodeSplits(ss []Split) ([]*adfv1.Split, error) {

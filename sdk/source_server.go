@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/hashicorp/go-hclog"
 
 	adfv1 "github.com/activedataflow/adf/proto/adf/v1"
 	"github.com/activedataflow/adf/sdk/arrowipc"
@@ -76,6 +77,21 @@ func (c *enumContext) AssignSplits(assignment map[int][]Split) error {
 		}
 	}
 	return nil
+}
+
+// AnnounceSplits implements SplitAnnouncer: the splits' ids and sizes go to
+// the host, not their data (the host only shows them).
+func (c *enumContext) AnnounceSplits(splits []Split) error {
+	ps := make([]*adfv1.Split, 0, len(splits))
+	for _, s := range splits {
+		p := &adfv1.Split{Id: s.SplitID()}
+		if sz, ok := s.(SizedSplit); ok {
+			p.SizeBytes = max(sz.SizeBytes(), 0)
+		}
+		ps = append(ps, p)
+	}
+	return c.send(&adfv1.EnumeratorEvent{Event: &adfv1.EnumeratorEvent_SplitsDiscovered_{
+		SplitsDiscovered: &adfv1.EnumeratorEvent_SplitsDiscovered{Splits: ps}}})
 }
 
 func (c *enumContext) SignalNoMoreSplits(readerID int) error {
@@ -228,6 +244,21 @@ func (c *readerContext) SendSplitRequest() error {
 type readerOutput struct {
 	send    func(*adfv1.ReaderEvent) error
 	credits *int
+	// bytes is what AddSourceBytes counted since the last event that
+	// carried it (a batch, a split-finished report or a state).
+	bytes int64
+	// emitted is set by every batch; the lag poll clears it.
+	emitted bool
+}
+
+// AddSourceBytes implements SourceByteCounter.
+func (o *readerOutput) AddSourceBytes(n int64) { o.bytes += n }
+
+// takeBytes returns the bytes counted since the last report and resets them.
+func (o *readerOutput) takeBytes() int64 {
+	n := o.bytes
+	o.bytes = 0
+	return n
 }
 
 func (o *readerOutput) Emit(splitID string, rec arrow.RecordBatch) error {
@@ -239,8 +270,9 @@ func (o *readerOutput) Emit(splitID string, rec arrow.RecordBatch) error {
 		return err
 	}
 	*o.credits--
+	o.emitted = true
 	return o.send(&adfv1.ReaderEvent{Event: &adfv1.ReaderEvent_Batch_{
-		Batch: &adfv1.ReaderEvent_Batch{ArrowIpc: b, SplitId: splitID, Rows: rec.NumRows()}}})
+		Batch: &adfv1.ReaderEvent_Batch{ArrowIpc: b, SplitId: splitID, Rows: rec.NumRows(), SourceBytes: o.takeBytes()}}})
 }
 
 func (o *readerOutput) Reject(r Rejected) error {
@@ -254,7 +286,7 @@ func rejectedToProto(r Rejected) *adfv1.RejectedRecord {
 
 func (o *readerOutput) SplitFinished(splitID string) error {
 	return o.send(&adfv1.ReaderEvent{Event: &adfv1.ReaderEvent_SplitsFinished_{
-		SplitsFinished: &adfv1.ReaderEvent_SplitsFinished{SplitIds: []string{splitID}}}})
+		SplitsFinished: &adfv1.ReaderEvent_SplitsFinished{SplitIds: []string{splitID}, SourceBytes: o.takeBytes()}}})
 }
 
 // idlePoll is how long the reader loop waits before polling again after
@@ -316,6 +348,11 @@ func (s *server) Reader(stream adfv1.Source_ReaderServer) (err error) {
 	}
 	credits := int(open.InitialCredits)
 	out := &readerOutput{send: send, credits: &credits}
+	log := s.log
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	lag := newLagPoller(reader, send, out, log.With("reader", open.ReaderId))
 	cmds, errc := recvLoop(ctx, stream.Recv)
 	finished := false
 	idle := false
@@ -327,6 +364,7 @@ func (s *server) Reader(stream adfv1.Source_ReaderServer) (err error) {
 				return false, err
 			}
 			idle = false
+			lag.splitsAdded()
 			return false, reader.AddSplits(splits)
 		case *adfv1.ReaderCommand_NoMoreSplits_:
 			idle = false
@@ -341,7 +379,7 @@ func (s *server) Reader(stream adfv1.Source_ReaderServer) (err error) {
 				return false, err
 			}
 			return false, send(&adfv1.ReaderEvent{Event: &adfv1.ReaderEvent_State_{
-				State: &adfv1.ReaderEvent_State{CheckpointId: c.Snapshot.CheckpointId, Splits: ps}}})
+				State: &adfv1.ReaderEvent_State{CheckpointId: c.Snapshot.CheckpointId, Splits: ps, SourceBytes: out.takeBytes()}}})
 		case *adfv1.ReaderCommand_CheckpointComplete_:
 			return false, reader.NotifyCheckpointComplete(ctx, c.CheckpointComplete.CheckpointId)
 		case *adfv1.ReaderCommand_Credit_:
@@ -379,11 +417,15 @@ func (s *server) Reader(stream adfv1.Source_ReaderServer) (err error) {
 		}
 		if finished || credits <= 0 || idle {
 			// Wait for a command (credit, splits, snapshot); when idle,
-			// poll again after a short pause.
+			// poll again after a short pause. A reader held back by the
+			// host (no credit) still reports its lag, which grows then.
 			timer.Reset(idlePoll)
-			var tick <-chan time.Time
+			var tick, lagDue <-chan time.Time
 			if idle && !finished && credits > 0 {
 				tick = timer.C
+			}
+			if !finished && credits <= 0 {
+				lagDue = lag.due()
 			}
 			select {
 			case cmd, ok := <-cmds:
@@ -396,10 +438,17 @@ func (s *server) Reader(stream adfv1.Source_ReaderServer) (err error) {
 				}
 			case <-tick:
 				idle = false
+			case <-lagDue:
+				if err := lag.report(ctx); err != nil {
+					return err
+				}
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 			continue
+		}
+		if err := lag.whileBusy(ctx); err != nil {
+			return err
 		}
 		status, err := reader.PollNext(ctx, out)
 		if err != nil {
@@ -407,6 +456,9 @@ func (s *server) Reader(stream adfv1.Source_ReaderServer) (err error) {
 		}
 		switch status {
 		case NothingAvailable:
+			if err := lag.caughtUp(ctx); err != nil {
+				return err
+			}
 			idle = true
 		case EndOfInput:
 			finished = true
@@ -415,4 +467,94 @@ func (s *server) Reader(stream adfv1.Source_ReaderServer) (err error) {
 			}
 		}
 	}
+}
+
+// lagPoller asks a LagReporter reader for its lag and sends it to the host:
+// when it gets new splits, every LagInterval while it emits or waits for
+// credit, and once when it has caught up. An idle reader that emitted nothing since its last
+// report is not asked again: nothing changed that it read.
+type lagPoller struct {
+	r    LagReporter // nil: the reader reports no lag
+	send func(*adfv1.ReaderEvent) error
+	out  *readerOutput
+	log  hclog.Logger
+	next time.Time
+	// fresh: splits were added since the last report.
+	fresh bool
+	// failing: the last Lag call failed (logged once per streak).
+	failing bool
+	timer   *time.Timer
+}
+
+func newLagPoller(reader SourceReader, send func(*adfv1.ReaderEvent) error, out *readerOutput, log hclog.Logger) *lagPoller {
+	p := &lagPoller{send: send, out: out, log: log, next: time.Now().Add(LagInterval)}
+	p.r, _ = reader.(LagReporter)
+	return p
+}
+
+func (p *lagPoller) splitsAdded() { p.fresh = true }
+
+// active says whether something changed since the last report.
+func (p *lagPoller) active() bool { return p.out.emitted || p.fresh }
+
+// whileBusy reports before the first read of new splits (their lag before
+// any of it is read), then each interval while the reader emits.
+func (p *lagPoller) whileBusy(ctx context.Context) error {
+	if p.r == nil || !p.active() || (!p.fresh && time.Now().Before(p.next)) {
+		return nil
+	}
+	return p.report(ctx)
+}
+
+// caughtUp reports once after the reader found nothing more to read.
+func (p *lagPoller) caughtUp(ctx context.Context) error {
+	if p.r == nil || !p.active() {
+		return nil
+	}
+	return p.report(ctx)
+}
+
+// due is a channel that fires when the next report is due (nil: never).
+func (p *lagPoller) due() <-chan time.Time {
+	if p.r == nil {
+		return nil
+	}
+	if p.timer == nil {
+		p.timer = time.NewTimer(time.Until(p.next))
+	} else {
+		p.timer.Reset(time.Until(p.next))
+	}
+	return p.timer.C
+}
+
+// report asks the reader for its lag and sends it. Only a failed send is an
+// error: the lag is for display, so a failed Lag call skips the report.
+func (p *lagPoller) report(ctx context.Context) error {
+	p.next = time.Now().Add(LagInterval)
+	p.out.emitted, p.fresh = false, false
+	lags, err := p.r.Lag(ctx)
+	if err != nil {
+		if !p.failing {
+			p.log.Warn("the source reader could not tell its lag; retrying every interval", "interval", LagInterval, "error", err)
+		}
+		p.failing = true
+		return nil
+	}
+	if p.failing {
+		p.log.Info("the source reader tells its lag again")
+		p.failing = false
+	}
+	if len(lags) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(lags))
+	for id := range lags {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	ev := &adfv1.ReaderEvent_Lag{Splits: make([]*adfv1.SplitLag, 0, len(ids))}
+	for _, id := range ids {
+		ev.Splits = append(ev.Splits, &adfv1.SplitLag{SplitId: id, Records: lags[id]})
+	}
+	return p.send(&adfv1.ReaderEvent{Event: &adfv1.ReaderEvent_Lag_{Lag: ev}})
 }
