@@ -66,9 +66,18 @@ type attempt struct {
 	// finishing the run (Options.Suspend).
 	suspended bool
 
-	liveRead    atomic.Int64
-	liveWritten atomic.Int64
-	committed   Stats
+	liveRead     atomic.Int64
+	liveWritten  atomic.Int64
+	liveRejected atomic.Int64
+	// liveBytes are the source bytes read in this attempt; baseBytes those
+	// of the checkpoint it started from.
+	liveBytes atomic.Int64
+	baseBytes int64
+	committed Stats
+	// book is the split assignment as the coordinator routes it.
+	book *splitBook
+	// lastSaved is the last checkpoint this attempt saved.
+	lastSaved *Checkpoint
 }
 
 // sinkItem is a batch or a checkpoint barrier of one reader.
@@ -79,19 +88,28 @@ type sinkItem struct {
 }
 
 // barrier is a reader's part of a checkpoint: its split states and what it
-// read since the previous checkpoint.
+// read since the previous checkpoint (rows, source bytes, the splits it
+// finished, the records it rejected).
 type barrier struct {
 	checkpointID int64
 	reader       int
 	splits       []SplitState
 	rows         int64
+	bytes        int64
+	finished     []string
 	rejected     []Rejected
 }
 
+// readerCtl is a reader's event for the coordinator: one field is set.
 type readerCtl struct {
 	reader       int
 	splitRequest *adfv1.ReaderEvent_SplitRequest
-	finished     bool
+	// finished: the reader has read everything and was told no more comes.
+	finished bool
+	// splitsFinished are splits the reader read to their end.
+	splitsFinished []string
+	// lag is the reader's report of its splits' lag.
+	lag map[string]int64
 }
 
 type flushDone struct {
@@ -110,10 +128,12 @@ func newAttempt(ctx context.Context, e *Engine, f *flow.Flow, runID string, p *p
 		ctl:     make(chan readerCtl, 4*f.Parallelism),
 		flushed: make(chan flushDone, 1),
 		resume:  map[int64]chan struct{}{},
+		book:    newSplitBook(),
 	}
 	a.finalID.Store(-1)
 	if cp != nil {
 		a.committed = cp.Stats
+		a.baseBytes = cp.Stats.BytesRead
 		a.lastID = max(a.lastID, cp.ID)
 	}
 	return a
@@ -341,9 +361,8 @@ func (a *attempt) start() error {
 		a.readers = append(a.readers, r)
 	}
 	for i := range a.readers {
-		if err := a.enum.send(&adfv1.EnumeratorCommand{Command: &adfv1.EnumeratorCommand_AddReader_{
-			AddReader: &adfv1.EnumeratorCommand_AddReader{ReaderId: int32(i)}}}); err != nil {
-			return a.streamErr("enumerator", err)
+		if err := a.enum.addReader(i); err != nil {
+			return err
 		}
 	}
 	// Splits of readers that no longer exist (parallelism lowered) go back.
@@ -352,16 +371,14 @@ func (a *attempt) start() error {
 			if len(a.cp.Readers[i]) == 0 {
 				continue
 			}
-			var ps []*adfv1.Split
-			for _, s := range a.cp.Readers[i] {
-				ps = append(ps, &adfv1.Split{Id: s.ID, Data: s.Data})
-			}
-			if err := a.enum.send(&adfv1.EnumeratorCommand{Command: &adfv1.EnumeratorCommand_AddSplitsBack_{
-				AddSplitsBack: &adfv1.EnumeratorCommand_AddSplitsBack{ReaderId: int32(i), Splits: ps}}}); err != nil {
-				return a.streamErr("enumerator", err)
+			if err := a.enum.addSplitsBack(i, a.cp.Readers[i]); err != nil {
+				return err
 			}
 		}
 	}
+	// A restored attempt shows the assignment it resumes at once.
+	a.book.restore(a.cp, len(a.readers))
+	a.emitSplits()
 	if a.cp != nil {
 		// Before any new data: complete the restored checkpoint again, in
 		// case the crash came between its save and its completion.
@@ -389,7 +406,9 @@ type pending struct {
 }
 
 // coordinate is the attempt's control loop: it routes split assignments,
-// triggers checkpoints and commits them.
+// triggers checkpoints and commits them. Each case is one step of the
+// protocol; the split book follows the assignment for progress, and a
+// splits event goes out after every step that changed it.
 func (a *attempt) coordinate() error {
 	nextID := a.lastID + 1
 	every := a.f.Checkpoint.Every.D()
@@ -415,12 +434,12 @@ func (a *attempt) coordinate() error {
 		a.resumeMu.Lock()
 		a.resume[cur.id] = make(chan struct{})
 		a.resumeMu.Unlock()
-		return a.enum.send(&adfv1.EnumeratorCommand{Command: &adfv1.EnumeratorCommand_SnapshotState_{
-			SnapshotState: &adfv1.EnumeratorCommand_SnapshotState{CheckpointId: cur.id}}})
+		return a.enum.snapshotState(cur.id)
 	}
 	allFinished := func() bool { return len(finished) == len(a.readers) }
 
 	for {
+		a.emitSplits()
 		select {
 		case <-a.ctx.Done():
 			return context.Cause(a.ctx)
@@ -429,23 +448,24 @@ func (a *attempt) coordinate() error {
 			switch e := ev.Event.(type) {
 			case *adfv1.EnumeratorEvent_Started_:
 				bounded = e.Started.Bounded
+			case *adfv1.EnumeratorEvent_SplitsDiscovered_:
+				a.book.discovered(e.SplitsDiscovered.Splits)
 			case *adfv1.EnumeratorEvent_AssignSplits_:
 				r, err := a.reader(int(e.AssignSplits.ReaderId))
 				if err != nil {
 					return err
 				}
-				if err := r.send(&adfv1.ReaderCommand{Command: &adfv1.ReaderCommand_AddSplits_{
-					AddSplits: &adfv1.ReaderCommand_AddSplits{Splits: e.AssignSplits.Splits}}}); err != nil {
-					return a.streamErr(fmt.Sprintf("reader %d", r.id), err)
+				if err := r.addSplits(e.AssignSplits.Splits); err != nil {
+					return err
 				}
+				a.book.assigned(r.id, e.AssignSplits.Splits)
 			case *adfv1.EnumeratorEvent_NoMoreSplits_:
 				r, err := a.reader(int(e.NoMoreSplits.ReaderId))
 				if err != nil {
 					return err
 				}
-				if err := r.send(&adfv1.ReaderCommand{Command: &adfv1.ReaderCommand_NoMoreSplits_{
-					NoMoreSplits: &adfv1.ReaderCommand_NoMoreSplits{}}}); err != nil {
-					return a.streamErr(fmt.Sprintf("reader %d", r.id), err)
+				if err := r.noMoreSplits(); err != nil {
+					return err
 				}
 			case *adfv1.EnumeratorEvent_State_:
 				if cur == nil || e.State.CheckpointId != cur.id {
@@ -455,9 +475,8 @@ func (a *attempt) coordinate() error {
 				// Every assignment made before the snapshot has been routed
 				// above; now the readers snapshot behind them.
 				for _, r := range a.readers {
-					if err := r.send(&adfv1.ReaderCommand{Command: &adfv1.ReaderCommand_Snapshot_{
-						Snapshot: &adfv1.ReaderCommand_Snapshot{CheckpointId: cur.id}}}); err != nil {
-						return a.streamErr(fmt.Sprintf("reader %d", r.id), err)
+					if err := r.snapshot(cur.id); err != nil {
+						return err
 					}
 				}
 			case *adfv1.EnumeratorEvent_Ack_:
@@ -467,15 +486,19 @@ func (a *attempt) coordinate() error {
 		case c := <-a.ctl:
 			switch {
 			case c.splitRequest != nil:
-				if err := a.enum.send(&adfv1.EnumeratorCommand{Command: &adfv1.EnumeratorCommand_SplitRequest_{
-					SplitRequest: &adfv1.EnumeratorCommand_SplitRequest{ReaderId: int32(c.reader), Hostname: c.splitRequest.Hostname}}}); err != nil {
-					return a.streamErr("enumerator", err)
+				if err := a.enum.splitRequest(c.reader, c.splitRequest.Hostname); err != nil {
+					return err
 				}
+			case c.splitsFinished != nil:
+				a.book.finishedBy(c.reader, c.splitsFinished)
+			case c.lag != nil:
+				a.book.lag(c.lag)
+				a.e.emit(Event{Kind: "lag", Lag: c.lag})
 			case c.finished:
 				finished[c.reader] = true
 				if allFinished() && cur == nil {
 					if err := trigger(true); err != nil {
-						return a.streamErr("enumerator", err)
+						return err
 					}
 				}
 			}
@@ -483,18 +506,18 @@ func (a *attempt) coordinate() error {
 		case <-ticker.C:
 			if cur == nil && !allFinished() {
 				if err := trigger(false); err != nil {
-					return a.streamErr("enumerator", err)
+					return err
 				}
 			} else if cur != nil && time.Since(cur.started) > a.e.opts.CheckpointTimeout {
 				return transient(fmt.Errorf("checkpoint %d did not complete within %s (a plugin is hung)", cur.id, a.e.opts.CheckpointTimeout))
 			}
 
 		case <-progress.C:
-			a.e.emit(Event{Kind: "progress", RowsRead: a.liveRead.Load(), RowsWritten: a.liveWritten.Load()})
+			a.emitProgress()
 			if !bounded && !stopping && a.e.stopRequested() && cur == nil {
 				stopping = true
 				if err := trigger(true); err != nil {
-					return a.streamErr("enumerator", err)
+					return err
 				}
 			}
 
@@ -507,16 +530,31 @@ func (a *attempt) coordinate() error {
 			}
 			if cur.final || cur.last {
 				a.suspended = cur.last
+				a.emitSplits()
+				a.emitProgress()
 				return a.finish()
 			}
 			cur = nil
 			if allFinished() {
 				if err := trigger(true); err != nil {
-					return a.streamErr("enumerator", err)
+					return err
 				}
 			}
 		}
 	}
+}
+
+// emitSplits sends a splits event when the book changed since the last.
+func (a *attempt) emitSplits() {
+	if a.book.takeChange() {
+		a.e.emit(Event{Kind: "splits", Splits: a.book.list()})
+	}
+}
+
+// emitProgress sends the live counts.
+func (a *attempt) emitProgress() {
+	a.e.emit(Event{Kind: "progress", RowsRead: a.liveRead.Load(), RowsWritten: a.liveWritten.Load(),
+		RowsRejected: a.liveRejected.Load(), BytesRead: a.baseBytes + a.liveBytes.Load(), BytesTotal: a.book.total()})
 }
 
 func (a *attempt) reader(id int) (*readerConn, error) {
@@ -533,11 +571,21 @@ func (a *attempt) checkpoint(p *pending, done flushDone) error {
 	cp := &Checkpoint{ID: p.id, Enumerator: p.enum, Readers: make([][]SplitState, len(a.readers)),
 		Sink: done.flushed.State, Committables: done.flushed.Committables, Final: p.final, Time: time.Now().UTC()}
 	var rejects []Rejected
+	finished := map[int][]string{}
 	for _, b := range done.barriers {
 		cp.Readers[b.reader] = b.splits
 		stats.RowsRead += b.rows
+		stats.BytesRead += b.bytes
+		finished[b.reader] = b.finished
 		rejects = append(rejects, b.rejected...)
 	}
+	var prev *SplitProgress
+	if a.lastSaved != nil {
+		prev = a.lastSaved.Progress
+	} else if a.cp != nil {
+		prev = a.cp.Progress
+	}
+	cp.Progress = a.book.progressOf(prev, finished)
 	rejects = append(rejects, done.rejected...)
 	stats.RowsRejected += int64(len(rejects))
 	stats.RowsWritten += done.flushed.RowsWritten
@@ -554,6 +602,7 @@ func (a *attempt) checkpoint(p *pending, done flushDone) error {
 		return transient(fmt.Errorf("persist checkpoint %d: %w", p.id, err))
 	}
 	a.committed = stats
+	a.lastSaved = cp
 	a.log.Debug("checkpoint saved", "id", p.id, "rows_read", stats.RowsRead, "rows_written", stats.RowsWritten, "final", p.final)
 	a.e.emit(Event{Kind: "checkpoint", Checkpoint: cp})
 	a.at(FaultSaved, cp)

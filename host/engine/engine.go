@@ -44,14 +44,19 @@ type Stats struct {
 	RowsWritten  int64 `json:"rows_written"`
 	RowsRejected int64 `json:"rows_rejected"`
 	BytesWritten int64 `json:"bytes_written"`
-	Checkpoints  int64 `json:"checkpoints"`
-	Restarts     int   `json:"restarts"`
+	// BytesRead is how much of the source the committed rows came from,
+	// when the source reports it (0: unknown).
+	BytesRead   int64 `json:"bytes_read,omitempty"`
+	Checkpoints int64 `json:"checkpoints"`
+	Restarts    int   `json:"restarts"`
 }
 
 // SplitState is one split as kept in a checkpoint.
 type SplitState struct {
 	ID   string `json:"id"`
 	Data []byte `json:"data"`
+	// SizeBytes is the split's size when the source says (0: unknown).
+	SizeBytes int64 `json:"size_bytes,omitempty"`
 }
 
 // Checkpoint is everything needed to resume a run.
@@ -70,6 +75,9 @@ type Checkpoint struct {
 	DeadLetters *DeadLetters `json:"dead_letters,omitempty"`
 	// Stats are the counts committed up to and including this checkpoint.
 	Stats Stats `json:"stats"`
+	// Progress is what a restored run needs to show its split assignment
+	// and the source's total (the finished splits).
+	Progress *SplitProgress `json:"progress,omitempty"`
 	// Final marks the last checkpoint of a finished run.
 	Final bool      `json:"final"`
 	Time  time.Time `json:"time"`
@@ -127,13 +135,25 @@ type Event struct {
 	// "transform:<type>").
 	Role string
 	Pid  int
-	// Live counts (not yet committed) for progress.
+	// Live counts (not yet committed) for progress: those of the current
+	// attempt, since it started from the last checkpoint (add that
+	// checkpoint's Stats for the run's). RowsRejected counts the records
+	// rejected so far in the attempt, by the source, the transforms and
+	// the sink.
 	RowsRead, RowsWritten, RowsRejected int64
-	// BytesRead is how much of the source the readers have consumed;
-	// BytesTotal the source's size when its splits say (0: unknown).
+	// BytesRead is how much of the source the readers have consumed in the
+	// whole run (the restored checkpoint's part included), when the source
+	// reports it; BytesTotal the source's size when its splits say (the
+	// sum of the sizes of every split the enumerator produced; 0: unknown,
+	// which it is as soon as one split's size is). A bounded source read
+	// to its end has BytesRead == BytesTotal.
 	BytesRead, BytesTotal int64
 	// Splits is, for Kind splits, every split the run knows with its
-	// reader and state.
+	// reader, state and last reported lag, in the order they became known
+	// (of the finished ones, the last 1000). A splits event comes whenever
+	// the assignment changes: splits discovered, assigned, finished,
+	// given back, and at the start of an attempt restored from a
+	// checkpoint.
 	Splits []progress.Split
 	// Checkpoint is the committed checkpoint (Kind checkpoint).
 	Checkpoint *Checkpoint

@@ -44,6 +44,35 @@ func (c *enumConn) send(cmd *adfv1.EnumeratorCommand) error {
 	return c.a.sent(c.stream.Send(cmd))
 }
 
+// addReader registers reader id with the enumerator.
+func (c *enumConn) addReader(id int) error {
+	return c.a.streamErr("source enumerator", c.send(&adfv1.EnumeratorCommand{Command: &adfv1.EnumeratorCommand_AddReader_{
+		AddReader: &adfv1.EnumeratorCommand_AddReader{ReaderId: int32(id)}}}))
+}
+
+// addSplitsBack returns splits of a reader that is gone to the enumerator.
+func (c *enumConn) addSplitsBack(reader int, splits []SplitState) error {
+	ps := make([]*adfv1.Split, 0, len(splits))
+	for _, s := range splits {
+		ps = append(ps, &adfv1.Split{Id: s.ID, Data: s.Data, SizeBytes: s.SizeBytes})
+	}
+	c.a.book.returned(ps)
+	return c.a.streamErr("source enumerator", c.send(&adfv1.EnumeratorCommand{Command: &adfv1.EnumeratorCommand_AddSplitsBack_{
+		AddSplitsBack: &adfv1.EnumeratorCommand_AddSplitsBack{ReaderId: int32(reader), Splits: ps}}}))
+}
+
+// splitRequest forwards a reader's request for a split.
+func (c *enumConn) splitRequest(reader int, hostname string) error {
+	return c.a.streamErr("source enumerator", c.send(&adfv1.EnumeratorCommand{Command: &adfv1.EnumeratorCommand_SplitRequest_{
+		SplitRequest: &adfv1.EnumeratorCommand_SplitRequest{ReaderId: int32(reader), Hostname: hostname}}}))
+}
+
+// snapshotState asks the enumerator for its state of checkpoint id.
+func (c *enumConn) snapshotState(id int64) error {
+	return c.a.streamErr("source enumerator", c.send(&adfv1.EnumeratorCommand{Command: &adfv1.EnumeratorCommand_SnapshotState_{
+		SnapshotState: &adfv1.EnumeratorCommand_SnapshotState{CheckpointId: id}}}))
+}
+
 // checkpointComplete tells the enumerator that a checkpoint is durable.
 func (c *enumConn) checkpointComplete(id int64) error {
 	err := c.send(&adfv1.EnumeratorCommand{Command: &adfv1.EnumeratorCommand_CheckpointComplete_{
@@ -165,6 +194,7 @@ func (c *sinkConn) recvLoop() {
 					return
 				}
 				rejects = append(rejects, rec)
+				c.a.liveRejected.Add(1)
 			}
 		case *adfv1.SinkEvent_Flushed_:
 			c.a.liveWritten.Add(e.Flushed.RowsWritten)
@@ -250,6 +280,8 @@ type readerConn struct {
 
 	// Since the last barrier.
 	rows     int64
+	bytes    int64
+	finished []string
 	rejected []Rejected
 }
 
@@ -323,6 +355,26 @@ func (r *readerConn) credit() error {
 	return err
 }
 
+// addSplits hands the reader splits the enumerator assigned to it.
+func (r *readerConn) addSplits(splits []*adfv1.Split) error {
+	return r.a.streamErr(r.what(), r.send(&adfv1.ReaderCommand{Command: &adfv1.ReaderCommand_AddSplits_{
+		AddSplits: &adfv1.ReaderCommand_AddSplits{Splits: splits}}}))
+}
+
+// noMoreSplits tells the reader that no split will come any more.
+func (r *readerConn) noMoreSplits() error {
+	return r.a.streamErr(r.what(), r.send(&adfv1.ReaderCommand{Command: &adfv1.ReaderCommand_NoMoreSplits_{
+		NoMoreSplits: &adfv1.ReaderCommand_NoMoreSplits{}}}))
+}
+
+// snapshot asks the reader for its split states of checkpoint id.
+func (r *readerConn) snapshot(id int64) error {
+	return r.a.streamErr(r.what(), r.send(&adfv1.ReaderCommand{Command: &adfv1.ReaderCommand_Snapshot_{
+		Snapshot: &adfv1.ReaderCommand_Snapshot{CheckpointId: id}}}))
+}
+
+func (r *readerConn) what() string { return fmt.Sprintf("source reader %d", r.id) }
+
 // checkpointComplete tells the reader that a checkpoint is durable.
 func (r *readerConn) checkpointComplete(id int64) error {
 	err := r.send(&adfv1.ReaderCommand{Command: &adfv1.ReaderCommand_CheckpointComplete_{
@@ -387,12 +439,23 @@ func (r *readerConn) loop() {
 			if !r.ctl(readerCtl{reader: r.id, finished: true}) {
 				return
 			}
-		case *adfv1.ReaderEvent_State_:
-			b := &barrier{checkpointID: e.State.CheckpointId, reader: r.id, rows: r.rows, rejected: r.rejected}
-			for _, s := range e.State.Splits {
-				b.splits = append(b.splits, SplitState{ID: s.Id, Data: s.Data})
+		case *adfv1.ReaderEvent_SplitsFinished_:
+			r.read(e.SplitsFinished.SourceBytes)
+			r.finished = append(r.finished, e.SplitsFinished.SplitIds...)
+			if !r.ctl(readerCtl{reader: r.id, splitsFinished: e.SplitsFinished.SplitIds}) {
+				return
 			}
-			r.rows, r.rejected = 0, nil
+		case *adfv1.ReaderEvent_Lag_:
+			if !r.ctl(readerCtl{reader: r.id, lag: lagOf(e.Lag)}) {
+				return
+			}
+		case *adfv1.ReaderEvent_State_:
+			r.read(e.State.SourceBytes)
+			b := &barrier{checkpointID: e.State.CheckpointId, reader: r.id, rows: r.rows, bytes: r.bytes, finished: r.finished, rejected: r.rejected}
+			for _, s := range e.State.Splits {
+				b.splits = append(b.splits, SplitState{ID: s.Id, Data: s.Data, SizeBytes: s.SizeBytes})
+			}
+			r.rows, r.bytes, r.finished, r.rejected = 0, 0, nil, nil
 			resume := a.resumeChan(b.checkpointID)
 			select {
 			case a.sinkCh <- sinkItem{barrier: b}:
@@ -405,7 +468,7 @@ func (r *readerConn) loop() {
 			case <-a.ctx.Done():
 				return
 			}
-		case *adfv1.ReaderEvent_Opened_, *adfv1.ReaderEvent_SplitsFinished_:
+		case *adfv1.ReaderEvent_Opened_:
 		}
 	}
 }
@@ -415,13 +478,32 @@ func (r *readerConn) reject(rec Rejected) error {
 		return err
 	}
 	r.rejected = append(r.rejected, rec)
+	r.a.liveRejected.Add(1)
 	return nil
+}
+
+// read counts source bytes the reader reported.
+func (r *readerConn) read(n int64) {
+	if n > 0 {
+		r.bytes += n
+		r.a.liveBytes.Add(n)
+	}
+}
+
+// lagOf turns a reader's lag report into split id -> records.
+func lagOf(l *adfv1.ReaderEvent_Lag) map[string]int64 {
+	m := make(map[string]int64, len(l.Splits))
+	for _, s := range l.Splits {
+		m[s.SplitId] = s.Records
+	}
+	return m
 }
 
 // batch runs one batch through the transforms and hands it to the sink.
 func (r *readerConn) batch(b *adfv1.ReaderEvent_Batch) error {
 	r.rows += b.Rows
 	r.a.liveRead.Add(b.Rows)
+	r.read(b.SourceBytes)
 	payload, rows := b.ArrowIpc, b.Rows
 	if len(r.stages) > 0 {
 		rec, err := arrowipc.Decode(b.ArrowIpc, nil)
