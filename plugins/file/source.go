@@ -25,7 +25,12 @@ import (
 // A Parquet split is a range of row groups [Start, End) of a file; its
 // position is Offset, the row group being read, and Line, the rows of it
 // already emitted. StartLine is unused and Schema empty (the file carries
-// its own).
+// its own); Stored holds each of its row groups' sizes in the file, for
+// progress.
+//
+// Lead is, for a file's first range, the bytes before it that no range
+// holds (a CSV header): they count as part of the split's size, so that the
+// splits of a file add up to its size.
 type Split struct {
 	Path      string        `json:"path"`
 	Format    string        `json:"format"`
@@ -36,10 +41,53 @@ type Split struct {
 	Line      int64         `json:"line"`
 	Size      int64         `json:"size"`
 	Schema    format.Schema `json:"schema"`
+	Stored    []int64       `json:"stored,omitempty"`
+	Lead      int64         `json:"lead,omitempty"`
 }
 
 // SplitID implements sdk.Split.
 func (s *Split) SplitID() string { return fmt.Sprintf("%s:%d-%d", s.Path, s.Start, s.End) }
+
+// SizeBytes implements sdk.SizedSplit: the bytes of the file the split
+// covers (its byte range, or its row groups' stored sizes).
+func (s *Split) SizeBytes() int64 {
+	if s.Format != FormatParquet {
+		return s.End - s.Start + s.Lead
+	}
+	var n int64
+	for _, b := range s.Stored {
+		n += b
+	}
+	return n
+}
+
+// consumed is how many bytes of the split reading from position from to
+// position to went over (to the split's end at eof), for progress: over a
+// whole split they add up to SizeBytes.
+func (s *Split) consumed(from, to int64, eof bool) int64 {
+	if s.Format == FormatParquet {
+		// Positions are row groups: a row group counts once it is read.
+		lo, hi := int(from-s.Start), len(s.Stored)
+		if !eof {
+			hi = int(to - s.Start)
+		}
+		var n int64
+		for i := max(lo, 0); i < min(hi, len(s.Stored)); i++ {
+			n += s.Stored[i]
+		}
+		return n
+	}
+	clamp := func(off int64) int64 { return min(max(off, s.Start), s.End) }
+	if eof {
+		to = s.End
+	}
+	n := max(clamp(to)-clamp(from), 0)
+	if from <= s.Start {
+		// The first read of the split: its lead (the header) too.
+		n += s.Lead
+	}
+	return n
+}
 
 type source struct {
 	cfg *SourceConfig
@@ -193,7 +241,11 @@ func (e *enumerator) openInput(ctx context.Context, path string) (*input, error)
 
 // Start implements sdk.SplitEnumerator.
 func (e *enumerator) Start(ctx context.Context) error {
-	if !e.restored {
+	if e.restored {
+		if err := e.announce(e.pending); err != nil {
+			return err
+		}
+	} else {
 		if err := e.discover(ctx); err != nil {
 			return err
 		}
@@ -244,8 +296,21 @@ func (e *enumerator) discover(ctx context.Context) error {
 		}
 		e.seen[path] = true
 		e.pending = append(e.pending, splits...)
+		if err := e.announce(splits); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// announce tells the host about planned splits not assigned yet, for its
+// progress (pending splits and the input's size).
+func (e *enumerator) announce(splits []*Split) error {
+	out := make([]sdk.Split, 0, len(splits))
+	for _, s := range splits {
+		out = append(out, s)
+	}
+	return sdk.AnnounceSplits(e.ctx, out...)
 }
 
 // listFiles expands the configured path: a file, a directory (its files,
@@ -377,9 +442,13 @@ func (e *enumerator) plan(ctx context.Context, path string) ([]*Split, error) {
 		return nil, readError(err, "plan splits of %s", path)
 	}
 	out := make([]*Split, 0, len(ranges))
-	for _, r := range ranges {
-		out = append(out, &Split{Path: path, Format: fmtName, Start: r.Start, End: r.End, StartLine: r.StartLine,
-			Offset: r.Start, Line: r.StartLine, Size: size, Schema: schema})
+	for i, r := range ranges {
+		sp := &Split{Path: path, Format: fmtName, Start: r.Start, End: r.End, StartLine: r.StartLine,
+			Offset: r.Start, Line: r.StartLine, Size: size, Schema: schema}
+		if i == 0 {
+			sp.Lead = r.Start
+		}
+		out = append(out, sp)
 	}
 	return out, nil
 }
@@ -417,7 +486,7 @@ func (e *enumerator) planParquet(path string, size int64, obj *rangeReaderAt) ([
 		last := i == len(info.RowGroupBytes)-1
 		if e.cfg.SplitSize <= 0 || bytes >= e.cfg.SplitSize || last {
 			out = append(out, &Split{Path: path, Format: FormatParquet, Start: int64(start), End: int64(i + 1),
-				Offset: int64(start), Size: size})
+				Offset: int64(start), Size: size, Stored: append([]int64(nil), info.RowGroupStored[start:i+1]...)})
 			start, bytes = i+1, 0
 		}
 	}
@@ -544,6 +613,9 @@ func (r *reader) PollNext(_ context.Context, out sdk.ReaderOutput) (sdk.InputSta
 		}
 	}
 	rec, rejects, err := r.rr.Next()
+	// The bytes this poll read go with its batch (or the split's end).
+	offset, line := r.rr.Position()
+	sdk.AddSourceBytes(out, sp.consumed(sp.Offset, offset, err == io.EOF))
 	for _, rj := range rejects {
 		if err := out.Reject(sdk.Rejected{SplitID: sp.SplitID(), Position: fmt.Sprintf("%s:%d", sp.Path, rj.Line),
 			Raw: rj.Raw, Reason: rj.Reason}); err != nil {
@@ -557,7 +629,7 @@ func (r *reader) PollNext(_ context.Context, out sdk.ReaderOutput) (sdk.InputSta
 			return 0, emitErr
 		}
 	}
-	sp.Offset, sp.Line = r.rr.Position()
+	sp.Offset, sp.Line = offset, line
 	if err == io.EOF {
 		r.closeCurrent()
 		if err := out.SplitFinished(sp.SplitID()); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
@@ -25,6 +26,9 @@ type ParquetInfo struct {
 	Schema        *arrow.Schema
 	RowGroupBytes []int64
 	RowGroupRows  []int64
+	// RowGroupStored is each row group's size in the file (its compressed
+	// column chunks), for progress in bytes of the file read.
+	RowGroupStored []int64
 }
 
 // ReadParquetInfo reads a Parquet file's footer.
@@ -62,8 +66,24 @@ func parquetInfo(pf *file.Reader) (*ParquetInfo, error) {
 		md := pf.MetaData().RowGroup(i)
 		info.RowGroupBytes = append(info.RowGroupBytes, md.TotalByteSize())
 		info.RowGroupRows = append(info.RowGroupRows, md.NumRows())
+		info.RowGroupStored = append(info.RowGroupStored, storedSize(md))
 	}
 	return info, nil
+}
+
+// storedSize is a row group's compressed size: the footer's total when the
+// writer set it (it is optional), else the sum of its column chunks'.
+func storedSize(md *metadata.RowGroupMetaData) int64 {
+	if n := md.TotalCompressedSize(); n > 0 {
+		return n
+	}
+	var n int64
+	for i := 0; i < md.NumColumns(); i++ {
+		if cc, err := md.ColumnChunk(i); err == nil {
+			n += cc.TotalCompressedSize()
+		}
+	}
+	return n
 }
 
 // SchemaSignature renders an Arrow schema's field names, types and
