@@ -14,26 +14,35 @@ import (
 // host's --log-level; info when unset). The host's go-plugin client parses
 // these lines, so they reach the host's log with their level and fields,
 // tagged by the host with the flow, the run and the component the process
-// works for, in the host's format (--log-format). Text written to stderr
-// any other way arrives as an untagged-level debug line.
+// works for, in the host's format (--log-format). It may be called at any
+// time, also after Serve started. (What a plugin writes to os.Stderr
+// itself after Serve started does not reach the host.)
 func NewLogger(name string) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{
 		Name:       "plugin." + name,
 		Level:      hclog.LevelFromString(envOr("ADF_LOG_LEVEL", "info")),
-		Output:     os.Stderr,
+		Output:     processStderr,
 		JSONFormat: true,
 	})
 }
+
+// processStderr is the process's standard error as it was when the plugin
+// started. go-plugin's Serve points os.Stderr at a pipe of its own, whose
+// lines the host discards; go-plugin relays only the lines written to the
+// real standard error into the host's log.
+var processStderr = os.Stderr
 
 // captureStandardLogs sends what libraries log with the standard library's
 // log and log/slog packages through logger, so that their lines are JSON
 // with a level (inferred from a [WARN]/[ERROR]-style prefix for log; slog's
 // own for slog) rather than bare text the host can only log at debug.
 func captureStandardLogs(logger hclog.Logger) {
-	w := logger.StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true})
-	log.SetOutput(w)
-	log.SetFlags(0)
+	// slog.SetDefault points the log package at the slog handler (at info,
+	// whatever the line says); setting log's output afterwards keeps the
+	// levels its lines name.
 	slog.SetDefault(slog.New(&hclogHandler{log: logger}))
+	log.SetOutput(logger.StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}))
+	log.SetFlags(0)
 }
 
 // hclogHandler is a slog.Handler writing to an hclog.Logger.
