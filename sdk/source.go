@@ -135,6 +135,18 @@ type SourceReaderContext interface {
 	SendSplitRequest() error
 }
 
+// ProjectedColumns returns the only columns of the source the flow uses,
+// when the host knows them (a select transform follows the source); nil
+// means all. It is a hint for readers of columnar formats: a reader may read
+// and emit only these columns (names it does not have are left to the
+// select to report), or ignore the hint; the select still runs after it.
+func ProjectedColumns(ctx SourceReaderContext) []string {
+	if p, ok := ctx.(interface{ projectedColumns() []string }); ok {
+		return p.projectedColumns()
+	}
+	return nil
+}
+
 // ReaderOutput receives what PollNext produces.
 type ReaderOutput interface {
 	// Emit sends one batch read from a split. The SDK encodes it before

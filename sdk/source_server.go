@@ -229,11 +229,14 @@ func (s *server) enumCommand(ctx context.Context, src Source, enum SplitEnumerat
 // Reader
 
 type readerContext struct {
-	id   int
-	send func(*adfv1.ReaderEvent) error
+	id      int
+	send    func(*adfv1.ReaderEvent) error
+	columns []string
 }
 
 func (c *readerContext) ReaderID() int { return c.id }
+
+func (c *readerContext) projectedColumns() []string { return c.columns }
 
 func (c *readerContext) SendSplitRequest() error {
 	host, _ := os.Hostname()
@@ -326,7 +329,7 @@ func (s *server) Reader(stream adfv1.Source_ReaderServer) (err error) {
 	if err != nil {
 		return err
 	}
-	reader, err := src.CreateReader(&readerContext{id: int(open.ReaderId), send: send})
+	reader, err := src.CreateReader(&readerContext{id: int(open.ReaderId), send: send, columns: open.Columns})
 	if err != nil {
 		return err
 	}

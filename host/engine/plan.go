@@ -15,6 +15,9 @@ type plan struct {
 	source registry.Entry
 	sink   registry.Entry
 	stages []stageSpec
+	// sourceColumns are the only source columns the flow uses, when its
+	// first transform says (a select); the readers get them as a hint.
+	sourceColumns []string
 }
 
 // stageSpec is one transform: built into the host or provided by a plugin.
@@ -74,6 +77,9 @@ func (e *Engine) plan(f *flow.Flow) (*plan, error) {
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	if len(p.stages) > 0 && p.stages[0].builtin != nil {
+		p.sourceColumns = transform.InputColumns(p.stages[0].builtin)
 	}
 	if !p.source.Builtin() && p.source.Capabilities != nil && !p.source.Capabilities.Bounded && !p.source.Capabilities.Unbounded {
 		return nil, fmt.Errorf("source %q declares neither bounded nor unbounded reading", f.Source.Type)

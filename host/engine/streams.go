@@ -293,7 +293,7 @@ func openReader(a *attempt, inst *registry.Instance, id int, restored []SplitSta
 	}
 	r := &readerConn{a: a, id: id, stream: stream, stages: stages, done: make(chan struct{})}
 	open := &adfv1.ReaderCommand_Open{Type: a.f.Source.Type, Config: a.f.Source.Config, ReaderId: int32(id),
-		InitialCredits: uint32(a.e.opts.Credits), Flow: a.f.Name, RunId: a.runID}
+		InitialCredits: uint32(a.e.opts.Credits), Flow: a.f.Name, RunId: a.runID, Columns: a.plan.sourceColumns}
 	for _, s := range restored {
 		open.RestoredSplits = append(open.RestoredSplits, &adfv1.Split{Id: s.ID, Data: s.Data})
 	}

@@ -44,6 +44,8 @@ func newSelect(cfg *selectConfig) (Transform, error) {
 	return &selectTransform{columns: append([]string(nil), cfg.Columns...)}, nil
 }
 
+func (t *selectTransform) inputColumns() []string { return t.columns }
+
 // Apply implements Transform.
 func (t *selectTransform) Apply(ctx context.Context, rec arrow.Record) (arrow.Record, []RowError, error) {
 	if err := ctx.Err(); err != nil {

@@ -60,6 +60,16 @@ type Transform interface {
 	Apply(ctx context.Context, rec arrow.Record) (arrow.Record, []RowError, error)
 }
 
+// InputColumns returns the only input columns t reads, when it says (a
+// select: its columns), else nil. The engine passes them to the source as a
+// projection hint, so a columnar reader reads no other columns.
+func InputColumns(t Transform) []string {
+	if c, ok := t.(interface{ inputColumns() []string }); ok {
+		return c.inputColumns()
+	}
+	return nil
+}
+
 // ConfigError reports an invalid transform configuration. Path is the
 // dotted path of the offending field inside the config object (e.g.
 // "columns.total" or "columns[2]"; empty for the config as a whole), so a

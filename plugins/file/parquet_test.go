@@ -1,6 +1,7 @@
 package file_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -689,5 +690,96 @@ func TestParquetSourceFaults(t *testing.T) {
 			}
 			noHidden(t, a.Work)
 		})
+	}
+}
+
+// pyWriteProjection writes argv[2] rows (id, payload, s: struct<a, b>) in
+// two row groups, uncompressed and without dictionaries, and prints the
+// offset of each row group's first payload page.
+const pyWriteProjection = `
+import sys, pyarrow as pa, pyarrow.parquet as pq
+n = int(sys.argv[2])
+t = pa.table({"id": pa.array(range(n), pa.int64()),
+              "payload": pa.array(["p" * 40 + str(i) for i in range(n)]),
+              "s": pa.array([{"a": i, "b": "b%d" % i} for i in range(n)])})
+pq.write_table(t, sys.argv[1], compression="none", use_dictionary=False, row_group_size=n // 2)
+md = pq.ParquetFile(sys.argv[1]).metadata
+for rg in range(md.num_row_groups):
+    print(md.row_group(rg).column(1).data_page_offset)
+`
+
+// TestParquetSourceProjection: with a select after the source, the reader
+// reads only the selected columns' chunks. The proof: the payload column's
+// pages are overwritten with garbage, so a flow reading it fails, while
+// one selecting id and the struct s reads every row exactly. A select
+// naming a column a (sound) file lacks reads all columns, so its error
+// names the file's whole schema.
+func TestParquetSourceProjection(t *testing.T) {
+	a := fileADF(t)
+	in := filepath.Join(a.Work, "wide.parquet")
+	const n = 20000
+	offsets := strings.Fields(python(t, pyWriteProjection, in, fmt.Sprint(n)))
+	if len(offsets) != 2 {
+		t.Fatalf("pyarrow wrote %d row groups, want 2", len(offsets))
+	}
+	f, err := os.OpenFile(in, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range offsets {
+		var off int64
+		fmt.Sscan(o, &off)
+		if _, err := f.WriteAt(bytes.Repeat([]byte{0xff}, 64), off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	run := func(name, in, transforms string) (testkit.Result, string) {
+		out := filepath.Join(a.Work, name+".jsonl")
+		doc := fmt.Sprintf(`{"name": %q, "parallelism": 2, "source": {"type": "file", "config": {"path": %q}},
+"transforms": [%s], "sink": {"type": "file", "config": {"path": %q}}}`, name, in, transforms, out)
+		return a.Run(t, "run", "--progress", "none", "--fresh", a.WriteFlow(t, name, doc)), out
+	}
+
+	res, out := run("projected", in, `{"type": "select", "config": {"columns": ["s", "id"]}}`)
+	if res.Code != 0 {
+		t.Fatalf("the projected flow failed\n%s", res)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	seen := make(map[int64]bool, n)
+	for _, line := range lines {
+		var row struct {
+			S struct {
+				A int64  `json:"a"`
+				B string `json:"b"`
+			} `json:"s"`
+			ID int64 `json:"id"`
+		}
+		if err := json.Unmarshal([]byte(line), &row); err != nil {
+			t.Fatalf("output line %q: %v", line, err)
+		}
+		if row.S.A != row.ID || row.S.B != fmt.Sprintf("b%d", row.ID) || seen[row.ID] || strings.Contains(line, "payload") {
+			t.Fatalf("output line %q: want id, s.a = id, s.b = b<id>, once, no payload", line)
+		}
+		seen[row.ID] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct ids, want %d", len(seen), n)
+	}
+
+	if res, _ := run("whole", in, ""); res.Code == 0 {
+		t.Fatalf("reading every column of the damaged file succeeded: the damage misses the payload column, so the projected run proves nothing\n%s", res)
+	}
+	clean := filepath.Join(a.Work, "clean.parquet")
+	python(t, pyWriteProjection, clean, "100")
+	res, _ = run("missing", clean, `{"type": "select", "config": {"columns": ["id", "nope"]}}`)
+	if res.Code == 0 || !strings.Contains(res.Stderr, "nope") || !strings.Contains(res.Stderr, "payload") {
+		t.Fatalf("a select of a missing column: want a failure naming it and the file's columns (payload among them)\n%s", res)
 	}
 }

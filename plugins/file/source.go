@@ -143,7 +143,7 @@ func (s *source) RestoreEnumerator(ctx sdk.SplitEnumeratorContext, state []byte)
 
 // CreateReader implements sdk.Source.
 func (s *source) CreateReader(ctx sdk.SourceReaderContext) (sdk.SourceReader, error) {
-	return &reader{cfg: s.cfg, mem: memory.NewGoAllocator(), splits: sdk.NewSplitQueue[*Split](ctx)}, nil
+	return &reader{cfg: s.cfg, mem: memory.NewGoAllocator(), splits: sdk.NewSplitQueue[*Split](ctx), columns: sdk.ProjectedColumns(ctx)}, nil
 }
 
 // enumerator discovers files and hands out their splits, one per request.
@@ -562,9 +562,11 @@ type reader struct {
 	cfg    *SourceConfig
 	mem    memory.Allocator
 	splits *sdk.SplitQueue[*Split]
-	cur    *Split
-	file   *os.File
-	rr     format.RecordReader
+	// columns are the host's projection hint: Parquet reads only these.
+	columns []string
+	cur     *Split
+	file    *os.File
+	rr      format.RecordReader
 	// bucket: an object-store path's bucket, opened at the first split.
 	bucket *blob.Bucket
 	ctx    context.Context
@@ -661,7 +663,7 @@ func (r *reader) open(sp *Split) error {
 	case FormatCSV:
 		rr, err = format.NewCSVReader(f, rng, sp.Offset, sp.Line, sp.Schema, r.cfg.csvOptions(), r.cfg.BatchSize, r.mem)
 	case FormatParquet:
-		rr, err = format.NewParquetReader(sp.Path, int(sp.Offset), int(sp.End), sp.Line, r.cfg.BatchSize, r.mem)
+		rr, err = format.NewParquetReader(sp.Path, int(sp.Offset), int(sp.End), sp.Line, r.cfg.BatchSize, r.columns, r.mem)
 	case FormatJSON:
 		rr, err = format.NewJSONArrayReader(f, sp.Size, sp.Offset, sp.Line, sp.Schema, r.cfg.BatchSize, r.mem)
 	default:
@@ -687,7 +689,7 @@ func (r *reader) openObj(sp *Split) error {
 	case FormatCSV:
 		rr, err = format.NewCSVReader(ra, rng, sp.Offset, sp.Line, sp.Schema, r.cfg.csvOptions(), r.cfg.BatchSize, r.mem)
 	case FormatParquet:
-		rr, err = format.NewParquetReaderFrom(ra, int(sp.Offset), int(sp.End), sp.Line, r.cfg.BatchSize, r.mem)
+		rr, err = format.NewParquetReaderFrom(ra, int(sp.Offset), int(sp.End), sp.Line, r.cfg.BatchSize, r.columns, r.mem)
 	case FormatJSON:
 		rr, err = format.NewJSONArrayReader(ra, sp.Size, sp.Offset, sp.Line, sp.Schema, r.cfg.BatchSize, r.mem)
 	default:

@@ -110,15 +110,20 @@ type parquetReader struct {
 	rg, end   int
 	row       int64
 	batchSize int
-	rr        pqarrow.RecordReader
-	err       error
+	// leaves are the leaf columns read; nil: all.
+	leaves []int
+	rr     pqarrow.RecordReader
+	err    error
 }
 
 // NewParquetReader returns a RecordReader over row groups [rgStart, rgEnd)
 // of the Parquet file at path, starting at row group rg, row row of it
 // (the Position of an earlier reader), in batches of at most batchSize rows
-// that never span row groups.
-func NewParquetReader(path string, rg, rgEnd int, row int64, batchSize int, mem memory.Allocator) (RecordReader, error) {
+// that never span row groups. With columns, only those top-level columns are
+// read (their column chunks alone are fetched), unless the file lacks one of
+// them: then all are, so whatever names the missing column reports it
+// against the file's whole schema.
+func NewParquetReader(path string, rg, rgEnd int, row int64, batchSize int, columns []string, mem memory.Allocator) (RecordReader, error) {
 	if batchSize <= 0 {
 		batchSize = DefaultBatchSize
 	}
@@ -129,11 +134,11 @@ func NewParquetReader(path string, rg, rgEnd int, row int64, batchSize int, mem 
 	if err != nil {
 		return nil, err
 	}
-	return newParquetReader(pf, rg, rgEnd, row, batchSize, mem)
+	return newParquetReader(pf, rg, rgEnd, row, batchSize, columns, mem)
 }
 
 // NewParquetReaderFrom is NewParquetReader over r instead of a local file.
-func NewParquetReaderFrom(r parquet.ReaderAtSeeker, rg, rgEnd int, row int64, batchSize int, mem memory.Allocator) (RecordReader, error) {
+func NewParquetReaderFrom(r parquet.ReaderAtSeeker, rg, rgEnd int, row int64, batchSize int, columns []string, mem memory.Allocator) (RecordReader, error) {
 	if batchSize <= 0 {
 		batchSize = DefaultBatchSize
 	}
@@ -144,10 +149,10 @@ func NewParquetReaderFrom(r parquet.ReaderAtSeeker, rg, rgEnd int, row int64, ba
 	if err != nil {
 		return nil, err
 	}
-	return newParquetReader(pf, rg, rgEnd, row, batchSize, mem)
+	return newParquetReader(pf, rg, rgEnd, row, batchSize, columns, mem)
 }
 
-func newParquetReader(pf *file.Reader, rg, rgEnd int, row int64, batchSize int, mem memory.Allocator) (RecordReader, error) {
+func newParquetReader(pf *file.Reader, rg, rgEnd int, row int64, batchSize int, columns []string, mem memory.Allocator) (RecordReader, error) {
 	if rgEnd > pf.NumRowGroups() {
 		pf.Close()
 		return nil, fmt.Errorf("parquet: the file has %d row groups, the split names row groups up to %d (was the file replaced?)", pf.NumRowGroups(), rgEnd)
@@ -157,7 +162,41 @@ func newParquetReader(pf *file.Reader, rg, rgEnd int, row int64, batchSize int, 
 		pf.Close()
 		return nil, err
 	}
-	return &parquetReader{pf: pf, fr: fr, rg: rg, end: rgEnd, row: row, batchSize: batchSize}, nil
+	return &parquetReader{pf: pf, fr: fr, rg: rg, end: rgEnd, row: row, batchSize: batchSize, leaves: leafColumns(fr.Manifest, columns)}, nil
+}
+
+// leafColumns returns the leaf column indices of the named top-level
+// fields, in file order; nil (all) for no names or when the file lacks one.
+func leafColumns(m *pqarrow.SchemaManifest, names []string) []int {
+	if len(names) == 0 {
+		return nil
+	}
+	want := make(map[string]bool, len(names))
+	for _, n := range names {
+		want[n] = true
+	}
+	var leaves []int
+	found := 0
+	for i := range m.Fields {
+		if f := &m.Fields[i]; want[f.Field.Name] {
+			found++
+			leaves = appendLeaves(leaves, f)
+		}
+	}
+	if found < len(want) {
+		return nil
+	}
+	return leaves
+}
+
+func appendLeaves(out []int, f *pqarrow.SchemaField) []int {
+	if f.IsLeaf() {
+		return append(out, f.ColIndex)
+	}
+	for i := range f.Children {
+		out = appendLeaves(out, &f.Children[i])
+	}
+	return out
 }
 
 // Next implements RecordReader.
@@ -172,7 +211,7 @@ func (p *parquetReader) Next() (arrow.RecordBatch, []Rejected, error) {
 			continue
 		}
 		if p.rr == nil {
-			rr, err := p.fr.GetRecordReader(context.Background(), nil, []int{p.rg})
+			rr, err := p.fr.GetRecordReader(context.Background(), p.leaves, []int{p.rg})
 			if err != nil {
 				p.err = fmt.Errorf("parquet: row group %d: %w", p.rg, err)
 				return nil, nil, p.err

@@ -57,7 +57,7 @@ func TestParquetReaderBatchesAndResume(t *testing.T) {
 	// Rows of row groups 1..4 (ids 2500 on), resumed after every batch.
 	rg, row, next := 1, int64(0), int64(2500)
 	for {
-		r, err := NewParquetReader(path, rg, 5, row, 700, nil)
+		r, err := NewParquetReader(path, rg, 5, row, 700, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

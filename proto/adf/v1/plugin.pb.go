@@ -2903,8 +2903,12 @@ type ReaderCommand_Open struct {
 	InitialCredits uint32 `protobuf:"varint,5,opt,name=initial_credits,json=initialCredits,proto3" json:"initial_credits,omitempty"`
 	Flow           string `protobuf:"bytes,6,opt,name=flow,proto3" json:"flow,omitempty"`
 	RunId          string `protobuf:"bytes,7,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Columns are the only source columns the flow uses, when the host
+	// knows (a select transform follows the source); empty: all. A hint: a
+	// reader may emit only these (and may emit more); the select still runs.
+	Columns       []string `protobuf:"bytes,8,rep,name=columns,proto3" json:"columns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReaderCommand_Open) Reset() {
@@ -2984,6 +2988,13 @@ func (x *ReaderCommand_Open) GetRunId() string {
 		return x.RunId
 	}
 	return ""
+}
+
+func (x *ReaderCommand_Open) GetColumns() []string {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
 }
 
 type ReaderCommand_AddSplits struct {
@@ -4905,7 +4916,7 @@ const file_adf_v1_plugin_proto_rawDesc = "" +
 	"\rcheckpoint_id\x18\x01 \x01(\x03R\fcheckpointId\x1a9\n" +
 	"\x10SplitsDiscovered\x12%\n" +
 	"\x06splits\x18\x01 \x03(\v2\r.adf.v1.SplitR\x06splitsB\a\n" +
-	"\x05event\"\x9d\a\n" +
+	"\x05event\"\xb7\a\n" +
 	"\rReaderCommand\x120\n" +
 	"\x04open\x18\x01 \x01(\v2\x1a.adf.v1.ReaderCommand.OpenH\x00R\x04open\x12@\n" +
 	"\n" +
@@ -4914,7 +4925,7 @@ const file_adf_v1_plugin_proto_rawDesc = "" +
 	"\bsnapshot\x18\x04 \x01(\v2\x1e.adf.v1.ReaderCommand.SnapshotH\x00R\bsnapshot\x12[\n" +
 	"\x13checkpoint_complete\x18\x05 \x01(\v2(.adf.v1.ReaderCommand.CheckpointCompleteH\x00R\x12checkpointComplete\x126\n" +
 	"\x06credit\x18\x06 \x01(\v2\x1c.adf.v1.ReaderCommand.CreditH\x00R\x06credit\x123\n" +
-	"\x05close\x18\a \x01(\v2\x1b.adf.v1.ReaderCommand.CloseH\x00R\x05close\x1a\xdb\x01\n" +
+	"\x05close\x18\a \x01(\v2\x1b.adf.v1.ReaderCommand.CloseH\x00R\x05close\x1a\xf5\x01\n" +
 	"\x04Open\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
 	"\x06config\x18\x02 \x01(\fR\x06config\x12\x1b\n" +
@@ -4922,7 +4933,8 @@ const file_adf_v1_plugin_proto_rawDesc = "" +
 	"\x0frestored_splits\x18\x04 \x03(\v2\r.adf.v1.SplitR\x0erestoredSplits\x12'\n" +
 	"\x0finitial_credits\x18\x05 \x01(\rR\x0einitialCredits\x12\x12\n" +
 	"\x04flow\x18\x06 \x01(\tR\x04flow\x12\x15\n" +
-	"\x06run_id\x18\a \x01(\tR\x05runId\x1a2\n" +
+	"\x06run_id\x18\a \x01(\tR\x05runId\x12\x18\n" +
+	"\acolumns\x18\b \x03(\tR\acolumns\x1a2\n" +
 	"\tAddSplits\x12%\n" +
 	"\x06splits\x18\x01 \x03(\v2\r.adf.v1.SplitR\x06splits\x1a\x0e\n" +
 	"\fNoMoreSplits\x1a/\n" +

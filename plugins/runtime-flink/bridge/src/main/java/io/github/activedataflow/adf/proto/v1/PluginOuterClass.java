@@ -463,7 +463,7 @@ public final class PluginOuterClass extends com.google.protobuf.GeneratedFile {
       "\n\rcheckpoint_id\030\001 \001(\003\022\r\n\005state\030\002 \001(\014\032\034\n\003" +
       "Ack\022\025\n\rcheckpoint_id\030\001 \001(\003\0321\n\020SplitsDisc" +
       "overed\022\035\n\006splits\030\001 \003(\0132\r.adf.v1.SplitB\007\n" +
-      "\005event\"\337\005\n\rReaderCommand\022*\n\004open\030\001 \001(\0132\032" +
+      "\005event\"\360\005\n\rReaderCommand\022*\n\004open\030\001 \001(\0132\032" +
       ".adf.v1.ReaderCommand.OpenH\000\0225\n\nadd_spli" +
       "ts\030\002 \001(\0132\037.adf.v1.ReaderCommand.AddSplit" +
       "sH\000\022<\n\016no_more_splits\030\003 \001(\0132\".adf.v1.Rea" +
@@ -473,120 +473,120 @@ public final class PluginOuterClass extends com.google.protobuf.GeneratedFile {
       "erCommand.CheckpointCompleteH\000\022.\n\006credit" +
       "\030\006 \001(\0132\034.adf.v1.ReaderCommand.CreditH\000\022," +
       "\n\005close\030\007 \001(\0132\033.adf.v1.ReaderCommand.Clo" +
-      "seH\000\032\226\001\n\004Open\022\014\n\004type\030\001 \001(\t\022\016\n\006config\030\002 " +
+      "seH\000\032\247\001\n\004Open\022\014\n\004type\030\001 \001(\t\022\016\n\006config\030\002 " +
       "\001(\014\022\021\n\treader_id\030\003 \001(\005\022&\n\017restored_split" +
       "s\030\004 \003(\0132\r.adf.v1.Split\022\027\n\017initial_credit" +
-      "s\030\005 \001(\r\022\014\n\004flow\030\006 \001(\t\022\016\n\006run_id\030\007 \001(\t\032*\n" +
-      "\tAddSplits\022\035\n\006splits\030\001 \003(\0132\r.adf.v1.Spli" +
-      "t\032\016\n\014NoMoreSplits\032!\n\010Snapshot\022\025\n\rcheckpo" +
-      "int_id\030\001 \001(\003\032+\n\022CheckpointComplete\022\025\n\rch" +
-      "eckpoint_id\030\001 \001(\003\032\031\n\006Credit\022\017\n\007batches\030\001" +
-      " \001(\r\032\007\n\005CloseB\t\n\007command\"\277\006\n\013ReaderEvent" +
-      "\022,\n\006opened\030\001 \001(\0132\032.adf.v1.ReaderEvent.Op" +
-      "enedH\000\022*\n\005batch\030\002 \001(\0132\031.adf.v1.ReaderEve" +
-      "nt.BatchH\000\0229\n\rsplit_request\030\003 \001(\0132 .adf." +
-      "v1.ReaderEvent.SplitRequestH\000\022=\n\017splits_" +
-      "finished\030\004 \001(\0132\".adf.v1.ReaderEvent.Spli" +
-      "tsFinishedH\000\022*\n\005state\030\005 \001(\0132\031.adf.v1.Rea" +
-      "derEvent.StateH\000\0220\n\010rejected\030\006 \001(\0132\034.adf" +
-      ".v1.ReaderEvent.RejectedH\000\0220\n\010finished\030\007" +
-      " \001(\0132\034.adf.v1.ReaderEvent.FinishedH\000\022#\n\005" +
-      "error\030\010 \001(\0132\022.adf.v1.DiagnosticH\000\022&\n\003lag" +
-      "\030\t \001(\0132\027.adf.v1.ReaderEvent.LagH\000\032\010\n\006Ope" +
-      "ned\032P\n\005Batch\022\021\n\tarrow_ipc\030\001 \001(\014\022\020\n\010split" +
-      "_id\030\002 \001(\t\022\014\n\004rows\030\003 \001(\003\022\024\n\014source_bytes\030" +
-      "\004 \001(\003\032 \n\014SplitRequest\022\020\n\010hostname\030\001 \001(\t\032" +
-      "9\n\016SplitsFinished\022\021\n\tsplit_ids\030\001 \003(\t\022\024\n\014" +
-      "source_bytes\030\002 \001(\003\032S\n\005State\022\025\n\rcheckpoin" +
-      "t_id\030\001 \001(\003\022\035\n\006splits\030\002 \003(\0132\r.adf.v1.Spli" +
-      "t\022\024\n\014source_bytes\030\003 \001(\003\032\'\n\003Lag\022 \n\006splits" +
-      "\030\001 \003(\0132\020.adf.v1.SplitLag\0323\n\010Rejected\022\'\n\007" +
-      "records\030\001 \003(\0132\026.adf.v1.RejectedRecord\032\n\n" +
-      "\010FinishedB\007\n\005event\"-\n\010SplitLag\022\020\n\010split_" +
-      "id\030\001 \001(\t\022\017\n\007records\030\002 \001(\003\"Q\n\016RejectedRec" +
-      "ord\022\020\n\010split_id\030\001 \001(\t\022\020\n\010position\030\002 \001(\t\022" +
-      "\013\n\003raw\030\003 \001(\014\022\016\n\006reason\030\004 \001(\t\"\216\005\n\013SinkCom" +
-      "mand\022(\n\004open\030\001 \001(\0132\030.adf.v1.SinkCommand." +
-      "OpenH\000\022*\n\005batch\030\002 \001(\0132\031.adf.v1.SinkComma" +
-      "nd.BatchH\000\022*\n\005flush\030\003 \001(\0132\031.adf.v1.SinkC" +
-      "ommand.FlushH\000\022E\n\023checkpoint_complete\030\004 " +
-      "\001(\0132&.adf.v1.SinkCommand.CheckpointCompl" +
-      "eteH\000\022,\n\006commit\030\005 \001(\0132\032.adf.v1.SinkComma" +
-      "nd.CommitH\000\032\254\001\n\004Open\022\014\n\004type\030\001 \001(\t\022\016\n\006co" +
-      "nfig\030\002 \001(\014\022\024\n\014arrow_schema\030\003 \001(\014\022\026\n\016rest" +
-      "ored_state\030\004 \001(\014\022\032\n\022has_restored_state\030\005" +
-      " \001(\010\022\014\n\004flow\030\006 \001(\t\022\016\n\006run_id\030\007 \001(\t\022\036\n\026re" +
-      "stored_checkpoint_id\030\010 \001(\003\032\032\n\005Batch\022\021\n\ta" +
-      "rrow_ipc\030\001 \001(\014\032-\n\005Flush\022\025\n\rcheckpoint_id" +
-      "\030\001 \001(\003\022\r\n\005final\030\002 \001(\010\032+\n\022CheckpointCompl" +
-      "ete\022\025\n\rcheckpoint_id\030\001 \001(\003\032V\n\006Commit\022\025\n\r" +
-      "checkpoint_id\030\001 \001(\003\022\024\n\014committables\030\002 \001(" +
-      "\014\022\020\n\010restored\030\003 \001(\010\022\r\n\005final\030\004 \001(\010B\t\n\007co" +
-      "mmand\"\231\003\n\tSinkEvent\022*\n\006opened\030\001 \001(\0132\030.ad" +
-      "f.v1.SinkEvent.OpenedH\000\022,\n\007flushed\030\002 \001(\013" +
-      "2\031.adf.v1.SinkEvent.FlushedH\000\0220\n\010rejecte" +
-      "d\030\003 \001(\0132\034.adf.v1.ReaderEvent.RejectedH\000\022" +
-      "#\n\005error\030\004 \001(\0132\022.adf.v1.DiagnosticH\000\0220\n\t" +
-      "committed\030\005 \001(\0132\033.adf.v1.SinkEvent.Commi" +
-      "ttedH\000\032\010\n\006Opened\032r\n\007Flushed\022\025\n\rcheckpoin" +
-      "t_id\030\001 \001(\003\022\024\n\014rows_written\030\002 \001(\003\022\025\n\rbyte" +
-      "s_written\030\003 \001(\003\022\r\n\005state\030\004 \001(\014\022\024\n\014commit" +
-      "tables\030\005 \001(\014\032\"\n\tCommitted\022\025\n\rcheckpoint_" +
-      "id\030\001 \001(\003B\007\n\005event\"\277\001\n\020TransformCommand\022-" +
-      "\n\004open\030\001 \001(\0132\035.adf.v1.TransformCommand.O" +
-      "penH\000\022/\n\005batch\030\002 \001(\0132\036.adf.v1.TransformC" +
-      "ommand.BatchH\000\032$\n\004Open\022\014\n\004type\030\001 \001(\t\022\016\n\006" +
-      "config\030\002 \001(\014\032\032\n\005Batch\022\021\n\tarrow_ipc\030\001 \001(\014" +
-      "B\t\n\007command\"\361\001\n\016TransformEvent\022/\n\006opened" +
-      "\030\001 \001(\0132\035.adf.v1.TransformEvent.OpenedH\000\022" +
-      "/\n\006result\030\002 \001(\0132\035.adf.v1.TransformEvent." +
-      "ResultH\000\022#\n\005error\030\003 \001(\0132\022.adf.v1.Diagnos" +
-      "ticH\000\032\010\n\006Opened\032E\n\006Result\022\021\n\tarrow_ipc\030\001" +
-      " \001(\014\022(\n\010rejected\030\002 \003(\0132\026.adf.v1.Rejected" +
-      "RecordB\007\n\005event\"y\n\020RuntimeComponent\022$\n\004k" +
-      "ind\030\001 \001(\0162\026.adf.v1.Component.Kind\022\014\n\004typ" +
-      "e\030\002 \001(\t\022\r\n\005index\030\003 \001(\005\022\022\n\nexecutable\030\004 \001" +
-      "(\t\022\016\n\006plugin\030\005 \001(\t\"\253\001\n\017RuntimeValidate\032c" +
-      "\n\007Request\022\014\n\004type\030\001 \001(\t\022\016\n\006config\030\002 \001(\014\022" +
-      "\014\n\004flow\030\003 \001(\014\022,\n\ncomponents\030\004 \003(\0132\030.adf." +
-      "v1.RuntimeComponent\0323\n\010Response\022\'\n\013diagn" +
-      "ostics\030\001 \003(\0132\022.adf.v1.Diagnostic\"\311\001\n\rRun" +
-      "timeSubmit\032s\n\007Request\022\014\n\004type\030\001 \001(\t\022\016\n\006c" +
-      "onfig\030\002 \001(\014\022\014\n\004flow\030\003 \001(\014\022\016\n\006run_id\030\004 \001(" +
-      "\t\022,\n\ncomponents\030\005 \003(\0132\030.adf.v1.RuntimeCo" +
-      "mponent\032C\n\010Response\022\016\n\006job_id\030\001 \001(\t\022\'\n\013d" +
-      "iagnostics\030\002 \003(\0132\022.adf.v1.Diagnostic\"\347\001\n" +
-      "\rRuntimeStatus\0327\n\007Request\022\014\n\004type\030\001 \001(\t\022" +
-      "\016\n\006config\030\002 \001(\014\022\016\n\006job_id\030\003 \001(\t\032\234\001\n\010Resp" +
-      "onse\022\r\n\005state\030\001 \001(\t\022\024\n\014records_read\030\002 \001(" +
-      "\003\022\027\n\017records_written\030\003 \001(\003\022\017\n\007message\030\004 " +
-      "\001(\t\022\'\n\013diagnostics\030\005 \003(\0132\022.adf.v1.Diagno" +
-      "stic\022\030\n\020records_rejected\030\006 \001(\003\"}\n\rRuntim" +
-      "eCancel\0327\n\007Request\022\014\n\004type\030\001 \001(\t\022\016\n\006conf" +
-      "ig\030\002 \001(\014\022\016\n\006job_id\030\003 \001(\t\0323\n\010Response\022\'\n\013" +
-      "diagnostics\030\001 \003(\0132\022.adf.v1.Diagnostic2\234\001" +
-      "\n\006Plugin\022?\n\010Describe\022\030.adf.v1.Describe.R" +
-      "equest\032\031.adf.v1.Describe.Response\022Q\n\016Val" +
-      "idateConfig\022\036.adf.v1.ValidateConfig.Requ" +
-      "est\032\037.adf.v1.ValidateConfig.Response2\210\001\n" +
-      "\006Source\022D\n\nEnumerator\022\031.adf.v1.Enumerato" +
-      "rCommand\032\027.adf.v1.EnumeratorEvent(\0010\001\0228\n" +
-      "\006Reader\022\025.adf.v1.ReaderCommand\032\023.adf.v1." +
-      "ReaderEvent(\0010\0012;\n\004Sink\0223\n\005Write\022\023.adf.v" +
-      "1.SinkCommand\032\021.adf.v1.SinkEvent(\0010\0012L\n\t" +
-      "Transform\022?\n\007Process\022\030.adf.v1.TransformC" +
-      "ommand\032\026.adf.v1.TransformEvent(\0010\0012\263\002\n\007R" +
-      "untime\022M\n\010Validate\022\037.adf.v1.RuntimeValid" +
-      "ate.Request\032 .adf.v1.RuntimeValidate.Res" +
-      "ponse\022G\n\006Submit\022\035.adf.v1.RuntimeSubmit.R" +
-      "equest\032\036.adf.v1.RuntimeSubmit.Response\022G" +
-      "\n\006Status\022\035.adf.v1.RuntimeStatus.Request\032" +
-      "\036.adf.v1.RuntimeStatus.Response\022G\n\006Cance" +
-      "l\022\035.adf.v1.RuntimeCancel.Request\032\036.adf.v" +
-      "1.RuntimeCancel.ResponseB[\n%io.github.ac" +
-      "tivedataflow.adf.proto.v1P\001Z0github.com/" +
-      "activedataflow/adf/proto/adf/v1;adfv1b\006p" +
-      "roto3"
+      "s\030\005 \001(\r\022\014\n\004flow\030\006 \001(\t\022\016\n\006run_id\030\007 \001(\t\022\017\n" +
+      "\007columns\030\010 \003(\t\032*\n\tAddSplits\022\035\n\006splits\030\001 " +
+      "\003(\0132\r.adf.v1.Split\032\016\n\014NoMoreSplits\032!\n\010Sn" +
+      "apshot\022\025\n\rcheckpoint_id\030\001 \001(\003\032+\n\022Checkpo" +
+      "intComplete\022\025\n\rcheckpoint_id\030\001 \001(\003\032\031\n\006Cr" +
+      "edit\022\017\n\007batches\030\001 \001(\r\032\007\n\005CloseB\t\n\007comman" +
+      "d\"\277\006\n\013ReaderEvent\022,\n\006opened\030\001 \001(\0132\032.adf." +
+      "v1.ReaderEvent.OpenedH\000\022*\n\005batch\030\002 \001(\0132\031" +
+      ".adf.v1.ReaderEvent.BatchH\000\0229\n\rsplit_req" +
+      "uest\030\003 \001(\0132 .adf.v1.ReaderEvent.SplitReq" +
+      "uestH\000\022=\n\017splits_finished\030\004 \001(\0132\".adf.v1" +
+      ".ReaderEvent.SplitsFinishedH\000\022*\n\005state\030\005" +
+      " \001(\0132\031.adf.v1.ReaderEvent.StateH\000\0220\n\010rej" +
+      "ected\030\006 \001(\0132\034.adf.v1.ReaderEvent.Rejecte" +
+      "dH\000\0220\n\010finished\030\007 \001(\0132\034.adf.v1.ReaderEve" +
+      "nt.FinishedH\000\022#\n\005error\030\010 \001(\0132\022.adf.v1.Di" +
+      "agnosticH\000\022&\n\003lag\030\t \001(\0132\027.adf.v1.ReaderE" +
+      "vent.LagH\000\032\010\n\006Opened\032P\n\005Batch\022\021\n\tarrow_i" +
+      "pc\030\001 \001(\014\022\020\n\010split_id\030\002 \001(\t\022\014\n\004rows\030\003 \001(\003" +
+      "\022\024\n\014source_bytes\030\004 \001(\003\032 \n\014SplitRequest\022\020" +
+      "\n\010hostname\030\001 \001(\t\0329\n\016SplitsFinished\022\021\n\tsp" +
+      "lit_ids\030\001 \003(\t\022\024\n\014source_bytes\030\002 \001(\003\032S\n\005S" +
+      "tate\022\025\n\rcheckpoint_id\030\001 \001(\003\022\035\n\006splits\030\002 " +
+      "\003(\0132\r.adf.v1.Split\022\024\n\014source_bytes\030\003 \001(\003" +
+      "\032\'\n\003Lag\022 \n\006splits\030\001 \003(\0132\020.adf.v1.SplitLa" +
+      "g\0323\n\010Rejected\022\'\n\007records\030\001 \003(\0132\026.adf.v1." +
+      "RejectedRecord\032\n\n\010FinishedB\007\n\005event\"-\n\010S" +
+      "plitLag\022\020\n\010split_id\030\001 \001(\t\022\017\n\007records\030\002 \001" +
+      "(\003\"Q\n\016RejectedRecord\022\020\n\010split_id\030\001 \001(\t\022\020" +
+      "\n\010position\030\002 \001(\t\022\013\n\003raw\030\003 \001(\014\022\016\n\006reason\030" +
+      "\004 \001(\t\"\216\005\n\013SinkCommand\022(\n\004open\030\001 \001(\0132\030.ad" +
+      "f.v1.SinkCommand.OpenH\000\022*\n\005batch\030\002 \001(\0132\031" +
+      ".adf.v1.SinkCommand.BatchH\000\022*\n\005flush\030\003 \001" +
+      "(\0132\031.adf.v1.SinkCommand.FlushH\000\022E\n\023check" +
+      "point_complete\030\004 \001(\0132&.adf.v1.SinkComman" +
+      "d.CheckpointCompleteH\000\022,\n\006commit\030\005 \001(\0132\032" +
+      ".adf.v1.SinkCommand.CommitH\000\032\254\001\n\004Open\022\014\n" +
+      "\004type\030\001 \001(\t\022\016\n\006config\030\002 \001(\014\022\024\n\014arrow_sch" +
+      "ema\030\003 \001(\014\022\026\n\016restored_state\030\004 \001(\014\022\032\n\022has" +
+      "_restored_state\030\005 \001(\010\022\014\n\004flow\030\006 \001(\t\022\016\n\006r" +
+      "un_id\030\007 \001(\t\022\036\n\026restored_checkpoint_id\030\010 " +
+      "\001(\003\032\032\n\005Batch\022\021\n\tarrow_ipc\030\001 \001(\014\032-\n\005Flush" +
+      "\022\025\n\rcheckpoint_id\030\001 \001(\003\022\r\n\005final\030\002 \001(\010\032+" +
+      "\n\022CheckpointComplete\022\025\n\rcheckpoint_id\030\001 " +
+      "\001(\003\032V\n\006Commit\022\025\n\rcheckpoint_id\030\001 \001(\003\022\024\n\014" +
+      "committables\030\002 \001(\014\022\020\n\010restored\030\003 \001(\010\022\r\n\005" +
+      "final\030\004 \001(\010B\t\n\007command\"\231\003\n\tSinkEvent\022*\n\006" +
+      "opened\030\001 \001(\0132\030.adf.v1.SinkEvent.OpenedH\000" +
+      "\022,\n\007flushed\030\002 \001(\0132\031.adf.v1.SinkEvent.Flu" +
+      "shedH\000\0220\n\010rejected\030\003 \001(\0132\034.adf.v1.Reader" +
+      "Event.RejectedH\000\022#\n\005error\030\004 \001(\0132\022.adf.v1" +
+      ".DiagnosticH\000\0220\n\tcommitted\030\005 \001(\0132\033.adf.v" +
+      "1.SinkEvent.CommittedH\000\032\010\n\006Opened\032r\n\007Flu" +
+      "shed\022\025\n\rcheckpoint_id\030\001 \001(\003\022\024\n\014rows_writ" +
+      "ten\030\002 \001(\003\022\025\n\rbytes_written\030\003 \001(\003\022\r\n\005stat" +
+      "e\030\004 \001(\014\022\024\n\014committables\030\005 \001(\014\032\"\n\tCommitt" +
+      "ed\022\025\n\rcheckpoint_id\030\001 \001(\003B\007\n\005event\"\277\001\n\020T" +
+      "ransformCommand\022-\n\004open\030\001 \001(\0132\035.adf.v1.T" +
+      "ransformCommand.OpenH\000\022/\n\005batch\030\002 \001(\0132\036." +
+      "adf.v1.TransformCommand.BatchH\000\032$\n\004Open\022" +
+      "\014\n\004type\030\001 \001(\t\022\016\n\006config\030\002 \001(\014\032\032\n\005Batch\022\021" +
+      "\n\tarrow_ipc\030\001 \001(\014B\t\n\007command\"\361\001\n\016Transfo" +
+      "rmEvent\022/\n\006opened\030\001 \001(\0132\035.adf.v1.Transfo" +
+      "rmEvent.OpenedH\000\022/\n\006result\030\002 \001(\0132\035.adf.v" +
+      "1.TransformEvent.ResultH\000\022#\n\005error\030\003 \001(\013" +
+      "2\022.adf.v1.DiagnosticH\000\032\010\n\006Opened\032E\n\006Resu" +
+      "lt\022\021\n\tarrow_ipc\030\001 \001(\014\022(\n\010rejected\030\002 \003(\0132" +
+      "\026.adf.v1.RejectedRecordB\007\n\005event\"y\n\020Runt" +
+      "imeComponent\022$\n\004kind\030\001 \001(\0162\026.adf.v1.Comp" +
+      "onent.Kind\022\014\n\004type\030\002 \001(\t\022\r\n\005index\030\003 \001(\005\022" +
+      "\022\n\nexecutable\030\004 \001(\t\022\016\n\006plugin\030\005 \001(\t\"\253\001\n\017" +
+      "RuntimeValidate\032c\n\007Request\022\014\n\004type\030\001 \001(\t" +
+      "\022\016\n\006config\030\002 \001(\014\022\014\n\004flow\030\003 \001(\014\022,\n\ncompon" +
+      "ents\030\004 \003(\0132\030.adf.v1.RuntimeComponent\0323\n\010" +
+      "Response\022\'\n\013diagnostics\030\001 \003(\0132\022.adf.v1.D" +
+      "iagnostic\"\311\001\n\rRuntimeSubmit\032s\n\007Request\022\014" +
+      "\n\004type\030\001 \001(\t\022\016\n\006config\030\002 \001(\014\022\014\n\004flow\030\003 \001" +
+      "(\014\022\016\n\006run_id\030\004 \001(\t\022,\n\ncomponents\030\005 \003(\0132\030" +
+      ".adf.v1.RuntimeComponent\032C\n\010Response\022\016\n\006" +
+      "job_id\030\001 \001(\t\022\'\n\013diagnostics\030\002 \003(\0132\022.adf." +
+      "v1.Diagnostic\"\347\001\n\rRuntimeStatus\0327\n\007Reque" +
+      "st\022\014\n\004type\030\001 \001(\t\022\016\n\006config\030\002 \001(\014\022\016\n\006job_" +
+      "id\030\003 \001(\t\032\234\001\n\010Response\022\r\n\005state\030\001 \001(\t\022\024\n\014" +
+      "records_read\030\002 \001(\003\022\027\n\017records_written\030\003 " +
+      "\001(\003\022\017\n\007message\030\004 \001(\t\022\'\n\013diagnostics\030\005 \003(" +
+      "\0132\022.adf.v1.Diagnostic\022\030\n\020records_rejecte" +
+      "d\030\006 \001(\003\"}\n\rRuntimeCancel\0327\n\007Request\022\014\n\004t" +
+      "ype\030\001 \001(\t\022\016\n\006config\030\002 \001(\014\022\016\n\006job_id\030\003 \001(" +
+      "\t\0323\n\010Response\022\'\n\013diagnostics\030\001 \003(\0132\022.adf" +
+      ".v1.Diagnostic2\234\001\n\006Plugin\022?\n\010Describe\022\030." +
+      "adf.v1.Describe.Request\032\031.adf.v1.Describ" +
+      "e.Response\022Q\n\016ValidateConfig\022\036.adf.v1.Va" +
+      "lidateConfig.Request\032\037.adf.v1.ValidateCo" +
+      "nfig.Response2\210\001\n\006Source\022D\n\nEnumerator\022\031" +
+      ".adf.v1.EnumeratorCommand\032\027.adf.v1.Enume" +
+      "ratorEvent(\0010\001\0228\n\006Reader\022\025.adf.v1.Reader" +
+      "Command\032\023.adf.v1.ReaderEvent(\0010\0012;\n\004Sink" +
+      "\0223\n\005Write\022\023.adf.v1.SinkCommand\032\021.adf.v1." +
+      "SinkEvent(\0010\0012L\n\tTransform\022?\n\007Process\022\030." +
+      "adf.v1.TransformCommand\032\026.adf.v1.Transfo" +
+      "rmEvent(\0010\0012\263\002\n\007Runtime\022M\n\010Validate\022\037.ad" +
+      "f.v1.RuntimeValidate.Request\032 .adf.v1.Ru" +
+      "ntimeValidate.Response\022G\n\006Submit\022\035.adf.v" +
+      "1.RuntimeSubmit.Request\032\036.adf.v1.Runtime" +
+      "Submit.Response\022G\n\006Status\022\035.adf.v1.Runti" +
+      "meStatus.Request\032\036.adf.v1.RuntimeStatus." +
+      "Response\022G\n\006Cancel\022\035.adf.v1.RuntimeCance" +
+      "l.Request\032\036.adf.v1.RuntimeCancel.Respons" +
+      "eB[\n%io.github.activedataflow.adf.proto." +
+      "v1P\001Z0github.com/activedataflow/adf/prot" +
+      "o/adf/v1;adfv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -753,7 +753,7 @@ public final class PluginOuterClass extends com.google.protobuf.GeneratedFile {
     internal_static_adf_v1_ReaderCommand_Open_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_adf_v1_ReaderCommand_Open_descriptor,
-        new java.lang.String[] { "Type", "Config", "ReaderId", "RestoredSplits", "InitialCredits", "Flow", "RunId", });
+        new java.lang.String[] { "Type", "Config", "ReaderId", "RestoredSplits", "InitialCredits", "Flow", "RunId", "Columns", });
     internal_static_adf_v1_ReaderCommand_AddSplits_descriptor =
       internal_static_adf_v1_ReaderCommand_descriptor.getNestedType(1);
     internal_static_adf_v1_ReaderCommand_AddSplits_fieldAccessorTable = new

@@ -133,6 +133,55 @@ private static final long serialVersionUID = 0L;
      */
     com.google.protobuf.ByteString
         getRunIdBytes();
+
+    /**
+     * <pre>
+     * Columns are the only source columns the flow uses, when the host
+     * knows (a select transform follows the source); empty: all. A hint: a
+     * reader may emit only these (and may emit more); the select still runs.
+     * </pre>
+     *
+     * <code>repeated string columns = 8;</code>
+     * @return A list containing the columns.
+     */
+    java.util.List<java.lang.String>
+        getColumnsList();
+    /**
+     * <pre>
+     * Columns are the only source columns the flow uses, when the host
+     * knows (a select transform follows the source); empty: all. A hint: a
+     * reader may emit only these (and may emit more); the select still runs.
+     * </pre>
+     *
+     * <code>repeated string columns = 8;</code>
+     * @return The count of columns.
+     */
+    int getColumnsCount();
+    /**
+     * <pre>
+     * Columns are the only source columns the flow uses, when the host
+     * knows (a select transform follows the source); empty: all. A hint: a
+     * reader may emit only these (and may emit more); the select still runs.
+     * </pre>
+     *
+     * <code>repeated string columns = 8;</code>
+     * @param index The index of the element to return.
+     * @return The columns at the given index.
+     */
+    java.lang.String getColumns(int index);
+    /**
+     * <pre>
+     * Columns are the only source columns the flow uses, when the host
+     * knows (a select transform follows the source); empty: all. A hint: a
+     * reader may emit only these (and may emit more); the select still runs.
+     * </pre>
+     *
+     * <code>repeated string columns = 8;</code>
+     * @param index The index of the value to return.
+     * @return The bytes of the columns at the given index.
+     */
+    com.google.protobuf.ByteString
+        getColumnsBytes(int index);
   }
   /**
    * <pre>
@@ -166,6 +215,8 @@ private static final long serialVersionUID = 0L;
       restoredSplits_ = java.util.Collections.emptyList();
       flow_ = "";
       runId_ = "";
+      columns_ =
+          com.google.protobuf.LazyStringArrayList.emptyList();
     }
 
     public static final com.google.protobuf.Descriptors.Descriptor
@@ -381,6 +432,67 @@ private static final long serialVersionUID = 0L;
       }
     }
 
+    public static final int COLUMNS_FIELD_NUMBER = 8;
+    @SuppressWarnings("serial")
+    private com.google.protobuf.LazyStringArrayList columns_ =
+        com.google.protobuf.LazyStringArrayList.emptyList();
+    /**
+     * <pre>
+     * Columns are the only source columns the flow uses, when the host
+     * knows (a select transform follows the source); empty: all. A hint: a
+     * reader may emit only these (and may emit more); the select still runs.
+     * </pre>
+     *
+     * <code>repeated string columns = 8;</code>
+     * @return A list containing the columns.
+     */
+    public com.google.protobuf.ProtocolStringList
+        getColumnsList() {
+      return columns_;
+    }
+    /**
+     * <pre>
+     * Columns are the only source columns the flow uses, when the host
+     * knows (a select transform follows the source); empty: all. A hint: a
+     * reader may emit only these (and may emit more); the select still runs.
+     * </pre>
+     *
+     * <code>repeated string columns = 8;</code>
+     * @return The count of columns.
+     */
+    public int getColumnsCount() {
+      return columns_.size();
+    }
+    /**
+     * <pre>
+     * Columns are the only source columns the flow uses, when the host
+     * knows (a select transform follows the source); empty: all. A hint: a
+     * reader may emit only these (and may emit more); the select still runs.
+     * </pre>
+     *
+     * <code>repeated string columns = 8;</code>
+     * @param index The index of the element to return.
+     * @return The columns at the given index.
+     */
+    public java.lang.String getColumns(int index) {
+      return columns_.get(index);
+    }
+    /**
+     * <pre>
+     * Columns are the only source columns the flow uses, when the host
+     * knows (a select transform follows the source); empty: all. A hint: a
+     * reader may emit only these (and may emit more); the select still runs.
+     * </pre>
+     *
+     * <code>repeated string columns = 8;</code>
+     * @param index The index of the value to return.
+     * @return The bytes of the columns at the given index.
+     */
+    public com.google.protobuf.ByteString
+        getColumnsBytes(int index) {
+      return columns_.getByteString(index);
+    }
+
     private byte memoizedIsInitialized = -1;
     @java.lang.Override
     public final boolean isInitialized() {
@@ -416,6 +528,9 @@ private static final long serialVersionUID = 0L;
       if (!com.google.protobuf.GeneratedMessage.isStringEmpty(runId_)) {
         com.google.protobuf.GeneratedMessage.writeString(output, 7, runId_);
       }
+      for (int i = 0; i < columns_.size(); i++) {
+        com.google.protobuf.GeneratedMessage.writeString(output, 8, columns_.getRaw(i));
+      }
       getUnknownFields().writeTo(output);
     }
     private int computeSerializedSize_0() {
@@ -449,6 +564,14 @@ private static final long serialVersionUID = 0L;
       }
       if (!com.google.protobuf.GeneratedMessage.isStringEmpty(runId_)) {
         size += com.google.protobuf.GeneratedMessage.computeStringSize(7, runId_);
+      }
+      {
+        int dataSize = 0;
+        for (int i = 0; i < columns_.size(); i++) {
+          dataSize += computeStringSizeNoTag(columns_.getRaw(i));
+        }
+        size += dataSize;
+        size += 1 * getColumnsList().size();
       }
       return size;
     }
@@ -488,6 +611,8 @@ private static final long serialVersionUID = 0L;
           .equals(other.getFlow())) return false;
       if (!getRunId()
           .equals(other.getRunId())) return false;
+      if (!getColumnsList()
+          .equals(other.getColumnsList())) return false;
       if (!getUnknownFields().equals(other.getUnknownFields())) return false;
       return true;
     }
@@ -515,6 +640,10 @@ private static final long serialVersionUID = 0L;
       hash = (53 * hash) + getFlow().hashCode();
       hash = (37 * hash) + RUN_ID_FIELD_NUMBER;
       hash = (53 * hash) + getRunId().hashCode();
+      if (getColumnsCount() > 0) {
+        hash = (37 * hash) + COLUMNS_FIELD_NUMBER;
+        hash = (53 * hash) + getColumnsList().hashCode();
+      }
       hash = (29 * hash) + getUnknownFields().hashCode();
       memoizedHashCode = hash;
       return hash;
@@ -664,6 +793,8 @@ private static final long serialVersionUID = 0L;
         initialCredits_ = 0;
         flow_ = "";
         runId_ = "";
+        columns_ =
+            com.google.protobuf.LazyStringArrayList.emptyList();
         return this;
       }
 
@@ -728,6 +859,10 @@ private static final long serialVersionUID = 0L;
         if (((from_bitField0_ & 0x00000040) != 0)) {
           result.runId_ = runId_;
         }
+        if (((from_bitField0_ & 0x00000080) != 0)) {
+          columns_.makeImmutable();
+          result.columns_ = columns_;
+        }
       }
 
       @java.lang.Override
@@ -790,6 +925,16 @@ private static final long serialVersionUID = 0L;
         if (!other.getRunId().isEmpty()) {
           runId_ = other.runId_;
           bitField0_ |= 0x00000040;
+          onChanged();
+        }
+        if (!other.columns_.isEmpty()) {
+          if (columns_.isEmpty()) {
+            columns_ = other.columns_;
+            bitField0_ |= 0x00000080;
+          } else {
+            ensureColumnsIsMutable();
+            columns_.addAll(other.columns_);
+          }
           onChanged();
         }
         this.mergeUnknownFields(other.getUnknownFields());
@@ -859,6 +1004,11 @@ private static final long serialVersionUID = 0L;
                 bitField0_ |= 0x00000040;
                 break;
               } // case 58
+              case 66: {
+                ensureColumnsIsMutable();
+                columns_.add(input.readStringRequireUtf8());
+                break;
+              } // case 66
               default: {
                 if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                   done = true; // was an endgroup tag
@@ -1430,6 +1580,171 @@ private static final long serialVersionUID = 0L;
         checkByteStringIsUtf8(value);
         runId_ = value;
         bitField0_ |= 0x00000040;
+        onChanged();
+        return this;
+      }
+
+      private com.google.protobuf.LazyStringArrayList columns_ =
+          com.google.protobuf.LazyStringArrayList.emptyList();
+      private void ensureColumnsIsMutable() {
+        if (!columns_.isModifiable()) {
+          columns_ = new com.google.protobuf.LazyStringArrayList(columns_);
+        }
+        bitField0_ |= 0x00000080;
+      }
+      /**
+       * <pre>
+       * Columns are the only source columns the flow uses, when the host
+       * knows (a select transform follows the source); empty: all. A hint: a
+       * reader may emit only these (and may emit more); the select still runs.
+       * </pre>
+       *
+       * <code>repeated string columns = 8;</code>
+       * @return A list containing the columns.
+       */
+      public com.google.protobuf.ProtocolStringList
+          getColumnsList() {
+        columns_.makeImmutable();
+        return columns_;
+      }
+      /**
+       * <pre>
+       * Columns are the only source columns the flow uses, when the host
+       * knows (a select transform follows the source); empty: all. A hint: a
+       * reader may emit only these (and may emit more); the select still runs.
+       * </pre>
+       *
+       * <code>repeated string columns = 8;</code>
+       * @return The count of columns.
+       */
+      public int getColumnsCount() {
+        return columns_.size();
+      }
+      /**
+       * <pre>
+       * Columns are the only source columns the flow uses, when the host
+       * knows (a select transform follows the source); empty: all. A hint: a
+       * reader may emit only these (and may emit more); the select still runs.
+       * </pre>
+       *
+       * <code>repeated string columns = 8;</code>
+       * @param index The index of the element to return.
+       * @return The columns at the given index.
+       */
+      public java.lang.String getColumns(int index) {
+        return columns_.get(index);
+      }
+      /**
+       * <pre>
+       * Columns are the only source columns the flow uses, when the host
+       * knows (a select transform follows the source); empty: all. A hint: a
+       * reader may emit only these (and may emit more); the select still runs.
+       * </pre>
+       *
+       * <code>repeated string columns = 8;</code>
+       * @param index The index of the value to return.
+       * @return The bytes of the columns at the given index.
+       */
+      public com.google.protobuf.ByteString
+          getColumnsBytes(int index) {
+        return columns_.getByteString(index);
+      }
+      /**
+       * <pre>
+       * Columns are the only source columns the flow uses, when the host
+       * knows (a select transform follows the source); empty: all. A hint: a
+       * reader may emit only these (and may emit more); the select still runs.
+       * </pre>
+       *
+       * <code>repeated string columns = 8;</code>
+       * @param index The index to set the value at.
+       * @param value The columns to set.
+       * @return This builder for chaining.
+       */
+      public Builder setColumns(
+          int index, java.lang.String value) {
+        java.util.Objects.requireNonNull(value);
+        ensureColumnsIsMutable();
+        columns_.set(index, value);
+        bitField0_ |= 0x00000080;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * Columns are the only source columns the flow uses, when the host
+       * knows (a select transform follows the source); empty: all. A hint: a
+       * reader may emit only these (and may emit more); the select still runs.
+       * </pre>
+       *
+       * <code>repeated string columns = 8;</code>
+       * @param value The columns to add.
+       * @return This builder for chaining.
+       */
+      public Builder addColumns(
+          java.lang.String value) {
+        java.util.Objects.requireNonNull(value);
+        ensureColumnsIsMutable();
+        columns_.add(value);
+        bitField0_ |= 0x00000080;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * Columns are the only source columns the flow uses, when the host
+       * knows (a select transform follows the source); empty: all. A hint: a
+       * reader may emit only these (and may emit more); the select still runs.
+       * </pre>
+       *
+       * <code>repeated string columns = 8;</code>
+       * @param values The columns to add.
+       * @return This builder for chaining.
+       */
+      public Builder addAllColumns(
+          java.lang.Iterable<java.lang.String> values) {
+        ensureColumnsIsMutable();
+        com.google.protobuf.AbstractMessageLite.Builder.addAll(
+            values, columns_);
+        bitField0_ |= 0x00000080;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * Columns are the only source columns the flow uses, when the host
+       * knows (a select transform follows the source); empty: all. A hint: a
+       * reader may emit only these (and may emit more); the select still runs.
+       * </pre>
+       *
+       * <code>repeated string columns = 8;</code>
+       * @return This builder for chaining.
+       */
+      public Builder clearColumns() {
+        columns_ =
+          com.google.protobuf.LazyStringArrayList.emptyList();
+        bitField0_ = (bitField0_ & ~0x00000080);;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * Columns are the only source columns the flow uses, when the host
+       * knows (a select transform follows the source); empty: all. A hint: a
+       * reader may emit only these (and may emit more); the select still runs.
+       * </pre>
+       *
+       * <code>repeated string columns = 8;</code>
+       * @param value The bytes of the columns to add.
+       * @return This builder for chaining.
+       */
+      public Builder addColumnsBytes(
+          com.google.protobuf.ByteString value) {
+        java.util.Objects.requireNonNull(value);
+        checkByteStringIsUtf8(value);
+        ensureColumnsIsMutable();
+        columns_.add(value);
+        bitField0_ |= 0x00000080;
         onChanged();
         return this;
       }
