@@ -22,6 +22,14 @@ function lastSuccess(rec, runs) {
   return ok ? ok.ended_at : null;
 }
 
+/** The newest run: its status badge and when it started (from the runs, else the record's last_run_*). */
+function lastRun(rec, runs) {
+  const r = runs[0];
+  if (r) return h("span", { title: r.error_message || "" }, runLink(r.id), " ", badge(r.status), " ", when(r.started_at || r.scheduled_for));
+  if (rec.last_run_status) return h("span", { title: rec.last_error || "" }, badge(rec.last_run_status), " ", when(rec.last_run_at));
+  return h("span", { class: "muted" }, "never");
+}
+
 function flowLink(name) { return h("a", { href: "#/flows/" + encodeURIComponent(name), class: "flow-link" }, name); }
 
 export function runLink(id) { return h("a", { href: "#/runs/" + id, class: "run-link" }, "#" + id); }
@@ -53,7 +61,7 @@ export async function flowsPage(ctx) {
           schedule(f),
           when(isEnabled(rec) ? rec.next_run_at : null),
           when(lastSuccess(rec, fr)),
-          rec.last_run_status ? h("span", { title: rec.last_error || "" }, badge(rec.last_run_status), " ", when(rec.last_run_at)) : h("span", { class: "muted" }, "never"),
+          lastRun(rec, fr),
           h("span", null, sparkline(rates, { label: rates.length ? `rows/s of the last ${rates.length} runs, max ${dec(Math.max(...rates))}` : "no finished runs" }),
             " ", h("span", { class: "muted" }, rates.length ? dec(rates[rates.length - 1]) + "/s" : "")),
           `${f.source?.type ?? "?"} → ${f.sink?.type ?? "?"}`,
@@ -92,11 +100,12 @@ export async function flowPage(ctx) {
   const actions = h("div", { class: "actions" });
   const status = h("div");
   const summary = h("div", { class: "card", id: "flow-summary" });
+  const lastError = h("div", { id: "flow-last-error" });
   const chart = h("div", { id: "flow-chart" });
   const runsBox = h("div", { id: "flow-runs" });
   const config = h("pre", { id: "flow-config" });
   const versions = h("div", { id: "flow-versions" });
-  fill(ctx.main, h("p", null, h("a", { href: "#/flows" }, "← Flows")), title, desc, actions, msg, status, summary,
+  fill(ctx.main, h("p", null, h("a", { href: "#/flows" }, "← Flows")), title, desc, actions, msg, status, summary, lastError,
     h("h2", null, "Rows per second, per run"), chart,
     h("h2", null, "Runs"), runsBox,
     h("div", { class: "grid2" },
@@ -131,17 +140,17 @@ export async function flowPage(ctx) {
     fill(title, f.name, " ", isEnabled(rec) ? badge("enabled") : badge("disabled"));
     fill(desc, f.description || "");
     drawActions();
-    fill(summary, table([], [
+    fill(summary, h("div", { class: "kv" }, [
       ["Schedule", schedule(f)],
       ["Next run", isEnabled(rec) ? when(rec.next_run_at) : h("span", { class: "muted" }, "none: disabled")],
       ["Last success", when(lastSuccess(rec, runs))],
-      ["Last run", rec.last_run_status ? h("span", null, badge(rec.last_run_status), " ", when(rec.last_run_at)) : "never"],
-      ["Last error", rec.last_error ? h("span", { class: "wrap" }, rec.last_error.split("\n")[0]) : "–"],
+      ["Last run", lastRun(rec, runs)],
       ["Source → sink", `${f.source?.type} → ${f.sink?.type}`],
       ["Parallelism", String(f.parallelism || 1)],
       ["On error", f.on_error || "fail"],
       ["Version", "v" + rec.config_version + ", changed ", when(rec.updated_at)],
-    ].map((r) => [h("b", null, r[0]), h("span", null, r.slice(1))])));
+    ].map((r) => h("div", null, h("div", { class: "k" }, r[0]), h("div", null, r.slice(1))))));
+    fill(lastError, rec.last_error ? notice("error", h("b", null, "Last error: "), rec.last_error.split("\n")[0]) : null);
     fill(config, JSON.stringify(f, null, 2));
     const done = runs.filter((r) => runRate(r) !== null).slice(0, 60).reverse();
     fill(chart, barChart(done.map((r) => ({

@@ -156,6 +156,7 @@ function cell(c) {
 
 const nf = new Intl.NumberFormat();
 const nf1 = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+const nfc = new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 1 });
 const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
 const dtf = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
 
@@ -164,6 +165,9 @@ export function num(n) { return n === undefined || n === null || Number.isNaN(n)
 
 /** A rate or other fractional number. */
 export function dec(n) { return n === undefined || n === null || !Number.isFinite(n) ? "–" : nf1.format(n); }
+
+/** A number in a short form for chart axes: "1.2K", "397K". */
+export function compact(n) { return Number.isFinite(n) ? nfc.format(n) : "–"; }
 
 /** Bytes in binary units. */
 export function bytes(n) {
@@ -261,7 +265,7 @@ export function lineChart(points, { width = 640, height = 160, unit = "rows/s" }
   const y = (v) => pad.t + hh - (v / max) * hh;
   for (const f of [0, 0.5, 1]) {
     svg.appendChild(s("line", { x1: pad.l, x2: width - pad.r, y1: y(max * f), y2: y(max * f), stroke: "#e4e7ec" }));
-    svg.appendChild(s("text", { x: pad.l - 4, y: y(max * f) + 3, "text-anchor": "end" }, dec(max * f)));
+    svg.appendChild(s("text", { x: pad.l - 4, y: y(max * f) + 3, "text-anchor": "end" }, compact(max * f)));
   }
   svg.appendChild(s("text", { x: pad.l, y: height - 5 }, "0 s"));
   svg.appendChild(s("text", { x: width - pad.r, y: height - 5, "text-anchor": "end" }, duration(t1 - t0)));
@@ -285,7 +289,7 @@ export function barChart(items, { width = 640, height = 160, unit = "rows/s" } =
   for (const f of [0, 0.5, 1]) {
     const yy = pad.t + hh - f * hh;
     svg.appendChild(s("line", { x1: pad.l, x2: width - pad.r, y1: yy, y2: yy, stroke: "#e4e7ec" }));
-    svg.appendChild(s("text", { x: pad.l - 4, y: yy + 3, "text-anchor": "end" }, dec(max * f)));
+    svg.appendChild(s("text", { x: pad.l - 4, y: yy + 3, "text-anchor": "end" }, compact(max * f)));
   }
   items.forEach((it, i) => {
     const bh = ((it.v || 0) / max) * hh;
@@ -293,8 +297,8 @@ export function barChart(items, { width = 640, height = 160, unit = "rows/s" } =
     r.appendChild(s("title", null, it.title || `${it.label}: ${dec(it.v)} ${unit}`));
     svg.appendChild(r);
   });
-  svg.appendChild(s("text", { x: pad.l, y: height - 5 }, items[0].label));
-  svg.appendChild(s("text", { x: width - pad.r, y: height - 5, "text-anchor": "end" }, items[items.length - 1].label));
+  svg.appendChild(s("text", { x: pad.l + 1, y: height - 5 }, items[0].label));
+  if (items.length > 1) svg.appendChild(s("text", { x: pad.l + items.length * bw - 1, y: height - 5, "text-anchor": "end" }, items[items.length - 1].label));
   return svg;
 }
 

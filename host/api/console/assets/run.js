@@ -69,7 +69,7 @@ export async function runPage(ctx) {
       bar.style.width = pct.toFixed(1) + "%";
       const eta = rate > 0 && s.rows_read > 0 ? ((s.bytes_total - s.bytes_read) / (s.bytes_read / s.rows_read)) / rate * 1000 : null;
       byteBox = counter("bytes", "Bytes read", `${bytes(s.bytes_read)} / ${bytes(s.bytes_total)}`,
-        h("div", null, h("div", { class: "bar", title: dec(pct) + "%" }, bar), h("div", { class: "muted" }, dec(pct) + "%" + (eta !== null ? " · ETA " + duration(eta) : ""))));
+        h("div", null, h("div", { class: "bar", title: dec(pct) + "%" }, bar), h("div", { class: "muted" }, dec(pct) + "%" + (eta !== null && pct < 100 ? " · ETA " + duration(eta) : ""))));
     } else if (s) {
       byteBox = counter("bytes", "Bytes read", bytes(s.bytes_read));
     }
@@ -120,7 +120,7 @@ export async function runPage(ctx) {
     fill(splits, h("p", { class: "muted" }, `${s.readers || readers.size} reader(s). `, summary.join("; ")),
       table(["Reader", "Split", "State", { v: "Lag", class: "num" }], list.slice().sort((a, b) => a.reader - b.reader || a.id.localeCompare(b.id)).map((sp) => [
         sp.state === "pending" ? "–" : String(sp.reader), { v: sp.id, class: "clip", title: sp.id }, badge(sp.state === "assigned" ? "running" : sp.state === "finished" ? "success" : "pending", sp.state),
-        { v: sp.lag ? num(sp.lag) : "", class: "num" }]), { id: "splits-table" }));
+        { v: sp.lag > 0 ? num(sp.lag) : sp.lag === 0 ? "0" : "", class: "num", title: sp.lag < 0 ? "the source reports no lag for this split" : undefined }]), { id: "splits-table" }));
   }
 
   function applySnap(next) {

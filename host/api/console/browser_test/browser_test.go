@@ -38,7 +38,11 @@ import (
 // parsed as HTML.
 const xssDescription = `<img src=x onerror=alert(1)>`
 
-const adminToken = "console-admin-0123456789"
+const (
+	adminToken     = "console-admin-0123456789"
+	viewerToken    = "console-viewer-0123456789"
+	heartbeatToken = "console-heartbeat-0123456789"
+)
 
 // chromium returns the path of Debian's Chromium, installing the package
 // (apt-get install -y chromium, as root) once per machine when it is
@@ -108,7 +112,8 @@ func serve(t *testing.T) *host {
 		}
 	}
 	cmd.Env = append(cmd.Env, "ADF_PLUGIN_DIR="+testkit.PluginDir(t, testkit.FilePlugin), "ADF_DATA_DIR="+filepath.Join(work, "adf-data"),
-		"ADF_ADMIN_TOKEN="+adminToken, "ADF_FILE_ROOTS="+os.TempDir(), "ADF_LOG_LEVEL=info")
+		"ADF_ADMIN_TOKEN="+adminToken, "ADF_VIEWER_TOKENS="+viewerToken, "ADF_HEARTBEAT_TOKENS="+heartbeatToken,
+		"ADF_FILE_ROOTS="+os.TempDir(), "ADF_LOG_LEVEL=info")
 	logf, err := os.CreateTemp(t.TempDir(), "serve-*.log")
 	if err != nil {
 		t.Fatal(err)
@@ -442,10 +447,14 @@ func TestConsole(t *testing.T) {
 	// once; two triggers more) for the list's sparkline and the flow
 	// page's chart.
 	writeCSV(t, filepath.Join(in, "orders", "orders.csv"), 1, 50000, 0)
-	h.api("POST", "/v1/flows", map[string]any{"name": "orders", "description": "orders of the day, to JSON lines",
-		"schedule": map[string]any{"every": "1h"},
-		"source":   map[string]any{"type": "file", "config": map[string]any{"path": filepath.Join(in, "orders", "orders.csv")}},
-		"sink":     map[string]any{"type": "file", "config": map[string]any{"path": filepath.Join(h.work, "out", "orders.jsonl")}}}, nil)
+	orders := func(description string) map[string]any {
+		return map[string]any{"name": "orders", "description": description, "schedule": map[string]any{"every": "1h"},
+			"source": map[string]any{"type": "file", "config": map[string]any{"path": filepath.Join(in, "orders", "orders.csv")}},
+			"sink":   map[string]any{"type": "file", "config": map[string]any{"path": filepath.Join(h.work, "out", "orders.jsonl")}}}
+	}
+	h.api("POST", "/v1/flows", orders("orders of the day"), nil)
+	// A second version, for the version history's diff.
+	h.api("PUT", "/v1/flows/orders", orders("orders of the day, to JSON lines"), nil)
 	// rejects: 600 rows of which every fifth is malformed: 120 rejected
 	// records, three pages of 50.
 	writeCSV(t, filepath.Join(in, "rejects", "rows.csv"), 1, 600, 5)
@@ -468,6 +477,18 @@ func TestConsole(t *testing.T) {
 	rej := h.waitRun(h.trigger("rejects").ID, "success", "failed")
 	if rej.Status != "success" || rej.RecordsRejected != 120 {
 		t.Fatalf("rejects run %+v, want success with 120 rejected records\n%s", rej, h.log())
+	}
+
+	// One heartbeat, for the heartbeat log.
+	hb, err := http.NewRequest("POST", h.url+"/v1/heartbeat", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb.Header.Set("Authorization", "Bearer "+heartbeatToken)
+	if resp, err := http.DefaultClient.Do(hb); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("heartbeat: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 
 	b := newBrowser(t)
@@ -536,7 +557,25 @@ func TestConsole(t *testing.T) {
 		if cfg := b.text("#flow-config"); !strings.Contains(cfg, "orders.csv") {
 			t.Errorf("config %q does not show the source path", cfg)
 		}
+		// The version history compares v1 with v2 by default: the
+		// description line changed.
+		b.waitText("#versions-table", "two versions", func(s string) bool { return strings.Contains(s, "v1") && strings.Contains(s, "v2") })
+		if del, add := b.text("#diff .del"), b.text("#diff .add"); !strings.Contains(del, `"orders of the day"`) || !strings.Contains(add, `"orders of the day, to JSON lines"`) {
+			t.Errorf("diff v1..v2: removed %q, added %q; want the description's old and new line", del, add)
+		}
 		b.screenshot("flow")
+		// Disable, then enable again.
+		b.do("disable", chromedp.Click(chromedp.ID("disable")), chromedp.WaitVisible(chromedp.ID("enable")))
+		b.waitText("h1", "the flow to show disabled", func(s string) bool { return strings.Contains(s, "disabled") })
+		var rec struct {
+			Enabled *bool `json:"enabled"`
+		}
+		h.api("GET", "/v1/flows/orders", nil, &rec)
+		if rec.Enabled == nil || *rec.Enabled {
+			t.Errorf("after Disable the flow record says enabled %v, want false", rec.Enabled)
+		}
+		b.do("enable", chromedp.Click(chromedp.ID("enable")), chromedp.WaitVisible(chromedp.ID("disable")))
+		b.waitText("h1", "the flow to show enabled", func(s string) bool { return strings.Contains(s, "enabled") })
 	})
 
 	var streamRun int64
@@ -584,6 +623,8 @@ func TestConsole(t *testing.T) {
 			b.eval(`document.querySelectorAll("#run-chart polyline").length`, &points)
 			return points == 1
 		}, nil)
+		// Checkpoints every second: the live checkpoint counter moves too.
+		b.waitText("#c-checkpoints .v", "two checkpoints", func(s string) bool { return s != "–" && count(t, s) >= 2 })
 		b.screenshot("run")
 	})
 
@@ -641,6 +682,29 @@ func TestConsole(t *testing.T) {
 				t.Errorf("plugins page has no %q", want)
 			}
 		}
+	})
+
+	t.Run("heartbeat log", func(t *testing.T) {
+		b.t = t
+		b.do("open heartbeats", chromedp.Navigate(h.url+"/console/#/heartbeats"), chromedp.WaitVisible(chromedp.ID("heartbeats-table")))
+		if row := b.text("#heartbeats-table tbody tr"); !strings.Contains(row, "ok") || !strings.Contains(row, "200") {
+			t.Errorf("heartbeat row %q, want the ok heartbeat with status 200", row)
+		}
+	})
+
+	t.Run("a viewer is told which role is needed", func(t *testing.T) {
+		b.t = t
+		b.do("log out", chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("token")))
+		b.do("log in as viewer", chromedp.SetValue(chromedp.ID("token"), viewerToken), chromedp.Click(chromedp.ID("login")),
+			chromedp.WaitVisible(chromedp.CSS(`#flows-table tr[data-flow="orders"]`)))
+		b.do("open orders", chromedp.Navigate(h.url+"/console/#/flows/orders"), chromedp.WaitVisible(chromedp.ID("trigger")))
+		b.do("trigger", chromedp.Click(chromedp.ID("trigger")))
+		msg := b.waitText("#flow-msg", "the refusal", func(s string) bool { return s != "" })
+		if !strings.Contains(msg, "403") || !strings.Contains(msg, "operator") {
+			t.Errorf("viewer's trigger answer %q, want a 403 that names the operator role", msg)
+		}
+		b.do("open the rejects run", chromedp.Navigate(fmt.Sprintf("%s/console/#/runs/%d", h.url, rej.ID)))
+		b.waitText("#rejected", "the rejected records' refusal", func(s string) bool { return strings.Contains(s, "operator") })
 	})
 
 	t.Run("markup stays text", func(t *testing.T) {
