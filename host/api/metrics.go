@@ -121,7 +121,7 @@ func NewMetrics() *Metrics {
 		closed:      map[int64]bool{},
 	}
 	m.reg.MustRegister(m.runs, m.rows, m.duration, m.heartbeats, m.restarts, m.authFails,
-		m.flowRows, m.flowBytes, m.flowRuns, m.flowDuration, m.flowSuccess, m.flowRestarts, m.queueErrors, liveCollector{m},
+		m.flowRows, m.flowBytes, m.flowRuns, m.flowDuration, m.flowSuccess, m.flowRestarts, liveCollector{m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -283,6 +283,7 @@ func (c liveCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.m.checkpointAge
 	ch <- c.m.lag
 	ch <- c.m.queue
+	c.m.queueErrors.Describe(ch)
 }
 
 func (c liveCollector) Collect(ch chan<- prometheus.Metric) {
@@ -320,14 +321,16 @@ func (c liveCollector) Collect(ch chan<- prometheus.Metric) {
 	if db != nil {
 		counts, err := queueDepth(db)
 		if err != nil {
-			// The other series stay scrapeable; the failure is counted.
+			// The other series stay scrapeable; the failure is counted
+			// (in this scrape: the counter goes out after the query).
 			m.queueErrors.Inc()
-			return
-		}
-		for _, st := range queueStates {
-			ch <- prometheus.MustNewConstMetric(m.queue, prometheus.GaugeValue, float64(counts[st]), st)
+		} else {
+			for _, st := range queueStates {
+				ch <- prometheus.MustNewConstMetric(m.queue, prometheus.GaugeValue, float64(counts[st]), st)
+			}
 		}
 	}
+	ch <- m.queueErrors
 }
 
 // queueDepth counts the queue's waiting jobs by state.

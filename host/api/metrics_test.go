@@ -3,8 +3,11 @@ package api_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -239,4 +242,79 @@ func TestMetricsQueueDepth(t *testing.T) {
 			wantSample(t, body, `adf_runs_in_progress`, 0)
 		})
 	}
+}
+
+// TestMetricsDuringRun: with a real runner and the file plugin, the
+// per-flow counters move while a continuous run goes (two scrapes), and
+// stay at the run's final counts after it is cancelled.
+func TestMetricsDuringRun(t *testing.T) {
+	tr := progress.New()
+	h := newHost(t, "sqlite", hostOptions{started: true, progress: tr, leaseTTL: 3 * time.Second}, testkit.FilePlugin)
+	h.api.Metrics.Attach(tr, h.st)
+	stream, out := filepath.Join(h.dir, "stream"), filepath.Join(h.dir, "out")
+	if err := os.MkdirAll(stream, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	doc := map[string]any{"name": "cont", "checkpoint": map[string]any{"every": "500ms"},
+		"source": map[string]any{"type": "file", "config": map[string]any{"path": stream, "mode": "continuous", "discover_interval": "100ms"}},
+		"sink":   map[string]any{"type": "file", "config": map[string]any{"path": out + "/"}}}
+	if code, b := h.do("POST", "/v1/flows", "", doc, nil); code != http.StatusCreated {
+		t.Fatalf("apply: %d %s", code, b)
+	}
+	id := h.trigger("cont")
+	addRows := func(name string, first, n int) {
+		var b strings.Builder
+		b.WriteString("id,word\n")
+		for i := first; i < first+n; i++ {
+			fmt.Fprintf(&b, "%d,w%d\n", i, i)
+		}
+		tmp := write(t, filepath.Join(stream, "."+name), b.String())
+		if err := os.Rename(tmp, filepath.Join(stream, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poll := func(series string, want float64) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			body := scrape(t, h.api.Metrics)
+			if v, _ := sample(body, series); v == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never reached %v:\n%s", series, want, grepADF(body))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	addRows("a.csv", 1, 10)
+	poll(`adf_flow_rows_total{flow="cont",kind="read"}`, 10)
+	addRows("b.csv", 11, 5)
+	poll(`adf_flow_rows_total{flow="cont",kind="read"}`, 15)
+	poll(`adf_flow_rows_total{flow="cont",kind="written"}`, 15)
+	if run, err := h.st.GetRun(context.Background(), id); err != nil || run.Status != store.StatusInProgress {
+		t.Fatalf("run %d: %+v %v: the counters must move while it goes", id, run, err)
+	}
+	if err := h.st.RequestCancel(context.Background(), id, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		run, err := h.st.GetRun(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.Status == store.StatusCancelled {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %d is %s after the cancel request", id, run.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	poll(`adf_flow_runs_total{flow="cont",status="cancelled"}`, 1)
+	body := scrape(t, h.api.Metrics)
+	wantSample(t, body, `adf_flow_rows_total{flow="cont",kind="read"}`, 15)
+	wantSample(t, body, `adf_rows_total{kind="read"}`, 15)
+	wantSample(t, body, `adf_runs_in_progress`, 0)
 }
