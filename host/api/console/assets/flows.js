@@ -151,7 +151,9 @@ export async function flowPage(ctx) {
       ["Version", "v" + rec.config_version + ", changed ", when(rec.updated_at)],
     ].map((r) => h("div", null, h("div", { class: "k" }, r[0]), h("div", null, r.slice(1))))));
     fill(lastError, rec.last_error ? notice("error", h("b", null, "Last error: "), rec.last_error.split("\n")[0]) : null);
-    fill(config, JSON.stringify(f, null, 2));
+    // Refilled only when it changed, so a selection in it survives the polling.
+    const cfgText = JSON.stringify(f, null, 2);
+    if (config.textContent !== cfgText) fill(config, cfgText);
     const done = runs.filter((r) => runRate(r) !== null).slice(0, 60).reverse();
     fill(chart, barChart(done.map((r) => ({
       label: "#" + r.id, v: runRate(r), cls: r.status === "success" ? "bar-ok" : r.status === "failed" ? "bar-failed" : "bar-other",

@@ -222,6 +222,14 @@ func (h *host) waitRun(id int64, statuses ...string) run {
 // source rejects.
 func writeCSV(t *testing.T, path string, first, n, badEvery int) {
 	t.Helper()
+	if err := csvFile(path, first, n, badEvery); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// csvFile is writeCSV's work, for goroutines (which must not call
+// t.Fatal).
+func csvFile(path string, first, n, badEvery int) error {
 	var b strings.Builder
 	b.WriteString("id,name,amount\n")
 	for i := first; i < first+n; i++ {
@@ -232,17 +240,15 @@ func writeCSV(t *testing.T, path string, first, n, badEvery int) {
 		fmt.Fprintf(&b, "%d,n%d,%d\n", i, i, i%1000)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
+		return err
 	}
-	// Written under another name and renamed: a continuous source must
-	// never see a half-written file.
+	// Written beside the directory and renamed into it: a continuous
+	// source must never see a half-written file.
 	tmp := filepath.Join(filepath.Dir(filepath.Dir(path)), "."+filepath.Base(path)+".tmp")
 	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
+		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
+	return os.Rename(tmp, path)
 }
 
 // browser is one headless Chromium tab, with the JavaScript dialogs that
@@ -517,6 +523,11 @@ func TestConsole(t *testing.T) {
 		if page := b.text("main"); !strings.Contains(page, "403 Forbidden") || !strings.Contains(page, "ADF_OPERATOR_TOKENS") {
 			t.Errorf("login page does not explain 403 and the operator tokens:\n%s", page)
 		}
+		// A saved token the host no longer accepts sends the operator back
+		// to the login, which says why.
+		b.do("open the flows with a stale token", chromedp.Evaluate[chromedp.Void](`sessionStorage.setItem("adf-token", "stale-token")`),
+			chromedp.Navigate(h.url+"/console/#/flows"))
+		b.waitText("#login-msg", "the stale token's explanation", func(s string) bool { return strings.Contains(s, "401") })
 	})
 
 	t.Run("log in and see the flows", func(t *testing.T) {
@@ -541,6 +552,12 @@ func TestConsole(t *testing.T) {
 		if spark != 1 {
 			t.Errorf("orders' row has %d sparkline polylines, want 1", spark)
 		}
+		// Times are relative, with the exact time on hover.
+		var title string
+		b.eval(`document.querySelector('#flows-table tr[data-flow="orders"] time').title`, &title)
+		if !strings.Contains(title, "T") || !strings.Contains(title, "Z)") {
+			t.Errorf("a time's hover text %q, want the exact time with its ISO form", title)
+		}
 		b.screenshot("flows")
 	})
 
@@ -548,7 +565,10 @@ func TestConsole(t *testing.T) {
 		b.t = t
 		b.do("open orders", chromedp.Click(chromedp.CSS(`#flows-table tr[data-flow="orders"] .flow-link`)),
 			chromedp.WaitVisible(chromedp.CSS(`#runs-table tbody tr`)))
-		b.waitText("#runs-table tbody", "three successful runs", func(s string) bool { return strings.Count(s, "success") >= 3 })
+		runs := b.waitText("#runs-table tbody", "three successful runs", func(s string) bool { return strings.Count(s, "success") >= 3 })
+		if !strings.Contains(runs, "50,000") {
+			t.Errorf("runs table %q does not show 50000 rows as 50,000", runs)
+		}
 		var bars int
 		b.eval(`document.querySelectorAll("#flow-chart rect").length`, &bars)
 		if bars < 3 {
@@ -581,7 +601,16 @@ func TestConsole(t *testing.T) {
 	var streamRun int64
 	stop := make(chan struct{})
 	var feeding sync.WaitGroup
-	t.Cleanup(func() { close(stop); feeding.Wait() })
+	feedErr := make(chan error, 1)
+	t.Cleanup(func() {
+		close(stop)
+		feeding.Wait()
+		select {
+		case err := <-feedErr:
+			t.Errorf("adding input files to the stream: %v", err)
+		default:
+		}
+	})
 	t.Run("trigger and watch live counters", func(t *testing.T) {
 		b.t = t
 		b.do("open stream", chromedp.Navigate(h.url+"/console/#/flows/stream"), chromedp.WaitVisible(chromedp.ID("#trigger")))
@@ -607,7 +636,10 @@ func TestConsole(t *testing.T) {
 					return
 				case <-time.After(250 * time.Millisecond):
 				}
-				writeCSV(t, filepath.Join(streamDir, fmt.Sprintf("part-%05d.csv", i)), i*200+1, 200, 0)
+				if err := csvFile(filepath.Join(streamDir, fmt.Sprintf("part-%05d.csv", i)), i*200+1, 200, 0); err != nil {
+					feedErr <- err
+					return
+				}
 			}
 		}()
 		first := count(t, b.waitText("#c-read .v", "rows read to rise above 0", func(s string) bool { return strings.Trim(s, "0–") != "" }))
