@@ -72,6 +72,12 @@ type Server struct {
 	// LogWindow is the sampling window of refused requests; 0 means
 	// [DefaultLogWindow].
 	LogWindow time.Duration
+	// EventInterval is the least time between two progress events of a
+	// run's event stream (0: 250ms); EventKeepAlive how long the stream
+	// stays silent before a keep-alive comment (0: 15s); EventPoll how
+	// often the stream reads the store for a run not in progress on this
+	// host (0: 2s).
+	EventInterval, EventKeepAlive, EventPoll time.Duration
 
 	once    sync.Once
 	hbLog   *sampler // refused heartbeats: rows and log lines
@@ -101,9 +107,11 @@ func (s *Server) init() {
 }
 
 // Handler returns the routes. The roles the API needs: viewer to read
-// flows, runs and plugins; operator to trigger runs and read rejected
-// records (they hold the data itself); admin to create, change and delete
-// flows and to read the audit trail.
+// flows (configs redacted), their versions, runs and their live progress,
+// and plugins; operator to trigger and cancel runs, enable and disable
+// flows and read rejected records (they hold the data itself); admin to
+// create, change and delete flows and to read the audit trail and the
+// heartbeat log.
 func (s *Server) Handler() http.Handler {
 	s.init()
 	mux := http.NewServeMux()
@@ -123,14 +131,20 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/flows/{name}", access.RoleViewer, s.getFlow)
 	route("PUT /v1/flows/{name}", access.RoleAdmin, s.applyFlow)
 	route("DELETE /v1/flows/{name}", access.RoleAdmin, s.deleteFlow)
+	route("POST /v1/flows/{name}/enable", access.RoleOperator, s.setEnabled(true))
+	route("POST /v1/flows/{name}/disable", access.RoleOperator, s.setEnabled(false))
+	route("GET /v1/flows/{name}/versions", access.RoleViewer, s.listVersions)
+	route("GET /v1/flows/{name}/versions/{v}", access.RoleViewer, s.getVersion)
 	route("GET /v1/flows/{name}/runs", access.RoleViewer, s.listRuns)
 	route("POST /v1/flows/{name}/runs", access.RoleOperator, s.triggerRun)
 	route("GET /v1/runs", access.RoleViewer, s.listRuns)
 	route("GET /v1/runs/{id}", access.RoleViewer, s.getRun)
+	route("GET /v1/runs/{id}/events", access.RoleViewer, s.runEvents)
 	route("GET /v1/runs/{id}/rejected", access.RoleOperator, s.rejected)
 	route("POST /v1/runs/{id}/cancel", access.RoleOperator, s.cancelRun)
 	route("GET /v1/plugins", access.RoleViewer, s.plugins)
 	route("GET /v1/audit", access.RoleAdmin, s.auditLog)
+	route("GET /v1/heartbeats", access.RoleAdmin, s.heartbeats)
 	mux.Handle("/v1/", s.Admin.Wrap(s.audit(admin), s.refusedAPI))
 	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -172,6 +186,8 @@ type ErrorBody struct {
 	RequiredRole string `json:"required_role,omitempty"`
 	// ID is, for a 500, the id under which the host's log has the error.
 	ID string `json:"id,omitempty"`
+	// RunIDs are, for a 409 run_active, the runs pending or in progress.
+	RunIDs []int64 `json:"run_ids,omitempty"`
 }
 
 // CodeInternal is the error code of a 500 answer.
@@ -341,7 +357,7 @@ func (s *Server) storeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	var active *store.RunActiveError
 	if errors.As(err, &active) {
-		writeError(w, 409, "run_active", err.Error())
+		writeJSON(w, 409, ErrorBody{Error: "run_active", Message: err.Error(), RunIDs: active.ActiveRuns()})
 		return
 	}
 	s.internalError(w, r, "store", err)
@@ -458,12 +474,114 @@ func validationError(w http.ResponseWriter, err error) {
 	writeJSON(w, http.StatusUnprocessableEntity, body)
 }
 
+// deleteFlow deletes a flow and its version history; its runs stay as
+// history. A flow with runs pending or in progress is answered 409
+// run_active naming them, unless ?cancel_runs=true: then they are asked to
+// stop (see cancelRun) and the flow is deleted in the same transaction;
+// the answer is 200 with the runs asked to stop.
 func (s *Server) deleteFlow(w http.ResponseWriter, r *http.Request) {
-	if err := s.Store.DeleteFlow(r.Context(), r.PathValue("name")); err != nil {
+	cancelRuns := false
+	if v := r.URL.Query().Get("cancel_runs"); v != "" {
+		var err error
+		if cancelRuns, err = strconv.ParseBool(v); err != nil {
+			writeError(w, 400, "bad_request", "cancel_runs must be true or false")
+			return
+		}
+	}
+	stopped, err := s.Store.DeleteFlow(r.Context(), r.PathValue("name"), cancelRuns, time.Now())
+	if err != nil {
 		s.storeError(w, r, err)
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	if len(stopped) == 0 {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	writeJSON(w, http.StatusOK, FlowDeleted{Flow: r.PathValue("name"), CancelRequested: stopped})
+}
+
+// FlowDeleted is the answer to deleting a flow whose active runs were asked
+// to stop (?cancel_runs=true).
+type FlowDeleted struct {
+	Flow string `json:"flow"`
+	// CancelRequested are the runs asked to stop; they end cancelled.
+	CancelRequested []int64 `json:"cancel_requested"`
+}
+
+// setEnabled answers POST /v1/flows/{name}/enable and .../disable with the
+// flow record (X-ADF-Outcome: updated, or unchanged when it already was).
+func (s *Server) setEnabled(enabled bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rec, changed, err := s.Store.SetFlowEnabled(r.Context(), r.PathValue("name"), enabled, time.Now())
+		if err != nil {
+			s.storeError(w, r, err)
+			return
+		}
+		outcome := "unchanged"
+		if changed {
+			outcome = "updated"
+		}
+		w.Header().Set("X-ADF-Outcome", outcome)
+		writeJSON(w, http.StatusOK, redactFlow(rec))
+	}
+}
+
+// listVersions answers the flow's config versions, newest first, configs
+// redacted.
+func (s *Server) listVersions(w http.ResponseWriter, r *http.Request) {
+	vs, err := s.Store.FlowVersions(r.Context(), r.PathValue("name"))
+	if err != nil {
+		s.storeError(w, r, err)
+		return
+	}
+	for i := range vs {
+		vs[i] = redactVersion(vs[i])
+	}
+	writeJSON(w, http.StatusOK, vs)
+}
+
+func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) {
+	v, err := strconv.Atoi(r.PathValue("v"))
+	if err != nil || v < 1 {
+		writeError(w, 400, "bad_request", "version must be a number from 1")
+		return
+	}
+	fv, err := s.Store.FlowVersion(r.Context(), r.PathValue("name"), v)
+	if err != nil {
+		s.storeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, redactVersion(*fv))
+}
+
+// heartbeats answers GET /v1/heartbeats: the newest heartbeat log rows,
+// newest first (?limit=, default 100, at most 1000).
+func (s *Server) heartbeats(w http.ResponseWriter, r *http.Request) {
+	limit, ok := queryInt(w, r, "limit")
+	if !ok {
+		return
+	}
+	rows, err := s.Store.RecentHeartbeats(r.Context(), limit)
+	if err != nil {
+		s.internalError(w, r, "heartbeat log", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rows)
+}
+
+// queryInt reads a non-negative integer query parameter (0 when absent),
+// answering 400 when it is something else.
+func queryInt(w http.ResponseWriter, r *http.Request, name string) (int, bool) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		writeError(w, 400, "bad_request", name+" must be a number from 0")
+		return 0, false
+	}
+	return n, true
 }
 
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
@@ -514,6 +632,8 @@ func runID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	return id, true
 }
 
+// getRun answers the stored run and, while it is in progress on this host,
+// its live progress.
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
 	id, ok := runID(w, r)
 	if !ok {
@@ -524,18 +644,29 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, 200, redactRun(run))
+	writeJSON(w, 200, RunView{Run: redactRun(run), Progress: s.live(run)})
 }
 
-// cancelRun asks for a run to stop: at once when no host executes it, else
-// at its host's next lease renewal (a runtime's job is cancelled with it).
-// It answers 202 with the run as it is now.
+// CancelRequested is the answer to cancelling a run some host is
+// executing: it stops within a third of the lease time and ends cancelled
+// (an unbounded run takes a final checkpoint first).
+type CancelRequested struct {
+	Status string     `json:"status"`
+	Run    *store.Run `json:"run"`
+}
+
+// cancelRun asks for a run to stop: a run no host executes (pending) is
+// cancelled at once and answered 200 with the run; one in progress is
+// stopped by its host at its next lease renewal (a runtime's job is
+// cancelled with it), answered 202 {"status": "cancel_requested"}; one that
+// already ended 409 run_ended.
 func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
 	id, ok := runID(w, r)
 	if !ok {
 		return
 	}
-	if err := s.Store.RequestCancel(r.Context(), id, time.Now()); err != nil {
+	stopped, err := s.Store.CancelRun(r.Context(), id, time.Now())
+	if err != nil {
 		if errors.Is(err, store.ErrRunEnded) {
 			writeError(w, 409, "run_ended", err.Error())
 			return
@@ -548,11 +679,26 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, redactRun(run))
+	if stopped {
+		writeJSON(w, http.StatusOK, redactRun(run))
+		return
+	}
+	writeJSON(w, http.StatusAccepted, CancelRequested{Status: "cancel_requested", Run: redactRun(run)})
 }
 
+// rejected answers a page of the run's rejected records, oldest first,
+// each with the split and position it was read at, and their total
+// (?offset=, ?limit= default 100, at most 1000).
 func (s *Server) rejected(w http.ResponseWriter, r *http.Request) {
 	id, ok := runID(w, r)
+	if !ok {
+		return
+	}
+	offset, ok := queryInt(w, r, "offset")
+	if !ok {
+		return
+	}
+	limit, ok := queryInt(w, r, "limit")
 	if !ok {
 		return
 	}
@@ -560,16 +706,12 @@ func (s *Server) rejected(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, r, err)
 		return
 	}
-	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-	recs, err := s.Store.RejectedRecords(r.Context(), id, limit)
+	page, err := s.Store.RejectedPage(r.Context(), id, offset, limit)
 	if err != nil {
 		s.internalError(w, r, "rejected records", err)
 		return
 	}
-	if recs == nil {
-		recs = []engine.Rejected{}
-	}
-	writeJSON(w, 200, recs)
+	writeJSON(w, 200, page)
 }
 
 // PluginComponent is one installed component in GET /v1/plugins.

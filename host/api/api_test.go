@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,6 +26,7 @@ import (
 	"github.com/activedataflow/adf/host/access"
 	"github.com/activedataflow/adf/host/api"
 	"github.com/activedataflow/adf/host/builtin"
+	"github.com/activedataflow/adf/host/progress"
 	"github.com/activedataflow/adf/host/runner"
 	"github.com/activedataflow/adf/host/store"
 	"github.com/activedataflow/adf/internal/testkit"
@@ -32,6 +34,8 @@ import (
 
 const (
 	adminToken     = "admin-secret-token"
+	operatorToken  = "operator-secret-token"
+	viewerToken    = "viewer-secret-token"
 	sequencePlugin = "sdk/examples/sequence/cmd/adf-plugin-sequence"
 )
 
@@ -41,6 +45,7 @@ type host struct {
 	st        *store.Store
 	r         *runner.Runner
 	srv       *httptest.Server
+	api       *api.Server
 	pluginDir string
 	dir       string
 
@@ -60,6 +65,11 @@ type observation struct {
 type hostOptions struct {
 	maxAttempts int
 	started     bool
+	// progress is the tracker the runner writes and the API reads (nil:
+	// none, as without live progress).
+	progress *progress.Tracker
+	// leaseTTL is the runner's lease time (0: its default).
+	leaseTTL time.Duration
 }
 
 func dialects() []string { return []string{"postgres", "sqlite"} }
@@ -89,15 +99,18 @@ func newHost(t *testing.T, dialect string, o hostOptions, plugins ...string) *ho
 	metrics := api.NewMetrics()
 	r, err := runner.New(runner.Options{Store: st, Registry: reg, DataDir: filepath.Join(h.dir, "data"), Workers: 2,
 		MaxAttempts: o.maxAttempts, RetryBackoff: 100 * time.Millisecond, PollInterval: 100 * time.Millisecond,
+		Progress: o.progress, LeaseTTL: o.leaseTTL,
 		Observe: func(run *store.Run, d time.Duration, err error) {
 			metrics.Run(run, d, err)
-			rec, gerr := st.GetFlow(context.Background(), run.FlowName)
-			if gerr != nil {
+			flowStatus := "" // the flow may have been deleted under its run
+			if rec, gerr := st.GetFlow(context.Background(), run.FlowName); gerr == nil {
+				flowStatus = rec.LastRunStatus
+			} else if !errors.Is(gerr, store.ErrNotFound) {
 				t.Errorf("observe: %v", gerr)
 				return
 			}
 			h.mu.Lock()
-			h.observed = append(h.observed, observation{run.ID, run.Attempt, run.Status, rec.LastRunStatus})
+			h.observed = append(h.observed, observation{run.ID, run.Attempt, run.Status, flowStatus})
 			h.mu.Unlock()
 		}})
 	if err != nil {
@@ -107,12 +120,13 @@ func newHost(t *testing.T, dialect string, o hostOptions, plugins ...string) *ho
 		t.Fatal(err)
 	}
 	h.r = r
-	admin, err := access.New(access.Config{Tokens: []string{adminToken}})
+	admin, err := access.New(access.Config{Tokens: []string{adminToken}, OperatorTokens: []string{operatorToken}, ViewerTokens: []string{viewerToken}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &api.Server{Store: st, Runner: r, Registry: reg, Log: nil, Admin: admin, Metrics: metrics}
+	s := &api.Server{Store: st, Runner: r, Registry: reg, Log: nil, Admin: admin, Metrics: metrics, Progress: o.progress}
 	s.Log = testLogger()
+	h.api = s
 	h.srv = httptest.NewServer(s.Handler())
 	t.Cleanup(h.srv.Close)
 	if o.started {

@@ -37,3 +37,10 @@ func redactRun(r *store.Run) *store.Run {
 	c.ErrorBacktrace = secrets.String(r.ErrorBacktrace)
 	return &c
 }
+
+// redactVersion returns a copy of a flow version safe to show, redacted
+// like a flow record.
+func redactVersion(v store.FlowVersion) store.FlowVersion {
+	v.Flow, _ = redact.Flow(v.Flow, redact.DefaultSchemas())
+	return v
+}

@@ -91,6 +91,69 @@ func (c *Checkpoints) Save(ctx context.Context, _, runID string, cp *engine.Chec
 	})
 }
 
+// RejectedRecord is one rejected record of a run, as the store keeps it.
+type RejectedRecord struct {
+	// ID orders a run's records (the order they were rejected in).
+	ID    int64     `json:"id"`
+	Time  time.Time `json:"time"`
+	Stage string    `json:"stage"`
+	// Split and Position say where the source read it ("" when the
+	// stage does not know: a sink's rejection may not).
+	Split    string `json:"split"`
+	Position string `json:"position"`
+	Reason   string `json:"reason"`
+	Record   string `json:"record"`
+}
+
+// RejectedPage is a page of a run's rejected records.
+type RejectedPage struct {
+	// Total is the number of the run's rejected records in the store.
+	Total   int64            `json:"total"`
+	Offset  int              `json:"offset"`
+	Limit   int              `json:"limit"`
+	Records []RejectedRecord `json:"records"`
+}
+
+// DefaultRejectedLimit and MaxRejectedLimit bound a page of
+// [Store.RejectedPage].
+const (
+	DefaultRejectedLimit = 100
+	MaxRejectedLimit     = 1000
+)
+
+// RejectedPage returns limit of a run's rejected records from offset,
+// oldest first, with their total (limit DefaultRejectedLimit when <= 0, at
+// most MaxRejectedLimit; offset at least 0).
+func (s *Store) RejectedPage(ctx context.Context, runID int64, offset, limit int) (*RejectedPage, error) {
+	if limit <= 0 {
+		limit = DefaultRejectedLimit
+	}
+	limit, offset = min(limit, MaxRejectedLimit), max(offset, 0)
+	p := &RejectedPage{Offset: offset, Limit: limit, Records: []RejectedRecord{}}
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM rejected_records WHERE run_id = $1`, runID).Scan(&p.Total); err != nil {
+		return nil, fmt.Errorf("count rejected records of run %d: %w", runID, err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, stage, COALESCE(split, ''), COALESCE(position, ''), reason, COALESCE(record, ''), created_at
+		FROM rejected_records WHERE run_id = $1 ORDER BY id LIMIT `+strconv.Itoa(limit)+` OFFSET `+strconv.Itoa(offset), runID)
+	if err != nil {
+		return nil, fmt.Errorf("rejected records of run %d: %w", runID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r RejectedRecord
+		var at nullTime
+		if err := rows.Scan(&r.ID, &r.Stage, &r.Split, &r.Position, &r.Reason, &r.Record, &at); err != nil {
+			return nil, fmt.Errorf("rejected records of run %d: %w", runID, err)
+		}
+		r.Time = at.T
+		p.Records = append(p.Records, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("rejected records of run %d: %w", runID, err)
+	}
+	return p, nil
+}
+
 // RejectedRecords returns a run's rejected records, oldest first.
 func (s *Store) RejectedRecords(ctx context.Context, runID int64, limit int) ([]engine.Rejected, error) {
 	if limit <= 0 {

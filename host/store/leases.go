@@ -160,11 +160,23 @@ var ErrRunEnded = errors.New("the run has already ended")
 // ErrCancelRequested), within a third of the lease time. It fails with
 // ErrNotFound for an unknown run and ErrRunEnded for one that ended.
 func (s *Store) RequestCancel(ctx context.Context, runID int64, now time.Time) error {
-	var leased bool
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	_, err := s.CancelRun(ctx, runID, now)
+	return err
+}
+
+// CancelRun is [Store.RequestCancel], reporting whether the run was
+// cancelled at once (stopped) or its host was asked to stop it.
+func (s *Store) CancelRun(ctx context.Context, runID int64, now time.Time) (stopped bool, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		q := `SELECT status, lease_owner FROM data_flow_runs WHERE id = $1`
+		if s.dialect == Postgres {
+			// Holds off a host acquiring the lease between the read and
+			// the cancellation.
+			q += ` FOR UPDATE`
+		}
 		var status string
 		var owner sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT status, lease_owner FROM data_flow_runs WHERE id = $1`, runID).Scan(&status, &owner)
+		err := tx.QueryRowContext(ctx, q, runID).Scan(&status, &owner)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("run %d: %w", runID, ErrNotFound)
 		}
@@ -174,18 +186,35 @@ func (s *Store) RequestCancel(ctx context.Context, runID int64, now time.Time) e
 		if status != StatusPending && status != StatusInProgress {
 			return fmt.Errorf("run %d is %s: %w", runID, status, ErrRunEnded)
 		}
-		leased = owner.Valid
-		_, err = tx.ExecContext(ctx, `UPDATE data_flow_runs SET cancel_requested_at = $2 WHERE id = $1`, runID, s.ts(now))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("cancel run %d: %w", runID, err)
-	}
-	if !leased {
 		// No host holds it: its queued job finds it cancelled and ends. A
 		// host that takes it in the meantime sees the request at its first
 		// lease renewal.
-		return s.FinishRun(ctx, runID, StatusCancelled, RunCounts{}, ErrCancelRequested.Error(), "", now)
+		stopped = !owner.Valid
+		return s.cancelInTx(ctx, tx, runID, stopped, now)
+	})
+	if err != nil {
+		return false, fmt.Errorf("cancel run %d: %w", runID, err)
+	}
+	return stopped, nil
+}
+
+// cancelInTx records a cancel request of an active run and, when
+// atOnce is set (no host executes it), marks it cancelled at once, with its flow's
+// last run status.
+func (s *Store) cancelInTx(ctx context.Context, tx *sql.Tx, runID int64, atOnce bool, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE data_flow_runs SET cancel_requested_at = COALESCE(cancel_requested_at, $2) WHERE id = $1`, runID, s.ts(now)); err != nil {
+		return fmt.Errorf("request the cancellation of run %d: %w", runID, err)
+	}
+	if !atOnce {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE data_flow_runs SET status = $2, ended_at = $3, error_message = $4 WHERE id = $1`,
+		runID, StatusCancelled, s.ts(now), ErrCancelRequested.Error()); err != nil {
+		return fmt.Errorf("cancel run %d: %w", runID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE data_flows SET last_run_status = $2, last_error = $3
+		WHERE id = (SELECT flow_id FROM data_flow_runs WHERE id = $1)`, runID, StatusCancelled, ErrCancelRequested.Error()); err != nil {
+		return fmt.Errorf("cancel run %d: %w", runID, err)
 	}
 	return nil
 }

@@ -24,9 +24,13 @@ const (
 
 // Run is one run of a flow.
 type Run struct {
-	ID              int64           `json:"id"`
-	FlowID          int64           `json:"flow_id"`
-	FlowName        string          `json:"flow"`
+	ID int64 `json:"id"`
+	// FlowID is the flow's id; 0 once the flow was deleted (the run stays,
+	// as history, with FlowDeleted set).
+	FlowID   int64  `json:"flow_id"`
+	FlowName string `json:"flow"`
+	// FlowDeleted says the run's flow was deleted after the run was made.
+	FlowDeleted     bool            `json:"flow_deleted,omitempty"`
 	Status          string          `json:"status"`
 	Trigger         string          `json:"trigger"`
 	ScheduledFor    time.Time       `json:"scheduled_for"`
@@ -59,11 +63,13 @@ func scanRun(r rowScanner) (*Run, error) {
 	var run Run
 	var sched, started, ended nullTime
 	var msg, trace, job sql.NullString
+	var flowID sql.NullInt64
 	var cfg []byte
-	if err := r.Scan(&run.ID, &run.FlowID, &run.FlowName, &run.Status, &run.Trigger, &sched, &started, &ended, &run.Attempt,
+	if err := r.Scan(&run.ID, &flowID, &run.FlowName, &run.Status, &run.Trigger, &sched, &started, &ended, &run.Attempt,
 		&run.RecordsRead, &run.RecordsWritten, &run.RecordsRejected, &run.BytesWritten, &msg, &trace, &cfg, &run.ConfigVersion, &job); err != nil {
 		return nil, err
 	}
+	run.FlowID, run.FlowDeleted = flowID.Int64, !flowID.Valid
 	run.RuntimeJobID = job.String
 	run.ScheduledFor, run.StartedAt, run.EndedAt = sched.T, started.ptr(), ended.ptr()
 	run.ErrorMessage, run.ErrorBacktrace = msg.String, trace.String
@@ -290,12 +296,31 @@ func (s *Store) TriggerRun(ctx context.Context, name string, now time.Time, enqu
 
 // RunActiveError says a flow already has a run pending or in progress.
 type RunActiveError struct {
-	Flow  string
+	Flow string
+	// RunID is the (first) active run.
 	RunID int64
+	// RunIDs are all the active runs, when the caller looked for all
+	// (DeleteFlow); else nil.
+	RunIDs []int64
 }
 
 func (e *RunActiveError) Error() string {
+	if len(e.RunIDs) > 1 {
+		ids := make([]string, len(e.RunIDs))
+		for i, id := range e.RunIDs {
+			ids[i] = strconv.FormatInt(id, 10)
+		}
+		return fmt.Sprintf("flow %s has runs %s pending or in progress", e.Flow, strings.Join(ids, ", "))
+	}
 	return fmt.Sprintf("flow %s already has run %d pending or in progress", e.Flow, e.RunID)
+}
+
+// ActiveRuns returns the runs named by the error.
+func (e *RunActiveError) ActiveRuns() []int64 {
+	if len(e.RunIDs) > 0 {
+		return e.RunIDs
+	}
+	return []int64{e.RunID}
 }
 
 // StartRun marks a run in progress for an attempt, records the config it
@@ -339,8 +364,12 @@ type RunCounts struct {
 // retry follows.
 func (s *Store) FinishRun(ctx context.Context, runID int64, status string, counts RunCounts, errMsg, backtrace string, now time.Time) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var flowID int64
-		if err := tx.QueryRowContext(ctx, `SELECT flow_id FROM data_flow_runs WHERE id = $1`, runID).Scan(&flowID); err != nil {
+		// flow_id is NULL once the flow was deleted: the run's row is
+		// still written, and no flow's.
+		var flowID sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT flow_id FROM data_flow_runs WHERE id = $1`, runID).Scan(&flowID); errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("run %d: %w", runID, ErrNotFound)
+		} else if err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE data_flow_runs SET status = $2, ended_at = $3, records_read = $4, records_written = $5,
@@ -348,7 +377,16 @@ func (s *Store) FinishRun(ctx context.Context, runID int64, status string, count
 			runID, status, s.ts(now), counts.Read, counts.Written, counts.Rejected, counts.Bytes, nullStr(errMsg), nullStr(backtrace)); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE data_flows SET last_run_status = $2, last_error = $3 WHERE id = $1`, flowID, status, nullStr(errMsg))
+		if !flowID.Valid {
+			return nil
+		}
+		q := `UPDATE data_flows SET last_run_status = $2, last_error = $3 WHERE id = $1`
+		if status == StatusSuccess {
+			q = `UPDATE data_flows SET last_run_status = $2, last_error = $3, last_success_at = $4 WHERE id = $1`
+			_, err := tx.ExecContext(ctx, q, flowID.Int64, status, nullStr(errMsg), s.ts(now))
+			return err
+		}
+		_, err := tx.ExecContext(ctx, q, flowID.Int64, status, nullStr(errMsg))
 		return err
 	})
 	if err != nil {
@@ -448,6 +486,7 @@ func (s *Store) LogHeartbeat(ctx context.Context, at time.Time, remote, client, 
 
 // HeartbeatLogEntry is one row of the heartbeat request log.
 type HeartbeatLogEntry struct {
+	ID             int64     `json:"id"`
 	ReceivedAt     time.Time `json:"received_at"`
 	RemoteAddr     string    `json:"remote_addr"`
 	ClientAddr     string    `json:"client_addr"`
@@ -456,29 +495,66 @@ type HeartbeatLogEntry struct {
 	Outcome        string    `json:"outcome"`
 	FlowsDue       int       `json:"flows_due"`
 	FlowsTriggered int       `json:"flows_triggered"`
+	// RunIDs are the runs the heartbeat created.
+	RunIDs []int64 `json:"run_ids"`
 	// Requests is how many requests the row stands for: 1, or more for a
 	// refused request into whose row later ones of the same client and
 	// outcome were folded (see [Store.LogRefusedHeartbeat]).
 	Requests int `json:"requests"`
 }
 
+// DefaultHeartbeatLimit and MaxHeartbeatLimit bound [Store.RecentHeartbeats].
+const (
+	DefaultHeartbeatLimit = 100
+	MaxHeartbeatLimit     = 1000
+)
+
 // HeartbeatLog returns the newest heartbeat log rows, oldest first.
 func (s *Store) HeartbeatLog(ctx context.Context, limit int) ([]HeartbeatLogEntry, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT received_at, remote_addr, client_addr, source, status, outcome, flows_due, flows_triggered, requests
-		FROM heartbeat_requests ORDER BY id DESC LIMIT `+strconv.Itoa(limit))
+	out, err := s.heartbeats(ctx, limit)
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, err
+}
+
+// RecentHeartbeats returns the newest heartbeat log rows, newest first:
+// limit of them (DefaultHeartbeatLimit when limit <= 0, at most
+// MaxHeartbeatLimit).
+func (s *Store) RecentHeartbeats(ctx context.Context, limit int) ([]HeartbeatLogEntry, error) {
+	if limit <= 0 {
+		limit = DefaultHeartbeatLimit
+	}
+	return s.heartbeats(ctx, min(limit, MaxHeartbeatLimit))
+}
+
+// heartbeats reads the newest limit rows, newest first.
+func (s *Store) heartbeats(ctx context.Context, limit int) ([]HeartbeatLogEntry, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, received_at, remote_addr, client_addr, source, status, outcome, flows_due, flows_triggered, run_ids, requests
+		FROM heartbeat_requests ORDER BY id DESC LIMIT `+strconv.Itoa(max(limit, 0)))
 	if err != nil {
 		return nil, fmt.Errorf("heartbeat log: %w", err)
 	}
 	defer rows.Close()
-	var out []HeartbeatLogEntry
+	out := []HeartbeatLogEntry{}
 	for rows.Next() {
 		var e HeartbeatLogEntry
 		var at nullTime
-		if err := rows.Scan(&at, &e.RemoteAddr, &e.ClientAddr, &e.Source, &e.Status, &e.Outcome, &e.FlowsDue, &e.FlowsTriggered, &e.Requests); err != nil {
-			return nil, err
+		var ids string
+		if err := rows.Scan(&e.ID, &at, &e.RemoteAddr, &e.ClientAddr, &e.Source, &e.Status, &e.Outcome, &e.FlowsDue, &e.FlowsTriggered, &ids, &e.Requests); err != nil {
+			return nil, fmt.Errorf("heartbeat log: %w", err)
 		}
 		e.ReceivedAt = at.T
-		out = append([]HeartbeatLogEntry{e}, out...)
+		e.RunIDs = []int64{}
+		for _, f := range strings.Split(ids, ",") {
+			if id, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64); err == nil {
+				e.RunIDs = append(e.RunIDs, id)
+			}
+		}
+		out = append(out, e)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("heartbeat log: %w", err)
+	}
+	return out, nil
 }

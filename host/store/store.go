@@ -126,7 +126,11 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Migrate applies the schema migrations not applied yet, in order, each in a
 // transaction, recording them in adf_schema_migrations.
-func (s *Store) Migrate(ctx context.Context) ([]string, error) {
+func (s *Store) Migrate(ctx context.Context) ([]string, error) { return s.migrate(ctx, "") }
+
+// migrate applies the migrations not applied yet up to the version upTo
+// ("" for all of them).
+func (s *Store) migrate(ctx context.Context, upTo string) ([]string, error) {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS adf_schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
@@ -143,6 +147,9 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	var applied []string
 	for _, name := range names {
 		version := strings.TrimSuffix(name, ".sql")
+		if upTo != "" && version > upTo {
+			break
+		}
 		var one int
 		err := s.db.QueryRowContext(ctx, `SELECT 1 FROM adf_schema_migrations WHERE version = $1`, version).Scan(&one)
 		if err == nil {
@@ -155,21 +162,82 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return applied, fmt.Errorf("migrate: %w", err)
 		}
-		err = s.tx(ctx, func(tx *sql.Tx) error {
-			for _, stmt := range splitStatements(string(body)) {
-				if _, err := tx.ExecContext(ctx, stmt); err != nil {
-					return fmt.Errorf("%s: %w", name, err)
-				}
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO adf_schema_migrations (version, applied_at) VALUES ($1, $2)`, version, time.Now().UTC().Format(time.RFC3339))
-			return err
-		})
-		if err != nil {
+		if err := s.applyMigration(ctx, name, version, string(body)); err != nil {
 			return applied, fmt.Errorf("migrate: %w", err)
 		}
 		applied = append(applied, version)
 	}
 	return applied, nil
+}
+
+// foreignKeysOff marks a SQLite migration that rebuilds a table other
+// tables reference: it runs with foreign key enforcement off (with it on,
+// dropping the old table would cascade to the rows referencing it) and is
+// committed only when PRAGMA foreign_key_check finds nothing dangling.
+const foreignKeysOff = "-- adf:foreign-keys-off"
+
+// afterMigration returns what a migration does beyond its SQL, in its
+// transaction (back-fills that need the Go model of a flow), or nil.
+func afterMigration(version string) func(ctx context.Context, s *Store, tx *sql.Tx) error {
+	switch version {
+	case "0007_flow_control":
+		return backfillFlowVersions
+	}
+	return nil
+}
+
+// applyMigration runs one migration's statements, its afterMigration step
+// and its adf_schema_migrations row in one transaction on one connection.
+func (s *Store) applyMigration(ctx context.Context, name, version, body string) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	defer conn.Close()
+	fkOff := s.dialect == SQLite && strings.HasPrefix(body, foreignKeysOff)
+	if fkOff {
+		// A no-op inside a transaction: it must come before BEGIN.
+		if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`) }()
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: begin transaction: %w", name, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, stmt := range splitStatements(body) {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if fn := afterMigration(version); fn != nil {
+		if err := fn(ctx, s, tx); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if fkOff {
+		rows, err := tx.QueryContext(ctx, `PRAGMA foreign_key_check`)
+		if err != nil {
+			return fmt.Errorf("%s: foreign key check: %w", name, err)
+		}
+		dangling := rows.Next()
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("%s: foreign key check: %w", name, err)
+		}
+		if dangling {
+			return fmt.Errorf("%s: foreign key check found rows referencing missing ones; nothing was changed", name)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO adf_schema_migrations (version, applied_at) VALUES ($1, $2)`, version, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s: commit: %w", name, err)
+	}
+	return nil
 }
 
 func splitStatements(body string) []string {
