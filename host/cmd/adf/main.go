@@ -33,7 +33,10 @@ type globals struct {
 	// fault is the fault-injection point of ADF_FAULT (tests only).
 	fault    *engine.Fault
 	logLevel string
-	log      hclog.Logger
+	// logFormat is --log-format (ADF_LOG_FORMAT): text, json or empty
+	// (text on a terminal, json otherwise).
+	logFormat string
+	log       hclog.Logger
 	// fileRoots and connectAllow are ADF_FILE_ROOTS and ADF_CONNECT_ALLOW.
 	fileRoots, connectAllow string
 }
@@ -112,9 +115,11 @@ func newRoot() *cobra.Command {
 		Short:         "ADF (Active Data Flow) moves data between files, Redis streams, PostgreSQL, Iceberg and Flink with plugins",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionString(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			g.log = hclog.New(&hclog.LoggerOptions{Name: "adf", Level: hclog.LevelFromString(g.logLevel), Output: redact.Writer(os.Stderr)})
-			os.Setenv("ADF_LOG_LEVEL", g.logLevel)
+			if err := g.setUpLogging(cmd); err != nil {
+				return err
+			}
 			g.dataDirGiven = os.Getenv("ADF_DATA_DIR") != "" || cmd.Flags().Changed("data-dir")
 			// ADF_FAULT kills a process at one checkpoint-protocol point: the
 			// fault-injection tests use it (docs/architecture.md).
@@ -132,8 +137,10 @@ func newRoot() *cobra.Command {
 	pf.StringVar(&g.pluginDir, "plugin-dir", envOr("ADF_PLUGIN_DIR", "./plugins"), "plugins directory (env ADF_PLUGIN_DIR)")
 	pf.StringVar(&g.dataDir, "data-dir", envOr("ADF_DATA_DIR", "./adf-data"), "data directory: SQLite store, dead-letter files (env ADF_DATA_DIR)")
 	pf.StringVar(&g.logLevel, "log-level", envOr("ADF_LOG_LEVEL", "warn"), "log level: trace, debug, info, warn, error (env ADF_LOG_LEVEL)")
+	pf.StringVar(&g.logFormat, "log-format", os.Getenv("ADF_LOG_FORMAT"), "log format: text or json (env ADF_LOG_FORMAT); default: text when stderr is a terminal, json otherwise")
 	pf.StringVar(&g.fileRoots, "file-roots", os.Getenv("ADF_FILE_ROOTS"), "comma- or colon-separated directories under which every file a flow names must lie, besides the data directory (env ADF_FILE_ROOTS); empty: the working directory too, except for serve")
 	pf.StringVar(&g.connectAllow, "connect-allow", os.Getenv("ADF_CONNECT_ALLOW"), "comma-separated destinations flows may connect to: CIDRs, IP addresses, host names, patterns such as *.internal, each optionally with :port (env ADF_CONNECT_ALLOW); empty: any")
+	root.SetVersionTemplate("adf {{.Version}}\n")
 	root.AddCommand(runCmd(g), validateCmd(g), pluginsCmd(g), serveCmd(g), migrateCmd(g), flowsCmd(g), runsCmd(g))
 	return root
 }

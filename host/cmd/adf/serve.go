@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -20,7 +21,6 @@ import (
 	"github.com/activedataflow/adf/host/access"
 	"github.com/activedataflow/adf/host/api"
 	"github.com/activedataflow/adf/host/progress"
-	"github.com/activedataflow/adf/host/redact"
 	"github.com/activedataflow/adf/host/runner"
 	"github.com/activedataflow/adf/host/store"
 )
@@ -165,10 +165,9 @@ func ensureAdminToken(configured, dataDir string, log hclog.Logger) (string, err
 }
 
 func serve(ctx context.Context, g *globals, c *serveConfig) error {
-	log := hclog.New(&hclog.LoggerOptions{Name: "adf", Level: hclog.LevelFromString(g.logLevel), Output: redact.Writer(os.Stderr), JSONFormat: true})
-	if g.logLevel == "warn" {
-		log.SetLevel(hclog.Info)
-	}
+	// The logger of --log-format and --log-level (info by default here);
+	// the registry has it too, so plugin lines are in the same log.
+	log := g.log
 	st, err := openStore(ctx, g, c.databaseURL)
 	if err != nil {
 		return err
@@ -253,8 +252,16 @@ func serve(ctx context.Context, g *globals, c *serveConfig) error {
 		return err
 	}
 	ready.Store(true)
-	log.Info("adf serving", "listen", ln.Addr().String(), "store", string(st.Dialect())+" "+st.Where(),
-		"plugins", reg.Dir(), "plugins_loaded", len(reg.Plugins()), "plugins_lock", reg.LockPath(), "heartbeat_endpoint", srv.Heartbeat != nil, "tick", c.tick.String(), "pid", os.Getpid())
+	names := make([]string, 0, len(reg.Plugins()))
+	for _, p := range reg.Plugins() {
+		names = append(names, p.Name)
+	}
+	sort.Strings(names)
+	// The one line that says what this host is: Where names the database
+	// without credentials, and the log's writer redacts what might remain.
+	log.Info("adf serving", "version", versionString(), "console", consoleURL(ln.Addr()), "listen", ln.Addr().String(),
+		"store", string(st.Dialect())+" "+st.Where(), "plugins", reg.Dir(), "plugins_loaded", len(names), "plugin_names", names,
+		"plugins_lock", reg.LockPath(), "heartbeat_endpoint", srv.Heartbeat != nil, "tick", c.tick.String(), "pid", os.Getpid())
 	if c.tick > 0 {
 		go func() {
 			srv.Tick(runCtx)
@@ -281,4 +288,18 @@ func serve(ctx context.Context, g *globals, c *serveConfig) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// consoleURL is the web console's address for a listener: a wildcard
+// address (0.0.0.0, ::) is shown as localhost, which is where a person on
+// the host opens it.
+func consoleURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String() + "/"
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
 }
