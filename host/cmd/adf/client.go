@@ -2,22 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
-	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	"github.com/activedataflow/adf/host/api"
-	"github.com/activedataflow/adf/host/store"
 )
 
 // client talks to a running `adf serve`.
@@ -32,9 +30,13 @@ func clientFlags(cmd *cobra.Command, g *globals) *client {
 	cmd.PersistentFlags().StringVar(&c.token, "admin-token", os.Getenv("ADF_ADMIN_TOKEN"), "admin token (env ADF_ADMIN_TOKEN; default: <data-dir>/admin-token)")
 	var token string
 	cmd.PersistentFlags().StringVar(&token, "token", os.Getenv("ADF_TOKEN"), "API token of any role, viewer, operator or admin (env ADF_TOKEN); default: the admin token")
-	cmd.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
-		if root := cmd.Root(); root.PersistentPreRun != nil {
-			root.PersistentPreRun(cmd, nil)
+	cmd.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		// Cobra runs only the nearest persistent pre-run: the root's (the
+		// logger, the flags' environment) is called from here.
+		if root := cmd.Root(); root.PersistentPreRunE != nil {
+			if err := root.PersistentPreRunE(cmd, args); err != nil {
+				return err
+			}
 		}
 		if token != "" {
 			c.token = token
@@ -52,228 +54,115 @@ func clientFlags(cmd *cobra.Command, g *globals) *client {
 	return c
 }
 
-// do sends a request and decodes a JSON answer into out; an error answer
-// becomes an error that lists the problems.
-func (c *client) do(method, path string, body []byte, out any) (int, error) {
-	req, err := http.NewRequest(method, strings.TrimRight(c.server, "/")+path, bytes.NewReader(body))
+// apiError is an error answer of the API, with its stable code (the
+// "error" field: not_found, run_active, run_ended, ...), by which the
+// commands tell errors apart.
+type apiError struct {
+	method, path string
+	status       int
+	body         api.ErrorBody
+	// runIDs are the runs a run_active answer names.
+	runIDs []int64
+	// raw is the body when it was not an API error document.
+	raw string
+}
+
+func (e *apiError) Error() string {
+	if e.body.Message == "" {
+		return fmt.Sprintf("%s %s: %d %s: %s", e.method, e.path, e.status, http.StatusText(e.status), strings.TrimSpace(e.raw))
+	}
+	var b strings.Builder
+	b.WriteString(e.body.Message)
+	for _, p := range e.body.Problems {
+		fmt.Fprintf(&b, "\n  %s: %s", p.Field, p.Reason)
+	}
+	switch e.status {
+	case http.StatusUnauthorized:
+		b.WriteString(" (the token is missing or wrong: --token or ADF_TOKEN, or the admin token of --data-dir)")
+	case http.StatusForbidden:
+		if e.body.RequiredRole != "" {
+			fmt.Fprintf(&b, " (this needs the %s role)", e.body.RequiredRole)
+		}
+	}
+	return b.String()
+}
+
+// errorCode is the API error code of err; "" when err is no API answer.
+func errorCode(err error) string {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.body.Error
+	}
+	return ""
+}
+
+// do sends a request and returns the answer's body; an error answer is an
+// *apiError. The body is returned raw, for -o json and yaml.
+func (c *client) do(ctx context.Context, method, path string, body []byte) ([]byte, int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.server, "/")+path, bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return nil, 0, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("%s %s: %w (is `adf serve` running? set --server or ADF_SERVER)", method, path, err)
+		return nil, 0, fmt.Errorf("%s %s: %w (is `adf serve` running? set --server or ADF_SERVER)", method, path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return resp.StatusCode, err
+		return nil, resp.StatusCode, fmt.Errorf("%s %s: read the answer: %w", method, path, err)
 	}
 	if resp.StatusCode >= 300 {
-		var e api.ErrorBody
-		if json.Unmarshal(data, &e) != nil || e.Message == "" {
-			return resp.StatusCode, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(data)))
+		ae := &apiError{method: method, path: path, status: resp.StatusCode}
+		var extra struct {
+			RunIDs []int64 `json:"run_ids"`
 		}
-		var b strings.Builder
-		b.WriteString(e.Message)
-		for _, p := range e.Problems {
-			fmt.Fprintf(&b, "\n  %s: %s", p.Field, p.Reason)
+		if json.Unmarshal(data, &ae.body) != nil || ae.body.Message == "" {
+			ae.raw = string(data)
+		} else if json.Unmarshal(data, &extra) == nil {
+			ae.runIDs = extra.RunIDs
 		}
-		return resp.StatusCode, errors.New(b.String())
+		return nil, resp.StatusCode, ae
 	}
-	if out != nil && len(data) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("decode answer of %s %s: %w", method, path, err)
-		}
-	}
-	return resp.StatusCode, nil
+	return data, resp.StatusCode, nil
 }
 
-func printJSON(v any) {
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+// get fetches path and decodes it into out; it returns the raw answer too.
+func (c *client) get(ctx context.Context, path string, out any) ([]byte, error) {
+	return c.call(ctx, http.MethodGet, path, nil, out)
 }
 
-func fmtTime(t *time.Time) string {
-	if t == nil {
+// call sends a request and decodes the answer into out (when not nil).
+func (c *client) call(ctx context.Context, method, path string, body []byte, out any) ([]byte, error) {
+	raw, _, err := c.do(ctx, method, path, body)
+	if err != nil {
+		return nil, err
+	}
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return nil, fmt.Errorf("decode the answer of %s %s: %w", method, path, err)
+		}
+	}
+	return raw, nil
+}
+
+// pathEscape makes a name from the command line one path segment.
+func pathEscape(s string) string { return url.PathEscape(s) }
+
+// exactTime is a time as the tables show it when it must be exact.
+func exactTime(t *time.Time) string {
+	if t == nil || t.IsZero() {
 		return "-"
 	}
 	return t.Local().Format("2006-01-02 15:04:05")
 }
 
-func flowsCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "flows", Short: "Manage the flows of a running `adf serve`"}
-	c := clientFlags(cmd, g)
-	var file string
-	apply := &cobra.Command{
-		Use:   "apply -f FLOW.yaml",
-		Short: "Create or update a flow (validated by the server against the installed plugins)",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				return err
-			}
-			js, err := yaml.YAMLToJSON(data)
-			if err != nil {
-				return fmt.Errorf("%s: %w", file, err)
-			}
-			var rec store.FlowRecord
-			status, err := c.do("POST", "/v1/flows", js, &rec)
-			if err != nil {
-				if status == http.StatusUnprocessableEntity {
-					fmt.Fprintln(os.Stderr, "invalid flow:", err)
-					return &exitError{code: 1}
-				}
-				return err
-			}
-			what := "updated"
-			if status == http.StatusCreated {
-				what = "created"
-			}
-			fmt.Printf("flow %s %s (config version %d)\n", rec.Flow.Name, what, rec.ConfigVersion)
-			return nil
-		},
-	}
-	apply.Flags().StringVarP(&file, "file", "f", "", "flow file (YAML or JSON)")
-	_ = apply.MarkFlagRequired("file")
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List flows",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			var flows []*store.FlowRecord
-			if _, err := c.do("GET", "/v1/flows", nil, &flows); err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tENABLED\tSCHEDULE\tSOURCE\tSINK\tLAST RUN\tSTATUS\tVERSION")
-			for _, f := range flows {
-				every := "-"
-				if f.Flow.Schedule != nil {
-					every = f.Flow.Schedule.Every.D().String()
-				}
-				fmt.Fprintf(w, "%s\t%v\t%s\t%s\t%s\t%s\t%s\t%d\n", f.Flow.Name, *f.Flow.Enabled, every, f.Flow.Source.Type, f.Flow.Sink.Type,
-					fmtTime(f.LastRunAt), orDash(f.LastRunStatus), f.ConfigVersion)
-			}
-			return w.Flush()
-		},
-	}
-	show := &cobra.Command{
-		Use:   "show NAME",
-		Short: "Show a flow as JSON",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			var rec store.FlowRecord
-			if _, err := c.do("GET", "/v1/flows/"+args[0], nil, &rec); err != nil {
-				return err
-			}
-			printJSON(rec)
-			return nil
-		},
-	}
-	var wait bool
-	run := &cobra.Command{
-		Use:   "run NAME",
-		Short: "Trigger a run now",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			var r store.Run
-			if _, err := c.do("POST", "/v1/flows/"+args[0]+"/runs", nil, &r); err != nil {
-				return err
-			}
-			fmt.Printf("run %d of flow %s enqueued\n", r.ID, r.FlowName)
-			if !wait {
-				return nil
-			}
-			for r.Status == store.StatusPending || r.Status == store.StatusInProgress {
-				time.Sleep(500 * time.Millisecond)
-				if _, err := c.do("GET", "/v1/runs/"+strconv.FormatInt(r.ID, 10), nil, &r); err != nil {
-					return err
-				}
-				if r.Status == store.StatusPending && r.ErrorMessage != "" {
-					break // failed attempt, retry scheduled
-				}
-			}
-			printRun(&r)
-			if r.Status != store.StatusSuccess {
-				return &exitError{code: 1}
-			}
-			return nil
-		},
-	}
-	run.Flags().BoolVar(&wait, "wait", false, "wait until the run ends (exit 1 unless it succeeds)")
-	cmd.AddCommand(apply, list, show, run)
-	return cmd
-}
-
-func orDash(s string) string {
-	if s == "" {
+// when is a time as a show command prints it: relative, then exact.
+func when(t *time.Time, now time.Time) string {
+	if t == nil || t.IsZero() {
 		return "-"
 	}
-	return s
-}
-
-func printRun(r *store.Run) {
-	fmt.Printf("run %d  flow %s  status %s  attempt %d  trigger %s\n", r.ID, r.FlowName, r.Status, r.Attempt, r.Trigger)
-	fmt.Printf("  scheduled %s  started %s  ended %s\n", r.ScheduledFor.Local().Format("2006-01-02 15:04:05"), fmtTime(r.StartedAt), fmtTime(r.EndedAt))
-	fmt.Printf("  rows read %d  written %d  rejected %d  bytes %d  config version %d\n", r.RecordsRead, r.RecordsWritten, r.RecordsRejected, r.BytesWritten, r.ConfigVersion)
-	if r.ErrorMessage != "" {
-		fmt.Printf("  error: %s\n", r.ErrorMessage)
-	}
-	if r.ErrorBacktrace != "" {
-		fmt.Printf("  backtrace:\n    %s\n", strings.ReplaceAll(strings.TrimSpace(r.ErrorBacktrace), "\n", "\n    "))
-	}
-}
-
-func runsCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "runs", Short: "Inspect the runs of a running `adf serve`"}
-	c := clientFlags(cmd, g)
-	var flowName string
-	var limit int
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List runs, newest first",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			var runs []*store.Run
-			path := fmt.Sprintf("/v1/runs?limit=%d", limit)
-			if flowName != "" {
-				path = fmt.Sprintf("/v1/flows/%s/runs?limit=%d", flowName, limit)
-			}
-			if _, err := c.do("GET", path, nil, &runs); err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tFLOW\tSTATUS\tATTEMPT\tSTARTED\tENDED\tREAD\tWRITTEN\tREJECTED\tERROR")
-			for _, r := range runs {
-				msg := r.ErrorMessage
-				if len(msg) > 60 {
-					msg = msg[:57] + "..."
-				}
-				fmt.Fprintf(w, "%d\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%s\n", r.ID, r.FlowName, r.Status, r.Attempt, fmtTime(r.StartedAt), fmtTime(r.EndedAt),
-					r.RecordsRead, r.RecordsWritten, r.RecordsRejected, msg)
-			}
-			return w.Flush()
-		},
-	}
-	list.Flags().StringVar(&flowName, "flow", "", "only this flow's runs")
-	list.Flags().IntVar(&limit, "limit", 20, "how many runs")
-	show := &cobra.Command{
-		Use:   "show ID",
-		Short: "Show a run with its error and backtrace",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			var r store.Run
-			if _, err := c.do("GET", "/v1/runs/"+args[0], nil, &r); err != nil {
-				return err
-			}
-			printRun(&r)
-			return nil
-		},
-	}
-	cmd.AddCommand(list, show)
-	return cmd
+	return ago(t, now) + " (" + exactTime(t) + ")"
 }
