@@ -822,25 +822,31 @@ func TestPluginsList(t *testing.T) {
 	}
 }
 
-// schemas extracts the JSON Schemas `adf plugins describe` prints.
-func schemas(t *testing.T, out string) []map[string]any {
+// describeSchemas are the config JSON Schemas of `adf plugins describe
+// TYPE -o json`: by kind when the type has several.
+func describeSchemas(t *testing.T, e *env, args ...string) map[string]map[string]any {
 	t.Helper()
-	var list []map[string]any
-	rest := out
-	for {
-		i := strings.Index(rest, "config schema:")
-		if i < 0 {
-			return list
-		}
-		rest = rest[i+len("config schema:"):]
-		dec := json.NewDecoder(strings.NewReader(rest))
-		var s map[string]any
-		if err := dec.Decode(&s); err != nil {
-			t.Fatalf("config schema is not JSON: %v\n%s", err, out)
-		}
-		list = append(list, s)
-		rest = rest[dec.InputOffset():]
+	r := e.run(t, append([]string{"plugins", "describe", "-o", "json"}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("adf plugins describe -o json %v\n%s", args, r)
 	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("describe -o json is not JSON: %v\n%s", err, r)
+	}
+	out := map[string]map[string]any{}
+	if _, ok := doc["properties"]; ok {
+		out[""] = doc
+		return out
+	}
+	for k, v := range doc {
+		s, ok := v.(map[string]any)
+		if !ok {
+			t.Fatalf("describe -o json: %s is not a schema\n%s", k, r)
+		}
+		out[k] = s
+	}
+	return out
 }
 
 func TestPluginsDescribe(t *testing.T) {
@@ -849,14 +855,17 @@ func TestPluginsDescribe(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("adf plugins describe file failed\n%s", r)
 	}
-	for _, want := range []string{"source file (plugin file ", "sink file (plugin file ", `"path"`, "capabilities: bounded=true unbounded=true"} {
+	for _, want := range []string{"source file (plugin file ", "sink file (plugin file ", "capabilities: bounded=true unbounded=true"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output does not contain %q\n%s", want, r)
 		}
 	}
-	ss := schemas(t, r.stdout)
-	if len(ss) != 2 {
-		t.Fatalf("%d schemas, want 2 (source and sink)\n%s", len(ss), r)
+	if !regexp.MustCompile(`(?m)^\s+path\s+string\s+-\s+yes\s`).MatchString(r.stdout) {
+		t.Errorf("no required path row in the config table\n%s", r)
+	}
+	ss := describeSchemas(t, e, "file")
+	if len(ss) != 2 || ss["source"] == nil || ss["sink"] == nil {
+		t.Fatalf("%d schemas %v, want the source's and the sink's", len(ss), ss)
 	}
 	for _, s := range ss {
 		props, _ := s["properties"].(map[string]any)
@@ -872,7 +881,7 @@ func TestPluginsDescribe(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "transform filter (plugin builtin") || strings.Contains(r.stdout, "source") {
 		t.Errorf("describe --kind transform filter\n%s", r)
 	}
-	if ss := schemas(t, r.stdout); len(ss) != 1 || fmt.Sprint(ss[0]["required"]) != "[expr]" {
+	if ss := describeSchemas(t, e, "--kind", "transform", "filter"); len(ss) != 1 || fmt.Sprint(ss[""]["required"]) != "[expr]" {
 		t.Errorf("filter schema %v, want one requiring expr", ss)
 	}
 

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,96 +12,175 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/activedataflow/adf/host/api"
 	"github.com/activedataflow/adf/host/registry"
 	"github.com/activedataflow/adf/sdk"
 )
 
 func pluginsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "plugins", Short: "List, describe and lock installed plugins and their components"}
-	cmd.AddCommand(&cobra.Command{
+	cmd.AddCommand(pluginsListCmd(g), pluginsDescribeCmd(g), lockCmd(g))
+	return cmd
+}
+
+func pluginsListCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List installed components by kind and type",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg, err := g.registry(cmd.Context())
-			if err != nil {
-				return err
+	}
+	o := outputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := o.check(); err != nil {
+			return err
+		}
+		reg, err := g.registry(cmd.Context())
+		if err != nil {
+			return err
+		}
+		// The objects of GET /v1/plugins, without the schemas (describe
+		// has them).
+		list := []api.PluginComponent{}
+		for _, e := range reg.Entries() {
+			pc := api.PluginComponent{Kind: string(e.Kind), Type: e.Type, Plugin: e.Plugin.Name, Description: e.Description}
+			if !e.Builtin() {
+				pc.Version = e.Plugin.Version
 			}
-			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "KIND\tTYPE\tPLUGIN\tVERSION\tDESCRIPTION")
-			for _, e := range reg.Entries() {
-				version := ""
-				if !e.Builtin() {
-					version = e.Plugin.Version
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Kind, e.Type, e.Plugin.Name, version, e.Description)
+			if e.Kind == sdk.KindSink {
+				pc.Delivery = string(e.Delivery())
 			}
-			w.Flush()
-			fmt.Printf("\nplugins directory: %s (%d plugins)\n", reg.Dir(), len(reg.Plugins()))
+			list = append(list, pc)
+		}
+		return o.printValue(os.Stdout, list, func(w io.Writer) error {
+			t := newTable(w)
+			fmt.Fprintln(t, "KIND\tTYPE\tPLUGIN\tVERSION\tDESCRIPTION")
+			for _, c := range list {
+				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\n", c.Kind, c.Type, c.Plugin, c.Version, cell(c.Description))
+			}
+			t.Flush()
+			fmt.Fprintf(w, "\nplugins directory: %s (%d plugins)\n", reg.Dir(), len(reg.Plugins()))
 			if lock := reg.LockPath(); lock != "" {
-				fmt.Printf("pinned by %s: only the binaries it lists, with their checksums, run\n", lock)
+				fmt.Fprintf(w, "pinned by %s: only the binaries it lists, with their checksums, run\n", lock)
 			} else {
-				fmt.Printf("no %s: every %s* binary there runs; pin them with `adf plugins lock`\n", registry.LockFile, registry.BinaryPrefix)
+				fmt.Fprintf(w, "no %s: every %s* binary there runs; pin them with `adf plugins lock`\n", registry.LockFile, registry.BinaryPrefix)
 			}
 			for _, p := range reg.Problems() {
-				fmt.Printf("skipped %s: %v\n", p.Path, p.Err)
+				fmt.Fprintf(w, "skipped %s: %v\n", p.Path, p.Err)
 			}
 			return nil
-		},
-	})
+		})
+	}
+	return cmd
+}
+
+func pluginsDescribeCmd(g *globals) *cobra.Command {
 	var kind string
-	describe := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "describe TYPE",
-		Short: "Print a component's description, capabilities and config JSON Schema",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			reg, err := g.registry(cmd.Context())
+		Short: "Describe a component: its capabilities and config keys (types, defaults, required, secret, descriptions)",
+		Long: `Describe the components of a type: their description, capabilities, a
+sink's delivery guarantee, and a table of the config keys: nested keys as
+dotted paths (catalog.uri), keys of list elements with [] (columns[].name)
+and of maps with <key>. -o json prints the config JSON Schema itself (with
+several kinds of the type and no --kind, an object of the schemas by kind).`,
+		Args: cobra.ExactArgs(1),
+	}
+	o := outputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := o.check(); err != nil {
+			return err
+		}
+		reg, err := g.registry(cmd.Context())
+		if err != nil {
+			return err
+		}
+		kinds := []sdk.Kind{sdk.KindSource, sdk.KindSink, sdk.KindTransform, sdk.KindRuntime}
+		if kind != "" {
+			kinds = []sdk.Kind{sdk.Kind(kind)}
+		}
+		var found []registry.Entry
+		var missing []*registry.MissingError
+		for _, k := range kinds {
+			e, err := reg.Lookup(k, args[0])
 			if err != nil {
+				var me *registry.MissingError
+				if !errors.As(err, &me) {
+					return err
+				}
+				missing = append(missing, me)
+				continue
+			}
+			found = append(found, e)
+		}
+		if len(found) == 0 {
+			return missingAnyKind(reg, args[0], missing)
+		}
+		if o.format != outTable {
+			if len(found) == 1 {
+				return o.print(os.Stdout, found[0].Schema, nil)
+			}
+			byKind := map[sdk.Kind]json.RawMessage{}
+			for _, e := range found {
+				byKind[e.Kind] = e.Schema
+			}
+			return o.printValue(os.Stdout, byKind, nil)
+		}
+		for i, e := range found {
+			if i > 0 {
+				fmt.Println()
+			}
+			if err := describeEntry(os.Stdout, e); err != nil {
 				return err
 			}
-			kinds := []sdk.Kind{sdk.KindSource, sdk.KindSink, sdk.KindTransform, sdk.KindRuntime}
-			if kind != "" {
-				kinds = []sdk.Kind{sdk.Kind(kind)}
-			}
-			found := false
-			var missing []*registry.MissingError
-			for _, k := range kinds {
-				e, err := reg.Lookup(k, args[0])
-				if err != nil {
-					var me *registry.MissingError
-					if !errors.As(err, &me) {
-						return err
-					}
-					missing = append(missing, me)
-					continue
-				}
-				found = true
-				fmt.Printf("%s %s (plugin %s %s)\n  %s\n", e.Kind, e.Type, e.Plugin.Name, e.Plugin.Version, e.Description)
-				if c := e.Capabilities; c != nil {
-					fmt.Printf("  capabilities: bounded=%v unbounded=%v checkpointing=%v exactly_once=%v\n", c.Bounded, c.Unbounded, c.Checkpointing, c.ExactlyOnce)
-				}
-				if e.Kind == sdk.KindSink {
-					phase := "two-phase: commits after each durable checkpoint"
-					if c := e.Capabilities; c == nil || !c.TwoPhase {
-						phase = "one-phase: the plugin predates two-phase commits"
-					}
-					fmt.Printf("  delivery: %s (%s)\n", e.Delivery(), phase)
-				}
-				var out bytes.Buffer
-				if err := json.Indent(&out, e.Schema, "  ", "  "); err != nil {
-					out.Write(e.Schema)
-				}
-				fmt.Printf("  config schema:\n  %s\n\n", out.String())
-			}
-			if !found {
-				return missingAnyKind(reg, args[0], missing)
-			}
-			return nil
-		},
+		}
+		return nil
 	}
-	describe.Flags().StringVar(&kind, "kind", "", "only this kind: source, sink, transform or runtime")
-	cmd.AddCommand(describe, lockCmd(g))
+	cmd.Flags().StringVar(&kind, "kind", "", "only this kind: source, sink, transform or runtime")
 	return cmd
+}
+
+// describeEntry prints one component for people.
+func describeEntry(w io.Writer, e registry.Entry) error {
+	version := ""
+	if e.Plugin.Version != "" {
+		version = " " + e.Plugin.Version
+	}
+	fmt.Fprintf(w, "%s %s (plugin %s%s)\n", e.Kind, e.Type, e.Plugin.Name, version)
+	if e.Description != "" {
+		fmt.Fprintf(w, "  %s\n", text(e.Description))
+	}
+	if c := e.Capabilities; c != nil {
+		fmt.Fprintf(w, "  capabilities: bounded=%v unbounded=%v checkpointing=%v exactly_once=%v\n", c.Bounded, c.Unbounded, c.Checkpointing, c.ExactlyOnce)
+	}
+	if e.Kind == sdk.KindSink {
+		phase := "two-phase: commits after each durable checkpoint"
+		if c := e.Capabilities; c == nil || !c.TwoPhase {
+			phase = "one-phase: the plugin predates two-phase commits"
+		}
+		fmt.Fprintf(w, "  delivery: %s (%s)\n", e.Delivery(), phase)
+	}
+	rows, err := schemaRows(e.Schema)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", e.Kind, e.Type, err)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(w, "  config: no keys")
+		return nil
+	}
+	fmt.Fprintln(w, "  config:")
+	t := newTable(w)
+	fmt.Fprintln(t, "    KEY\tTYPE\tDEFAULT\tREQUIRED\tSECRET\tDESCRIPTION")
+	for _, r := range rows {
+		fmt.Fprintf(t, "    %s\t%s\t%s\t%s\t%s\t%s\n", r.path, cell(r.typ), cell(r.def), yesNo(r.required), yesNo(r.secret), cell(r.description))
+	}
+	return t.Flush()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "-"
 }
 
 // lockCmd is `adf plugins lock`: it pins the plugins directory's binaries
