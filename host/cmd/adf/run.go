@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -58,7 +57,9 @@ func runCmd(g *globals) *cobra.Command {
 unbounded ones run until Ctrl-C, which takes a final checkpoint first.
 A run that was killed resumes from its last checkpoint when the same
 command runs again (its state is kept in the data directory, runs/).
-A progress bar shows rows and rows/s on a terminal; otherwise a summary is printed.`,
+On a terminal a progress bar shows the rows read, written and rejected and
+the rows/s, with the total and the time left when the source knows its size
+(files); the summary is printed in any case.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -68,6 +69,9 @@ A progress bar shows rows and rows/s on a terminal; otherwise a summary is print
 			if err != nil {
 				return printConfigErrors(err)
 			}
+			// The plugins' log lines name the flow (and, once it starts,
+			// the run): also those of the processes that validate it.
+			ctx = registry.WithLogFields(ctx, "flow", f.Name)
 			reg, err := g.registry(ctx)
 			if err != nil {
 				return err
@@ -92,18 +96,9 @@ A progress bar shows rows and rows/s on a terminal; otherwise a summary is print
 			}
 			defer local.Close()
 			showBar := progress == "bar" || (progress == "auto" && term.IsTerminal(int(os.Stderr.Fd())))
-			var bar *progressbar.ProgressBar
+			var bar *runBar
 			if showBar {
-				bar = progressbar.NewOptions64(-1,
-					progressbar.OptionSetWriter(os.Stderr),
-					progressbar.OptionSetDescription(f.Name),
-					progressbar.OptionShowCount(),
-					progressbar.OptionShowIts(),
-					progressbar.OptionSetItsString("rows"),
-					progressbar.OptionThrottle(100*time.Millisecond),
-					progressbar.OptionSpinnerType(14),
-					progressbar.OptionClearOnFinish(),
-				)
+				bar = newRunBar(os.Stderr, f.Name)
 			}
 			// First Ctrl-C: stop gracefully (unbounded flows checkpoint and end);
 			// the run is cancelled by a second one, or 30s later. (The signal
@@ -139,15 +134,15 @@ A progress bar shows rows and rows/s on a terminal; otherwise a summary is print
 				Stop:        stop,
 				RunTimeout:  runTimeout,
 				OnEvent: func(ev engine.Event) {
-					if bar != nil && ev.Kind == "progress" {
-						_ = bar.Set64(ev.RowsRead)
+					if bar != nil {
+						bar.event(ev)
 					}
 				},
 			})
 			start := time.Now()
-			res, err := eng.Run(runCtx, f, runID)
+			res, err := eng.Run(registry.WithLogFields(runCtx, "run", runID), f, runID)
 			if bar != nil {
-				_ = bar.Finish()
+				bar.finish()
 			}
 			elapsed := time.Since(start)
 			rate := float64(res.Stats.RowsRead) / elapsed.Seconds()
