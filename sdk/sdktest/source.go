@@ -32,7 +32,12 @@ type SourceOptions struct {
 //   - splits survive EncodeSplit / DecodeSplit;
 //   - a checkpoint taken mid-run (enumerator and reader states) restores
 //     into a new enumerator and new readers that produce exactly the rows
-//     the first run had not produced yet: none lost, none repeated.
+//     the first run had not produced yet: none lost, none repeated;
+//   - a source that reports the bytes it reads (sdk.AddSourceBytes) reports
+//     exactly the sizes of its splits (sdk.SizedSplit) over a run, when
+//     they all have one, and the bytes before a checkpoint plus those
+//     after its restore add up to the same; splits it announces
+//     (sdk.AnnounceSplits) are the ones it assigns.
 func TestSource(t *testing.T, c sdk.Component, opts SourceOptions) {
 	t.Helper()
 	if opts.Parallelism <= 0 {
@@ -50,6 +55,7 @@ func TestSource(t *testing.T, c sdk.Component, opts SourceOptions) {
 			t.Errorf("split %q was assigned but never reported finished", id)
 		}
 	}
+	checkSizes(t, full)
 	if full.polls < 2 {
 		return
 	}
@@ -62,6 +68,34 @@ func TestSource(t *testing.T, c sdk.Component, opts SourceOptions) {
 	combined := append(append([]string{}, half.rowsAtCheckpoint...), rest.rows...)
 	if diff := multisetDiff(combined, full.rows); diff != "" {
 		t.Fatalf("rows before the checkpoint plus rows after restoring it differ from an uninterrupted run: %s", diff)
+	}
+	if full.bytes > 0 && half.bytesAtCheckpoint+rest.bytes != full.bytes {
+		t.Errorf("bytes read before the checkpoint (%d) plus after restoring it (%d) = %d, an uninterrupted run read %d",
+			half.bytesAtCheckpoint, rest.bytes, half.bytesAtCheckpoint+rest.bytes, full.bytes)
+	}
+}
+
+// checkSizes checks a full run's byte counts against its splits' sizes.
+func checkSizes(t *testing.T, run *sourceRun) {
+	t.Helper()
+	for id := range run.announced {
+		if !run.assigned[id] {
+			t.Errorf("split %q was announced but never assigned", id)
+		}
+	}
+	if run.bytes == 0 {
+		return
+	}
+	var total int64
+	for id := range run.assigned {
+		size := run.sizes[id]
+		if size <= 0 {
+			return // a split of unknown size: no total to compare with
+		}
+		total += size
+	}
+	if run.bytes != total {
+		t.Errorf("the readers reported %d bytes read, the splits' sizes add up to %d", run.bytes, total)
 	}
 }
 
@@ -77,6 +111,20 @@ type sourceRun struct {
 	polls            int
 	assigned         map[string]bool
 	finished         map[string]bool
+	// announced are the splits the enumerator announced; sizes the sizes
+	// of the splits announced or assigned (sdk.SizedSplit).
+	announced map[string]bool
+	sizes     map[string]int64
+	// bytes are the source bytes the readers reported; bytesAtCheckpoint
+	// those before the checkpoint.
+	bytes, bytesAtCheckpoint int64
+}
+
+// sized records a split's size when it has one.
+func (r *sourceRun) sized(s sdk.Split) {
+	if sz, ok := s.(sdk.SizedSplit); ok && sz.SizeBytes() > 0 {
+		r.sizes[s.SplitID()] = sz.SizeBytes()
+	}
 }
 
 type enumCtx struct {
@@ -85,6 +133,13 @@ type enumCtx struct {
 	noMore      map[int]bool
 	readers     []int
 	periodic    []func(context.Context) error
+	announced   []sdk.Split
+}
+
+// AnnounceSplits implements sdk.SplitAnnouncer.
+func (e *enumCtx) AnnounceSplits(splits []sdk.Split) error {
+	e.announced = append(e.announced, splits...)
+	return nil
 }
 
 type assignment struct {
@@ -131,7 +186,11 @@ type output struct {
 	rows     *[]string
 	finished map[string]bool
 	emitted  int
+	bytes    *int64
 }
+
+// AddSourceBytes implements sdk.SourceByteCounter.
+func (o *output) AddSourceBytes(n int64) { *o.bytes += n }
 
 func (o *output) Emit(_ string, rec arrow.RecordBatch) error {
 	*o.rows = append(*o.rows, Rows(rec)...)
@@ -189,11 +248,11 @@ func runSource(t *testing.T, c sdk.Component, opts SourceOptions, restore *check
 	if err := enum.Start(ctx); err != nil {
 		t.Fatalf("enumerator Start: %v", err)
 	}
-	run := &sourceRun{assigned: map[string]bool{}, finished: map[string]bool{}}
+	run := &sourceRun{assigned: map[string]bool{}, finished: map[string]bool{}, announced: map[string]bool{}, sizes: map[string]int64{}}
 	var requests []int
 	readers := make([]sdk.SourceReader, opts.Parallelism)
 	ended := make([]bool, opts.Parallelism)
-	out := &output{rows: &run.rows, finished: run.finished}
+	out := &output{rows: &run.rows, finished: run.finished, bytes: &run.bytes}
 	for i := range readers {
 		ectx.readers = append(ectx.readers, i)
 		if err := enum.AddReader(ctx, i); err != nil {
@@ -207,6 +266,7 @@ func runSource(t *testing.T, c sdk.Component, opts SourceOptions, restore *check
 		if restore != nil && i < len(restore.readers) && len(restore.readers[i]) > 0 {
 			for _, s := range restore.readers[i] {
 				run.assigned[s.SplitID()] = true
+				run.sized(s)
 			}
 			if err := r.AddSplits(restore.readers[i]); err != nil {
 				t.Fatalf("reader %d AddSplits(restored): %v", i, err)
@@ -217,7 +277,15 @@ func runSource(t *testing.T, c sdk.Component, opts SourceOptions, restore *check
 		}
 		readers[i] = r
 	}
+	announced := func() {
+		for _, s := range ectx.announced {
+			run.announced[s.SplitID()] = true
+			run.sized(s)
+		}
+		ectx.announced = nil
+	}
 	route := func() {
+		announced()
 		for len(requests) > 0 || len(ectx.assign) > 0 {
 			for len(requests) > 0 {
 				id := requests[0]
@@ -226,8 +294,10 @@ func runSource(t *testing.T, c sdk.Component, opts SourceOptions, restore *check
 					t.Fatalf("HandleSplitRequest(%d): %v", id, err)
 				}
 			}
+			announced()
 			for _, a := range ectx.assign {
 				run.assigned[a.split.SplitID()] = true
+				run.sized(a.split)
 				if err := readers[a.reader].AddSplits([]sdk.Split{roundTrip(t, src, a.split)}); err != nil {
 					t.Fatalf("reader %d AddSplits: %v", a.reader, err)
 				}
@@ -266,6 +336,7 @@ func runSource(t *testing.T, c sdk.Component, opts SourceOptions, restore *check
 				}
 				run.cp = cp
 				run.rowsAtCheckpoint = append([]string(nil), run.rows...)
+				run.bytesAtCheckpoint = run.bytes
 				return run
 			}
 			run.polls++
