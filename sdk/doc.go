@@ -37,6 +37,12 @@
 // sink committed it, and again for a restored checkpoint: that is when to
 // acknowledge upstream.
 //
+// Progress: besides rows, which the host counts itself, a source may report
+// its splits' sizes (SizedSplit), splits it found and has not assigned yet
+// (AnnounceSplits), the bytes its readers consumed (AddSourceBytes) and how
+// far its splits lag behind the source's end (LagReporter); all optional,
+// described in docs/progress.md.
+//
 // The process: Serve sets the garbage collector to GOGC=400 with a soft
 // memory limit of 1 GiB (unless GOGC or GOMEMLIMIT are set; the host
 // passes both on), since a plugin's live heap is a few batches and Go's
