@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -317,4 +319,78 @@ func TestMetricsDuringRun(t *testing.T) {
 	wantSample(t, body, `adf_flow_rows_total{flow="cont",kind="read"}`, 15)
 	wantSample(t, body, `adf_rows_total{kind="read"}`, 15)
 	wantSample(t, body, `adf_runs_in_progress`, 0)
+}
+
+// TestDashboardQueriesKnownMetrics: every metric the shipped Grafana
+// dashboard queries is one /metrics exposes, and the dashboard is a
+// Grafana dashboard with a Prometheus data source variable.
+func TestDashboardQueriesKnownMetrics(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), "examples", "grafana", "adf-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Title      string `json:"title"`
+		Templating struct {
+			List []struct{ Name, Type, Query any } `json:"list"`
+		} `json:"templating"`
+		Panels []struct {
+			Title   string `json:"title"`
+			Type    string `json:"type"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatalf("the dashboard is not JSON: %v", err)
+	}
+	var hasDS bool
+	for _, v := range dash.Templating.List {
+		hasDS = hasDS || (v.Type == "datasource" && v.Query == "prometheus")
+	}
+	if dash.Title == "" || !hasDS {
+		t.Fatalf("dashboard %q has no Prometheus data source variable", dash.Title)
+	}
+	// Every series the dashboard can query, made to exist.
+	st, err := store.Open(context.Background(), "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r, err := runner.New(runner.Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m := api.NewMetrics()
+	tr := progress.New()
+	m.Attach(tr, st)
+	tr.Update(1, func(s *progress.Snapshot) {
+		s.Flow, s.RowsRead, s.RowsRejected, s.BytesRead, s.Restarts = "f", 5, 1, 10, 1
+		s.Splits = []progress.Split{{ID: "p0", Lag: 3}}
+	})
+	m.Run(&store.Run{ID: 2, FlowName: "f", Status: store.StatusSuccess, RecordsWritten: 4, BytesWritten: 9}, time.Second, nil)
+	m.Heartbeat("ok")
+	body := scrape(t, m)
+	nameRE := regexp.MustCompile(`adf_[a-z_]+`)
+	queried := 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for _, name := range nameRE.FindAllString(tg.Expr, -1) {
+				queried++
+				if !strings.Contains(body, "\n"+name+"{") && !strings.Contains(body, "\n"+name+" ") {
+					t.Errorf("panel %q queries %s, which /metrics does not expose", p.Title, name)
+				}
+			}
+		}
+	}
+	if queried < 10 {
+		t.Fatalf("the dashboard queries %d metrics", queried)
+	}
 }
