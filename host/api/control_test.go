@@ -7,6 +7,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -419,5 +420,66 @@ func TestRejectedPaging(t *testing.T) {
 				t.Errorf("flow after a successful run: %+v, want last_success_at set", f)
 			}
 		})
+	}
+}
+
+// Every operation of the OpenAPI document is served with the role it
+// names: a token of a lower role gets 403 naming that role, one of the
+// role itself gets an answer of the API (JSON or an event stream), not the
+// router's 404 or 405.
+func TestOpenAPIRoles(t *testing.T) {
+	h := newHost(t, "sqlite", hostOptions{}, testkit.FilePlugin)
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if code, raw := h.do("GET", "/v1/openapi.json", "-", nil, &doc); code != 200 || len(doc.Paths) == 0 {
+		t.Fatalf("openapi.json: %d %s", code, raw)
+	}
+	tokens := map[string]string{"viewer": viewerToken, "operator": operatorToken, "admin": adminToken}
+	lower := map[string]string{"operator": "viewer", "admin": "operator"}
+	fill := strings.NewReplacer("{name}", "nope", "{id}", "999999", "{v}", "1")
+	checked := 0
+	for path, ops := range doc.Paths {
+		if !strings.HasPrefix(path, "/v1/") || path == "/v1/heartbeat" || path == "/v1/openapi.json" {
+			continue
+		}
+		for method, raw := range ops {
+			if method == "parameters" {
+				continue
+			}
+			var o struct {
+				Role string `json:"x-adf-role"`
+			}
+			if err := json.Unmarshal(raw, &o); err != nil || tokens[o.Role] == "" {
+				t.Errorf("%s %s: x-adf-role %q (%v), want viewer, operator or admin", method, path, o.Role, err)
+				continue
+			}
+			m, url := strings.ToUpper(method), fill.Replace(path)
+			if low := lower[o.Role]; low != "" {
+				var body api.ErrorBody
+				if code, raw := h.do(m, url, tokens[low], nil, &body); code != http.StatusForbidden || body.RequiredRole != o.Role {
+					t.Errorf("%s %s as %s: %d %s, want 403 naming %s", m, url, low, code, raw, o.Role)
+				}
+			}
+			req, err := http.NewRequest(m, h.srv.URL+url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+tokens[o.Role])
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			ct := resp.Header.Get("Content-Type")
+			if resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusMethodNotAllowed ||
+				(resp.StatusCode != http.StatusNoContent && ct != "application/json" && ct != "text/event-stream") {
+				t.Errorf("%s %s as %s: %d %s, want an answer of the API", m, url, o.Role, resp.StatusCode, ct)
+			}
+			checked++
+		}
+	}
+	if checked < 19 {
+		t.Errorf("checked %d operations, want every /v1 one (at least 19)", checked)
 	}
 }
