@@ -294,10 +294,11 @@ func runsRejectedCmd(c *client) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		recs, err := decodeRejected(raw)
+		page, err := decodeRejected(raw)
 		if err != nil {
 			return err
 		}
+		recs := page.Records
 		return o.print(os.Stdout, raw, func(w io.Writer) error {
 			if len(recs) == 0 {
 				if offset > 0 {
@@ -317,8 +318,15 @@ func runsRejectedCmd(c *client) *cobra.Command {
 			if err := t.Flush(); err != nil {
 				return err
 			}
-			if len(recs) == limit {
-				fmt.Fprintf(w, "\nrecords %d-%d; next page: adf runs rejected %d --offset %d --limit %d\n", offset+1, offset+len(recs), id, offset+limit, limit)
+			of := ""
+			if page.Total >= 0 {
+				of = fmt.Sprintf(" of %s", num(int64(page.Total)))
+			}
+			more := len(recs) == limit && (page.Total < 0 || offset+len(recs) < page.Total)
+			if more {
+				fmt.Fprintf(w, "\nrecords %d-%d%s; next page: adf runs rejected %d --offset %d --limit %d\n", offset+1, offset+len(recs), of, id, offset+limit, limit)
+			} else if offset > 0 || page.Total > len(recs) {
+				fmt.Fprintf(w, "\nrecords %d-%d%s\n", offset+1, offset+len(recs), of)
 			}
 			return nil
 		})
@@ -328,18 +336,23 @@ func runsRejectedCmd(c *client) *cobra.Command {
 	return cmd
 }
 
-// decodeRejected reads a page of rejected records: a list, or an object
-// holding it under "records".
-func decodeRejected(raw []byte) ([]engine.Rejected, error) {
+// rejectedPage is a page of rejected records; Total is -1 when the
+// server does not say (an older one answers a bare list).
+type rejectedPage struct {
+	Total   int               `json:"total"`
+	Records []engine.Rejected `json:"records"`
+}
+
+// decodeRejected reads a page of rejected records: an object with the
+// records and their total, or a bare list of records.
+func decodeRejected(raw []byte) (rejectedPage, error) {
 	var recs []engine.Rejected
 	if err := json.Unmarshal(raw, &recs); err == nil {
-		return recs, nil
+		return rejectedPage{Total: -1, Records: recs}, nil
 	}
-	var page struct {
-		Records []engine.Rejected `json:"records"`
-	}
+	page := rejectedPage{Total: -1}
 	if err := json.Unmarshal(raw, &page); err != nil {
-		return nil, fmt.Errorf("decode the rejected records: %w", err)
+		return page, fmt.Errorf("decode the rejected records: %w", err)
 	}
-	return page.Records, nil
+	return page, nil
 }
