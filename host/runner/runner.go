@@ -355,10 +355,16 @@ func (r *Runner) execute(ctx context.Context, jobID, runID int64, attempt, maxAt
 		ctl.disarm()
 		log.Info("run stopped by a cancel request; taking its final checkpoint", "flow", f.Name)
 		fctx, cancel := context.WithTimeout(ctx, finalizeTimeout)
-		stats, runErr = r.runFlow(fctx, f, runID, ctl.stop, false, lr)
+		lr.resume()
+		fstats, ferr := r.runFlow(fctx, f, runID, ctl.stop, false, lr)
 		cancel()
-		if runErr != nil {
-			log.Warn("final checkpoint of the cancelled run failed; what its checkpoints committed stays", "flow", f.Name, "error", redact.Error(runErr))
+		if ferr != nil {
+			log.Warn("final checkpoint of the cancelled run failed; what its checkpoints committed stays", "flow", f.Name, "error", redact.Error(ferr))
+		}
+		// A final attempt that failed before restoring the checkpoint
+		// knows less than the one before it.
+		if ferr == nil || fstats.Checkpoints >= stats.Checkpoints {
+			stats = fstats
 		}
 	}
 	lr.stop()
