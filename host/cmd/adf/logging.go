@@ -18,18 +18,20 @@ const (
 	logJSON = "json"
 )
 
-// logFormat resolves --log-format: the one given, or text when stderr is a
-// terminal (a person reads it) and JSON otherwise (a log collector reads
-// it: the usual case of adf serve under systemd or in a container).
-func logFormat(given string, stderrIsTerminal bool) (string, error) {
+// logFormat resolves --log-format: the one given; otherwise, for serve,
+// text when stderr is a terminal (a person reads it) and JSON when it is
+// not (a log collector reads it: adf serve under systemd or in a
+// container); text for the other commands, whose stderr a person or a
+// script reads along with their text output, terminal or not.
+func logFormat(given, command string, stderrIsTerminal bool) (string, error) {
 	switch given {
 	case logText, logJSON:
 		return given, nil
 	case "", "auto":
-		if stderrIsTerminal {
-			return logText, nil
+		if command == "serve" && !stderrIsTerminal {
+			return logJSON, nil
 		}
-		return logJSON, nil
+		return logText, nil
 	}
 	return "", fmt.Errorf("--log-format (ADF_LOG_FORMAT) %q: use text or json", given)
 }
@@ -60,7 +62,7 @@ func newLogger(format, level string, w io.Writer) hclog.Logger {
 // the plugins (they read ADF_LOG_LEVEL; their JSON lines reach g.log
 // through go-plugin, which keeps their level and fields).
 func (g *globals) setUpLogging(cmd *cobra.Command) error {
-	format, err := logFormat(g.logFormat, term.IsTerminal(int(os.Stderr.Fd())))
+	format, err := logFormat(g.logFormat, cmd.Name(), term.IsTerminal(int(os.Stderr.Fd())))
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ type globals struct {
 	fault    *engine.Fault
 	logLevel string
 	// logFormat is --log-format (ADF_LOG_FORMAT): text, json or empty
-	// (text on a terminal, json otherwise).
+	// (see logFormat).
 	logFormat string
 	log       hclog.Logger
 	// fileRoots and connectAllow are ADF_FILE_ROOTS and ADF_CONNECT_ALLOW.
@@ -137,7 +137,7 @@ func newRoot() *cobra.Command {
 	pf.StringVar(&g.pluginDir, "plugin-dir", envOr("ADF_PLUGIN_DIR", "./plugins"), "plugins directory (env ADF_PLUGIN_DIR)")
 	pf.StringVar(&g.dataDir, "data-dir", envOr("ADF_DATA_DIR", "./adf-data"), "data directory: SQLite store, dead-letter files (env ADF_DATA_DIR)")
 	pf.StringVar(&g.logLevel, "log-level", envOr("ADF_LOG_LEVEL", "warn"), "log level: trace, debug, info, warn, error (env ADF_LOG_LEVEL)")
-	pf.StringVar(&g.logFormat, "log-format", os.Getenv("ADF_LOG_FORMAT"), "log format: text or json (env ADF_LOG_FORMAT); default: text when stderr is a terminal, json otherwise")
+	pf.StringVar(&g.logFormat, "log-format", os.Getenv("ADF_LOG_FORMAT"), "log format: text or json (env ADF_LOG_FORMAT); default: text, but json for serve when stderr is not a terminal")
 	pf.StringVar(&g.fileRoots, "file-roots", os.Getenv("ADF_FILE_ROOTS"), "comma- or colon-separated directories under which every file a flow names must lie, besides the data directory (env ADF_FILE_ROOTS); empty: the working directory too, except for serve")
 	pf.StringVar(&g.connectAllow, "connect-allow", os.Getenv("ADF_CONNECT_ALLOW"), "comma-separated destinations flows may connect to: CIDRs, IP addresses, host names, patterns such as *.internal, each optionally with :port (env ADF_CONNECT_ALLOW); empty: any")
 	root.SetVersionTemplate("adf {{.Version}}\n")
