@@ -172,7 +172,7 @@ the rows/s, with the total and the time left when the source knows its size
 func runElsewhere(ctx context.Context, reg *registry.Registry, f *flow.Flow) error {
 	runID := newRunID()
 	start := time.Now()
-	stats, err := runner.RunOnPlugin(ctx, reg, f, runID, runner.PluginRun{})
+	stats, err := runner.RunOnPlugin(registry.WithLogFields(ctx, "run", runID), reg, f, runID, runner.PluginRun{})
 	elapsed := time.Since(start)
 	status := "success"
 	if err != nil {
