@@ -161,7 +161,7 @@ func (c *SourceConfig) checkObjects(ctx context.Context) []*sdk.Error {
 		e.Field = "path"
 		return []*sdk.Error{c.waiting(e)}
 	}
-	b, err := openBucket(ctx, o, c.S3)
+	b, err := openBucket(ctx, o, c.stores())
 	if err != nil {
 		return warn(err)
 	}

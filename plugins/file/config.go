@@ -33,8 +33,10 @@ type SourceConfig struct {
 	BatchSize int             `json:"batch_size,omitempty" jsonschema:"minimum=1,description=rows per Arrow batch (default 8192)"`
 	Mode      string          `json:"mode,omitempty" jsonschema:"enum=bounded,enum=continuous,description=bounded reads the files present at start; continuous keeps discovering new files (default bounded)"`
 	Discover  sdk.Duration    `json:"discover_interval,omitempty" jsonschema:"description=continuous mode: how often to look for new files (default 10s\\, at least 100ms)"`
-	// S3 configures s3:// paths.
-	S3 *S3Config `json:"s3,omitempty" jsonschema:"description=s3:// paths: endpoint\\, region\\, use_path_style\\, access_key_id and secret_access_key (default: the AWS credential chain)"`
+	// S3, GCS and Azblob configure s3://, gs:// and azblob:// paths.
+	S3     *S3Config     `json:"s3,omitempty" jsonschema:"description=s3:// paths: endpoint\\, region\\, use_path_style\\, access_key_id and secret_access_key (default: the AWS credential chain)"`
+	GCS    *GCSConfig    `json:"gcs,omitempty" jsonschema:"description=gs:// paths: endpoint\\, credentials_json\\, anonymous (default: Application Default Credentials and gocloud's URL parameters)"`
+	Azblob *AzblobConfig `json:"azblob,omitempty" jsonschema:"description=azblob:// paths: account\\, key or sas_token\\, endpoint (default: the Azure credential chain and gocloud's URL parameters)"`
 }
 
 // Defaults implements sdk.Defaulter.
@@ -60,7 +62,7 @@ func (c *SourceConfig) Validate() error {
 		errs = append(errs, e)
 	}
 	if isURL(c.Path) {
-		if e := checkObjURL(c.Path, c.S3); e != nil {
+		if e := checkObjURL(c.Path, c.stores()); e != nil {
 			errs = append(errs, e)
 		}
 	}
@@ -129,8 +131,10 @@ type SinkConfig struct {
 	RowGroupSize int64  `json:"row_group_size,omitempty" jsonschema:"minimum=1,description=Parquet: rows per row group (default 131072); a row group also ends with each part file"`
 	// PartitionBy names the columns whose values pick a row's subdirectory.
 	PartitionBy []string `json:"partition_by,omitempty" jsonschema:"description=directory output (path ending in /): write each row under <col>=<value>/ subdirectories (Hive style) of these columns' values"`
-	// S3 configures s3:// paths.
-	S3 *S3Config `json:"s3,omitempty" jsonschema:"description=s3:// paths: endpoint\\, region\\, use_path_style\\, access_key_id and secret_access_key (default: the AWS credential chain)"`
+	// S3, GCS and Azblob configure s3://, gs:// and azblob:// paths.
+	S3     *S3Config     `json:"s3,omitempty" jsonschema:"description=s3:// paths: endpoint\\, region\\, use_path_style\\, access_key_id and secret_access_key (default: the AWS credential chain)"`
+	GCS    *GCSConfig    `json:"gcs,omitempty" jsonschema:"description=gs:// paths: endpoint\\, credentials_json\\, anonymous (default: Application Default Credentials and gocloud's URL parameters)"`
+	Azblob *AzblobConfig `json:"azblob,omitempty" jsonschema:"description=azblob:// paths: account\\, key or sas_token\\, endpoint (default: the Azure credential chain and gocloud's URL parameters)"`
 }
 
 // Defaults implements sdk.Defaulter.
@@ -153,7 +157,7 @@ func (c *SinkConfig) Validate() error {
 		errs = append(errs, sdk.ConfigError("compression", "unknown compression %q (use zstd, snappy or none)", c.Compression))
 	}
 	if isURL(c.Path) {
-		if e := checkObjURL(c.Path, c.S3); e != nil {
+		if e := checkObjURL(c.Path, c.stores()); e != nil {
 			errs = append(errs, e)
 		}
 	}
@@ -202,3 +206,9 @@ func formatOf(path string) string {
 }
 
 func hasGlob(p string) bool { return strings.ContainsAny(p, "*?[") }
+
+// stores returns the source's object-store options.
+func (c *SourceConfig) stores() objStores { return objStores{S3: c.S3, GCS: c.GCS, Azblob: c.Azblob} }
+
+// stores returns the sink's object-store options.
+func (c *SinkConfig) stores() objStores { return objStores{S3: c.S3, GCS: c.GCS, Azblob: c.Azblob} }

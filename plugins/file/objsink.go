@@ -142,7 +142,7 @@ func (s *objSink) Open(ctx context.Context, init sdk.SinkInit) error {
 	}
 	s.obj = o
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	if s.bucket, err = openBucket(ctx, o, s.cfg.S3); err != nil {
+	if s.bucket, err = openBucket(ctx, o, s.cfg.stores()); err != nil {
 		return err
 	}
 	return s.discardUnreferenced(ctx)

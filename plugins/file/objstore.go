@@ -118,12 +118,16 @@ func (o *objURL) objectName(key string) string {
 }
 
 // openBucket opens the bucket of an object-store URL.
-func openBucket(ctx context.Context, o *objURL, s3c *S3Config) (*blob.Bucket, error) {
-	switch o.Scheme {
-	case "file":
+func openBucket(ctx context.Context, o *objURL, st objStores) (*blob.Bucket, error) {
+	switch {
+	case o.Scheme == "file":
 		return fileblob.OpenBucket("/", &fileblob.Options{NoTempDir: true})
-	case "s3":
-		return openS3(ctx, o, s3c)
+	case o.Scheme == "s3":
+		return openS3(ctx, o, st.S3)
+	case o.Scheme == "gs" && st.GCS != nil:
+		return openGCS(ctx, o, st.GCS)
+	case o.Scheme == "azblob" && st.Azblob != nil:
+		return openAzblob(ctx, o, st.Azblob)
 	}
 	u := url.URL{Scheme: o.Scheme, Host: o.Bucket, RawQuery: o.Query.Encode()}
 	b, err := blob.OpenBucket(ctx, u.String())
@@ -424,15 +428,20 @@ func s3Options(o *objURL, c *S3Config) (S3Config, error) {
 	return cfg, nil
 }
 
-// checkObjURL validates an object-store path and, for s3://, its query
-// parameters.
-func checkObjURL(p string, c *S3Config) *sdk.Error {
-	if c != nil && (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
+// checkObjURL validates an object-store path, its query parameters and
+// the options of its store.
+func checkObjURL(p string, st objStores) *sdk.Error {
+	if c := st.S3; c != nil && (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
 		return sdk.ConfigError("s3", "set both access_key_id and secret_access_key, or neither (for the AWS credential chain)")
 	}
 	o, err := parseObjURL(p)
 	if err == nil && o.Scheme == "s3" {
-		_, err = s3Options(o, c)
+		_, err = s3Options(o, st.S3)
+	}
+	if err == nil {
+		if e := checkStores(o, st); e != nil {
+			return e
+		}
 	}
 	if err != nil {
 		var e *sdk.Error

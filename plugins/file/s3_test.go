@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -326,6 +327,12 @@ func TestObjectStoreConfig(t *testing.T) {
 		{sdk.KindSink, `{"path": "s3://b/out.csv?endpoint=http://127.0.0.1:9000"}`, nil},
 		{sdk.KindSink, `{"path": "azblob://c/out/", "partition_by": ["a"]}`, nil},
 		{sdk.KindSink, `{"path": "azblob://c/out.csv", "partition_by": ["a"]}`, []string{`partition_by: needs a directory output: end path in / (got "azblob://c/out.csv")`}},
+		{sdk.KindSource, `{"path": "gs://b/in/", "gcs": {"endpoint": "http://127.0.0.1:4443", "anonymous": true}}`, nil},
+		{sdk.KindSource, `{"path": "gs://b/in/?anonymous=true", "gcs": {"anonymous": true}}`, []string{`path: a gs:// path with gcs config keys takes no URL parameters (got "anonymous=true"): set them in gcs`}},
+		{sdk.KindSource, `{"path": "gs://b/in/", "gcs": {"anonymous": true, "credentials_json": "{}"}}`, []string{`gcs: anonymous and credentials_json exclude each other`}},
+		{sdk.KindSink, `{"path": "azblob://c/out/", "azblob": {"key": "k"}}`, []string{`azblob.account: name the storage account (or the endpoint of its blob service)`}},
+		{sdk.KindSink, `{"path": "azblob://c/out/", "azblob": {"account": "a", "key": "k", "sas_token": "sv=1"}}`, []string{`azblob: set key or sas_token, not both`}},
+		{sdk.KindSink, `{"path": "azblob://c/out/", "azblob": {"endpoint": "http://127.0.0.1:10000/dev", "key": "k"}}`, []string{`azblob.account: a shared key needs the account it belongs to`}},
 	}
 	for _, tc := range tests {
 		if got := configErrors(t, tc.kind, tc.cfg); !slices.Equal(got, tc.want) {
@@ -333,13 +340,21 @@ func TestObjectStoreConfig(t *testing.T) {
 		}
 	}
 	for _, kind := range []sdk.Kind{sdk.KindSource, sdk.KindSink} {
-		cfg := `{"path": "s3://b/out/", "s3": {"endpoint": "http://127.0.0.1:9000", "access_key_id": "AK", "secret_access_key": "SK"}}`
-		secret := map[string]bool{}
+		cfg := `{"path": "s3://b/out/", "s3": {"endpoint": "http://127.0.0.1:9000", "access_key_id": "AK", "secret_access_key": "SK"},
+"gcs": {"endpoint": "http://127.0.0.1:4443", "credentials_json": "{}"}, "azblob": {"account": "a", "key": "k", "sas_token": "s", "endpoint": "http://127.0.0.1:10000/a"}}`
+		secret, connect := map[string]bool{}, map[string]bool{}
 		for _, f := range sdk.AnnotatedFields(component(t, kind).ConfigSchema(), []byte(cfg)) {
-			secret[f.Field] = f.Secret
+			if f.Secret {
+				secret[f.Field] = true
+			}
+			if f.Connect {
+				connect[f.Field] = true
+			}
 		}
-		if !secret["s3.access_key_id"] || !secret["s3.secret_access_key"] || secret["s3.endpoint"] {
-			t.Errorf("%s: secret fields %v, want s3.access_key_id and s3.secret_access_key only", kind, secret)
+		wantSecret := map[string]bool{"s3.access_key_id": true, "s3.secret_access_key": true, "gcs.credentials_json": true, "azblob.key": true, "azblob.sas_token": true}
+		wantConnect := map[string]bool{"s3.endpoint": true, "gcs.endpoint": true, "azblob.endpoint": true}
+		if !maps.Equal(secret, wantSecret) || !maps.Equal(connect, wantConnect) {
+			t.Errorf("%s: secret fields %v, connect fields %v; want %v and %v", kind, secret, connect, wantSecret, wantConnect)
 		}
 	}
 }

@@ -171,7 +171,7 @@ func (e *enumerator) openBucket(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := openBucket(ctx, o, e.cfg.S3)
+	b, err := openBucket(ctx, o, e.cfg.stores())
 	if err != nil {
 		return err
 	}
@@ -581,7 +581,7 @@ func (r *reader) openObject(sp *Split) (*rangeReaderAt, error) {
 			return nil, err
 		}
 		r.ctx, r.cancel = context.WithCancel(context.Background())
-		b, err := openBucket(r.ctx, o, r.cfg.S3)
+		b, err := openBucket(r.ctx, o, r.cfg.stores())
 		if err != nil {
 			return nil, err
 		}
