@@ -31,6 +31,9 @@ const (
 	// defaultRemotePoll is how often the store is read for a run that is
 	// not in progress on this host (pending, or executed by another host).
 	defaultRemotePoll = 2 * time.Second
+	// trackerPoll is how often a stream that polls the store looks whether
+	// the run began on this host (the tracker is memory: cheap to read).
+	trackerPoll = 100 * time.Millisecond
 	// endPoll is how often the store is read between a run's last live
 	// snapshot and its outcome being stored.
 	endPoll = 100 * time.Millisecond
@@ -245,35 +248,41 @@ func (s *Server) waitStored(ctx context.Context, runID int64) (*store.Run, error
 
 // pollStored sends a "run" event with the stored run every remote poll
 // interval (the run is pending, or in progress on another host) until it
-// ends or starts here; it returns the run as last read.
+// ends or starts here (the tracker is looked at every trackerPoll); it
+// returns the run as last read.
 func (s *Server) pollStored(ctx context.Context, e *sse, run *store.Run, keepAlive time.Duration) (*store.Run, error) {
 	poll := s.EventPoll
 	if poll <= 0 {
 		poll = defaultRemotePoll
 	}
-	t := time.NewTicker(min(poll, keepAlive))
+	poll = min(poll, keepAlive)
+	t := time.NewTicker(min(trackerPoll, poll))
 	defer t.Stop()
 	if err := e.event("run", redactRun(run)); err != nil {
 		return nil, err
 	}
+	read := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-t.C:
 		}
+		if s.Progress != nil {
+			if _, here := s.Progress.Get(run.ID); here {
+				return run, nil // a host's attempt began here: stream it live
+			}
+		}
+		if time.Since(read) < poll {
+			continue
+		}
 		cur, err := s.Store.GetRun(ctx, run.ID)
 		if err != nil {
 			return nil, err
 		}
-		run = cur
+		run, read = cur, time.Now()
 		if ended(run) {
 			return run, nil
-		}
-		if s.Progress != nil {
-			if _, here := s.Progress.Get(run.ID); here {
-				return run, nil
-			}
 		}
 		if err := e.event("run", redactRun(run)); err != nil {
 			return nil, err

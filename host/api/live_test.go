@@ -228,7 +228,7 @@ func TestRunLiveProgress(t *testing.T) {
 			es.closed()
 
 			// In progress on another host: run events with the stored run
-			// until it ends.
+			// until it ends, or an attempt begins here.
 			id2 := h.trigger("live")
 			if _, _, err := h.st.StartRun(ctx, id2, 1, rec.Flow, rec.ConfigVersion, time.Now()); err != nil {
 				t.Fatal(err)
@@ -239,11 +239,21 @@ func TestRunLiveProgress(t *testing.T) {
 					t.Fatalf("event %d of a run on another host: %+v, want run in progress", i, ev)
 				}
 			}
+			// An attempt begins on this host: the stream goes live.
+			tracker.Update(id2, func(s *progress.Snapshot) { s.Flow, s.RowsRead = "live", 3 })
+			ev := es.next()
+			for ev.name == "run" {
+				ev = es.next()
+			}
+			if s := decode[progress.Snapshot](t, ev); ev.name != "progress" || s.RunID != id2 || s.RowsRead != 3 {
+				t.Fatalf("event after the attempt began here: %s %s, want its progress", ev.name, ev.data)
+			}
 			if err := h.st.FinishRun(ctx, id2, store.StatusFailed, store.RunCounts{}, "boom", "0: boom", time.Now()); err != nil {
 				t.Fatal(err)
 			}
+			tracker.Finish(id2)
 			var last sseEvent
-			for last = es.next(); last.name == "run"; last = es.next() {
+			for last = es.next(); last.name == "progress"; last = es.next() {
 			}
 			if run := decode[store.Run](t, last); last.name != "end" || run.Status != store.StatusFailed || run.ErrorMessage != "boom" {
 				t.Fatalf("last event %s %s, want end with the failed run", last.name, last.data)
