@@ -61,8 +61,10 @@ export async function pluginsPage(ctx) {
     if (!byPlugin.has(c.plugin)) byPlugin.set(c.plugin, []);
     byPlugin.get(c.plugin).push(c);
   }
-  const sections = [...byPlugin].sort(([a], [b]) => a.localeCompare(b)).map(([plugin, comps]) => h("div", { class: "card plugin", "data-plugin": plugin },
-    h("h2", null, plugin, comps[0].version ? h("span", { class: "muted" }, " " + comps[0].version) : h("span", { class: "muted" }, " built in")),
+  // Installed plugins first, the components built into adf last.
+  const builtin = (comps) => comps[0].plugin === "builtin";
+  const sections = [...byPlugin].sort(([a, ca], [b, cb]) => builtin(ca) - builtin(cb) || a.localeCompare(b)).map(([plugin, comps]) => h("div", { class: "card plugin", "data-plugin": plugin },
+    h("h2", null, builtin(comps) ? "Built into adf" : plugin, comps[0].version ? h("span", { class: "muted" }, " " + comps[0].version) : null),
     comps.map((c) => {
       let schema = null;
       try { schema = typeof c.config_schema === "string" ? JSON.parse(c.config_schema) : c.config_schema; } catch { schema = null; }
@@ -71,8 +73,8 @@ export async function pluginsPage(ctx) {
         h("h3", null, badge("none", c.kind), " ", c.type),
         h("p", null, c.description || ""),
         c.delivery ? h("p", null, h("b", null, "Delivery: "), DELIVERY[c.delivery] || c.delivery) : null,
-        rows.length ? h("details", { open: comps.length <= 3 }, h("summary", null, `Configuration: ${rows.length} key(s)`),
-          table(["Key", "Type", "", "Default", "Description"], rows, { class: "schema" })) : h("p", { class: "muted" }, "No configuration."));
+        rows.length ? h("details", { open: !builtin(comps) }, h("summary", null, `Configuration: ${rows.length} key(s)`),
+          table(["Key", "Type", "Required", "Default", "Description"], rows, { class: "schema" })) : h("p", { class: "muted" }, "No configuration."));
     })));
   fill(ctx.main, h("h1", null, "Plugins"), h("p", { class: "muted" },
     `${num(list.length)} component(s) from ${num(byPlugin.size)} plugin(s). A sink's delivery guarantee says what a restart from a checkpoint does to its output.`), sections);

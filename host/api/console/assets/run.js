@@ -5,6 +5,7 @@
 import { api, readEvents, h, fill, badge, notice, table, when, num, dec, bytes, duration, lineChart, runRate, runDuration, refreshTimes } from "./lib.js";
 
 const PAGE = 50;
+const SHOW_FINISHED = 10;
 const live = (st) => st === "pending" || st === "in_progress";
 const sleep = (ms, signal) => new Promise((res) => { const t = setTimeout(res, ms); signal.addEventListener("abort", () => { clearTimeout(t); res(); }); });
 
@@ -117,10 +118,27 @@ export async function runPage(ctx) {
       readers.get(key).push(sp);
     }
     const summary = [...readers].map(([k, v]) => `${k}: ${v.filter((x) => x.state === "assigned").length} assigned, ${v.filter((x) => x.state === "finished").length} finished${k === "pending" ? `, ${v.length} waiting` : ""}`);
+    // Finished splits pile up in a long (or continuous) run: the table
+    // keeps every assigned and pending one and the last finished ones.
+    const open = list.filter((x) => x.state !== "finished");
+    const finished = list.filter((x) => x.state === "finished");
+    const shown = open.concat(finished.slice(-SHOW_FINISHED));
+    const hidden = list.length - shown.length;
     fill(splits, h("p", { class: "muted" }, `${s.readers || readers.size} reader(s). `, summary.join("; ")),
-      table(["Reader", "Split", "State", { v: "Lag", class: "num" }], list.slice().sort((a, b) => a.reader - b.reader || a.id.localeCompare(b.id)).map((sp) => [
+      table(["Reader", "Split", "State", { v: "Lag", class: "num" }], shown.sort((a, b) => a.reader - b.reader || a.id.localeCompare(b.id)).map((sp) => [
         sp.state === "pending" ? "–" : String(sp.reader), { v: sp.id, class: "clip", title: sp.id }, badge(sp.state === "assigned" ? "running" : sp.state === "finished" ? "success" : "pending", sp.state),
-        { v: sp.lag > 0 ? num(sp.lag) : sp.lag === 0 ? "0" : "", class: "num", title: sp.lag < 0 ? "the source reports no lag for this split" : undefined }]), { id: "splits-table" }));
+        { v: sp.lag > 0 ? num(sp.lag) : sp.lag === 0 ? "0" : "", class: "num", title: sp.lag < 0 ? "the source reports no lag for this split" : undefined }]), { id: "splits-table" }),
+      hidden > 0 ? h("p", { class: "muted" }, `and ${num(hidden)} more finished split(s)`) : null);
+  }
+
+  // The stream carries counters, not the run's status or attempt: re-read
+  // the run when a progress event finds it still pending (it has started)
+  // and every 10 s otherwise, one request at a time.
+  let refreshing = false, refreshedAt = Date.now();
+  function maybeRefresh() {
+    if (refreshing || Date.now() - refreshedAt < (run.status === "pending" ? 1000 : 10000)) return;
+    refreshing = true;
+    api(path, { signal }).then((r) => { if (live(run.status)) { run = r; draw(); } }).catch((err) => { if (err.status === 401) ctx.fail(err); }).finally(() => { refreshing = false; refreshedAt = Date.now(); });
   }
 
   function applySnap(next) {
@@ -135,6 +153,7 @@ export async function runPage(ctx) {
     prev = next;
     snap = next;
     draw();
+    maybeRefresh();
   }
 
   // Rejected records, a page at a time.

@@ -467,6 +467,10 @@ func TestConsole(t *testing.T) {
 	h.api("POST", "/v1/flows", map[string]any{"name": "rejects", "on_error": "dead_letter",
 		"source": map[string]any{"type": "file", "config": map[string]any{"path": filepath.Join(in, "rejects", "rows.csv")}},
 		"sink":   map[string]any{"type": "file", "config": map[string]any{"path": filepath.Join(h.work, "out", "rejects.jsonl")}}}, nil)
+	// failing: the same malformed rows under on_error: fail.
+	h.api("POST", "/v1/flows", map[string]any{"name": "failing",
+		"source": map[string]any{"type": "file", "config": map[string]any{"path": filepath.Join(in, "rejects", "rows.csv")}},
+		"sink":   map[string]any{"type": "file", "config": map[string]any{"path": filepath.Join(h.work, "out", "failing.jsonl")}}}, nil)
 	// stream: a continuous flow whose description is markup; it reads the
 	// files the test keeps adding until it is cancelled.
 	streamDir := filepath.Join(in, "stream")
@@ -495,6 +499,11 @@ func TestConsole(t *testing.T) {
 		t.Fatalf("heartbeat: %v %v", resp, err)
 	} else {
 		resp.Body.Close()
+	}
+
+	failed := h.waitRun(h.trigger("failing").ID, "success", "failed")
+	if failed.Status != "failed" {
+		t.Fatalf("failing run %+v, want failed", failed)
 	}
 
 	b := newBrowser(t)
@@ -648,7 +657,7 @@ func TestConsole(t *testing.T) {
 		})
 		// The counters come from the live progress, not the stored run.
 		b.waitText("#c-rate .k", "a live rate", func(s string) bool { return strings.EqualFold(s, "Rows/s now") })
-		b.waitText("#splits", "the split assignment", func(s string) bool { return strings.Contains(s, "reader") })
+		b.waitText("#splits", "the split assignment", func(s string) bool { return strings.Contains(s, "reader 0:") && strings.Contains(s, "finished") })
 		b.waitText("#run-status", "status in progress", func(s string) bool { return s == "in progress" })
 		var points int
 		testkit.WaitFor(t, 30*time.Second, "the rows/s chart to draw a line", func() bool {
@@ -705,15 +714,28 @@ func TestConsole(t *testing.T) {
 		b.waitText("#rejected-range", "page 2 again", func(s string) bool { return strings.HasPrefix(s, "51–100") })
 	})
 
+	t.Run("a failed run shows its error", func(t *testing.T) {
+		b.t = t
+		b.do("open the failed run", chromedp.Navigate(fmt.Sprintf("%s/console/#/runs/%d", h.url, failed.ID)),
+			chromedp.WaitVisible(chromedp.ID("error-message")))
+		if msg := b.text("#error-message"); !strings.Contains(msg, "wrong number of fields") || !strings.Contains(msg, "rows.csv:6") {
+			t.Errorf("error shown as %q, want the stored error naming rows.csv:6 (the fifth data row)", msg)
+		}
+		if b.text("#run-status") != "failed" {
+			t.Errorf("status %q, want failed", b.text("#run-status"))
+		}
+	})
+
 	t.Run("plugins", func(t *testing.T) {
 		b.t = t
 		b.do("open plugins", chromedp.Navigate(h.url+"/console/#/plugins"), chromedp.WaitVisible(chromedp.CSS(`.component[data-type="file"]`)))
 		page := b.text("main")
-		for _, want := range []string{"Delivery", "Default", "path"} {
+		for _, want := range []string{"Delivery", "Default", "path", "exactly once"} {
 			if !strings.Contains(page, want) {
 				t.Errorf("plugins page has no %q", want)
 			}
 		}
+		b.screenshot("plugins")
 	})
 
 	t.Run("heartbeat log", func(t *testing.T) {
