@@ -195,6 +195,8 @@ export async function runPage(ctx) {
       try {
         await readEvents(path + "/events", signal, (ev, data) => {
           if (ev === "progress") applySnap(data);
+          // "run": the stored run, while it is pending or goes on on another host.
+          else if (ev === "run" && data && data.id) { run = data; if (data.progress) applySnap(data.progress); else draw(); }
           else if (ev === "end" && data && data.id) { run = data; snap = null; draw(); }
         });
       } catch (err) {

@@ -273,7 +273,9 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
+		// The assertions read numbers as en-US formats them (50,000).
 		chromedp.Flag("lang", "en-US"),
+		chromedp.Env("LANG=en_US.UTF-8"),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 800),
 	)
