@@ -589,8 +589,11 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = r.URL.Query().Get("flow")
 	}
+	var missing error
 	if name != "" {
-		if _, err := s.Store.GetFlow(r.Context(), name); err != nil {
+		if _, err := s.Store.GetFlow(r.Context(), name); errors.Is(err, store.ErrNotFound) {
+			missing = err // a deleted flow's runs are still listed
+		} else if err != nil {
 			s.storeError(w, r, err)
 			return
 		}
@@ -599,6 +602,10 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
 	runs, err := s.Store.ListRuns(r.Context(), name, limit)
 	if err != nil {
 		s.internalError(w, r, "list runs", err)
+		return
+	}
+	if missing != nil && len(runs) == 0 {
+		s.storeError(w, r, missing)
 		return
 	}
 	out := make([]*store.Run, 0, len(runs))

@@ -218,6 +218,15 @@ func TestDeleteFlowWithActiveRun(t *testing.T) {
 			if code, raw := h.do("GET", fmt.Sprintf("/v1/runs/%d", id), viewerToken, nil, &view); code != 200 || view.Status != store.StatusCancelled || view.Progress != nil {
 				t.Fatalf("GET the run of the deleted flow: %d %s", code, raw)
 			}
+			for _, path := range []string{"/v1/flows/forever/runs", "/v1/runs?flow=forever"} {
+				var runs []store.Run
+				if code, raw := h.do("GET", path, viewerToken, nil, &runs); code != 200 || len(runs) != 1 || runs[0].ID != id || !runs[0].FlowDeleted {
+					t.Errorf("GET %s after the flow was deleted: %d %s, want its run", path, code, raw)
+				}
+			}
+			if code, _ := h.do("GET", "/v1/flows/never-was/runs", viewerToken, nil, nil); code != 404 {
+				t.Errorf("runs of a flow that never was: %d, want 404", code)
+			}
 			// The job ended once, cancelled: no retry loop.
 			if jobs := waitJobs(t, h.st, "[[cancelled 1]]"); fmt.Sprint(jobs) != "[[cancelled 1]]" {
 				t.Errorf("river jobs %v, want the run's one job cancelled after 1 attempt", jobs)

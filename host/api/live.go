@@ -178,7 +178,7 @@ func (s *Server) streamLive(ctx context.Context, e *sse, runID int64, keepAlive 
 		pending  *progress.Snapshot // newest snapshot not sent yet
 		lastSent time.Time
 		hold     = time.NewTimer(time.Hour)
-		alive    = time.NewTicker(keepAlive)
+		alive    = time.NewTicker(max(keepAlive/4, time.Millisecond)) // silence stays within 1.25 keepAlive
 	)
 	hold.Stop()
 	defer hold.Stop()
