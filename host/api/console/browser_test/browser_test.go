@@ -450,6 +450,17 @@ func count(t *testing.T, s string) int64 {
 // TestConsole is an operator's session in the console against a real host.
 func TestConsole(t *testing.T) {
 	h := serve(t)
+	// The page is served with a CSP that allows no inline script.
+	resp, err := http.Get(h.url + "/console/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") {
+		t.Fatalf("GET /console/: %d, CSP %q: want 200 with script-src 'self' (is the console mounted at GET /console/?)",
+			resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
+	}
+
 	in := filepath.Join(h.work, "in")
 	// orders: a scheduled flow with a few finished runs (the ticker runs it
 	// once; two triggers more) for the list's sparkline and the flow
@@ -509,17 +520,6 @@ func TestConsole(t *testing.T) {
 	}
 
 	b := newBrowser(t)
-
-	// The page is served with a CSP that allows no inline script.
-	resp, err := http.Get(h.url + "/console/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") {
-		t.Fatalf("GET /console/: %d, CSP %q: want 200 with script-src 'self' (is the console mounted at GET /console/?)",
-			resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
-	}
 
 	t.Run("bad token explains 401", func(t *testing.T) {
 		b.t = t
