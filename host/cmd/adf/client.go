@@ -78,7 +78,7 @@ func (e *apiError) Error() string {
 	}
 	switch e.status {
 	case http.StatusUnauthorized:
-		b.WriteString(" (the token is missing or wrong: --token or ADF_TOKEN, or the admin token of --data-dir)")
+		b.WriteString(" (give a token of this adf serve with --token or ADF_TOKEN; without one, the admin token in <data-dir>/admin-token is sent)")
 	case http.StatusForbidden:
 		if e.body.RequiredRole != "" {
 			fmt.Fprintf(&b, " (this needs the %s role)", e.body.RequiredRole)
