@@ -294,6 +294,7 @@ func (a *attempt) run() (err error) {
 	}
 	if a.cp != nil && a.cp.Final {
 		// The run had finished; start completed its final checkpoint again.
+		a.emitProgress()
 		return a.outcome(a.finish())
 	}
 	err = a.coordinate()

@@ -48,7 +48,10 @@ type splitBook struct {
 	finished []string // finished splits listed, oldest first
 	// earlierBytes, earlierUnknown: finished splits no longer listed.
 	earlierBytes, earlierUnknown int64
-	changed                      bool
+	// dropped are the sizes of finished splits no longer listed that no
+	// checkpoint has recorded yet (see progressOf).
+	dropped map[string]int64
+	changed bool
 }
 
 type bookSplit struct {
@@ -56,7 +59,9 @@ type bookSplit struct {
 	size int64 // 0: unknown
 }
 
-func newSplitBook() *splitBook { return &splitBook{splits: map[string]*bookSplit{}} }
+func newSplitBook() *splitBook {
+	return &splitBook{splits: map[string]*bookSplit{}, dropped: map[string]int64{}}
+}
 
 // restore seeds the book from a checkpoint: its finished splits, then the
 // readers' unfinished ones (those of readers the attempt no longer has are
@@ -167,6 +172,7 @@ func (b *splitBook) markFinished(id string) {
 			} else {
 				b.earlierUnknown++
 			}
+			b.dropped[old] = s.size
 			delete(b.splits, old)
 		}
 		b.dropOrder(old)
@@ -200,12 +206,13 @@ func (b *splitBook) lag(lags map[string]int64) {
 	}
 }
 
-// size returns a split's size (0: unknown or not known).
+// size returns a split's size (0: unknown or not known), also of one that
+// left the list and no checkpoint recorded yet.
 func (b *splitBook) size(id string) int64 {
 	if s := b.splits[id]; s != nil {
 		return s.size
 	}
-	return 0
+	return b.dropped[id]
 }
 
 // total is the source's size: the sum of every split's size, 0 when one
@@ -260,6 +267,11 @@ func (b *splitBook) progressOf(prev *SplitProgress, finished map[int][]string) *
 				p.Finished = append(p.Finished, FinishedSplit{ID: id, Reader: reader, SizeBytes: b.size(id)})
 			}
 		}
+	}
+	// Recorded now (or by an earlier checkpoint): the checkpoints keep
+	// their sizes from here on.
+	for id := range seen {
+		delete(b.dropped, id)
 	}
 	for len(p.Finished) > maxFinishedListed {
 		if p.Finished[0].SizeBytes > 0 {
