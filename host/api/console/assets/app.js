@@ -1,10 +1,10 @@
-// The console's router: hash routes (#/flows, #/flows/NAME, #/runs/ID,
+// The console's router: hash routes (#/flows, #/flows/NAME, #/runs, #/runs/ID,
 // #/plugins, #/heartbeats, #/login), one page at a time. A page gets an
 // AbortSignal that fires when the operator navigates away, which stops its
 // polling and its event stream.
 
 import { token, APIError, fill, h, notice, refreshTimes } from "./lib.js";
-import { flowsPage, flowPage } from "./flows.js";
+import { flowsPage, flowPage, runsPage } from "./flows.js";
 import { runPage } from "./run.js";
 import { pluginsPage, heartbeatsPage } from "./misc.js";
 import { loginPage } from "./login.js";
@@ -16,7 +16,8 @@ const routes = [
   [/^#\/login$/, "login", () => loginPage],
   [/^#\/flows\/([^/]+)$/, "flows", () => flowPage],
   [/^#\/(?:flows)?$/, "flows", () => flowsPage],
-  [/^#\/runs\/(\d+)$/, "flows", () => runPage],
+  [/^#\/runs\/(\d+)$/, "runs", () => runPage],
+  [/^#\/runs$/, "runs", () => runsPage],
   [/^#\/plugins$/, "plugins", () => pluginsPage],
   [/^#\/heartbeats$/, "heartbeats", () => heartbeatsPage],
 ];

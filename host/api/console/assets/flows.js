@@ -165,13 +165,24 @@ export async function flowPage(ctx) {
   loadVersions(ctx, path, versions);
 }
 
-/** The runs table of a flow page. */
-export function runsTable(runs) {
-  return table(["Run", "Status", "Trigger", { v: "Attempt", class: "num" }, "Started", { v: "Duration", class: "num" },
+/** The recent runs of all flows (#/runs). */
+export async function runsPage(ctx) {
+  const status = h("div");
+  const body = h("div");
+  fill(ctx.main, h("h1", null, "Recent runs"), status, body);
+  await poll(ctx, async () => {
+    const runs = await api("/v1/runs?limit=100", { signal: ctx.signal });
+    fill(body, runs.length ? runsTable(runs, true) : notice("info", "No runs yet."));
+  }, status, 5000);
+}
+
+/** The runs table of a flow page (withFlow: and a flow column, for the runs of all flows). */
+export function runsTable(runs, withFlow = false) {
+  return table(["Run", withFlow ? "Flow" : null, "Status", "Trigger", { v: "Attempt", class: "num" }, "Started", { v: "Duration", class: "num" },
     { v: "Read", class: "num" }, { v: "Written", class: "num" }, { v: "Rejected", class: "num" }, { v: "Rows/s", class: "num" }, "Error"],
   runs.map((r) => ({
     attrs: { "data-run": String(r.id) },
-    cells: [runLink(r.id), badge(r.status), r.trigger, { v: num(r.attempt), class: "num" }, when(r.started_at || r.scheduled_for),
+    cells: [runLink(r.id), withFlow ? flowLink(r.flow) : null, badge(r.status), r.trigger, { v: num(r.attempt), class: "num" }, when(r.started_at || r.scheduled_for),
       { v: duration(runDuration(r)), class: "num" }, { v: num(r.records_read), class: "num" }, { v: num(r.records_written), class: "num" },
       { v: num(r.records_rejected), class: "num" }, { v: dec(runRate(r)), class: "num" },
       { v: r.error_message ? r.error_message.split("\n")[0] : "", class: "clip", title: r.error_message || undefined }],

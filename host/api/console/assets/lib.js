@@ -140,10 +140,14 @@ export function notice(kind, ...children) {
   return h("div", { class: "notice " + kind, role: kind === "error" ? "alert" : "status" }, ...children);
 }
 
-/** A table with a header row; rows are arrays of cells (nodes or text, or {v, class, title}). */
+/**
+ * A table with a header row; rows are arrays of cells (nodes or text, or
+ * {v, class, title}), or {attrs, cells}. A null header and the null cells
+ * at its place leave that column out.
+ */
 export function table(headers, rows, attrs) {
-  const head = h("tr", null, headers.map((x) => typeof x === "string" ? h("th", null, x) : h("th", { class: x.class }, x.v)));
-  const body = rows.map((r) => h("tr", r.attrs || null, (r.cells || r).map(cell)));
+  const head = h("tr", null, headers.filter((x) => x !== null).map((x) => typeof x === "string" ? h("th", null, x) : h("th", { class: x.class }, x.v)));
+  const body = rows.map((r) => h("tr", r.attrs || null, (r.cells || r).filter((c) => c !== null).map(cell)));
   return h("table", attrs, h("thead", null, head), h("tbody", null, body));
 }
 

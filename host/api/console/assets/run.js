@@ -29,12 +29,17 @@ export async function runPage(ctx) {
   const attempts = h("div", { id: "attempts" });
   const errorBox = h("div", { id: "run-error" });
   const rejected = h("div", { id: "rejected" });
+  const configBox = h("div", { id: "run-config" });
   fill(ctx.main, h("p", null, h("a", { href: "#/flows/" + encodeURIComponent(run.flow) }, "← " + run.flow)),
     title, meta, actions, msg, liveNote, counters,
     h("h2", null, "Rows per second"), chart,
     h("div", { class: "grid2" }, h("div", null, h("h2", null, "Split assignment"), splits), h("div", null, h("h2", null, "Attempts"), attempts)),
     errorBox,
-    h("h2", null, "Rejected records"), rejected);
+    h("h2", null, "Rejected records"), rejected, configBox);
+  if (run.config) {
+    fill(configBox, h("details", null, h("summary", null, `Configuration of this run (v${run.config_version}, secrets redacted)`),
+      h("pre", null, JSON.stringify(run.config, null, 2))));
+  }
 
   const cancel = h("button", { class: "danger", id: "cancel", type: "button", onclick: async () => {
     cancel.disabled = true;
@@ -96,8 +101,14 @@ export async function runPage(ctx) {
       { v: num(run.attempt), class: "num" }, when(run.scheduled_for), when(run.started_at), when(run.ended_at), badge(run.status)]]),
     h("p", { class: "muted" }, run.attempt > 1 ? `Attempt ${run.attempt}: the earlier ${run.attempt - 1} failed with a retryable error and the run resumed from its last checkpoint.` : "The first attempt."),
     s && s.restarts ? h("p", { class: "muted" }, `${num(s.restarts)} restart(s) from a checkpoint within this attempt.`) : null);
-    fill(errorBox, run.error_message ? [h("h2", null, "Error"), h("div", { class: "notice error", id: "error-message" }, run.error_message),
-      run.error_backtrace ? h("details", { id: "backtrace" }, h("summary", null, "Backtrace"), h("pre", null, run.error_backtrace)) : null] : null);
+    // Refilled only when the error changed: an opened backtrace stays open
+    // while progress events redraw the page.
+    const errKey = (run.error_message || "") + "\u0000" + (run.error_backtrace || "");
+    if (errorBox.dataset.key !== errKey) {
+      errorBox.dataset.key = errKey;
+      fill(errorBox, run.error_message ? [h("h2", null, "Error"), h("div", { class: "notice error", id: "error-message" }, run.error_message),
+        run.error_backtrace ? h("details", { id: "backtrace" }, h("summary", null, "Backtrace"), h("pre", null, run.error_backtrace)) : null] : null);
+    }
   }
 
   function currentRate() {

@@ -728,6 +728,17 @@ func TestConsole(t *testing.T) {
 		}
 	})
 
+	t.Run("recent runs of all flows", func(t *testing.T) {
+		b.t = t
+		b.do("open runs", chromedp.Navigate(h.url+"/console/#/runs"), chromedp.WaitVisible(chromedp.CSS(`#runs-table tr[data-run]`)))
+		text := b.text("#runs-table")
+		for _, want := range []string{"orders", "rejects", "failing", "stream", "cancelled", "failed"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("recent runs do not show %q:\n%s", want, text)
+			}
+		}
+	})
+
 	t.Run("plugins", func(t *testing.T) {
 		b.t = t
 		b.do("open plugins", chromedp.Navigate(h.url+"/console/#/plugins"), chromedp.WaitVisible(chromedp.CSS(`.component[data-type="file"]`)))
