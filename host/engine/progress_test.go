@@ -155,7 +155,7 @@ func TestProgressSplitsAndBytes(t *testing.T) {
 }
 
 // Rejected rows count in the progress events: the source's rejects under
-// on_error skip.
+// on_error skip, over three readers and many small splits.
 func TestProgressCountsRejected(t *testing.T) {
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "bad.csv"), filepath.Join(dir, "out", "bad.jsonl")
@@ -172,6 +172,14 @@ func TestProgressCountsRejected(t *testing.T) {
 	last, _ := rec.last("progress")
 	if last.RowsRejected != int64(len(bad)) || last.RowsWritten != int64(good) {
 		t.Errorf("last progress event: %d written, %d rejected; want %d and %d", last.RowsWritten, last.RowsRejected, good, len(bad))
+	}
+	// Rejected lines are bytes read too.
+	st, err := os.Stat(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.BytesRead != st.Size() || last.BytesTotal != st.Size() || res.Stats.BytesRead != st.Size() {
+		t.Errorf("bytes: last progress %d of %d, committed %d; want the file's size %d", last.BytesRead, last.BytesTotal, res.Stats.BytesRead, st.Size())
 	}
 }
 
