@@ -182,6 +182,7 @@ func serve(ctx context.Context, g *globals, c *serveConfig) error {
 	}
 	metrics := api.NewMetrics()
 	live := progress.New()
+	metrics.Attach(live, st)
 	r, err := runner.New(runner.Options{Store: st, Registry: reg, Logger: log.Named("runner"), DataDir: g.dataDir, Progress: live,
 		Workers: c.workers, MaxAttempts: c.maxAttempts, RetryBackoff: c.retryBackoff, LeaseTTL: c.leaseTTL, RunTimeout: c.runTimeout,
 		Observe: metrics.Run, OnEngineEvent: metrics.EngineEvent, Fault: g.fault})
