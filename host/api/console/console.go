@@ -11,10 +11,15 @@
 package console
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"strings"
+	"time"
 )
 
 //go:embed assets
@@ -34,27 +39,19 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 // page, Prefix+"app.js" and the like its assets, anything else 404. Mount
 // it with mux.Handle("GET "+console.Prefix, console.Handler()).
 func Handler() http.Handler {
-	sub, err := fs.Sub(assets, "assets")
+	files, err := load()
 	if err != nil {
-		// The embedded tree always has the directory: a failure is a
-		// build defect, not a runtime condition.
+		// The embedded tree is fixed at build time: a failure is a build
+		// defect, not a runtime condition.
 		panic("console: embedded assets: " + err.Error())
 	}
-	files := http.FileServerFS(sub)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name, ok := strings.CutPrefix(r.URL.Path, Prefix)
-		if !ok || strings.HasSuffix(name, "/") && name != "" {
-			http.NotFound(w, r)
-			return
-		}
+		name, _ := strings.CutPrefix(r.URL.Path, Prefix)
 		if name == "" {
 			name = "index.html"
 		}
-		// http.FileServer would redirect /index.html to ./ and list
-		// directories; the console has neither, so every path is one
-		// embedded file or a 404.
-		fi, err := fs.Stat(sub, name)
-		if err != nil || fi.IsDir() {
+		f, ok := files[name]
+		if !ok || !strings.HasPrefix(r.URL.Path, Prefix) {
 			http.NotFound(w, r)
 			return
 		}
@@ -63,23 +60,33 @@ func Handler() http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
-		// The assets change with the binary; embedded files have no
-		// modification time to revalidate against, so browsers ask again.
+		// The assets change with the binary: browsers revalidate every
+		// time, and the ETag (the content's hash) makes that a 304.
 		h.Set("Cache-Control", "no-cache")
-		r2 := r.Clone(r.Context())
-		r2.URL.Path = "/" + name
-		if name == "index.html" {
-			// FileServer redirects a request for index.html to its
-			// directory; serve the page's bytes directly.
-			b, err := fs.ReadFile(sub, name)
-			if err != nil {
-				http.Error(w, "console page missing", http.StatusInternalServerError)
-				return
-			}
-			h.Set("Content-Type", "text/html; charset=utf-8")
-			_, _ = w.Write(b)
-			return
-		}
-		files.ServeHTTP(w, r2)
+		h.Set("ETag", f.etag)
+		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.data))
 	})
+}
+
+type asset struct {
+	data []byte
+	etag string
+}
+
+// load reads the embedded assets, by their names below assets/.
+func load() (map[string]asset, error) {
+	out := map[string]asset{}
+	err := fs.WalkDir(assets, "assets", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(assets, p)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", p, err)
+		}
+		sum := sha256.Sum256(b)
+		out[strings.TrimPrefix(p, "assets/")] = asset{data: b, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+		return nil
+	})
+	return out, err
 }

@@ -40,7 +40,16 @@ func TestHandlerServesAssets(t *testing.T) {
 			t.Errorf("GET %s: no nosniff", path)
 		}
 	}
-	for _, path := range []string{"/console/nope.js", "/console/x/", "/other", "/console/../console.go"} {
+	// Revalidation: the ETag answers 304.
+	first := get(t, "/console/app.js")
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/console/app.js", nil)
+	req.Header.Set("If-None-Match", first.Header.Get("ETag"))
+	Handler().ServeHTTP(rec, req)
+	if first.Header.Get("ETag") == "" || rec.Code != http.StatusNotModified {
+		t.Errorf("GET app.js with If-None-Match %q: %d, want 304", first.Header.Get("ETag"), rec.Code)
+	}
+	for _, path := range []string{"/console/nope.js", "/console/x/", "/other", "/console/../console.go", "/app.js"} {
 		if resp := get(t, path); resp.StatusCode != 404 {
 			t.Errorf("GET %s: %d, want 404", path, resp.StatusCode)
 		}

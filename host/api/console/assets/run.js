@@ -7,7 +7,14 @@ import { api, readEvents, h, fill, badge, notice, table, when, num, dec, bytes, 
 const PAGE = 50;
 const SHOW_FINISHED = 10;
 const live = (st) => st === "pending" || st === "in_progress";
-const sleep = (ms, signal) => new Promise((res) => { const t = setTimeout(res, ms); signal.addEventListener("abort", () => { clearTimeout(t); res(); }); });
+/** Resolves after ms, or at once when signal aborts. */
+function sleep(ms, signal) {
+  return new Promise((res) => {
+    const done = () => { clearTimeout(t); signal.removeEventListener("abort", done); res(); };
+    const t = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
 
 export async function runPage(ctx) {
   const id = ctx.params[0];
