@@ -497,6 +497,8 @@ func (s *Server) deleteFlow(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	// The audit entry names the flow; the log names the runs it stopped.
+	s.Log.Info("flow deleted; its active runs were asked to stop", "flow", r.PathValue("name"), "runs", stopped)
 	writeJSON(w, http.StatusOK, FlowDeleted{Flow: r.PathValue("name"), CancelRequested: stopped})
 }
 
