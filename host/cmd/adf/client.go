@@ -115,18 +115,23 @@ func (c *client) do(ctx context.Context, method, path string, body []byte) ([]by
 		return nil, resp.StatusCode, fmt.Errorf("%s %s: read the answer: %w", method, path, err)
 	}
 	if resp.StatusCode >= 300 {
-		ae := &apiError{method: method, path: path, status: resp.StatusCode}
-		var extra struct {
-			RunIDs []int64 `json:"run_ids"`
-		}
-		if json.Unmarshal(data, &ae.body) != nil || ae.body.Message == "" {
-			ae.raw = string(data)
-		} else if json.Unmarshal(data, &extra) == nil {
-			ae.runIDs = extra.RunIDs
-		}
-		return nil, resp.StatusCode, ae
+		return nil, resp.StatusCode, newAPIError(method, path, resp.StatusCode, data)
 	}
 	return data, resp.StatusCode, nil
+}
+
+// newAPIError reads an error answer.
+func newAPIError(method, path string, status int, data []byte) *apiError {
+	ae := &apiError{method: method, path: path, status: status}
+	var extra struct {
+		RunIDs []int64 `json:"run_ids"`
+	}
+	if json.Unmarshal(data, &ae.body) != nil || ae.body.Message == "" {
+		ae.raw = string(data)
+	} else if json.Unmarshal(data, &extra) == nil {
+		ae.runIDs = extra.RunIDs
+	}
+	return ae
 }
 
 // get fetches path and decodes it into out; it returns the raw answer too.

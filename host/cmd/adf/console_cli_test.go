@@ -357,9 +357,21 @@ checkpoint: {every: 100ms}
 		!strings.Contains(r.stderr, "adf flows delete cont --cancel-runs") || !strings.Contains(r.stderr, "adf runs cancel "+cs) {
 		t.Errorf("delete of a flow with a run going: want the run named and --cancel-runs\n%s", r)
 	}
+	// runs show --watch follows the run's events to its end.
+	watch := e.start(t, "runs", "show", cs, "--watch", "--server", h.url)
+	deadline = time.Now().Add(60 * time.Second)
+	for !strings.Contains(watch.output(), "run "+cs+": rows read 100  written 100") {
+		if time.Now().After(deadline) {
+			t.Fatalf("runs show --watch printed no progress line\n%s", watch.output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	r = h.ok(t, "runs", "cancel", cs, "--wait")
 	if !strings.Contains(r.stdout, "cancellation of run "+cs+" requested") || !strings.Contains(r.stdout, "run "+cs+" cancelled") {
 		t.Errorf("runs cancel --wait\n%s", r)
+	}
+	if code := watch.wait(t, 60*time.Second); code != 1 || !strings.Contains(watch.output(), "status cancelled") {
+		t.Errorf("runs show --watch of the cancelled run: exit %d, want 1 and the cancelled run\n%s", code, watch.output())
 	}
 	h.ok(t, "flows", "delete", "cont")
 	if r := h.adf(t, "flows", "show", "cont"); r.code == 0 {

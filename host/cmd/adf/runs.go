@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -129,12 +131,19 @@ func (r *runView) duration(now time.Time) string {
 }
 
 func runsShowCmd(c *client) *cobra.Command {
+	var watch bool
 	cmd := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show a run: counts, live progress while it runs, error and backtrace",
-		Args:  cobra.ExactArgs(1),
+		Long: `Show a run: its status, attempt, times and counts, its live progress while
+it is in progress (rows, rows/s, input bytes of their total, checkpoints,
+restarts, split assignment), its error and backtrace. --watch follows the
+run until it ends, printing its counts as they change (one line each, at
+most about 4 a second), then the run; it exits 1 unless the run succeeded.`,
+		Args: cobra.ExactArgs(1),
 	}
 	o := outputFlag(cmd)
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "follow the run until it ends")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := o.check(); err != nil {
 			return err
@@ -143,17 +152,96 @@ func runsShowCmd(c *client) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		path := "/v1/runs/" + strconv.FormatInt(id, 10)
 		var r runView
-		raw, err := c.get(cmd.Context(), "/v1/runs/"+strconv.FormatInt(id, 10), &r)
+		var raw []byte
+		if watch {
+			raw, err = c.watchRun(cmd.Context(), path, func(p progress.Snapshot) {
+				if o.format == outTable {
+					fmt.Printf("run %d: rows read %s  written %s  rejected %s  %s rows/s%s  checkpoints %s\n", id, num(p.RowsRead),
+						num(p.RowsWritten), num(p.RowsRejected), rate(p.RowsPerSecond), inputShare(&p), num(p.Checkpoints))
+				}
+			})
+			if err == nil {
+				err = decode(raw, &r)
+			}
+		} else {
+			raw, err = c.get(cmd.Context(), path, &r)
+		}
 		if err != nil {
 			return err
 		}
-		return o.print(os.Stdout, raw, func(w io.Writer) error {
+		if err := o.print(os.Stdout, raw, func(w io.Writer) error {
 			printRun(w, &r, time.Now())
 			return nil
-		})
+		}); err != nil {
+			return err
+		}
+		if watch && r.Status != store.StatusSuccess {
+			return &exitError{code: 1}
+		}
+		return nil
 	}
 	return cmd
+}
+
+// inputShare is ", 12% of 1.5 MiB" when the input's size is known.
+func inputShare(p *progress.Snapshot) string {
+	if p.BytesTotal <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("  %.0f%% of %s", 100*float64(p.BytesRead)/float64(p.BytesTotal), bytesSize(p.BytesTotal))
+}
+
+// watchRun follows GET path/events, the run's server-sent events, calling
+// onProgress for each "progress" event, until the "end" event, whose data
+// (the stored run) it returns.
+func (c *client) watchRun(ctx context.Context, path string, onProgress func(progress.Snapshot)) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.server, "/")+path+"/events", nil)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s/events: %w", path, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "text/event-stream")
+	// A run may go on for hours: no overall timeout, ctx (Ctrl-C) ends it.
+	hc := *c.http
+	hc.Timeout = 0
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s/events: %w (is `adf serve` running? set --server or ADF_SERVER)", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return nil, newAPIError(http.MethodGet, path+"/events", resp.StatusCode, data)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	var name, data string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			switch name {
+			case "progress":
+				var p progress.Snapshot
+				if json.Unmarshal([]byte(data), &p) == nil {
+					onProgress(p)
+				}
+			case "end":
+				return []byte(data), nil
+			}
+			name, data = "", ""
+		case strings.HasPrefix(line, "event:"):
+			name = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
+		case strings.HasPrefix(line, "data:"):
+			data += strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " ")
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("GET %s/events: %w", path, err)
+	}
+	return nil, fmt.Errorf("GET %s/events: the stream ended before the run did", path)
 }
 
 // printRun prints a run for people: its state and counts, its live
