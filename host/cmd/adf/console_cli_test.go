@@ -360,7 +360,7 @@ checkpoint: {every: 100ms}
 	// runs show --watch follows the run's events to its end.
 	watch := e.start(t, "runs", "show", cs, "--watch", "--server", h.url)
 	deadline = time.Now().Add(60 * time.Second)
-	for !strings.Contains(watch.output(), "run "+cs+": rows read 100  written 100") {
+	for !strings.Contains(watch.output(), "run "+cs+": rows read 100 ") {
 		if time.Now().After(deadline) {
 			t.Fatalf("runs show --watch printed no progress line\n%s", watch.output())
 		}
