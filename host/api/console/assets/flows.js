@@ -130,7 +130,29 @@ export async function flowPage(ctx) {
       isEnabled(rec)
         ? act("Disable", "", "disable", async () => { rec = await api(path + "/disable", { method: "POST", signal: ctx.signal }) || rec; await load(); })
         : act("Enable", "", "enable", async () => { rec = await api(path + "/enable", { method: "POST", signal: ctx.signal }) || rec; await load(); }),
+      act("Delete…", "danger", "delete", async () => confirmDelete()),
     );
+  };
+
+  const keep = () => h("button", { type: "button", id: "delete-keep", onclick: () => fill(msg) }, "Keep it");
+  const confirmDelete = () => fill(msg, notice("warn", h("b", null, `Delete the flow ${name}`), " and its version history? Its runs stay as history. ",
+    act("Delete", "danger", "delete-confirm", () => del(false)), " ", keep()));
+  // del deletes the flow; a 409 run_active names the runs in the way and
+  // offers to cancel them and delete.
+  const del = async (cancelRuns) => {
+    try {
+      await api(path + (cancelRuns ? "?cancel_runs=true" : ""), { method: "DELETE", signal: ctx.signal });
+    } catch (err) {
+      if (err.status === 409 && err.code === "run_active") {
+        const ids = err.body?.run_ids || [];
+        fill(msg, notice("warn", `The flow has ${ids.length || "some"} run(s) pending or in progress: `, ids.map((id, i) => [i ? ", " : "", runLink(id)]),
+          ". Deleting it asks them to stop (an unbounded run takes a final checkpoint first); they end cancelled. ",
+          act("Cancel the runs and delete", "danger", "delete-cancel-runs", () => del(true)), " ", keep()));
+        return;
+      }
+      throw err;
+    }
+    location.hash = "#/flows";
   };
 
   const load = async () => {

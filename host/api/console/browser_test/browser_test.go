@@ -759,6 +759,31 @@ func TestConsole(t *testing.T) {
 		}
 	})
 
+	t.Run("delete a flow with an active run", func(t *testing.T) {
+		b.t = t
+		idle := filepath.Join(in, "idle")
+		if err := os.MkdirAll(idle, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		h.api("POST", "/v1/flows", map[string]any{"name": "doomed",
+			"source": map[string]any{"type": "file", "config": map[string]any{"path": idle, "mode": "continuous", "discover_interval": "100ms"}},
+			"sink":   map[string]any{"type": "file", "config": map[string]any{"path": filepath.Join(h.work, "out", "doomed") + "/"}}}, nil)
+		active := h.trigger("doomed")
+		h.waitRun(active.ID, "in_progress")
+		b.do("open doomed", chromedp.Navigate(h.url+"/console/#/flows/doomed"), chromedp.WaitVisible(chromedp.ID("delete")))
+		b.do("delete", chromedp.Click(chromedp.ID("delete")), chromedp.WaitVisible(chromedp.ID("delete-confirm")))
+		b.do("confirm", chromedp.Click(chromedp.ID("delete-confirm")), chromedp.WaitVisible(chromedp.ID("delete-cancel-runs")))
+		if msg := b.text("#flow-msg"); !strings.Contains(msg, fmt.Sprintf("#%d", active.ID)) {
+			t.Errorf("the refusal %q does not name the active run #%d", msg, active.ID)
+		}
+		b.do("cancel the runs and delete", chromedp.Click(chromedp.ID("delete-cancel-runs")),
+			chromedp.WaitVisible(chromedp.ID("flows-table")))
+		if n := eval[int](b, `document.querySelectorAll('#flows-table tr[data-flow="doomed"]').length`); n != 0 {
+			t.Error("the deleted flow is still listed")
+		}
+		h.waitRun(active.ID, "cancelled")
+	})
+
 	t.Run("a viewer is told which role is needed", func(t *testing.T) {
 		b.t = t
 		b.do("log out", chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("token")))
