@@ -122,14 +122,27 @@ export async function flowPage(ctx) {
   const drawActions = () => {
     fill(actions,
       act("Trigger a run", "primary", "trigger", async () => {
-        const run = await api(path + "/runs", { method: "POST", signal: ctx.signal });
+        let run;
+        try {
+          run = await api(path + "/runs", { method: "POST", signal: ctx.signal });
+        } catch (err) {
+          if (err.status === 409 && err.code === "run_active") {
+            const ids = err.body?.run_ids || [];
+            fill(msg, notice("warn", "Not started: a flow runs once at a time, and ", ids.length ? ids.map((id, i) => [i ? ", " : "", runLink(id)]) : "a run",
+              " is pending or in progress."));
+            return;
+          }
+          throw err;
+        }
         fill(msg, notice("info", "Run ", runLink(run.id), ` is ${run.status.replace(/_/g, " ")}. `,
-          h("a", { href: "#/runs/" + run.id, id: "open-triggered" }, "Open it"), "."));
-        await load();
+          h("a", { href: "#/runs/" + run.id, id: "open-triggered" }, "Open it"), ".",
+          rec.flow.schedule?.every && isEnabled(rec) ? [" A manual run does not move the schedule: the next scheduled run is still due ", when(rec.next_run_at),
+            " (if this run is still going then, the scheduled one starts when it ends)."] : null));
+        await loadAll();
       }),
       isEnabled(rec)
-        ? act("Disable", "", "disable", async () => { rec = await api(path + "/disable", { method: "POST", signal: ctx.signal }) || rec; await load(); })
-        : act("Enable", "", "enable", async () => { rec = await api(path + "/enable", { method: "POST", signal: ctx.signal }) || rec; await load(); }),
+        ? act("Disable", "", "disable", async () => { rec = await api(path + "/disable", { method: "POST", signal: ctx.signal }) || rec; await loadAll(); })
+        : act("Enable", "", "enable", async () => { rec = await api(path + "/enable", { method: "POST", signal: ctx.signal }) || rec; await loadAll(); }),
       act("Delete…", "danger", "delete", async () => confirmDelete()),
     );
   };
@@ -183,8 +196,17 @@ export async function flowPage(ctx) {
     }))));
     fill(runsBox, runs.length ? runsTable(runs) : notice("info", "No runs yet."));
   };
-  await poll(ctx, load, status, 3000);
-  loadVersions(ctx, path, versions);
+  let shownVersion = null;
+  const loadAll = async () => {
+    await load();
+    // Enabling or disabling is a change of the flow document, hence a new
+    // version: the history follows.
+    if (rec && rec.config_version !== shownVersion) {
+      shownVersion = rec.config_version;
+      loadVersions(ctx, path, versions);
+    }
+  };
+  await poll(ctx, loadAll, status, 3000);
 }
 
 /** The recent runs of all flows (#/runs). */

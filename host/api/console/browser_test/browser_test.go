@@ -607,6 +607,8 @@ func TestConsole(t *testing.T) {
 		}
 		b.do("enable", chromedp.Click(chromedp.ID("enable")), chromedp.WaitVisible(chromedp.ID("disable")))
 		b.waitText("h1", "the flow to show enabled", func(s string) bool { return strings.Contains(s, "enabled") })
+		// Both were changes of the flow document: versions 3 and 4.
+		b.waitText("#versions-table", "the history to show v4", func(s string) bool { return strings.Contains(s, "v4") })
 	})
 
 	var streamRun int64
@@ -676,6 +678,15 @@ func TestConsole(t *testing.T) {
 		if streamRun == 0 {
 			t.Fatal("no stream run to cancel")
 		}
+		// One run of a flow at a time: a second trigger is refused, naming
+		// the run in the way.
+		b.do("open stream", chromedp.Navigate(h.url+"/console/#/flows/stream"), chromedp.WaitVisible(chromedp.ID("trigger")))
+		b.do("trigger again", chromedp.Click(chromedp.ID("trigger")))
+		msg := b.waitText("#flow-msg", "the refused trigger", func(s string) bool { return s != "" })
+		if !strings.Contains(msg, "Not started") || !strings.Contains(msg, fmt.Sprintf("#%d", streamRun)) {
+			t.Errorf("second trigger answered %q, want it refused naming run #%d", msg, streamRun)
+		}
+		b.do("back to the run", chromedp.Navigate(fmt.Sprintf("%s/console/#/runs/%d", h.url, streamRun)), chromedp.WaitVisible(chromedp.ID("cancel")))
 		b.do("cancel", chromedp.Click(chromedp.ID("#cancel")))
 		b.waitText("#run-status", "the run to be cancelled", func(s string) bool { return s == "cancelled" })
 		if r := h.waitRun(streamRun, "cancelled"); r.Status != "cancelled" {
