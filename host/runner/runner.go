@@ -471,6 +471,10 @@ func (r *Runner) runConfig(ctx context.Context, run *store.Run) (*flow.Flow, int
 		}
 		return &f, run.ConfigVersion, nil
 	}
+	if run.FlowDeleted {
+		// A flow made since under the same name is another flow.
+		return nil, 0, fmt.Errorf("run %d: its flow %q was deleted before the run started: %w", run.ID, run.FlowName, store.ErrNotFound)
+	}
 	rec, err := r.opts.Store.GetFlow(ctx, run.FlowName)
 	if err != nil {
 		return nil, 0, err
@@ -486,6 +490,9 @@ func (r *Runner) runConfig(ctx context.Context, run *store.Run) (*flow.Flow, int
 // checkpoint one the run resumes from later rather than its final one. lr
 // gets the run's progress.
 func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64, stop <-chan struct{}, suspend bool, lr *liveRun) (engine.Stats, error) {
+	// Plugin log lines carry the flow and the run (the registry adds the
+	// component).
+	ctx = registry.WithLogFields(ctx, "flow", f.Name, "run", runID)
 	f.Normalize()
 	if err := engine.CheckConfinement(ctx, r.opts.Registry, f); err != nil {
 		return engine.Stats{}, err
@@ -555,7 +562,7 @@ var ErrSuspended = errors.New("run suspended by shutdown")
 func isPermanent(err error) bool {
 	var missing *registry.MissingError
 	var exhausted *engine.RetriesExhaustedError
-	if errors.As(err, &missing) || errors.As(err, &exhausted) {
+	if errors.As(err, &missing) || errors.As(err, &exhausted) || errors.Is(err, store.ErrNotFound) {
 		return true
 	}
 	var list sdk.ConfigErrors
