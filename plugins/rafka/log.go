@@ -1,11 +1,12 @@
 package rafkaplugin
 
 import (
-	"os"
 	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/activedataflow/adf/sdk"
 )
 
 // ackFailures counts the checkpoint completions whose XACK failed for good
@@ -13,13 +14,6 @@ import (
 // in the log line of each failure (failures_total).
 var ackFailures atomic.Int64
 
-// logger writes to stderr as JSON, which go-plugin forwards into the
-// host's log with the plugin's name; the SDK keeps its own logger to
-// itself, so this one mirrors its settings (ADF_LOG_LEVEL).
-var logger = sync.OnceValue(func() hclog.Logger {
-	level := os.Getenv("ADF_LOG_LEVEL")
-	if level == "" {
-		level = "info"
-	}
-	return hclog.New(&hclog.LoggerOptions{Name: "plugin.rafka", Level: hclog.LevelFromString(level), Output: os.Stderr, JSONFormat: true})
-})
+// logger is the plugin's own logger: the SDK's, whose JSON lines reach the
+// host's log with their level, tagged with the flow, run and component.
+var logger = sync.OnceValue(func() hclog.Logger { return sdk.NewLogger("rafka") })

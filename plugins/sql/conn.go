@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,8 +15,10 @@ import (
 	"github.com/activedataflow/adf/sdk"
 )
 
-// logger writes to stderr, which go-plugin forwards to the host's log.
-var logger = hclog.New(&hclog.LoggerOptions{Name: "sql", Output: os.Stderr, JSONFormat: true, Level: hclog.Info})
+// logger is the plugin's own logger: the SDK's, whose JSON lines reach the
+// host's log with their level (ADF_LOG_LEVEL), tagged with the flow, run
+// and component.
+var logger = sdk.NewLogger("sql")
 
 // passwordOf returns the password in a PostgreSQL URL or keyword/value
 // connection string, "" when there is none.
