@@ -278,12 +278,15 @@ func (e *faultEnv) serveWithFault(t *testing.T, c *cellEnv, doc, fault, dbURL st
 	if run.RecordsRejected != faultBad {
 		t.Errorf("run counts %d rejected records, want %d", run.RecordsRejected, faultBad)
 	}
-	var rejected []map[string]any
-	if code, body := h.api("GET", fmt.Sprintf("/v1/runs/%d/rejected", run.ID), nil, &rejected); code != 200 {
+	var page struct {
+		Total   int              `json:"total"`
+		Records []map[string]any `json:"records"`
+	}
+	if code, body := h.api("GET", fmt.Sprintf("/v1/runs/%d/rejected?limit=1000", run.ID), nil, &page); code != 200 {
 		t.Fatalf("rejected: %d %s", code, body)
 	}
-	if len(rejected) != faultBad {
-		t.Errorf("the store keeps %d rejected records, want %d", len(rejected), faultBad)
+	if rejected := page.Records; len(rejected) != faultBad || page.Total != faultBad {
+		t.Errorf("the store keeps %d rejected records (total %d), want %d", len(rejected), page.Total, faultBad)
 	}
 	return h.log()
 }
