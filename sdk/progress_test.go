@@ -106,7 +106,9 @@ func (s *scriptedSource) CreateEnumerator(SplitEnumeratorContext) (SplitEnumerat
 func (s *scriptedSource) RestoreEnumerator(SplitEnumeratorContext, []byte) (SplitEnumerator, error) {
 	return nil, errors.New("not used")
 }
-func (s *scriptedSource) CreateReader(SourceReaderContext) (SourceReader, error) { return s.reader, nil }
+func (s *scriptedSource) CreateReader(SourceReaderContext) (SourceReader, error) {
+	return s.reader, nil
+}
 func (s *scriptedSource) DecodeSplit(id string, data []byte) (Split, error) {
 	return &sizedSplit{ID: id, Size: 15}, nil
 }
