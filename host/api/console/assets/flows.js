@@ -62,7 +62,7 @@ export async function flowsPage(ctx) {
           when(isEnabled(rec) ? rec.next_run_at : null),
           when(lastSuccess(rec, fr)),
           lastRun(rec, fr),
-          h("span", null, sparkline(rates, { label: rates.length ? `rows/s of the last ${rates.length} runs, max ${dec(Math.max(...rates))}` : "no finished runs" }),
+          h("span", { class: "nowrap" }, sparkline(rates, { label: rates.length ? `rows/s of the last ${rates.length} runs, max ${dec(Math.max(...rates))}` : "no finished runs" }),
             " ", h("span", { class: "muted" }, rates.length ? dec(rates[rates.length - 1]) + "/s" : "")),
           `${f.source?.type ?? "?"} → ${f.sink?.type ?? "?"}`,
           { v: "v" + rec.config_version, class: "num" },
