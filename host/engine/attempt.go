@@ -63,8 +63,9 @@ type attempt struct {
 	// decided is closed when failure holds a plugin's own reason.
 	decided chan struct{}
 	// suspended is set when the attempt ended on a stop request without
-	// finishing the run (Options.Suspend).
-	suspended bool
+	// finishing the run (Options.Suspend); cancelled when it ended with a
+	// final checkpoint on a cancel request (Options.Cancel).
+	suspended, cancelled bool
 
 	liveRead     atomic.Int64
 	liveWritten  atomic.Int64
@@ -420,11 +421,14 @@ func (a *attempt) coordinate() error {
 	var cur *pending
 	finished := map[int]bool{}
 	bounded := true
-	stopping := false
+	// stopping: the final checkpoint of a stop or cancel request is under
+	// way; cancelling: of a cancel request, so it publishes even when
+	// stops suspend.
+	stopping, cancelling := false, false
 
 	trigger := func(final bool) error {
 		cur = &pending{id: nextID, final: final, started: time.Now()}
-		if final && stopping && a.e.opts.Suspend {
+		if final && stopping && a.e.opts.Suspend && !cancelling {
 			cur.final, cur.last = false, true
 		}
 		a.lastID = nextID
@@ -515,8 +519,11 @@ func (a *attempt) coordinate() error {
 
 		case <-progress.C:
 			a.emitProgress()
-			if !bounded && !stopping && a.e.stopRequested() && cur == nil {
-				stopping = true
+			if bounded && a.e.cancelRequested() {
+				return ErrCancelled
+			}
+			if !bounded && !stopping && cur == nil && (a.e.stopRequested() || a.e.cancelRequested()) {
+				stopping, cancelling = true, a.e.cancelRequested()
 				if err := trigger(true); err != nil {
 					return err
 				}
@@ -530,7 +537,7 @@ func (a *attempt) coordinate() error {
 				return err
 			}
 			if cur.final || cur.last {
-				a.suspended = cur.last
+				a.suspended, a.cancelled = cur.last, cancelling
 				a.emitSplits()
 				a.emitProgress()
 				return a.finish()

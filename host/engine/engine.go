@@ -198,6 +198,11 @@ type Options struct {
 	// RunTimeout bounds the runs of flows without a timeout of their own
 	// (the host's --run-timeout); 0: none. See WithRunTimeout.
 	RunTimeout time.Duration
+	// Cancel, when closed, ends the run on request: an unbounded one with a
+	// final checkpoint that publishes everything read up to it (whatever
+	// Suspend says), a bounded one at once (what its checkpoints committed
+	// stays); Run then returns ErrCancelled.
+	Cancel <-chan struct{}
 	// Suspend makes a stopped unbounded run resumable instead of finished:
 	// its last checkpoint does not publish the sink's output and is not
 	// final, and Result.Suspended is set; running it again with the same run
@@ -291,9 +296,15 @@ func (e *Engine) Run(ctx context.Context, f *flow.Flow, runID string) (Result, e
 		if dl.written > 0 && dl.path != "" {
 			res.DeadLetterPath = dl.path
 		}
+		if err == nil && a.cancelled {
+			return res, ErrCancelled
+		}
 		if err == nil {
 			res.Suspended = a.suspended
 			return res, nil
+		}
+		if errors.Is(err, ErrCancelled) {
+			return res, err
 		}
 		if terr := TimedOut(ctx); terr != nil {
 			return res, terr
@@ -315,6 +326,8 @@ func (e *Engine) Run(ctx context.Context, f *flow.Flow, runID string) (Result, e
 		e.emit(Event{Kind: "restart", Err: err})
 		select {
 		case <-time.After(wait):
+		case <-e.opts.Cancel:
+			return res, ErrCancelled
 		case <-ctx.Done():
 			if terr := TimedOut(ctx); terr != nil {
 				return res, terr
@@ -362,6 +375,18 @@ func (e *Engine) deadLetterPath(f *flow.Flow) string {
 		return f.DeadLetter.Path
 	}
 	return filepath.Join(e.opts.DataDir, "dead_letter", f.Name+".jsonl")
+}
+
+// ErrCancelled is Run's error for a run ended by Options.Cancel.
+var ErrCancelled = errors.New("the run was cancelled")
+
+func (e *Engine) cancelRequested() bool {
+	select {
+	case <-e.opts.Cancel:
+		return true
+	default:
+		return false
+	}
 }
 
 func (e *Engine) stopRequested() bool {

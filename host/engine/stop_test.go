@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -137,4 +138,62 @@ func TestStopSuspends(t *testing.T) {
 		t.Fatalf("stats = %+v, want 4000 rows read and written over both", res.Stats)
 	}
 	testkit.SameRows(t, testkit.ReadOrdersJSONL(t, out), append(want, more...))
+}
+
+// Closing Options.Cancel ends an unbounded run with a final checkpoint that
+// publishes, even where stops suspend (Options.Suspend), and Run returns
+// ErrCancelled.
+func TestCancelUnboundedPublishes(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	if err := os.Mkdir(in, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	want := writeOrders(t, filepath.Join(in, "a.csv"), 4000)
+	out := filepath.Join(dir, "out", "orders.jsonl")
+	rec := &recorder{}
+	cancel := make(chan struct{})
+	eng := engine.New(engine.Options{Registry: newRegistry(t, testkit.FilePlugin), DataDir: dir, OnEvent: rec.record,
+		Stop: make(chan struct{}), Suspend: true, Cancel: cancel})
+	res, err := runUntilRead(t, eng, rec, cancel, continuousCSV("cancelled", in, out), "run-cancel", 4000)
+	if !errors.Is(err, engine.ErrCancelled) {
+		t.Fatalf("cancelled run: error %v, want ErrCancelled", err)
+	}
+	if res.Suspended || res.Stats.RowsWritten != 4000 {
+		t.Fatalf("result %+v, want not suspended, 4000 rows written", res)
+	}
+	cp, _ := rec.last("checkpoint")
+	if cp.Checkpoint == nil || !cp.Checkpoint.Final {
+		t.Fatalf("last checkpoint = %+v, want a final one", cp.Checkpoint)
+	}
+	testkit.SameRows(t, testkit.ReadOrdersJSONL(t, out), want)
+}
+
+// Closing Options.Cancel ends a bounded run at once, without a final
+// checkpoint: Run returns ErrCancelled long before the input is read, and
+// nothing is restarted.
+func TestCancelBoundedStopsAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.csv")
+	writeOrders(t, in, 2000000)
+	out := filepath.Join(dir, "out.jsonl")
+	rec := &recorder{}
+	cancel := make(chan struct{})
+	f := &flow.Flow{Name: "bounded-cancel", Parallelism: 1,
+		Source: flow.Component{Type: "file", Config: json.RawMessage(fmt.Sprintf(`{"path": %q, "batch_size": 1000}`, in))},
+		Sink:   flow.Component{Type: "file", Config: json.RawMessage(fmt.Sprintf(`{"path": %q}`, out))}}
+	eng := engine.New(engine.Options{Registry: newRegistry(t, testkit.FilePlugin), DataDir: dir, OnEvent: rec.record, Cancel: cancel})
+	res, err := runUntilRead(t, eng, rec, cancel, f, "run-bounded-cancel", 1)
+	if !errors.Is(err, engine.ErrCancelled) {
+		t.Fatalf("cancelled run: error %v, want ErrCancelled", err)
+	}
+	if res.Stats.RowsRead >= 2000000 || res.Stats.Restarts != 0 {
+		t.Fatalf("stats %+v: want the run cut short, not restarted", res.Stats)
+	}
+	if _, ok := rec.last("restart"); ok {
+		t.Fatal("a cancelled run was restarted")
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("a bounded run cancelled before its end published output: %v", err)
+	}
 }

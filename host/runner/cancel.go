@@ -6,36 +6,34 @@ import (
 	"time"
 )
 
-// cancelGrace is how long a cancelled run whose source may be unbounded has
-// to take its final checkpoint and end before its context is cancelled: a
-// bounded run (the engine ignores a stop request for those: they end by
-// themselves) is cancelled when it passes.
-const cancelGrace = 15 * time.Second
+// cancelBackstop is how long a cancelled host run has to end by itself
+// (an unbounded one takes its final checkpoint; the engine fails one that
+// takes longer than its checkpoint timeout) before its context is cancelled.
+const cancelBackstop = 3 * time.Minute
 
-// finalizeTimeout bounds the resumed attempt that gives a cancelled
-// unbounded run its final, publishing checkpoint.
-const finalizeTimeout = 2 * time.Minute
-
-// runControl stops one run attempt: its stop channel closes when the host
-// shuts down (the engine suspends unbounded runs at a checkpoint) or when a
-// cancel request arrives for a run stopped gracefully; a cancel request for
-// any other run, or one that outlasts its grace, cancels the run's context.
+// runControl ends one run attempt early. Its stop channel (the engine's
+// Options.Stop) closes when the host shuts down: the engine suspends
+// unbounded runs at a checkpoint. Its cancel channel (Options.Cancel) closes
+// at a cancel request for a run in the host: the engine ends a bounded run
+// at once and an unbounded one with a final checkpoint that publishes. A
+// cancel request for a run elsewhere (a runtime's), or one that outlasts
+// cancelBackstop, cancels the run's context.
 type runControl struct {
-	// stop is the engine's Options.Stop for the run.
-	stop   chan struct{}
-	cancel context.CancelCauseFunc
+	stop    chan struct{}
+	cancelC chan struct{}
+	cancel  context.CancelCauseFunc
 
 	mu        sync.Mutex
 	stopped   bool
 	requested bool
 	cause     error
-	graceful  bool
-	grace     time.Duration
+	inHost    bool
+	backstop  time.Duration
 	timer     *time.Timer
 }
 
 func newRunControl(cancel context.CancelCauseFunc) *runControl {
-	return &runControl{stop: make(chan struct{}), cancel: cancel}
+	return &runControl{stop: make(chan struct{}), cancelC: make(chan struct{}), cancel: cancel, backstop: cancelBackstop}
 }
 
 // stopOn closes the stop channel when host closes (the host stops), until
@@ -44,27 +42,22 @@ func (c *runControl) stopOn(ctx context.Context, host <-chan struct{}) {
 	select {
 	case <-host:
 		c.mu.Lock()
-		c.closeStop()
-		c.mu.Unlock()
+		defer c.mu.Unlock()
+		if !c.stopped {
+			c.stopped = true
+			close(c.stop)
+		}
 	case <-ctx.Done():
 	}
 }
 
-// closeStop closes the stop channel once; c.mu is held.
-func (c *runControl) closeStop() {
-	if !c.stopped {
-		c.stopped = true
-		close(c.stop)
-	}
-}
-
-// setGraceful says how the run takes a cancel request: with a stop request
-// and grace before its context is cancelled, or (graceful false) at once.
-// A request that came before the run started cancelled it at once.
-func (c *runControl) setGraceful(graceful bool, grace time.Duration) {
+// runsInHost says the run executes in this host's engine, which takes a
+// cancel request through the cancel channel. A request that came before
+// (the run had not started) cancelled its context at once.
+func (c *runControl) runsInHost() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.graceful, c.grace = graceful, grace
+	c.inHost = true
 }
 
 // requestCancel takes a cancel request (cause: store.ErrCancelRequested);
@@ -77,22 +70,15 @@ func (c *runControl) requestCancel(cause error) {
 	}
 	c.requested = true
 	c.cause = cause
-	c.apply()
-}
-
-// apply acts on the cancel request; c.mu is held.
-func (c *runControl) apply() {
-	if !c.graceful {
-		c.cancel(c.cause)
+	if !c.inHost {
+		c.cancel(cause)
 		return
 	}
-	c.closeStop()
-	cause := c.cause
-	c.timer = time.AfterFunc(c.grace, func() { c.cancel(cause) })
+	close(c.cancelC)
+	c.timer = time.AfterFunc(c.backstop, func() { c.cancel(cause) })
 }
 
-// disarm stops the grace timer: the run ended within it (or goes on to its
-// final checkpoint under a timeout of its own).
+// disarm stops the backstop timer: the run ended.
 func (c *runControl) disarm() {
 	c.mu.Lock()
 	defer c.mu.Unlock()

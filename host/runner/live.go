@@ -133,16 +133,6 @@ func (l *liveRun) event(ev engine.Event) {
 	}
 }
 
-// resume starts another engine attempt of the run in this job (the final
-// attempt of a cancelled run): it resumes from the last checkpoint, and its
-// progress counts start from there.
-func (l *liveRun) resume() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.base = l.committed
-	l.samples = nil
-}
-
 // applyLag sets the last lag reported for each split; a split the source
 // reported lag for before the engine listed it is shown as assigned.
 func (l *liveRun) applyLag(s *progress.Snapshot) {

@@ -98,27 +98,33 @@ func TestLiveRate(t *testing.T) {
 }
 
 func TestRunControl(t *testing.T) {
-	t.Run("graceful", func(t *testing.T) {
+	t.Run("in the host", func(t *testing.T) {
 		var cause error
 		cancelled := make(chan struct{})
 		c := newRunControl(func(err error) { cause = err; close(cancelled) })
-		c.setGraceful(true, 50*time.Millisecond)
+		c.backstop = 50 * time.Millisecond
+		c.runsInHost()
 		want := errors.New("cancel requested")
 		c.requestCancel(want)
 		c.requestCancel(errors.New("again")) // a later request changes nothing
 		select {
-		case <-c.stop:
+		case <-c.cancelC:
 		default:
-			t.Fatal("a graceful cancel did not close the stop channel")
+			t.Fatal("a cancel of a host run did not close the engine's cancel channel")
+		}
+		select {
+		case <-c.stop:
+			t.Fatal("a cancel closed the stop channel (which suspends)")
+		default:
 		}
 		if !c.cancelled() {
 			t.Fatal("cancelled() is false after a request")
 		}
-		// Past its grace, the run's context is cancelled.
+		// Past the backstop, the run's context is cancelled.
 		select {
 		case <-cancelled:
 		case <-time.After(10 * time.Second):
-			t.Fatal("the context was not cancelled after the grace")
+			t.Fatal("the context was not cancelled after the backstop")
 		}
 		if cause != want {
 			t.Fatalf("cause %v, want %v", cause, want)
@@ -126,21 +132,22 @@ func TestRunControl(t *testing.T) {
 	})
 	t.Run("disarmed", func(t *testing.T) {
 		c := newRunControl(func(error) { t.Error("the context was cancelled after disarm") })
-		c.setGraceful(true, 50*time.Millisecond)
+		c.backstop = 50 * time.Millisecond
+		c.runsInHost()
 		c.requestCancel(errors.New("x"))
 		c.disarm()
 		time.Sleep(200 * time.Millisecond) // the timer would have fired by now
 	})
-	t.Run("at once", func(t *testing.T) {
+	t.Run("elsewhere at once", func(t *testing.T) {
 		var n int
 		c := newRunControl(func(error) { n++ })
 		c.requestCancel(errors.New("x"))
 		if n != 1 {
-			t.Fatalf("a run not stopped gracefully was cancelled %d times, want once at once", n)
+			t.Fatalf("a run outside the host was cancelled %d times, want once at once", n)
 		}
 		select {
-		case <-c.stop:
-			t.Fatal("stop closed for a run cancelled at once")
+		case <-c.cancelC:
+			t.Fatal("the engine's cancel channel closed for a run outside the host")
 		default:
 		}
 	})
@@ -156,8 +163,8 @@ func TestRunControl(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("the host's stop did not reach the run")
 		}
-		c.setGraceful(true, time.Hour)
-		c.requestCancel(errors.New("x")) // stop is closed already: no panic
+		c.runsInHost()
+		c.requestCancel(errors.New("x")) // both channels close: no panic
 		c.disarm()
 	})
 }

@@ -343,30 +343,13 @@ func (r *Runner) execute(ctx context.Context, jobID, runID int64, attempt, maxAt
 	// The tracker lets the run go after its outcome is recorded and
 	// observed (the metrics count its last counts exactly once).
 	defer lr.finish()
-	// A cancel request stops a run whose source may be unbounded with a
-	// final checkpoint; other runs are cancelled at once.
-	ctl.setGraceful(f.Runtime.Type == builtin.HostRuntime && r.mayBeUnbounded(f), cancelGrace)
-	stats, runErr := r.runFlow(ctx, f, runID, ctl.stop, true, lr)
-	if ctl.cancelled() && errors.Is(runErr, ErrSuspended) {
-		// The cancel request stopped the unbounded run at a checkpoint
-		// that did not publish (the engine suspends on a stop): resume it
-		// once more, stopped from the start, so that it ends with a final
-		// checkpoint that publishes every row read up to it.
-		ctl.disarm()
-		log.Info("run stopped by a cancel request; taking its final checkpoint", "flow", f.Name)
-		fctx, cancel := context.WithTimeout(ctx, finalizeTimeout)
-		lr.resume()
-		fstats, ferr := r.runFlow(fctx, f, runID, ctl.stop, false, lr)
-		cancel()
-		if ferr != nil {
-			log.Warn("final checkpoint of the cancelled run failed; what its checkpoints committed stays", "flow", f.Name, "error", redact.Error(ferr))
-		}
-		// A final attempt that failed before restoring the checkpoint
-		// knows less than the one before it.
-		if ferr == nil || fstats.Checkpoints >= stats.Checkpoints {
-			stats = fstats
-		}
+	// A cancel request for a run in this host's engine ends it there: a
+	// bounded run at once, an unbounded one with a final checkpoint that
+	// publishes what it read. Other runs are cancelled at once.
+	if f.Runtime.Type == builtin.HostRuntime {
+		ctl.runsInHost()
 	}
+	stats, runErr := r.runFlow(ctx, f, runID, ctl, lr)
 	lr.stop()
 	if cause := context.Cause(ctx); errors.Is(cause, store.ErrLeaseLost) {
 		// Another host resumed the run: its row is not ours to write.
@@ -441,16 +424,6 @@ func (r *Runner) committedStats(ctx context.Context, runID int64, log hclog.Logg
 	return cp.Stats
 }
 
-// mayBeUnbounded says whether the flow's source may run without end: its
-// component says it can be unbounded (or the registry does not know it).
-func (r *Runner) mayBeUnbounded(f *flow.Flow) bool {
-	ent, err := r.opts.Registry.Lookup(sdk.KindSource, f.Source.Type)
-	if err != nil || ent.Capabilities == nil {
-		return true
-	}
-	return ent.Capabilities.Unbounded
-}
-
 func (r *Runner) observe(ctx context.Context, runID int64, d time.Duration, err error) {
 	if r.opts.Observe == nil {
 		return
@@ -486,10 +459,10 @@ func (r *Runner) runConfig(ctx context.Context, run *store.Run) (*flow.Flow, int
 // process's confinement (file roots, allowed destinations) again: the flow
 // may have been saved before they changed.
 //
-// stop ends an unbounded host run with a checkpoint; suspend makes that
-// checkpoint one the run resumes from later rather than its final one. lr
-// gets the run's progress.
-func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64, stop <-chan struct{}, suspend bool, lr *liveRun) (engine.Stats, error) {
+// ctl ends a host run early: the host's stop suspends an unbounded run at a
+// checkpoint it resumes from later; a cancel request ends it (see
+// runControl). lr gets the run's progress.
+func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64, ctl *runControl, lr *liveRun) (engine.Stats, error) {
 	// Plugin log lines carry the flow and the run (the registry adds the
 	// component).
 	ctx = registry.WithLogFields(ctx, "flow", f.Name, "run", runID)
@@ -503,8 +476,9 @@ func (r *Runner) runFlow(ctx context.Context, f *flow.Flow, runID int64, stop <-
 			Logger:      r.opts.Logger,
 			Checkpoints: r.opts.Store.LeasedCheckpoints(r.opts.HostID, r.opts.LeaseTTL),
 			DataDir:     r.opts.DataDir,
-			Stop:        stop,
-			Suspend:     suspend,
+			Stop:        ctl.stop,
+			Cancel:      ctl.cancelC,
+			Suspend:     true,
 			// Rejected records go into the checkpoint's own transaction.
 			RejectedInStore: true,
 			Fault:           r.opts.Fault,
