@@ -29,6 +29,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/activedataflow/adf/host/access"
+	"github.com/activedataflow/adf/host/api/console"
 	"github.com/activedataflow/adf/host/engine"
 	"github.com/activedataflow/adf/host/progress"
 	"github.com/activedataflow/adf/host/registry"
@@ -40,12 +41,6 @@ import (
 
 //go:embed openapi.json
 var openAPI []byte
-
-// indexHTML is the web page of flows and runs; it asks for the admin token
-// and reads the API with it.
-//
-//go:embed index.html
-var indexHTML []byte
 
 // Server is the HTTP interface.
 type Server struct {
@@ -153,11 +148,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
-		w.Write(indexHTML)
-	})
+	mux.Handle("GET "+console.Prefix, console.Handler())
+	mux.Handle("GET /{$}", http.RedirectHandler(console.Prefix, http.StatusFound))
 	return mux
 }
 

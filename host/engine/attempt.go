@@ -527,6 +527,9 @@ func (a *attempt) coordinate() error {
 				if err := trigger(true); err != nil {
 					return err
 				}
+				if cancelling {
+					a.log.Info("run cancelled: taking its final checkpoint", "checkpoint", cur.id)
+				}
 			}
 
 		case done := <-a.flushed:

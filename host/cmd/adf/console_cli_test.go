@@ -494,7 +494,7 @@ func TestServeStartupLine(t *testing.T) {
 	if v, _ := up["version"].(string); !strings.HasPrefix(v, "devel ("+runtime.Version()) {
 		t.Errorf("version %q", v)
 	}
-	if up["console"] != h.url+"/" || up["store"] != "sqlite "+filepath.Join(h.e.dataDir, "adf.db") || up["plugins_loaded"] != float64(1) ||
+	if up["console"] != h.url+"/console/" || up["store"] != "sqlite "+filepath.Join(h.e.dataDir, "adf.db") || up["plugins_loaded"] != float64(1) ||
 		fmt.Sprint(up["plugin_names"]) != "[file]" {
 		t.Errorf("start-up line %v", up)
 	}
@@ -508,7 +508,7 @@ func TestServeStartupLine(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no text start-up line\n%s", log)
 	}
-	for _, want := range []string{"version=\"devel (", "console=" + pg.url + "/", "store=\"postgres ", "plugins_loaded=1", `plugin_names=["file"]`} {
+	for _, want := range []string{"version=\"devel (", "console=" + pg.url + "/console/", "store=\"postgres ", "plugins_loaded=1", `plugin_names=["file"]`} {
 		if !strings.Contains(m[1], want) {
 			t.Errorf("start-up line %q lacks %s", m[1], want)
 		}

@@ -299,7 +299,7 @@ func TestServeCancelUnboundedRun(t *testing.T) {
 	if run.RecordsRead != 100 || run.RecordsWritten != 100 {
 		t.Fatalf("cancelled run records read %d, written %d, want 100 and 100", run.RecordsRead, run.RecordsWritten)
 	}
-	if !strings.Contains(h.log(), "taking its final checkpoint") {
+	if !strings.Contains(h.log(), "run cancelled: taking its final checkpoint") {
 		t.Fatalf("no final checkpoint logged\n%s", h.log())
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/activedataflow/adf/host/access"
 	"github.com/activedataflow/adf/host/api"
+	"github.com/activedataflow/adf/host/api/console"
 	"github.com/activedataflow/adf/host/progress"
 	"github.com/activedataflow/adf/host/runner"
 	"github.com/activedataflow/adf/host/store"
@@ -297,10 +298,10 @@ func serve(ctx context.Context, g *globals, c *serveConfig) error {
 func consoleURL(addr net.Addr) string {
 	host, port, err := net.SplitHostPort(addr.String())
 	if err != nil {
-		return "http://" + addr.String() + "/"
+		return "http://" + addr.String() + console.Prefix
 	}
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/"
+	return "http://" + net.JoinHostPort(host, port) + console.Prefix
 }
