@@ -5,7 +5,6 @@ package main
 // the real file plugin.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -141,31 +140,7 @@ func (h *svcHost) kill() {
 // api sends an admin API request and decodes the answer into out.
 func (h *svcHost) api(method, path string, body any, out any) (int, string) {
 	h.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		j, err := json.Marshal(body)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, h.url+path, rd)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+h.admin)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatalf("%s %s: %v\n%s", method, path, err, h.log())
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			h.t.Fatalf("%s %s: %d %q: %v", method, path, resp.StatusCode, b, err)
-		}
-	}
-	return resp.StatusCode, string(b)
+	return testkit.CallAPI(h.t, h.url, h.admin, method, path, body, out)
 }
 
 func (h *svcHost) applyFlow(doc map[string]any) {
