@@ -9,8 +9,13 @@ export function isEnabled(rec) {
   return true;
 }
 
+/** A Go duration as people write it: "1h0m0s" is "1h", "1m30s" stays. */
+export function shortDuration(d) {
+  return String(d).replace(/(\d)(h|m)0m0s$/, "$1$2").replace(/(\d)m0s$/, "$1m").replace(/(\d)h0m(\d)/, "$1h$2");
+}
+
 function schedule(f) {
-  if (f.schedule?.every) return "every " + f.schedule.every;
+  if (f.schedule?.every) return "every " + shortDuration(f.schedule.every);
   if (f.source?.config?.mode === "continuous") return "continuous (when triggered)";
   return "manual";
 }
