@@ -8,5 +8,7 @@ if ! [ -x "$bin" ]; then
   apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq chromium >&2
 fi
-"$bin" --version >&2
+# (Debian's launcher script complains on stderr about this machine's memory
+# size; the version line is what matters.)
+"$bin" --version 2>/dev/null >&2
 echo "export ADF_TEST_CHROMIUM=$bin"
