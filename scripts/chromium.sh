@@ -10,5 +10,5 @@ if ! [ -x "$bin" ]; then
 fi
 # (Debian's launcher script complains on stderr about this machine's memory
 # size; the version line is what matters.)
-"$bin" --version 2>/dev/null >&2
+"$bin" --version >&2 2>/dev/null
 echo "export ADF_TEST_CHROMIUM=$bin"
