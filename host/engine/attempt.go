@@ -509,7 +509,7 @@ func (a *attempt) coordinate() error {
 			}
 
 		case <-ticker.C:
-			if cur == nil && !allFinished() {
+			if cur == nil && !allFinished() && !(bounded && a.e.cancelRequested()) {
 				if err := trigger(false); err != nil {
 					return err
 				}
@@ -519,7 +519,10 @@ func (a *attempt) coordinate() error {
 
 		case <-progress.C:
 			a.emitProgress()
-			if bounded && a.e.cancelRequested() {
+			// A cancelled bounded run ends between checkpoints: one in
+			// flight completes first, so no sink is left holding a
+			// pre-commit that no later attempt would resolve.
+			if bounded && cur == nil && a.e.cancelRequested() {
 				return ErrCancelled
 			}
 			if !bounded && !stopping && cur == nil && (a.e.stopRequested() || a.e.cancelRequested()) {
@@ -546,6 +549,9 @@ func (a *attempt) coordinate() error {
 				return a.finish()
 			}
 			cur = nil
+			if bounded && a.e.cancelRequested() {
+				return ErrCancelled
+			}
 			if allFinished() {
 				if err := trigger(true); err != nil {
 					return err

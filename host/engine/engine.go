@@ -200,8 +200,9 @@ type Options struct {
 	RunTimeout time.Duration
 	// Cancel, when closed, ends the run on request: an unbounded one with a
 	// final checkpoint that publishes everything read up to it (whatever
-	// Suspend says), a bounded one at once (what its checkpoints committed
-	// stays); Run then returns ErrCancelled.
+	// Suspend says), a bounded one as soon as no checkpoint is in flight
+	// (what its checkpoints committed stays; no pre-commit is left behind);
+	// Run then returns ErrCancelled.
 	Cancel <-chan struct{}
 	// Suspend makes a stopped unbounded run resumable instead of finished:
 	// its last checkpoint does not publish the sink's output and is not
