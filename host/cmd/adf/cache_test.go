@@ -86,7 +86,7 @@ func TestRunStartsOnlyTheFlowsPlugins(t *testing.T) {
 	if want := fmt.Sprintf("adf: plugin manifests: cache=%s binaries=2 from_cache=2\n", path); !strings.Contains(r.stderr, want) {
 		t.Errorf("adf run: want the log line %q\n%s", want, r)
 	}
-	started := regexp.MustCompile(`starting plugin: path=(\S+)`).FindAllStringSubmatch(r.stderr, -1)
+	started := regexp.MustCompile(`starting plugin: (?:\S+=\S+ )*?path=(\S+)`).FindAllStringSubmatch(r.stderr, -1)
 	if len(started) == 0 {
 		t.Errorf("adf run started no plugin\n%s", r)
 	}

@@ -1152,9 +1152,10 @@ func TestInterruptContinuousRun(t *testing.T) {
 	in := filepath.Join(e.work, "in")
 	addCSV(t, in, "a.csv", 1, 50)
 
-	// --progress bar prints the live count of rows read ("(N/-") to stderr.
+	// --progress bar prints the live count of rows read ("N read,") to
+	// stderr.
 	b := e.start(t, "--log-level", "debug", "run", "--progress", "bar", "cont.yaml")
-	rowsRE := regexp.MustCompile(`\((\d+)/-`)
+	rowsRE := regexp.MustCompile(`: (\d+) read, `)
 	readAtLeast := func(n int64) func() bool {
 		return func() bool {
 			for _, m := range rowsRE.FindAllStringSubmatch(b.errOutput(), -1) {

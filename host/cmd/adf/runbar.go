@@ -60,7 +60,10 @@ func (b *runBar) event(ev engine.Event) {
 	b.bar.Describe(fmt.Sprintf("%s: %s read, %s written, %s rejected, %s rows/s", b.name,
 		num(ev.RowsRead), num(ev.RowsWritten), num(ev.RowsRejected), rate(perSec)))
 	if b.byBytes {
-		_ = b.bar.Set64(min(ev.BytesRead, b.total))
+		// The bar stops drawing once it reaches its max, and a continuous
+		// source may find more input after all it knew is read: it stays
+		// a byte short until the run ends.
+		_ = b.bar.Set64(min(ev.BytesRead, b.total-1))
 	} else {
 		_ = b.bar.Set64(ev.RowsRead)
 	}
