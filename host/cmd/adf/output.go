@@ -95,30 +95,28 @@ func cell(s string) string {
 	if s == "" {
 		return "-"
 	}
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '\n' || r == '\r' || r == '\t':
-			b.WriteByte(' ')
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
+	return escapeControls(s, false)
 }
 
 // text makes a value from a flow safe for the terminal outside a table:
 // line breaks stay, other control characters (escape sequences) are shown
 // escaped.
-func text(s string) string {
+func text(s string) string { return escapeControls(s, true) }
+
+// escapeControls shows s's control characters escaped (\x1b, \u0085);
+// line breaks and tabs stay with keepLines, else they become spaces.
+func escapeControls(s string, keepLines bool) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {
-		case r == '\n' || r == '\t':
-			b.WriteRune(r)
+		case r == '\n' || r == '\t' || r == '\r':
+			if !keepLines {
+				b.WriteByte(' ')
+			} else if r == '\r' {
+				b.WriteString(`\r`)
+			} else {
+				b.WriteRune(r)
+			}
 		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
 			q := strconv.QuoteRune(r)
 			b.WriteString(q[1 : len(q)-1])
